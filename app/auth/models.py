@@ -1,0 +1,106 @@
+"""Users and their credentials: sessions, refresh tokens, single-use account tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import pymongo
+from beanie import Document, PydanticObjectId
+from pydantic import Field
+
+from app.core.security import utcnow
+from app.notifications.preferences import Preferences
+
+
+class Role(StrEnum):
+    admin = "admin"
+    teacher = "teacher"
+    student = "student"
+    parent = "parent"
+
+
+class Locale(StrEnum):
+    ru = "ru"
+    en = "en"
+
+
+class User(Document):
+    # Stored lower-cased so the unique index makes emails unique case-insensitively.
+    email: str
+    full_name: str
+    role: Role
+    password_hash: str
+    school_ids: list[PydanticObjectId] = Field(default_factory=list)
+    locale: Locale = Locale.en
+    timezone: str = "UTC"
+    email_verified: bool = False
+    preferences: Preferences = Field(default_factory=Preferences)
+    # Access tokens issued before this moment are refused (password reset, deletion).
+    tokens_valid_after: datetime | None = None
+    deleted_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "users"
+        indexes = [
+            pymongo.IndexModel([("email", pymongo.ASCENDING)], unique=True, name="email_unique"),
+            pymongo.IndexModel([("school_ids", 1), ("role", 1)], name="school_role"),
+            pymongo.IndexModel([("created_at", -1), ("_id", -1)], name="newest_first"),
+        ]
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class AuthSession(Document):
+    """One login; every refresh token rotated from it belongs to it."""
+
+    user_id: PydanticObjectId
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+    class Settings:
+        name = "auth_sessions"
+        indexes = [pymongo.IndexModel([("user_id", 1)], name="user")]
+
+
+class RefreshToken(Document):
+    token_hash: str
+    session_id: PydanticObjectId
+    user_id: PydanticObjectId
+    expires_at: datetime
+    spent_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "refresh_tokens"
+        indexes = [
+            pymongo.IndexModel([("token_hash", 1)], unique=True, name="token_hash_unique"),
+            pymongo.IndexModel([("session_id", 1)], name="session"),
+            pymongo.IndexModel([("user_id", 1)], name="user"),
+        ]
+
+
+class AccountTokenPurpose(StrEnum):
+    verify_email = "verify_email"
+    password_reset = "password_reset"
+
+
+class AccountToken(Document):
+    """Single-use token mailed to a user; only its hash is stored."""
+
+    token_hash: str
+    purpose: AccountTokenPurpose
+    user_id: PydanticObjectId
+    expires_at: datetime
+    used_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "account_tokens"
+        indexes = [
+            pymongo.IndexModel([("token_hash", 1)], unique=True, name="token_hash_unique"),
+            pymongo.IndexModel([("user_id", 1), ("purpose", 1)], name="user_purpose"),
+        ]

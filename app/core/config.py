@@ -1,0 +1,77 @@
+"""Typed settings read from the environment (see .env.example)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_JWT_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    mongodb_url: str | None = None
+    mongodb_db: str = "schoolbell"
+    redis_url: str | None = None
+    jwt_secret: str | None = None
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    public_base_url: str = "http://127.0.0.1:8000"
+    data_dir: Path = Field(default=Path(".schoolbell"), alias="SCHOOLBELL_DATA_DIR")
+
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    mail_from: str = "Schoolbell <no-reply@schoolbell.local>"
+
+    bootstrap_admin_email: str | None = None
+    bootstrap_admin_password: str | None = None
+
+    login_rate_per_account: str = "10/minute"
+    login_rate_per_client: str = "300/minute"
+    password_reset_rate: str = "5/hour"
+    max_body_bytes: int = 1024 * 1024
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _refuse_wildcard(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            # Credentials (bearer tokens) must never be readable by any origin.
+            raise ValueError("CORS_ORIGINS must list origins explicitly; '*' is refused")
+        return value
+
+    def require_production_ready(self) -> None:
+        """Refuse to run against a real database with unsafe settings."""
+        if not self.mongodb_url:
+            raise ValueError("MONGODB_URL is required for `schoolbell api`")
+        if not self.jwt_secret or len(self.jwt_secret) < MIN_JWT_SECRET_LENGTH:
+            raise ValueError(
+                f"JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters outside dev"
+            )
+
+    @property
+    def secret(self) -> str:
+        if not self.jwt_secret:
+            raise RuntimeError("JWT_SECRET is not configured")
+        return self.jwt_secret
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,44 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from app.core.db import ping
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", responses={503: {"description": "A dependency is down"}})
+async def ready(request: Request) -> Any:
+    """The configured MongoDB and Redis answer; 503 names what is down."""
+    down: list[str] = []
+    try:
+        await ping(request.app.state.mongo_client)
+    except Exception:
+        down.append("mongodb")
+    redis = request.app.state.redis
+    if redis is not None:
+        try:
+            await redis.ping()
+        except Exception:
+            down.append("redis")
+    if down:
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "down": down,
+                "detail": f"Not ready: {', '.join(down)} unreachable",
+            },
+            status_code=503,
+        )
+    return {"status": "ready"}

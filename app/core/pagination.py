@@ -1,0 +1,78 @@
+"""Cursor paging, newest first, shared by every list route."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from fastapi import Query
+from pydantic import BaseModel
+
+from app.core.errors import Unprocessable
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class PageParams(BaseModel):
+    limit: int
+    cursor: str | None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+def encode_cursor(sort_value: datetime, document_id: ObjectId) -> str:
+    raw = json.dumps([sort_value.isoformat(), str(document_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, ObjectId]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        sort_text, id_text = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return datetime.fromisoformat(sort_text), ObjectId(id_text)
+    except (ValueError, TypeError, binascii.Error, InvalidId, json.JSONDecodeError) as exc:
+        raise Unprocessable("Malformed cursor") from exc
+
+
+def newest_first_filter(field: str, cursor: str | None) -> dict[str, Any]:
+    """Condition selecting the rows after `cursor` in (field desc, _id desc) order."""
+    if cursor is None:
+        return {}
+    sort_value, last_id = decode_cursor(cursor)
+    return {
+        "$or": [
+            {field: {"$lt": sort_value}},
+            {field: sort_value, "_id": {"$lt": last_id}},
+        ]
+    }
+
+
+def newest_first_sort(field: str) -> list[tuple[str, int]]:
+    return [(field, -1), ("_id", -1)]
+
+
+def next_cursor(rows: list[Any], limit: int, field: str) -> tuple[list[Any], str | None]:
+    """Callers fetch limit+1 rows; an extra row means there is a next page."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, encode_cursor(getattr(last, field), last.id)

@@ -1,0 +1,79 @@
+"""Password hashing, access JWTs and opaque random tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from jose import JWTError, jwt
+from passlib.context import CryptContext
+
+from app.core.errors import Unauthorized
+
+JWT_ALGORITHM = "HS256"
+ACCESS_TOKEN_TYPE = "access"
+
+_password_context = CryptContext(schemes=["argon2"], deprecated="auto")
+
+
+def hash_password(password: str) -> str:
+    return _password_context.hash(password)
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    try:
+        return _password_context.verify(password, password_hash)
+    except (ValueError, TypeError):
+        return False
+
+
+# Verifying against a real hash when the account does not exist keeps login
+# timing from telling which emails are registered.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+def burn_password_check(password: str) -> None:
+    verify_password(password, _DUMMY_HASH)
+
+
+def new_opaque_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """Opaque tokens are high-entropy, so a plain SHA-256 is enough to store them."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """MongoDB drops tzinfo unless the client is tz-aware; treat naive values as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def create_access_token(*, user_id: str, secret: str, minutes: int) -> tuple[str, int]:
+    issued = utcnow()
+    expires_in = minutes * 60
+    claims: dict[str, Any] = {
+        "sub": user_id,
+        "type": ACCESS_TOKEN_TYPE,
+        # Fractional, so a token issued just after a password reset is told from one before it.
+        "iat": issued.timestamp(),
+        "exp": int((issued + timedelta(seconds=expires_in)).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM), expires_in
+
+
+def decode_access_token(token: str, *, secret: str) -> dict[str, Any]:
+    try:
+        claims = jwt.decode(token, secret, algorithms=[JWT_ALGORITHM])
+    except JWTError as exc:
+        raise Unauthorized("Invalid or expired access token") from exc
+    if claims.get("type") != ACCESS_TOKEN_TYPE or not isinstance(claims.get("sub"), str):
+        raise Unauthorized("Invalid access token")
+    return claims

@@ -1,0 +1,18 @@
+"""Every Beanie document, registered once with the database at start."""
+
+from beanie import Document
+
+from app.auth.models import AccountToken, AuthSession, RefreshToken, User
+from app.grades.models import Grade
+from app.schools.models import GuardianCode, GuardianLink, School
+
+DOCUMENT_MODELS: list[type[Document]] = [
+    User,
+    AuthSession,
+    RefreshToken,
+    AccountToken,
+    School,
+    GuardianLink,
+    GuardianCode,
+    Grade,
+]

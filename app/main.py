@@ -1,0 +1,84 @@
+"""create_app(): lifespan (database, Redis), routers, error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from redis import asyncio as aioredis
+
+from app.auth import service as auth_service
+from app.auth.router import router as auth_router
+from app.auth.router import users_router
+from app.core.body_limit import BodySizeLimit
+from app.core.config import Settings, get_settings
+from app.core.db import EmbeddedSnapshot, init_database, make_client
+from app.core.errors import install_error_handlers
+from app.core.ops import router as ops_router
+from app.core.ratelimit import build_limiter
+from app.documents import DOCUMENT_MODELS
+from app.grades.router import router as grades_router
+from app.schools.router import router as schools_router
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    mongo_client: Any = None,
+    snapshot_dir: Path | None = None,
+) -> FastAPI:
+    """Build the API. `snapshot_dir` keeps the embedded database on disk (schoolbell dev)."""
+    settings = settings or get_settings()
+    client = mongo_client if mongo_client is not None else make_client(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = await init_database(client, settings.mongodb_db, DOCUMENT_MODELS)
+        snapshot = None
+        if snapshot_dir is not None:
+            snapshot = EmbeddedSnapshot(database, snapshot_dir)
+            await snapshot.load()
+            snapshot.start()
+        await auth_service.ensure_bootstrap_admin(settings=settings)
+        try:
+            yield
+        finally:
+            if snapshot is not None:
+                await snapshot.stop()
+            if app.state.redis is not None:
+                await app.state.redis.aclose()
+
+    app = FastAPI(
+        title="Schoolbell",
+        version="0.1.0",
+        description="School e-diary API whose centre is notifications.",
+        lifespan=lifespan,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    app.state.settings = settings
+    app.state.mongo_client = client
+    app.state.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
+    app.state.limiter = build_limiter(settings)
+
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    app.include_router(ops_router)
+    for router in (auth_router, users_router, schools_router, grades_router):
+        app.include_router(router, prefix=API_PREFIX)
+    app.dependency_overrides[get_settings] = lambda: settings
+    return app

@@ -1,0 +1,95 @@
+"""Who may act on which school, class and student — written once, used by every router."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from beanie import PydanticObjectId
+from fastapi import Depends
+
+from app.auth.models import Role, User
+from app.core.db import parse_object_id
+from app.core.deps import CurrentUser
+from app.core.errors import Forbidden, NotFound
+from app.schools.models import GuardianLink, School, SchoolClass
+
+
+def is_school_admin(user: User, school_id: PydanticObjectId) -> bool:
+    return user.role == Role.admin and school_id in user.school_ids
+
+
+async def load_school(school_id: str) -> School:
+    school = await School.get(parse_object_id(school_id, what="School"))
+    if school is None or school.deleted_at is not None:
+        raise NotFound("School not found")
+    return school
+
+
+async def load_student(student_id: str | PydanticObjectId) -> User:
+    oid = (
+        student_id
+        if isinstance(student_id, PydanticObjectId)
+        else parse_object_id(student_id, what="Student")
+    )
+    student = await User.get(oid)
+    if student is None or student.is_deleted or student.role != Role.student:
+        raise NotFound("Student not found")
+    return student
+
+
+def find_class(school: School, class_id: str) -> SchoolClass:
+    school_class = school.find_class(parse_object_id(class_id, what="Class"))
+    if school_class is None:
+        raise NotFound("Class not found")
+    return school_class
+
+
+async def admin_school(school_id: str, user: CurrentUser) -> School:
+    """The school named in the path, if the caller administers it."""
+    school = await load_school(school_id)
+    if not is_school_admin(user, school.id):  # type: ignore[arg-type]
+        raise Forbidden("You are not an admin of this school")
+    return school
+
+
+AdminSchool = Annotated[School, Depends(admin_school)]
+
+
+async def is_linked_guardian(parent_id: PydanticObjectId, student_id: PydanticObjectId) -> bool:
+    return (
+        await GuardianLink.find_one({"parent_id": parent_id, "student_id": student_id}) is not None
+    )
+
+
+async def teaches_student(teacher_id: PydanticObjectId, student_id: PydanticObjectId) -> bool:
+    school = await School.find_one(
+        {
+            "deleted_at": None,
+            "classes": {
+                "$elemMatch": {"student_ids": student_id, "teachers.teacher_id": teacher_id}
+            },
+        }
+    )
+    return school is not None
+
+
+async def can_read_student(user: User, student: User) -> bool:
+    assert user.id is not None and student.id is not None
+    if user.role == Role.student:
+        return user.id == student.id
+    if user.role == Role.parent:
+        return await is_linked_guardian(user.id, student.id)
+    if user.role == Role.teacher:
+        return await teaches_student(user.id, student.id)
+    return any(is_school_admin(user, school_id) for school_id in student.school_ids)
+
+
+async def readable_student(student_id: str, user: CurrentUser) -> User:
+    """The student in the path, if the caller is them, a linked parent, their teacher or admin."""
+    student = await load_student(student_id)
+    if not await can_read_student(user, student):
+        raise Forbidden("You may not see this student")
+    return student
+
+
+ReadableStudent = Annotated[User, Depends(readable_student)]

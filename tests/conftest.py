@@ -1,0 +1,141 @@
+"""Shared fixtures: a fresh in-memory database and app per test, users of each role, tokens."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from beanie import PydanticObjectId
+from fastapi import FastAPI
+from mongomock_motor import AsyncMongoMockClient
+
+from app.auth.models import Role, User
+from app.core.config import Settings
+from app.core.security import create_access_token, hash_password
+from app.main import create_app
+from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
+
+TEST_SECRET = "test-secret-that-is-long-enough-for-hs256"
+DEFAULT_PASSWORD = "correct-horse-battery"
+
+
+@cache
+def default_password_hash() -> str:
+    # Argon2 is slow on purpose; hash the shared test password once per run.
+    return hash_password(DEFAULT_PASSWORD)
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "jwt_secret": TEST_SECRET,
+        "SCHOOLBELL_DATA_DIR": data_dir,
+        "mongodb_url": None,
+        "redis_url": None,
+        "smtp_host": None,
+        "public_base_url": "http://testserver",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "data")
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, mongo_client=AsyncMongoMockClient(tz_aware=True))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as http:
+        yield http
+
+
+UserFactory = Callable[..., Awaitable[User]]
+
+
+@pytest.fixture
+def make_user() -> UserFactory:
+    counter = iter(range(1_000_000))
+
+    async def factory(
+        role: Role | str,
+        *,
+        school_ids: list[PydanticObjectId] | None = None,
+        email: str | None = None,
+        full_name: str | None = None,
+        **fields: Any,
+    ) -> User:
+        role = Role(role)
+        number = next(counter)
+        user = User(
+            email=(email or f"{role.value}{number}@example.org").lower(),
+            full_name=full_name or f"{role.value.title()} {number}",
+            role=role,
+            password_hash=default_password_hash(),
+            school_ids=school_ids or [],
+            email_verified=True,
+            **fields,
+        )
+        await user.insert()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def login_as(settings: Settings) -> Callable[[User], dict[str, str]]:
+    """Authorization headers for a user, without going through the login route."""
+
+    def headers(user: User) -> dict[str, str]:
+        token, _ = create_access_token(
+            user_id=str(user.id), secret=settings.secret, minutes=settings.access_token_minutes
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
+@dataclass
+class World:
+    """One school with class 5A: an admin, a maths teacher, a student on the roster, her parent."""
+
+    school: School
+    class_5a: SchoolClass
+    admin: User
+    teacher: User
+    student: User
+    parent: User
+
+
+@pytest.fixture
+async def world(app: FastAPI, make_user: UserFactory) -> World:
+    school = School(name="School 1", timezone="Europe/Moscow")
+    await school.insert()
+    assert school.id is not None
+    admin = await make_user(Role.admin, school_ids=[school.id])
+    teacher = await make_user(Role.teacher, school_ids=[school.id])
+    student = await make_user(Role.student, school_ids=[school.id])
+    parent = await make_user(Role.parent)
+    assert teacher.id and student.id and parent.id
+    class_5a = SchoolClass(
+        name="5A",
+        year=5,
+        student_ids=[student.id],
+        teachers=[TeacherAssignment(teacher_id=teacher.id, subjects=["math"])],
+    )
+    school.classes.append(class_5a)
+    await school.save()
+    await GuardianLink(parent_id=parent.id, student_id=student.id).insert()
+    return World(school, class_5a, admin, teacher, student, parent)
