@@ -1,3 +1,95 @@
-from fastapi import APIRouter
+"""Grades: posted and corrected by teachers and admins, read by the student's circle."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from app.core.db import parse_object_id
+from app.core.deps import CurrentUser
+from app.core.pagination import Page, PageParams, page_params
+from app.grades import service
+from app.grades.models import GradeKind
+from app.grades.schemas import (
+    MAX_SUBJECT_LENGTH,
+    GradeCreate,
+    GradeOut,
+    GradeSummary,
+    GradeUpdate,
+)
+from app.schools.access import ReadableStudent
 
 router = APIRouter(tags=["grades"])
+
+SubjectQuery = Annotated[
+    str | None,
+    Query(max_length=MAX_SUBJECT_LENGTH, description="Exact subject, case-insensitive"),
+]
+DateFromQuery = Annotated[dt.date | None, Query(description="First day included (YYYY-MM-DD)")]
+DateToQuery = Annotated[dt.date | None, Query(description="Last day included (YYYY-MM-DD)")]
+
+
+@router.post("/grades", status_code=status.HTTP_201_CREATED)
+async def post_grade(body: GradeCreate, user: CurrentUser) -> GradeOut:
+    """Post a grade (the class's teacher of that subject, or the school's admin)."""
+    grade = await service.create_grade(user=user, data=body)
+    return GradeOut.of(grade)
+
+
+@router.patch("/grades/{grade_id}")
+async def patch_grade(grade_id: str, body: GradeUpdate, user: CurrentUser) -> GradeOut:
+    """Correct a grade (the grading teacher, or the school's admin)."""
+    grade = await service.update_grade(
+        user=user, grade_id=parse_object_id(grade_id, what="Grade"), data=body
+    )
+    return GradeOut.of(grade)
+
+
+@router.delete("/grades/{grade_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_grade(grade_id: str, user: CurrentUser) -> Response:
+    """Delete a grade (the grading teacher, or the school's admin)."""
+    await service.delete_grade(user=user, grade_id=parse_object_id(grade_id, what="Grade"))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/students/{student_id}/grades")
+async def list_grades(
+    student: ReadableStudent,
+    page: Annotated[PageParams, Depends(page_params)],
+    subject: SubjectQuery = None,
+    date_from: DateFromQuery = None,
+    date_to: DateToQuery = None,
+    kind: GradeKind | None = None,
+) -> Page[GradeOut]:
+    """A student's grades, newest first (the student, linked parents, their teachers, admin)."""
+    assert student.id is not None
+    grades, cursor = await service.list_student_grades(
+        student_id=student.id,
+        page=page,
+        subject=subject.strip() if subject else None,
+        date_from=date_from,
+        date_to=date_to,
+        kind=kind,
+    )
+    return Page[GradeOut](items=[GradeOut.of(g) for g in grades], next_cursor=cursor)
+
+
+@router.get("/students/{student_id}/grades/summary")
+async def grade_summary(
+    student: ReadableStudent,
+    subject: SubjectQuery = None,
+    date_from: DateFromQuery = None,
+    date_to: DateToQuery = None,
+    kind: GradeKind | None = None,
+) -> GradeSummary:
+    """Per-subject count, average, weighted average and last grade, plus the overall average."""
+    assert student.id is not None
+    return await service.summarize_student_grades(
+        student_id=student.id,
+        subject=subject.strip() if subject else None,
+        date_from=date_from,
+        date_to=date_to,
+        kind=kind,
+    )

@@ -1,0 +1,149 @@
+"""Request and response bodies for grades."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from beanie import PydanticObjectId
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from app.core.security import as_utc
+from app.grades.models import Grade, GradeKind
+
+MAX_SUBJECT_LENGTH = 100
+MAX_COMMENT_LENGTH = 1000
+MAX_WEIGHT = 10
+# Wide enough for any school's scale; the scale itself is checked by the service.
+MAX_ABS_VALUE = 1_000_000
+
+
+def _object_id_text(value: Any) -> Any:
+    # PydanticObjectId turns null into a fresh id; only a 24-hex-digit string names a document.
+    if not isinstance(value, str):
+        raise ValueError("must be a 24-character hexadecimal id")
+    return value
+
+
+ObjectIdField = Annotated[
+    PydanticObjectId,
+    BeforeValidator(_object_id_text),
+    Field(json_schema_extra={"pattern": "^[0-9a-fA-F]{24}$"}),
+]
+GradeValue = Annotated[int, Field(strict=True, ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE)]
+GradeWeight = Annotated[float, Field(gt=0, le=MAX_WEIGHT, allow_inf_nan=False)]
+Subject = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUBJECT_LENGTH)
+]
+Comment = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_COMMENT_LENGTH)]
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    return value or None
+
+
+class GradeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    student_id: ObjectIdField
+    class_id: ObjectIdField
+    subject: Subject
+    value: GradeValue
+    kind: GradeKind = GradeKind.regular
+    weight: GradeWeight | None = Field(
+        default=None, description="Defaults by kind: regular 1, test 2, term 3"
+    )
+    comment: Comment | None = None
+    date: dt.date | None = Field(
+        default=None, description="The day the grade is for; defaults to today at the school"
+    )
+
+    _comment = field_validator("comment")(_blank_to_none)
+
+
+# Fields a PATCH may change but never clear.
+_REQUIRED_ON_PATCH = ("value", "kind", "weight", "date")
+
+
+class GradeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: GradeValue | None = None
+    kind: GradeKind | None = None
+    weight: GradeWeight | None = Field(
+        default=None,
+        description=(
+            "Left out while kind changes: a weight still at the old kind's default "
+            "follows the new kind; any other weight is kept"
+        ),
+    )
+    comment: Comment | None = Field(default=None, description="null or empty clears it")
+    date: dt.date | None = None
+
+    _comment = field_validator("comment")(_blank_to_none)
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> GradeUpdate:
+        for name in _REQUIRED_ON_PATCH:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class GradeOut(BaseModel):
+    id: str
+    school_id: str
+    class_id: str
+    student_id: str
+    teacher_id: str
+    subject: str
+    value: int
+    kind: GradeKind
+    weight: float
+    comment: str | None
+    date: dt.date
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def of(cls, grade: Grade) -> GradeOut:
+        return cls(
+            id=str(grade.id),
+            school_id=str(grade.school_id),
+            class_id=str(grade.class_id),
+            student_id=str(grade.student_id),
+            teacher_id=str(grade.teacher_id),
+            subject=grade.subject,
+            value=grade.value,
+            kind=grade.kind,
+            weight=grade.weight,
+            comment=grade.comment,
+            date=as_utc(grade.date).date(),
+            created_at=as_utc(grade.created_at),
+            updated_at=as_utc(grade.updated_at),
+        )
+
+
+class SubjectSummary(BaseModel):
+    subject: str
+    count: int
+    average: float
+    weighted_average: float
+    last_value: int
+    last_date: dt.date
+
+
+class GradeSummary(BaseModel):
+    student_id: str
+    subjects: list[SubjectSummary]
+    overall_average: float | None = Field(
+        description="Weighted average over every grade in the summary; null when there are none"
+    )

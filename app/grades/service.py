@@ -1,0 +1,289 @@
+"""Grade rules and queries: who may grade what, scale and roster checks, lists and summaries.
+
+Subjects are matched case-insensitively everywhere (permission, filters, summary groups),
+and a grade stores the spelling of the class's teacher assignment when one matches, so
+"Math" typed by a teacher assigned "math" is filed under "math".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from beanie import PydanticObjectId
+from pymongo import ReturnDocument
+
+from app.auth.models import Role, User
+from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.core.pagination import (
+    PageParams,
+    newest_first_filter,
+    newest_first_sort,
+    next_cursor,
+)
+from app.core.security import as_utc, utcnow
+from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
+from app.grades.schemas import GradeCreate, GradeSummary, GradeUpdate, SubjectSummary
+from app.notifications import events as notification_events
+from app.schools.access import is_school_admin
+from app.schools.models import School, SchoolClass
+
+# Old enough for any record a school still keeps about a current pupil.
+MAX_PAST_DAYS = 366 * 10
+
+
+def _stored_now() -> dt.datetime:
+    # MongoDB keeps milliseconds; answering with the stored value keeps POST and GET identical.
+    now = utcnow()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def _school_today(school: School) -> dt.date:
+    try:
+        zone = ZoneInfo(school.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return dt.datetime.now(zone).date()
+
+
+def _grade_day(school: School, day: dt.date | None) -> dt.datetime:
+    """The stored date of a grade: today at the school by default, never in its future."""
+    today = _school_today(school)
+    if day is None:
+        return _day_start(today)
+    if day > today:
+        raise Unprocessable(f"date {day.isoformat()} is in the future (today is {today})")
+    if (today - day).days > MAX_PAST_DAYS:
+        raise Unprocessable(f"date {day.isoformat()} is too far in the past")
+    return _day_start(day)
+
+
+def _check_scale(school: School, value: int) -> None:
+    scale = school.grade_scale
+    if not scale.min <= value <= scale.max:
+        raise Unprocessable(
+            f"value {value} is outside this school's grade scale {scale.min}..{scale.max}"
+        )
+
+
+def _same_subject(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
+
+
+def _assigned_spelling(school_class: SchoolClass, subject: str) -> str | None:
+    for assignment in school_class.teachers:
+        for assigned in assignment.subjects:
+            if _same_subject(assigned, subject):
+                return assigned
+    return None
+
+
+def _subject_filter(subject: str) -> dict[str, Any]:
+    # Anchored and escaped: an exact, case-insensitive match, never a pattern from the client.
+    return {"$regex": f"^{re.escape(subject)}$", "$options": "i"}
+
+
+def _may_grade(user: User, school: School, school_class: SchoolClass, subject: str) -> bool:
+    if is_school_admin(user, school.id):  # type: ignore[arg-type]
+        return True
+    if user.role != Role.teacher or user.id is None:
+        return False
+    return any(_same_subject(s, subject) for s in school_class.subjects_of(user.id))
+
+
+async def _student_on_roster(school_class: SchoolClass, student_id: PydanticObjectId) -> None:
+    if student_id not in school_class.student_ids:
+        raise Unprocessable(f"student is not on the roster of class {school_class.name}")
+    student = await User.get(student_id)
+    if student is None or student.is_deleted or student.role != Role.student:
+        raise Unprocessable("student does not exist or is no longer active")
+
+
+async def create_grade(*, user: User, data: GradeCreate) -> Grade:
+    """Post a grade as the class's teacher of that subject or as the school's admin."""
+    if user.role not in (Role.teacher, Role.admin):
+        raise Forbidden("Only teachers and admins may post grades")
+    school = await School.find_one({"classes.id": data.class_id, "deleted_at": None})
+    school_class = school.find_class(data.class_id) if school is not None else None
+    if school is None or school_class is None:
+        raise NotFound("Class not found")
+    if not _may_grade(user, school, school_class, data.subject):
+        raise Forbidden("You do not teach this subject in this class")
+    _check_scale(school, data.value)
+    await _student_on_roster(school_class, data.student_id)
+    assert school.id is not None and user.id is not None
+    now = _stored_now()
+    grade = Grade(
+        school_id=school.id,
+        class_id=school_class.id,
+        student_id=data.student_id,
+        teacher_id=user.id,
+        subject=_assigned_spelling(school_class, data.subject) or data.subject,
+        value=data.value,
+        kind=data.kind,
+        weight=data.weight if data.weight is not None else DEFAULT_WEIGHTS[data.kind],
+        comment=data.comment,
+        date=_grade_day(school, data.date),
+        created_at=now,
+        updated_at=now,
+    )
+    await grade.insert()
+    await notification_events.grade_written(grade, changed=False)
+    return grade
+
+
+async def _editable_grade(*, user: User, grade_id: PydanticObjectId) -> tuple[Grade, School]:
+    grade = await Grade.get(grade_id)
+    school = await School.get(grade.school_id) if grade is not None else None
+    if grade is None or school is None or school.deleted_at is not None:
+        raise NotFound("Grade not found")
+    grading_teacher = user.role == Role.teacher and user.id == grade.teacher_id
+    if not grading_teacher and not is_school_admin(user, grade.school_id):
+        raise Forbidden("Only the grading teacher or the school's admin may change this grade")
+    return grade, school
+
+
+async def update_grade(*, user: User, grade_id: PydanticObjectId, data: GradeUpdate) -> Grade:
+    """Correct a grade as its grading teacher or the school's admin."""
+    grade, school = await _editable_grade(user=user, grade_id=grade_id)
+    changes: dict[str, Any] = {}
+    fields = data.model_fields_set
+    if data.value is not None:
+        _check_scale(school, data.value)
+        changes["value"] = data.value
+    if data.kind is not None:
+        changes["kind"] = data.kind.value
+    if data.weight is not None:
+        changes["weight"] = data.weight
+    elif data.kind is not None and grade.weight == DEFAULT_WEIGHTS[grade.kind]:
+        # No stored flag says the weight was defaulted; one equal to the old kind's
+        # default is treated as such and follows the new kind.
+        changes["weight"] = DEFAULT_WEIGHTS[data.kind]
+    if "comment" in fields:
+        changes["comment"] = data.comment
+    if data.date is not None:
+        changes["date"] = _grade_day(school, data.date)
+    if not changes:
+        return grade
+    changes["updated_at"] = _stored_now()
+    raw = await Grade.get_motor_collection().find_one_and_update(
+        {"_id": grade.id}, {"$set": changes}, return_document=ReturnDocument.AFTER
+    )
+    if raw is None:  # deleted between the read and the write
+        raise NotFound("Grade not found")
+    updated = Grade.model_validate(raw)
+    await notification_events.grade_written(updated, changed=True)
+    return updated
+
+
+async def delete_grade(*, user: User, grade_id: PydanticObjectId) -> None:
+    """Delete a grade as its grading teacher or the school's admin."""
+    grade, _ = await _editable_grade(user=user, grade_id=grade_id)
+    await Grade.get_motor_collection().delete_one({"_id": grade.id})
+
+
+def _grade_filter(
+    student_id: PydanticObjectId,
+    *,
+    subject: str | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    kind: GradeKind | None,
+) -> dict[str, Any]:
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise Unprocessable("date_from is after date_to")
+    query: dict[str, Any] = {"student_id": student_id}
+    if subject:
+        query["subject"] = _subject_filter(subject)
+    if kind is not None:
+        query["kind"] = kind.value
+    dates: dict[str, dt.datetime] = {}
+    if date_from is not None:
+        dates["$gte"] = _day_start(date_from)
+    if date_to is not None:
+        dates["$lte"] = _day_start(date_to)
+    if dates:
+        query["date"] = dates
+    return query
+
+
+async def list_student_grades(
+    *,
+    student_id: PydanticObjectId,
+    page: PageParams,
+    subject: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    kind: GradeKind | None = None,
+) -> tuple[list[Grade], str | None]:
+    """A student's grades, newest first, one page at a time."""
+    query = _grade_filter(
+        student_id, subject=subject, date_from=date_from, date_to=date_to, kind=kind
+    )
+    query.update(newest_first_filter("date", page.cursor))
+    rows = await Grade.find(query).sort(newest_first_sort("date")).limit(page.limit + 1).to_list()
+    return next_cursor(rows, page.limit, "date")
+
+
+def _round(value: float) -> float:
+    # Half up, as a school report rounds: 3.125 shows as 3.13, not 3.12.
+    return float(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+async def summarize_student_grades(
+    *,
+    student_id: PydanticObjectId,
+    subject: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    kind: GradeKind | None = None,
+) -> GradeSummary:
+    """Per-subject count, averages and last grade, computed in one aggregation."""
+    pipeline: list[dict[str, Any]] = [
+        {
+            "$match": _grade_filter(
+                student_id, subject=subject, date_from=date_from, date_to=date_to, kind=kind
+            )
+        },
+        # Oldest first, so $last is the newest grade in the list's own order.
+        {"$sort": {"date": 1, "_id": 1}},
+        {
+            "$group": {
+                "_id": {"$toLower": "$subject"},
+                "subject": {"$last": "$subject"},
+                "count": {"$sum": 1},
+                "average": {"$avg": "$value"},
+                "weighted_sum": {"$sum": {"$multiply": ["$value", "$weight"]}},
+                "weight_sum": {"$sum": "$weight"},
+                "last_value": {"$last": "$value"},
+                "last_date": {"$last": "$date"},
+            }
+        },
+        {"$sort": {"_id": 1}},
+    ]
+    groups = await Grade.get_motor_collection().aggregate(pipeline).to_list(None)
+    subjects = [
+        SubjectSummary(
+            subject=group["subject"],
+            count=group["count"],
+            average=_round(group["average"]),
+            weighted_average=_round(group["weighted_sum"] / group["weight_sum"]),
+            last_value=group["last_value"],
+            last_date=as_utc(group["last_date"]).date(),
+        )
+        for group in groups
+    ]
+    total_weight = sum(group["weight_sum"] for group in groups)
+    overall = (
+        _round(sum(group["weighted_sum"] for group in groups) / total_weight)
+        if total_weight
+        else None
+    )
+    return GradeSummary(student_id=str(student_id), subjects=subjects, overall_average=overall)
