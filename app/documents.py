@@ -2,8 +2,10 @@
 
 from beanie import Document
 
+from app.announcements.models import Announcement
 from app.auth.models import AccountToken, AuthSession, RefreshToken, User
 from app.grades.models import Grade
+from app.notifications.models import Notification, Subscription
 from app.schools.models import GuardianCode, GuardianLink, School
 
 DOCUMENT_MODELS: list[type[Document]] = [
@@ -15,4 +17,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     GuardianLink,
     GuardianCode,
     Grade,
+    Subscription,
+    Notification,
+    Announcement,
 ]

@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis import asyncio as aioredis
 
+from app import jobs as _registered_jobs  # noqa: F401  (fills the job registry)
+from app.announcements.router import router as announcements_router
 from app.auth import service as auth_service
 from app.auth.router import router as auth_router
 from app.auth.router import users_router
@@ -18,10 +20,12 @@ from app.core.body_limit import BodySizeLimit
 from app.core.config import Settings, get_settings
 from app.core.db import EmbeddedSnapshot, init_database, make_client
 from app.core.errors import install_error_handlers
+from app.core.jobs import Dispatcher, InlineDispatcher, use_dispatcher
 from app.core.ops import router as ops_router
 from app.core.ratelimit import build_limiter
 from app.documents import DOCUMENT_MODELS
 from app.grades.router import router as grades_router
+from app.notifications.router import router as notifications_router
 from app.schools.router import router as schools_router
 
 API_PREFIX = "/api/v1"
@@ -32,14 +36,17 @@ def create_app(
     *,
     mongo_client: Any = None,
     snapshot_dir: Path | None = None,
+    dispatcher: Dispatcher | None = None,
 ) -> FastAPI:
-    """Build the API. `snapshot_dir` keeps the embedded database on disk (schoolbell dev)."""
+    """Build the API. `snapshot_dir` keeps the embedded database on disk (schoolbell dev);
+    `dispatcher` sends background jobs (to Celery); without one they run inline."""
     settings = settings or get_settings()
     client = mongo_client if mongo_client is not None else make_client(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = await init_database(client, settings.mongodb_db, DOCUMENT_MODELS)
+        use_dispatcher(dispatcher or InlineDispatcher())
         snapshot = None
         if snapshot_dir is not None:
             snapshot = EmbeddedSnapshot(database, snapshot_dir)
@@ -78,7 +85,14 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     app.include_router(ops_router)
-    for router in (auth_router, users_router, schools_router, grades_router):
+    for router in (
+        auth_router,
+        users_router,
+        schools_router,
+        grades_router,
+        notifications_router,
+        announcements_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.dependency_overrides[get_settings] = lambda: settings
     return app

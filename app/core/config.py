@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     login_rate_per_account: str = "10/minute"
     login_rate_per_client: str = "300/minute"
     password_reset_rate: str = "5/hour"
+    announcement_rate: str = "30/hour"
     max_body_bytes: int = 1024 * 1024
 
     @field_validator("cors_origins", mode="before")

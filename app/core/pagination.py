@@ -8,6 +8,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
+from beanie import SortDirection
 from bson import ObjectId
 from bson.errors import InvalidId
 from fastapi import Query
@@ -65,8 +66,8 @@ def newest_first_filter(field: str, cursor: str | None) -> dict[str, Any]:
     }
 
 
-def newest_first_sort(field: str) -> list[tuple[str, int]]:
-    return [(field, -1), ("_id", -1)]
+def newest_first_sort(field: str) -> list[tuple[str, SortDirection]]:
+    return [(field, SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)]
 
 
 def next_cursor(rows: list[Any], limit: int, field: str) -> tuple[list[Any], str | None]:

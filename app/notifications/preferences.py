@@ -1,10 +1,12 @@
-"""Notification preferences, embedded in every user."""
+"""Notification preferences, embedded in every user, and the email decision they lead to."""
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class EmailFrequency(StrEnum):
@@ -21,26 +23,88 @@ class Priority(StrEnum):
     critical = "critical"
 
 
-class QuietHours(BaseModel):
-    start: str
-    end: str
+PRIORITY_RANK = {Priority.low: 0, Priority.normal: 1, Priority.high: 2, Priority.critical: 3}
+
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
-class EmailTopics(BaseModel):
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QuietHours(_Strict):
+    start: str = Field(description="HH:MM in the user's time zone", examples=["21:00"])
+    end: str = Field(description="HH:MM; may be earlier than start (wraps past midnight)")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not _CLOCK.match(value):
+            raise ValueError("must be a time of day as HH:MM, 00:00 to 23:59")
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("quiet hours start and end must differ")
+        return self
+
+    @staticmethod
+    def minutes(clock: str) -> int:
+        hours, minutes = clock.split(":")
+        return int(hours) * 60 + int(minutes)
+
+
+class EmailTopics(_Strict):
     grades: EmailFrequency = EmailFrequency.immediate
     announcements: EmailFrequency = EmailFrequency.immediate
 
 
-class InAppTopics(BaseModel):
+class InAppTopics(_Strict):
     grades: bool = True
     announcements: bool = True
 
 
-class Preferences(BaseModel):
+DigestHour = Annotated[int, Field(ge=0, le=23)]
+IsoWeekday = Annotated[int, Field(ge=1, le=7, description="ISO weekday, 1 = Monday")]
+
+
+class Preferences(_Strict):
     email: EmailTopics = Field(default_factory=EmailTopics)
     in_app: InAppTopics = Field(default_factory=InAppTopics)
-    digest_hour: int = 18
-    digest_weekday: int = 5
+    digest_hour: DigestHour = 18
+    digest_weekday: IsoWeekday = 5
     quiet_hours: QuietHours | None = None
     min_priority: Priority = Priority.low
     include_grade_values: bool = True
+
+
+class EmailTopicsPatch(_Strict):
+    grades: EmailFrequency | None = None
+    announcements: EmailFrequency | None = None
+
+
+class InAppTopicsPatch(_Strict):
+    grades: bool | None = None
+    announcements: bool | None = None
+
+
+class PreferencesPatch(_Strict):
+    """Any subset of the preferences; topics merge one by one."""
+
+    email: EmailTopicsPatch | None = None
+    in_app: InAppTopicsPatch | None = None
+    digest_hour: DigestHour | None = None
+    digest_weekday: IsoWeekday | None = None
+    quiet_hours: QuietHours | None = None
+    min_priority: Priority | None = None
+    include_grade_values: bool | None = None
+
+    def apply_to(self, current: Preferences) -> Preferences:
+        merged = current.model_dump()
+        for key, value in self.model_dump(exclude_unset=True).items():
+            if key in ("email", "in_app") and value is not None:
+                merged[key].update({k: v for k, v in value.items() if v is not None})
+            elif value is not None or key == "quiet_hours":
+                merged[key] = value
+        return Preferences.model_validate(merged)

@@ -1,0 +1,60 @@
+"""Announcements to a school, some classes and/or some roles, now or at a set time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import pymongo
+from beanie import Document, PydanticObjectId
+from pydantic import Field
+
+from app.auth.models import Role
+from app.core.security import utcnow
+from app.notifications.preferences import Priority
+
+
+class AnnouncementStatus(StrEnum):
+    scheduled = "scheduled"
+    publishing = "publishing"
+    published = "published"
+    cancelled = "cancelled"
+
+
+class Announcement(Document):
+    school_id: PydanticObjectId
+    author_id: PydanticObjectId
+    title: str
+    body: str
+    priority: Priority = Priority.normal
+    class_ids: list[PydanticObjectId] = Field(default_factory=list)
+    roles: list[Role] = Field(default_factory=list)
+    publish_at: datetime
+    status: AnnouncementStatus
+    # "<author id>:<Idempotency-Key>"; absent without the header (sparse unique index).
+    idempotency_scope: str | None = None
+    request_fingerprint: str | None = None
+    recipients: int = 0
+    publishing_since: datetime | None = None
+    published_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "announcements"
+        # Leaves idempotency_scope out of the document when unset, so the sparse index skips it.
+        keep_nulls = False
+        indexes = [
+            pymongo.IndexModel(
+                [("idempotency_scope", 1)], unique=True, sparse=True, name="idempotency_unique"
+            ),
+            pymongo.IndexModel(
+                [("school_id", 1), ("created_at", -1), ("_id", -1)], name="school_newest"
+            ),
+            pymongo.IndexModel([("status", 1), ("publish_at", 1)], name="due"),
+            pymongo.IndexModel([("author_id", 1), ("created_at", -1)], name="author_newest"),
+        ]
+
+    @property
+    def event_key(self) -> str:
+        return f"announcement:{self.id}"

@@ -1,0 +1,95 @@
+"""Request and response bodies for announcements and figures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from app.announcements.models import Announcement, AnnouncementStatus
+from app.notifications.preferences import Priority
+
+AudienceRole = Literal["student", "teacher", "parent"]
+
+
+class AnnouncementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    school_id: str = Field(min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=20_000)
+    priority: Priority = Priority.normal
+    class_ids: list[str] = Field(default_factory=list, max_length=200)
+    roles: list[AudienceRole] = Field(default_factory=list, max_length=3)
+    publish_at: AwareDatetime | None = Field(
+        default=None, description="With a time zone; in the future it schedules the announcement"
+    )
+
+
+class AnnouncementStats(BaseModel):
+    recipients: int
+    in_app: int
+    read: int
+    email_sent: int = 0
+    email_failed: int = 0
+    email_pending: int = 0
+
+
+class AnnouncementOut(BaseModel):
+    id: str
+    school_id: str
+    author_id: str
+    title: str
+    body: str
+    priority: Priority
+    class_ids: list[str]
+    roles: list[str]
+    publish_at: datetime
+    status: AnnouncementStatus
+    published_at: datetime | None
+    created_at: datetime
+    stats: AnnouncementStats | None = None
+
+    @classmethod
+    def of(
+        cls, announcement: Announcement, stats: AnnouncementStats | None = None
+    ) -> AnnouncementOut:
+        return cls(
+            id=str(announcement.id),
+            school_id=str(announcement.school_id),
+            author_id=str(announcement.author_id),
+            title=announcement.title,
+            body=announcement.body,
+            priority=announcement.priority,
+            class_ids=[str(c) for c in announcement.class_ids],
+            roles=[r.value for r in announcement.roles],
+            publish_at=announcement.publish_at,
+            status=announcement.status,
+            published_at=announcement.published_at,
+            created_at=announcement.created_at,
+            stats=stats,
+        )
+
+
+class NotificationFigures(BaseModel):
+    total: int
+    read: int
+    unread: int
+    by_topic: dict[str, int]
+
+
+class EmailFigures(BaseModel):
+    pending: int = 0
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+
+
+class Stats(BaseModel):
+    school_ids: list[str]
+    active_subscribers: int
+    users_by_role: dict[str, int]
+    notifications_last_24h: NotificationFigures
+    emails_last_24h: EmailFigures

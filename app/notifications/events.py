@@ -1,0 +1,66 @@
+"""Events that notify people, as jobs: each loads what it needs by id and fans out."""
+
+from __future__ import annotations
+
+from beanie import PydanticObjectId
+
+from app.auth.models import User
+from app.core import jobs
+from app.core.security import as_utc
+from app.grades.models import Grade
+from app.notifications.models import Topic
+from app.notifications.service import Event, deliver, grade_recipients
+from app.schools.models import School
+
+GRADE_EVENT_JOB = "notifications.grade_event"
+
+
+def grade_event_key(grade: Grade) -> str:
+    # A correction is a new event (new updated_at); the same write repeated is not.
+    return f"grade:{grade.id}:{int(as_utc(grade.updated_at).timestamp() * 1000)}"
+
+
+async def grade_written(grade: Grade, *, changed: bool) -> None:
+    """Enqueue the notification of a grade that has just been saved."""
+    await jobs.enqueue(
+        GRADE_EVENT_JOB,
+        grade_id=str(grade.id),
+        event_key=grade_event_key(grade),
+        changed=changed,
+    )
+
+
+@jobs.job(GRADE_EVENT_JOB)
+async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) -> int:
+    """Tell the student and the parents following them about a posted or changed grade."""
+    grade = await Grade.get(PydanticObjectId(grade_id))
+    if grade is None:
+        return 0  # deleted before the job ran: nothing left to tell
+    student = await User.get(grade.student_id)
+    teacher = await User.get(grade.teacher_id)
+    school = await School.get(grade.school_id)
+    student_name = student.full_name if student else "Student"
+    verb = "changed" if changed else "new"
+    event = Event(
+        key=event_key,
+        topic=Topic.grades,
+        title=f"{student_name}: {verb} grade in {grade.subject}",
+        body=f"{grade.value} ({grade.kind.value}) in {grade.subject}"
+        + (f" — {grade.comment}" if grade.comment else ""),
+        school_id=grade.school_id,
+        actor_id=grade.teacher_id,
+        data={
+            "grade_id": str(grade.id),
+            "student_id": str(grade.student_id),
+            "student_name": student_name,
+            "subject": grade.subject,
+            "value": grade.value,
+            "kind": grade.kind.value,
+            "date": grade.date.date().isoformat(),
+            "teacher_name": teacher.full_name if teacher else None,
+            "school_name": school.name if school else None,
+            "changed": changed,
+        },
+    )
+    recipients = await grade_recipients(student_id=grade.student_id, teacher_id=grade.teacher_id)
+    return await deliver(event, recipients)

@@ -1,0 +1,99 @@
+"""Subscriptions and notifications (one per recipient per event)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import pymongo
+from beanie import Document, PydanticObjectId
+from pydantic import Field
+
+from app.auth.models import Role
+from app.core.security import utcnow
+from app.notifications.preferences import EmailFrequency, Priority
+
+
+class Topic(StrEnum):
+    grades = "grades"
+    announcements = "announcements"
+    account = "account"
+
+
+SUBSCRIBABLE_TOPICS = (Topic.grades, Topic.announcements)
+
+
+class TargetType(StrEnum):
+    student = "student"
+    class_ = "class"
+    school = "school"
+
+
+class Subscription(Document):
+    subscriber_id: PydanticObjectId
+    # Kept so a fan-out can pick parents' subscriptions without loading every subscriber.
+    subscriber_role: Role
+    target_type: TargetType
+    target_id: PydanticObjectId
+    school_id: PydanticObjectId | None = None
+    topics: list[Topic] = Field(default_factory=lambda: list(SUBSCRIBABLE_TOPICS))
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "subscriptions"
+        indexes = [
+            pymongo.IndexModel(
+                [("subscriber_id", 1), ("target_type", 1), ("target_id", 1)],
+                unique=True,
+                name="subscriber_target_unique",
+            ),
+            pymongo.IndexModel(
+                [("target_type", 1), ("target_id", 1), ("subscriber_role", 1)], name="target"
+            ),
+            pymongo.IndexModel(
+                [("subscriber_id", 1), ("created_at", -1), ("_id", -1)], name="subscriber_newest"
+            ),
+        ]
+
+
+class EmailDecision(StrEnum):
+    immediate = "immediate"
+    digest = "digest"
+    none = "none"
+
+
+class Notification(Document):
+    # The event this notification is for, e.g. "grade:<id>:<version>"; with the recipient
+    # it is unique, so a repeated or retried fan-out can never notify anyone twice.
+    event_key: str
+    recipient_id: PydanticObjectId
+    school_id: PydanticObjectId | None = None
+    topic: Topic
+    priority: Priority = Priority.normal
+    title: str
+    body: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    # False when the recipient switched in-app off for the topic but still wants the email.
+    in_app: bool = True
+    email_decision: EmailDecision = EmailDecision.none
+    # For digest decisions: which digest (daily or weekly) carries it.
+    digest_frequency: EmailFrequency | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    read_at: datetime | None = None
+
+    class Settings:
+        name = "notifications"
+        indexes = [
+            pymongo.IndexModel(
+                [("event_key", 1), ("recipient_id", 1)], unique=True, name="event_recipient_unique"
+            ),
+            pymongo.IndexModel(
+                [("recipient_id", 1), ("in_app", 1), ("created_at", -1), ("_id", -1)],
+                name="inbox_newest",
+            ),
+            pymongo.IndexModel(
+                [("recipient_id", 1), ("in_app", 1), ("read_at", 1)], name="inbox_unread"
+            ),
+            pymongo.IndexModel([("school_id", 1), ("created_at", -1)], name="school_recent"),
+        ]

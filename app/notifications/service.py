@@ -1,0 +1,438 @@
+"""Preferences, subscriptions, the inbox, and who hears about each event."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from beanie import PydanticObjectId
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from app.auth.models import Role, User
+from app.core.errors import Forbidden, NotFound
+from app.core.pagination import newest_first_filter, newest_first_sort, next_cursor
+from app.core.security import utcnow
+from app.notifications.models import (
+    SUBSCRIBABLE_TOPICS,
+    EmailDecision,
+    Notification,
+    Subscription,
+    TargetType,
+    Topic,
+)
+from app.notifications.preferences import (
+    PRIORITY_RANK,
+    EmailFrequency,
+    Preferences,
+    PreferencesPatch,
+    Priority,
+)
+from app.schools.access import is_linked_guardian, is_school_admin, load_student
+from app.schools.models import GuardianLink, School
+
+log = logging.getLogger(__name__)
+
+FANOUT_BATCH_SIZE = 1000
+DUPLICATE_KEY = 11000
+
+
+# --- preferences -------------------------------------------------------------------------
+
+
+async def replace_preferences(*, user: User, preferences: Preferences) -> Preferences:
+    """Replace the whole preferences document."""
+    await user.set({User.preferences: preferences})
+    return preferences
+
+
+async def patch_preferences(*, user: User, patch: PreferencesPatch) -> Preferences:
+    """Merge a partial update, topic by topic."""
+    return await replace_preferences(user=user, preferences=patch.apply_to(user.preferences))
+
+
+def decide_email(preferences: Preferences, topic: Topic, priority: Priority) -> EmailDecision:
+    """What the email side does with one notification for this person."""
+    if priority == Priority.critical:
+        return EmailDecision.immediate
+    if PRIORITY_RANK[priority] < PRIORITY_RANK[preferences.min_priority]:
+        return EmailDecision.none
+    frequency = getattr(preferences.email, topic.value, EmailFrequency.off)
+    if frequency == EmailFrequency.immediate:
+        return EmailDecision.immediate
+    if frequency in (EmailFrequency.daily, EmailFrequency.weekly):
+        return EmailDecision.digest
+    return EmailDecision.none
+
+
+def wants_in_app(preferences: Preferences, topic: Topic, priority: Priority) -> bool:
+    if priority == Priority.critical:
+        return True
+    return bool(getattr(preferences.in_app, topic.value, True))
+
+
+# --- subscriptions -----------------------------------------------------------------------
+
+
+async def _school_of_class(class_id: PydanticObjectId) -> School:
+    school = await School.find_one({"classes.id": class_id, "deleted_at": None})
+    if school is None:
+        raise NotFound("Class not found")
+    return school
+
+
+async def _children_of(parent_id: PydanticObjectId) -> list[PydanticObjectId]:
+    links = await GuardianLink.find({"parent_id": parent_id}).to_list()
+    return [link.student_id for link in links]
+
+
+async def _check_subscription_target(
+    user: User, target_type: TargetType, target_id: PydanticObjectId
+) -> PydanticObjectId | None:
+    """Refuse a target the user has no relation to; return the target's school."""
+    assert user.id is not None
+    if target_type == TargetType.student:
+        student = await load_student(target_id)
+        allowed = user.id == student.id or (
+            user.role == Role.parent and await is_linked_guardian(user.id, target_id)
+        )
+        if not allowed:
+            raise Forbidden("Only the student and their linked parents may follow a student")
+        return student.school_ids[0] if student.school_ids else None
+
+    if target_type == TargetType.class_:
+        school = await _school_of_class(target_id)
+        school_class = school.find_class(target_id)
+        assert school_class is not None and school.id is not None
+        roster = set(school_class.student_ids)
+        allowed = (
+            (user.role == Role.student and user.id in roster)
+            or (user.role == Role.teacher and school_class.has_teacher(user.id))
+            or (user.role == Role.parent and bool(roster & set(await _children_of(user.id))))
+            or is_school_admin(user, school.id)
+        )
+        if not allowed:
+            raise Forbidden("Only members of this class may follow it")
+        return school.id
+
+    target_school = await School.get(target_id)
+    if target_school is None or target_school.deleted_at is not None:
+        raise NotFound("School not found")
+    assert target_school.id is not None
+    if user.role in (Role.student, Role.teacher, Role.admin):
+        allowed = target_school.id in user.school_ids
+    else:
+        children = await _children_of(user.id)
+        allowed = bool(children) and (
+            await User.find_one({"_id": {"$in": children}, "school_ids": target_school.id})
+            is not None
+        )
+    if not allowed:
+        raise Forbidden("Only members of this school may follow it")
+    return target_school.id
+
+
+async def subscribe(
+    *,
+    user: User,
+    target_type: TargetType,
+    target_id: PydanticObjectId,
+    topics: Sequence[Topic] | None = None,
+) -> tuple[Subscription, bool]:
+    """Follow a student, class or school; returns (subscription, created)."""
+    school_id = await _check_subscription_target(user, target_type, target_id)
+    return await _upsert_subscription(
+        user=user, target_type=target_type, target_id=target_id, school_id=school_id, topics=topics
+    )
+
+
+async def _upsert_subscription(
+    *,
+    user: User,
+    target_type: TargetType,
+    target_id: PydanticObjectId,
+    school_id: PydanticObjectId | None,
+    topics: Sequence[Topic] | None,
+) -> tuple[Subscription, bool]:
+    assert user.id is not None
+    key = {"subscriber_id": user.id, "target_type": target_type, "target_id": target_id}
+    existing = await Subscription.find_one(key)
+    if existing is not None:
+        return existing, False
+    subscription = Subscription(
+        subscriber_id=user.id,
+        subscriber_role=user.role,
+        target_type=target_type,
+        target_id=target_id,
+        school_id=school_id,
+        topics=list(dict.fromkeys(topics or SUBSCRIBABLE_TOPICS)),
+    )
+    try:
+        await subscription.insert()
+    except DuplicateKeyError:
+        # Two identical requests raced; the unique index let one through.
+        raced = await Subscription.find_one(key)
+        assert raced is not None
+        return raced, False
+    return subscription, True
+
+
+async def subscribe_guardian(*, parent: User, student: User) -> Subscription:
+    """A linked parent follows their child."""
+    assert student.id is not None
+    subscription, _ = await _upsert_subscription(
+        user=parent,
+        target_type=TargetType.student,
+        target_id=student.id,
+        school_id=student.school_ids[0] if student.school_ids else None,
+        topics=None,
+    )
+    return subscription
+
+
+async def unsubscribe_guardian(
+    *, parent_id: PydanticObjectId, student_id: PydanticObjectId
+) -> None:
+    """An unlinked parent stops following the child."""
+    await Subscription.find(
+        {"subscriber_id": parent_id, "target_type": TargetType.student, "target_id": student_id}
+    ).delete()
+
+
+async def list_subscriptions(
+    *, user: User, limit: int, cursor: str | None
+) -> tuple[list[Subscription], str | None]:
+    query: dict[str, Any] = {"subscriber_id": user.id, **newest_first_filter("created_at", cursor)}
+    rows = (
+        await Subscription.find(query)
+        .sort(newest_first_sort("created_at"))
+        .limit(limit + 1)
+        .to_list()
+    )
+    return next_cursor(rows, limit, "created_at")
+
+
+async def delete_subscription(*, user: User, subscription_id: PydanticObjectId) -> None:
+    result = await Subscription.find({"_id": subscription_id, "subscriber_id": user.id}).delete()
+    if result is None or result.deleted_count == 0:
+        raise NotFound("Subscription not found")
+
+
+# --- inbox -------------------------------------------------------------------------------
+
+
+def _inbox_query(user: User, *, unread_only: bool, topic: Topic | None) -> dict[str, Any]:
+    query: dict[str, Any] = {"recipient_id": user.id, "in_app": True}
+    if unread_only:
+        query["read_at"] = None
+    if topic is not None:
+        query["topic"] = topic
+    return query
+
+
+async def list_inbox(
+    *, user: User, unread_only: bool, topic: Topic | None, limit: int, cursor: str | None
+) -> tuple[list[Notification], str | None]:
+    query = {
+        **_inbox_query(user, unread_only=unread_only, topic=topic),
+        **newest_first_filter("created_at", cursor),
+    }
+    rows = (
+        await Notification.find(query)
+        .sort(newest_first_sort("created_at"))
+        .limit(limit + 1)
+        .to_list()
+    )
+    return next_cursor(rows, limit, "created_at")
+
+
+async def unread_count(*, user: User) -> int:
+    return await Notification.find(_inbox_query(user, unread_only=True, topic=None)).count()
+
+
+async def mark_read(*, user: User, notification_id: PydanticObjectId) -> None:
+    owned = {"_id": notification_id, "recipient_id": user.id, "in_app": True}
+    # Only the first read sets the time; marking again keeps it.
+    result = await Notification.get_motor_collection().update_one(
+        {**owned, "read_at": None}, {"$set": {"read_at": utcnow()}}
+    )
+    if result.matched_count == 0 and await Notification.find_one(owned) is None:
+        raise NotFound("Notification not found")
+
+
+async def mark_all_read(*, user: User) -> int:
+    result = await Notification.get_motor_collection().update_many(
+        _inbox_query(user, unread_only=True, topic=None), {"$set": {"read_at": utcnow()}}
+    )
+    return int(result.modified_count)
+
+
+# --- fan-out -----------------------------------------------------------------------------
+
+
+@dataclass
+class Event:
+    """Something that happened, told to many people."""
+
+    key: str
+    topic: Topic
+    title: str
+    body: str
+    priority: Priority = Priority.normal
+    school_id: PydanticObjectId | None = None
+    actor_id: PydanticObjectId | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _batches(ids: Sequence[PydanticObjectId], size: int) -> Iterable[list[PydanticObjectId]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+def unique_recipients(
+    candidates: Iterable[PydanticObjectId], *, actor_id: PydanticObjectId | None
+) -> list[PydanticObjectId]:
+    """Candidates in first-seen order, each once, never the event's author."""
+    return [rid for rid in dict.fromkeys(candidates) if rid != actor_id]
+
+
+def build_notification(event: Event, recipient: User) -> Notification | None:
+    """The notification one recipient gets, or None when they want neither inbox nor email."""
+    assert recipient.id is not None
+    preferences = recipient.preferences
+    in_app = wants_in_app(preferences, event.topic, event.priority)
+    decision = decide_email(preferences, event.topic, event.priority)
+    if not in_app and decision == EmailDecision.none:
+        return None
+    frequency = getattr(preferences.email, event.topic.value, None)
+    return Notification(
+        event_key=event.key,
+        recipient_id=recipient.id,
+        school_id=event.school_id,
+        topic=event.topic,
+        priority=event.priority,
+        title=event.title,
+        body=event.body,
+        data=event.data,
+        in_app=in_app,
+        email_decision=decision,
+        digest_frequency=frequency if decision == EmailDecision.digest else None,
+    )
+
+
+async def deliver(
+    event: Event, recipient_ids: Sequence[PydanticObjectId], *, batch_size: int = FANOUT_BATCH_SIZE
+) -> int:
+    """Write the event's notifications, a batch of recipients per round trip; idempotent.
+
+    Each batch is one query for the recipients and one unordered insert_many; rows that
+    already exist (a retried or repeated fan-out) are skipped by the unique dedupe key.
+    Returns how many notifications this call created.
+    """
+    recipients = unique_recipients(recipient_ids, actor_id=event.actor_id)
+    created = 0
+    for batch in _batches(recipients, batch_size):
+        users = await User.find({"_id": {"$in": batch}, "deleted_at": None}).to_list()
+        notifications = [n for n in (build_notification(event, u) for u in users) if n]
+        created += await _insert_ignoring_duplicates(notifications)
+    return created
+
+
+async def _insert_ignoring_duplicates(notifications: list[Notification]) -> int:
+    if not notifications:
+        return 0
+    documents = [n.model_dump(by_alias=True, exclude={"id"}) for n in notifications]
+    try:
+        result = await Notification.get_motor_collection().insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        return int(exc.details.get("nInserted", 0))
+    return len(result.inserted_ids)
+
+
+# --- who is notified, one function per event kind ---------------------------------------
+
+
+async def _parents_following(
+    target_type: TargetType, target_ids: Sequence[PydanticObjectId], topic: Topic
+) -> list[PydanticObjectId]:
+    found: list[PydanticObjectId] = []
+    for batch in _batches(list(target_ids), FANOUT_BATCH_SIZE):
+        subscriptions = await Subscription.find(
+            {
+                "target_type": target_type,
+                "target_id": {"$in": batch},
+                "subscriber_role": Role.parent,
+                "topics": topic,
+            }
+        ).to_list()
+        found.extend(s.subscriber_id for s in subscriptions)
+    return found
+
+
+async def grade_recipients(
+    *, student_id: PydanticObjectId, teacher_id: PydanticObjectId | None
+) -> list[PydanticObjectId]:
+    """A grade posted or changed: the student and parents subscribed to that student."""
+    parents = await _parents_following(TargetType.student, [student_id], Topic.grades)
+    return unique_recipients([student_id, *parents], actor_id=teacher_id)
+
+
+async def announcement_recipients(
+    *,
+    school: School,
+    class_ids: Sequence[PydanticObjectId],
+    roles: Sequence[Role],
+    critical: bool,
+    author_id: PydanticObjectId | None,
+) -> list[PydanticObjectId]:
+    """An announcement: members in the audience, subscribed parents, and for critical ones
+    every linked parent of a student in the audience."""
+    assert school.id is not None
+    wanted = set(roles) or {Role.student, Role.teacher, Role.parent}
+    addressed = [c for c in school.classes if not class_ids or c.id in set(class_ids)]
+    whole_school = not class_ids
+
+    students: list[PydanticObjectId] = []
+    if whole_school:
+        students = await _member_ids(school.id, Role.student)
+    else:
+        students = list(dict.fromkeys(s for c in addressed for s in c.student_ids))
+
+    candidates: list[PydanticObjectId] = []
+    if Role.student in wanted:
+        candidates.extend(students)
+    if Role.teacher in wanted:
+        if whole_school:
+            candidates.extend(await _member_ids(school.id, Role.teacher))
+        else:
+            candidates.extend(t.teacher_id for c in addressed for t in c.teachers)
+    if Role.parent in wanted:
+        topic = Topic.announcements
+        candidates.extend(await _parents_following(TargetType.school, [school.id], topic))
+        candidates.extend(
+            await _parents_following(TargetType.class_, [c.id for c in addressed], topic)
+        )
+        candidates.extend(await _parents_following(TargetType.student, students, topic))
+        if critical:
+            candidates.extend(await _linked_parents(students))
+    return unique_recipients(candidates, actor_id=author_id)
+
+
+async def _member_ids(school_id: PydanticObjectId, role: Role) -> list[PydanticObjectId]:
+    collection = User.get_motor_collection()
+    cursor = collection.find(
+        {"school_ids": school_id, "role": role, "deleted_at": None}, {"_id": 1}
+    )
+    return [PydanticObjectId(row["_id"]) async for row in cursor]
+
+
+async def _linked_parents(student_ids: Sequence[PydanticObjectId]) -> list[PydanticObjectId]:
+    found: list[PydanticObjectId] = []
+    for batch in _batches(list(student_ids), FANOUT_BATCH_SIZE):
+        links = await GuardianLink.find({"student_id": {"$in": batch}}).to_list()
+        found.extend(link.parent_id for link in links)
+    return found

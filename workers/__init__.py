@@ -1,0 +1,1 @@
+"""Celery worker and beat: thin tasks over the app's services."""

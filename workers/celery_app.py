@@ -1,0 +1,43 @@
+"""The Celery app: Redis broker from REDIS_URL (in-memory when unset), explicit queues.
+
+Run it with `schoolbell worker` / `schoolbell beat`, or
+`celery -A workers.celery_app worker -Q fanout,default` and `celery -A workers.celery_app beat`.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from app.core.config import Settings, get_settings
+from app.core.jobs import DEFAULT_QUEUE, EMAIL_QUEUE, FANOUT_QUEUE
+from workers.schedule import BEAT_SCHEDULE
+from workers.tasks import register_tasks
+
+QUEUES = (FANOUT_QUEUE, DEFAULT_QUEUE, EMAIL_QUEUE)
+
+
+def create_celery(settings: Settings) -> Celery:
+    broker = settings.redis_url or "memory://"
+    celery_app = Celery("schoolbell", broker=broker)
+    celery_app.conf.update(
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue=DEFAULT_QUEUE,
+        # A task is acknowledged only when it finished, and a worker killed mid-task puts
+        # it back on the queue: every job is idempotent, so running it again is safe.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        beat_schedule=BEAT_SCHEDULE,
+        timezone="UTC",
+        enable_utc=True,
+    )
+    register_tasks(celery_app)
+    return celery_app
+
+
+celery_app = create_celery(get_settings())

@@ -1,0 +1,63 @@
+"""A Celery worker and beat inside the current process, for `schoolbell dev`.
+
+They use the same task code and queues as production; with no REDIS_URL the broker is
+Celery's in-memory transport, which is why they must live in the API's process.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from celery import Celery
+from celery.apps.worker import Worker
+from celery.beat import EmbeddedService
+from celery.worker import state
+
+from workers import runtime
+from workers.celery_app import QUEUES
+
+
+class EmbeddedWorkers:
+    def __init__(self, celery_app: Celery, *, schedule_file: Path, with_beat: bool = True) -> None:
+        self.celery_app = celery_app
+        self.schedule_file = schedule_file
+        self.with_beat = with_beat
+        self._worker: Worker | None = None
+        self._thread: threading.Thread | None = None
+        self._beat: EmbeddedService | None = None
+
+    def start(self) -> None:
+        # The API initialised Beanie on the embedded client, which any thread may use.
+        runtime.mark_database_ready()
+        # The worker thread looks its tasks up on the default app (current_app is per thread).
+        self.celery_app.set_current()
+        self.celery_app.set_default()
+        self._worker = self.celery_app.WorkController(
+            pool="solo",
+            concurrency=1,
+            queues=list(QUEUES),
+            without_heartbeat=True,
+            without_mingle=True,
+            without_gossip=True,
+            loglevel="WARNING",
+        )
+        self._thread = threading.Thread(
+            target=self._worker.start, name="schoolbell-worker", daemon=True
+        )
+        self._thread.start()
+        if self.with_beat:
+            self.schedule_file.parent.mkdir(parents=True, exist_ok=True)
+            self._beat = EmbeddedService(
+                self.celery_app, thread=True, schedule_filename=str(self.schedule_file)
+            )
+            self._beat.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._beat is not None:
+            self._beat.stop()
+        if self._thread is not None:
+            # The worker's loop checks this flag and shuts down cleanly after the current task.
+            state.should_terminate = 0
+            self._thread.join(timeout)
+            state.should_terminate = None

@@ -1,0 +1,58 @@
+"""One event loop per worker process (per thread for thread pools), with Beanie on it.
+
+Celery does not await `async def` tasks: each task body is run to completion on this
+loop with `run()`. The database client is created lazily in the process that uses it,
+because a Motor client must not cross a fork; a forked child notices the new pid and
+initialises its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from app.core.config import get_settings
+from app.core.db import init_database, make_client
+from app.documents import DOCUMENT_MODELS
+
+T = TypeVar("T")
+
+_local = threading.local()
+_database_lock = threading.Lock()
+# The pid of the process whose database is initialised; None before the first task.
+_database_pid: int | None = None
+
+
+def mark_database_ready() -> None:
+    """The host process (schoolbell dev, a test) already initialised Beanie on a client
+    that any thread may use (the embedded one); tasks in this process reuse it."""
+    global _database_pid
+    _database_pid = os.getpid()
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
+    if loop is None or loop.is_closed() or getattr(_local, "pid", None) != os.getpid():
+        loop = asyncio.new_event_loop()
+        _local.loop, _local.pid = loop, os.getpid()
+    return loop
+
+
+async def _init_database() -> None:
+    settings = get_settings()
+    await init_database(make_client(settings), settings.mongodb_db, DOCUMENT_MODELS)
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run one task body on this process's loop, initialising the database on first use."""
+    global _database_pid
+    loop = event_loop()
+    if _database_pid != os.getpid():
+        with _database_lock:
+            if _database_pid != os.getpid():
+                loop.run_until_complete(_init_database())
+                _database_pid = os.getpid()
+    return loop.run_until_complete(coroutine)
