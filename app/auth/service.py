@@ -1,5 +1,585 @@
+"""Accounts: registration, login sessions with rotating refresh tokens, mailed tokens, users."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from beanie import PydanticObjectId
+from fastapi.concurrency import run_in_threadpool
+from pymongo import ReturnDocument
+
+from app.auth.models import (
+    AccountToken,
+    AccountTokenPurpose,
+    AuthSession,
+    Locale,
+    RefreshToken,
+    Role,
+    User,
+)
+from app.auth.schemas import (
+    MAX_EMAIL_LENGTH,
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    MeUpdateIn,
+    TokenPair,
+    UserUpdateIn,
+)
 from app.core.config import Settings
+from app.core.db import DuplicateKeyError, parse_object_id
+from app.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from app.core.pagination import PageParams, newest_first_filter, newest_first_sort, next_cursor
+from app.core.security import (
+    burn_password_check,
+    create_access_token,
+    hash_password,
+    hash_token,
+    new_opaque_token,
+    utcnow,
+    verify_password,
+)
+from app.delivery.mailer import send_email
+from app.schools.access import is_school_admin, load_school
+from app.schools.models import GuardianLink
+
+log = logging.getLogger(__name__)
+
+VERIFY_EMAIL_TTL = timedelta(hours=48)
+PASSWORD_RESET_TTL = timedelta(minutes=30)
+# Roles that only exist inside a school; an admin creating one must name the school.
+SCHOOL_BOUND_ROLES = frozenset({Role.teacher, Role.student})
+
+INVALID_CREDENTIALS = "Incorrect email or password"
+INVALID_REFRESH = "Invalid or expired refresh token"
+EMAIL_TAKEN = "An account with this email already exists"
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def _hash(password: str) -> str:
+    return await run_in_threadpool(hash_password, password)
+
+
+async def _verify(password: str, password_hash: str) -> bool:
+    return await run_in_threadpool(verify_password, password, password_hash)
+
+
+# --- sessions -------------------------------------------------------------------------
+
+
+async def _issue_pair(
+    *, settings: Settings, user_id: PydanticObjectId, session_id: PydanticObjectId
+) -> TokenPair:
+    refresh_token = new_opaque_token()
+    await RefreshToken(
+        token_hash=hash_token(refresh_token),
+        session_id=session_id,
+        user_id=user_id,
+        expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
+    ).insert()
+    access_token, expires_in = create_access_token(
+        user_id=str(user_id), secret=settings.secret, minutes=settings.access_token_minutes
+    )
+    return TokenPair(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
+
+
+async def _revoke_sessions(condition: dict[str, Any], *, now: datetime | None = None) -> None:
+    await AuthSession.get_motor_collection().update_many(
+        {**condition, "revoked_at": None}, {"$set": {"revoked_at": now or utcnow()}}
+    )
+
+
+async def _end_every_session(user_id: PydanticObjectId, now: datetime) -> None:
+    """Refresh tokens die with their sessions; access tokens die by `tokens_valid_after`."""
+    await User.get_motor_collection().update_one(
+        {"_id": user_id}, {"$set": {"tokens_valid_after": now}}
+    )
+    await _revoke_sessions({"user_id": user_id}, now=now)
+
+
+async def login(*, settings: Settings, email: str, password: str) -> TokenPair:
+    """Check the password and open a new session with its first token pair."""
+    user = None
+    if len(email) <= MAX_EMAIL_LENGTH:
+        user = await User.find_one({"email": normalize_email(email)})
+    password = password[: MAX_PASSWORD_LENGTH + 1]
+    if user is None or user.is_deleted:
+        await run_in_threadpool(burn_password_check, password)
+        raise Unauthorized(INVALID_CREDENTIALS)
+    if not await _verify(password, user.password_hash):
+        raise Unauthorized(INVALID_CREDENTIALS)
+    assert user.id is not None
+    session = AuthSession(user_id=user.id)
+    await session.insert()
+    assert session.id is not None
+    return await _issue_pair(settings=settings, user_id=user.id, session_id=session.id)
+
+
+async def refresh(*, settings: Settings, refresh_token: str) -> TokenPair:
+    """Spend a refresh token for a new pair; a spent one presented again ends its session."""
+    now = utcnow()
+    token_hash = hash_token(refresh_token)
+    # One conditional update: of two requests racing with the same token exactly one wins.
+    spent = await RefreshToken.get_motor_collection().find_one_and_update(
+        {"token_hash": token_hash, "spent_at": None, "expires_at": {"$gt": now}},
+        {"$set": {"spent_at": now}},
+        return_document=ReturnDocument.BEFORE,
+    )
+    if spent is None:
+        presented = await RefreshToken.find_one({"token_hash": token_hash})
+        if presented is not None and presented.spent_at is not None:
+            # Someone else holds a copy of this token; neither copy may keep the session.
+            log.warning("refresh token reused; revoking session %s", presented.session_id)
+            await _revoke_sessions({"_id": presented.session_id}, now=now)
+        raise Unauthorized(INVALID_REFRESH)
+    session = await AuthSession.get(spent["session_id"])
+    if session is None or session.revoked_at is not None:
+        raise Unauthorized(INVALID_REFRESH)
+    user = await User.get(spent["user_id"])
+    if user is None or user.is_deleted or user.id is None or session.id is None:
+        raise Unauthorized(INVALID_REFRESH)
+    return await _issue_pair(settings=settings, user_id=user.id, session_id=session.id)
+
+
+async def logout(*, refresh_token: str) -> None:
+    """End the session the refresh token belongs to; unknown tokens are ignored."""
+    token = await RefreshToken.find_one({"token_hash": hash_token(refresh_token)})
+    if token is not None:
+        await _revoke_sessions({"_id": token.session_id})
+
+
+# --- mailed single-use tokens ---------------------------------------------------------
+
+
+async def _issue_account_token(
+    *, user_id: PydanticObjectId, purpose: AccountTokenPurpose, ttl: timedelta
+) -> str:
+    token = new_opaque_token()
+    await AccountToken(
+        token_hash=hash_token(token),
+        purpose=purpose,
+        user_id=user_id,
+        expires_at=utcnow() + ttl,
+    ).insert()
+    return token
+
+
+async def _redeem_account_token(*, token: str, purpose: AccountTokenPurpose) -> PydanticObjectId:
+    now = utcnow()
+    redeemed = await AccountToken.get_motor_collection().find_one_and_update(
+        {
+            "token_hash": hash_token(token),
+            "purpose": purpose.value,
+            "used_at": None,
+            "expires_at": {"$gt": now},
+        },
+        {"$set": {"used_at": now}},
+    )
+    if redeemed is None:
+        raise BadRequest("The link is invalid, already used or expired")
+    return PydanticObjectId(redeemed["user_id"])
+
+
+async def _burn_account_tokens(user_id: PydanticObjectId, purpose: AccountTokenPurpose) -> None:
+    await AccountToken.get_motor_collection().update_many(
+        {"user_id": user_id, "purpose": purpose.value, "used_at": None},
+        {"$set": {"used_at": utcnow()}},
+    )
+
+
+def _verification_mail(user: User, link: str, token: str) -> tuple[str, str, str]:
+    name = user.full_name
+    if user.locale == Locale.ru:
+        subject = "Подтвердите адрес почты в Schoolbell"
+        intro = f"Здравствуйте, {name}!"
+        action = "Подтвердите адрес электронной почты, открыв ссылку:"
+        code = f"Или введите в приложении код: {token}"
+        outro = (
+            "Ссылка действует 48 часов. Если вы не регистрировались в Schoolbell, "
+            "просто не отвечайте на это письмо."
+        )
+    else:
+        subject = "Confirm your email for Schoolbell"
+        intro = f"Hello, {name}!"
+        action = "Confirm your email address by opening this link:"
+        code = f"Or enter this code in the app: {token}"
+        outro = (
+            "The link is valid for 48 hours. "
+            "If you did not sign up for Schoolbell, ignore this message."
+        )
+    return subject, *_bodies(intro, action, link, code, outro)
+
+
+def _reset_mail(user: User, link: str, token: str) -> tuple[str, str, str]:
+    name = user.full_name
+    if user.locale == Locale.ru:
+        subject = "Сброс пароля Schoolbell"
+        intro = f"Здравствуйте, {name}!"
+        action = "Чтобы задать новый пароль, откройте ссылку:"
+        code = f"Или введите в приложении код: {token}"
+        outro = (
+            "Ссылка действует 30 минут и работает один раз. "
+            "Если вы не просили сбросить пароль, ничего не делайте."
+        )
+    else:
+        subject = "Reset your Schoolbell password"
+        intro = f"Hello, {name}!"
+        action = "To choose a new password, open this link:"
+        code = f"Or enter this code in the app: {token}"
+        outro = "The link works once, for 30 minutes. If you did not ask for a reset, do nothing."
+    return subject, *_bodies(intro, action, link, code, outro)
+
+
+def _bodies(intro: str, action: str, link: str, code: str, outro: str) -> tuple[str, str]:
+    text = f"{intro}\n\n{action}\n{link}\n\n{code}\n\n{outro}\n"
+    e = html.escape
+    markup = (
+        f"<p>{e(intro)}</p><p>{e(action)}<br>"
+        f'<a href="{e(link)}">{e(link)}</a></p><p>{e(code)}</p><p>{e(outro)}</p>'
+    )
+    return text, markup
+
+
+async def _mail_quietly(*, settings: Settings, user: User, mail: tuple[str, str, str]) -> None:
+    """Account mail must not fail the request that caused it; the user can ask again."""
+    subject, text, markup = mail
+    try:
+        await send_email(settings=settings, to=user.email, subject=subject, text=text, html=markup)
+    except Exception:
+        log.exception("could not send %r to user %s", subject, user.id)
+
+
+async def _send_verification(*, settings: Settings, user: User) -> None:
+    assert user.id is not None
+    token = await _issue_account_token(
+        user_id=user.id, purpose=AccountTokenPurpose.verify_email, ttl=VERIFY_EMAIL_TTL
+    )
+    link = f"{settings.public_base_url.rstrip('/')}/verify-email?token={token}"
+    await _mail_quietly(settings=settings, user=user, mail=_verification_mail(user, link, token))
+
+
+async def verify_email(*, token: str) -> None:
+    """Redeem a verification token and mark the address verified."""
+    user_id = await _redeem_account_token(token=token, purpose=AccountTokenPurpose.verify_email)
+    result = await User.get_motor_collection().update_one(
+        {"_id": user_id, "deleted_at": None}, {"$set": {"email_verified": True}}
+    )
+    if result.matched_count == 0:
+        raise BadRequest("The link is invalid, already used or expired")
+
+
+async def request_password_reset(*, settings: Settings, email: str) -> None:
+    """Mail a reset link when an active account has this email; otherwise do nothing."""
+    user = await User.find_one({"email": normalize_email(email), "deleted_at": None})
+    if user is None or user.id is None:
+        return
+    token = await _issue_account_token(
+        user_id=user.id, purpose=AccountTokenPurpose.password_reset, ttl=PASSWORD_RESET_TTL
+    )
+    link = f"{settings.public_base_url.rstrip('/')}/reset-password?token={token}"
+    await _mail_quietly(settings=settings, user=user, mail=_reset_mail(user, link, token))
+
+
+async def reset_password(*, token: str, new_password: str) -> None:
+    """Redeem a reset token, set the new password and end every session of the account."""
+    user_id = await _redeem_account_token(token=token, purpose=AccountTokenPurpose.password_reset)
+    password_hash = await _hash(new_password)
+    now = utcnow()
+    # The mailbox answered, so the address is proven too.
+    result = await User.get_motor_collection().update_one(
+        {"_id": user_id, "deleted_at": None},
+        {"$set": {"password_hash": password_hash, "email_verified": True}},
+    )
+    if result.matched_count == 0:
+        raise BadRequest("The link is invalid, already used or expired")
+    await _burn_account_tokens(user_id, AccountTokenPurpose.password_reset)
+    await _end_every_session(user_id, now)
+
+
+# --- users ------------------------------------------------------------------------------
+
+
+async def _insert_user(user: User) -> User:
+    try:
+        await user.insert()
+    except DuplicateKeyError as exc:
+        raise Conflict(EMAIL_TAKEN) from exc
+    return user
+
+
+async def _ensure_email_free(email: str) -> None:
+    # Checked before hashing so a taken address costs no Argon2 round; the unique
+    # index still decides races.
+    if await User.find_one({"email": email}) is not None:
+        raise Conflict(EMAIL_TAKEN)
+
+
+async def register(
+    *,
+    settings: Settings,
+    email: str,
+    password: str,
+    full_name: str,
+    locale: Locale,
+    timezone: str,
+) -> User:
+    """Create a parent account and mail it a verification link."""
+    email = normalize_email(email)
+    await _ensure_email_free(email)
+    user = await _insert_user(
+        User(
+            email=email,
+            full_name=full_name,
+            role=Role.parent,
+            password_hash=await _hash(password),
+            locale=locale,
+            timezone=timezone,
+        )
+    )
+    await _send_verification(settings=settings, user=user)
+    return user
+
+
+async def create_admin(*, email: str, password: str, full_name: str = "Administrator") -> User:
+    """Create an admin with no school yet (CLI, bootstrap); the operator vouches for the email."""
+    email = normalize_email(email)
+    if "@" not in email or len(email) > MAX_EMAIL_LENGTH:
+        raise Unprocessable("An admin needs a valid email address")
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise Unprocessable(
+            f"The admin password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+        )
+    await _ensure_email_free(email)
+    return await _insert_user(
+        User(
+            email=email,
+            full_name=full_name,
+            role=Role.admin,
+            password_hash=await _hash(password),
+            email_verified=True,
+        )
+    )
 
 
 async def ensure_bootstrap_admin(*, settings: Settings) -> None:
-    return None
+    """Create the admin named by BOOTSTRAP_ADMIN_EMAIL/PASSWORD unless that account exists."""
+    if not (settings.bootstrap_admin_email and settings.bootstrap_admin_password):
+        return
+    email = normalize_email(settings.bootstrap_admin_email)
+    if await User.find_one({"email": email}) is not None:
+        return
+    try:
+        await create_admin(email=email, password=settings.bootstrap_admin_password)
+    except Conflict:
+        return  # another API process started at the same moment and created it
+    log.info("created bootstrap admin %s", email)
+
+
+async def update_me(*, user: User, changes: MeUpdateIn) -> User:
+    """Change one's own profile; a new password needs the current one and ends every session."""
+    updates: dict[str, Any] = {}
+    if changes.full_name is not None:
+        updates["full_name"] = changes.full_name
+    if changes.locale is not None:
+        updates["locale"] = changes.locale
+    if changes.timezone is not None:
+        updates["timezone"] = changes.timezone
+    password_changed = False
+    if changes.new_password is not None or changes.current_password is not None:
+        if changes.new_password is None or changes.current_password is None:
+            raise Unprocessable("Send both current_password and new_password to change it")
+        if not await _verify(changes.current_password, user.password_hash):
+            raise Forbidden("The current password is incorrect")
+        updates["password_hash"] = await _hash(changes.new_password)
+        password_changed = True
+    return await _apply(user, updates, end_sessions=password_changed)
+
+
+async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = False) -> User:
+    assert user.id is not None
+    if updates:
+        try:
+            raw = await User.get_motor_collection().find_one_and_update(
+                {"_id": user.id, "deleted_at": None},
+                {"$set": updates},
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError as exc:
+            raise Conflict(EMAIL_TAKEN) from exc
+        if raw is None:
+            raise NotFound("User not found")
+        user = User.model_validate(raw)
+    if end_sessions:
+        assert user.id is not None
+        await _end_every_session(user.id, utcnow())
+    return user
+
+
+async def _users_of_schools(school_ids: list[PydanticObjectId]) -> dict[str, Any]:
+    """Users of these schools, and the parents linked to their students (parents have no school)."""
+    students = (
+        await User.get_motor_collection()
+        .find(
+            {"role": Role.student.value, "school_ids": {"$in": school_ids}, "deleted_at": None},
+            {"_id": 1},
+        )
+        .to_list(None)
+    )
+    parent_ids: list[Any] = []
+    if students:
+        parent_ids = await GuardianLink.get_motor_collection().distinct(
+            "parent_id", {"student_id": {"$in": [row["_id"] for row in students]}}
+        )
+    return {"$or": [{"school_ids": {"$in": school_ids}}, {"_id": {"$in": parent_ids}}]}
+
+
+async def _visible_to_admin(admin: User, user: User) -> bool:
+    if any(is_school_admin(admin, school_id) for school_id in user.school_ids):
+        return True
+    if user.role != Role.parent or not admin.school_ids:
+        return False
+    links = await GuardianLink.find({"parent_id": user.id}).to_list()
+    if not links:
+        return False
+    child_in_school = await User.find_one(
+        {
+            "_id": {"$in": [link.student_id for link in links]},
+            "role": Role.student.value,
+            "school_ids": {"$in": admin.school_ids},
+            "deleted_at": None,
+        }
+    )
+    return child_in_school is not None
+
+
+async def get_managed_user(*, admin: User, user_id: str) -> User:
+    """A live user the admin administers; anyone else is reported as not found."""
+    user = await User.get(parse_object_id(user_id, what="User"))
+    if user is None or user.is_deleted or not await _visible_to_admin(admin, user):
+        raise NotFound("User not found")
+    return user
+
+
+async def create_user(
+    *,
+    settings: Settings,
+    admin: User,
+    email: str,
+    password: str,
+    full_name: str,
+    role: Role,
+    school_id: str | None,
+    locale: Locale,
+    timezone: str,
+) -> User:
+    """Create a user of any role, in a school the admin administers."""
+    school_ids: list[PydanticObjectId] = []
+    if school_id is not None:
+        school = await load_school(school_id)
+        assert school.id is not None
+        if not is_school_admin(admin, school.id):
+            raise Forbidden("You are not an admin of this school")
+        school_ids = [school.id]
+    elif role in SCHOOL_BOUND_ROLES:
+        raise Unprocessable(f"A {role.value} must belong to a school: give school_id")
+    email = normalize_email(email)
+    await _ensure_email_free(email)
+    user = await _insert_user(
+        User(
+            email=email,
+            full_name=full_name,
+            role=role,
+            password_hash=await _hash(password),
+            school_ids=school_ids,
+            locale=locale,
+            timezone=timezone,
+        )
+    )
+    await _send_verification(settings=settings, user=user)
+    return user
+
+
+async def list_users(
+    *,
+    admin: User,
+    page: PageParams,
+    role: Role | None = None,
+    school_id: str | None = None,
+    q: str | None = None,
+) -> tuple[list[User], str | None]:
+    """Users of the admin's schools (or one of them), newest first."""
+    if school_id is not None:
+        try:
+            wanted = parse_object_id(school_id, what="School")
+        except NotFound as exc:
+            raise Unprocessable("school_id is not a valid id") from exc
+        if not is_school_admin(admin, wanted):
+            raise Forbidden("You are not an admin of this school")
+        school_ids = [wanted]
+    else:
+        school_ids = list(admin.school_ids)
+    if not school_ids:
+        return [], None
+    conditions: list[dict[str, Any]] = [
+        {"deleted_at": None},
+        await _users_of_schools(school_ids),
+    ]
+    if role is not None:
+        conditions.append({"role": role.value})
+    if q:
+        pattern = {"$regex": re.escape(q), "$options": "i"}
+        conditions.append({"$or": [{"full_name": pattern}, {"email": pattern}]})
+    cursor_condition = newest_first_filter("created_at", page.cursor)
+    if cursor_condition:
+        conditions.append(cursor_condition)
+    rows = (
+        await User.find({"$and": conditions})
+        .sort(newest_first_sort("created_at"))
+        .limit(page.limit + 1)
+        .to_list()
+    )
+    return next_cursor(rows, page.limit, "created_at")
+
+
+async def update_user(*, settings: Settings, user: User, changes: UserUpdateIn) -> User:
+    """Edit a user the admin administers; a new email must be verified again."""
+    updates: dict[str, Any] = {}
+    if changes.full_name is not None:
+        updates["full_name"] = changes.full_name
+    if changes.locale is not None:
+        updates["locale"] = changes.locale
+    if changes.timezone is not None:
+        updates["timezone"] = changes.timezone
+    new_email = None
+    if changes.email is not None and normalize_email(changes.email) != user.email:
+        new_email = normalize_email(changes.email)
+        await _ensure_email_free(new_email)
+        updates["email"] = new_email
+        updates["email_verified"] = False
+    if changes.password is not None:
+        updates["password_hash"] = await _hash(changes.password)
+    user = await _apply(user, updates, end_sessions=changes.password is not None)
+    if new_email is not None:
+        assert user.id is not None
+        # A link mailed to the old address must not verify the new one.
+        await _burn_account_tokens(user.id, AccountTokenPurpose.verify_email)
+        await _send_verification(settings=settings, user=user)
+    return user
+
+
+async def delete_user(*, admin: User, user: User) -> None:
+    """Soft-delete: the account can no longer log in and leaves listings; its data stays."""
+    if user.id == admin.id:
+        raise Conflict("You cannot delete your own account")
+    assert user.id is not None
+    now = utcnow()
+    await User.get_motor_collection().update_one(
+        {"_id": user.id, "deleted_at": None}, {"$set": {"deleted_at": now}}
+    )
+    await _end_every_session(user.id, now)

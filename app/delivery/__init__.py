@@ -1,0 +1,1 @@
+"""Getting email out: SMTP when configured, otherwise files in the local outbox folder."""
