@@ -1,3 +1,291 @@
-from fastapi import APIRouter
+"""Schools, classes, rosters, teacher assignments and guardian links."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+
+from app.auth.models import Role, User
+from app.core.deps import AdminUser, CurrentUser, ParentUser
+from app.core.errors import Forbidden
+from app.core.pagination import Page, PageParams, page_params
+from app.core.ratelimit import enforce
+from app.schools import service
+from app.schools.access import AdminSchool, load_student
+from app.schools.models import SchoolClass
+from app.schools.schemas import (
+    ChildClassOut,
+    ChildOut,
+    ClassCreate,
+    ClassOut,
+    ClassUpdate,
+    GuardianCodeOut,
+    GuardianCodeRedeem,
+    RosterStudentOut,
+    SchoolCreate,
+    SchoolOut,
+    SchoolUpdate,
+    TeacherSubjectsIn,
+)
+
+# Generous for a family typing a code off paper, hopeless for guessing one of 31**8.
+GUARDIAN_CODE_RATE = "10/minute"
 
 router = APIRouter(tags=["schools"])
+Paging = Annotated[PageParams, Depends(page_params)]
+NO_CONTENT = status.HTTP_204_NO_CONTENT
+
+
+async def _viewable_class(school_id: str, class_id: str, user: CurrentUser) -> SchoolClass:
+    return await service.readable_class(user=user, school_id=school_id, class_id=class_id)
+
+
+async def _roster_class(school_id: str, class_id: str, user: CurrentUser) -> SchoolClass:
+    return await service.roster_class(user=user, school_id=school_id, class_id=class_id)
+
+
+async def _managed_student(student_id: str, user: AdminUser) -> User:
+    """The student in the path, if the caller administers one of their schools."""
+    student = await load_student(student_id)
+    if not await service.can_manage_student(user, student):
+        raise Forbidden("You are not an admin of this student's school")
+    return student
+
+
+async def _code_student(student_id: str, user: CurrentUser) -> User:
+    """The student in the path, if the caller is an admin of their school or their teacher."""
+    if user.role not in (Role.admin, Role.teacher):
+        raise Forbidden("Only the school's admins and the child's teachers issue guardian codes")
+    student = await load_student(student_id)
+    if not await service.can_issue_guardian_code(user, student):
+        raise Forbidden("You are neither an admin of this student's school nor their teacher")
+    return student
+
+
+ViewableClass = Annotated[SchoolClass, Depends(_viewable_class)]
+RosterClass = Annotated[SchoolClass, Depends(_roster_class)]
+ManagedStudent = Annotated[User, Depends(_managed_student)]
+CodeStudent = Annotated[User, Depends(_code_student)]
+
+
+def _child_out(child: service.Child) -> ChildOut:
+    return ChildOut(
+        id=str(child.student.id),
+        full_name=child.student.full_name,
+        email=child.student.email,
+        classes=[
+            ChildClassOut(
+                school_id=str(school.id),
+                school_name=school.name,
+                class_id=str(school_class.id),
+                class_name=school_class.name,
+            )
+            for school, school_class in child.classes
+        ],
+    )
+
+
+# Schools
+
+
+@router.post("/schools", status_code=status.HTTP_201_CREATED)
+async def create_school(body: SchoolCreate, admin: AdminUser) -> SchoolOut:
+    """Create a school; its creator becomes its admin."""
+    school = await service.create_school(
+        admin=admin,
+        name=body.name,
+        timezone=body.timezone,
+        grade_scale=(body.grade_scale.min, body.grade_scale.max) if body.grade_scale else None,
+    )
+    return SchoolOut.of(school)
+
+
+@router.get("/schools")
+async def list_schools(admin: AdminUser, page: Paging) -> Page[SchoolOut]:
+    """The schools the caller administers, newest first."""
+    schools, cursor = await service.list_schools(admin=admin, page=page)
+    return Page(items=[SchoolOut.of(s) for s in schools], next_cursor=cursor)
+
+
+@router.get("/schools/{school_id}")
+async def get_school(school: AdminSchool) -> SchoolOut:
+    """One school with its classes."""
+    return SchoolOut.of(school)
+
+
+@router.patch("/schools/{school_id}")
+async def update_school(body: SchoolUpdate, school: AdminSchool) -> SchoolOut:
+    """Change a school's name, time zone or grade scale."""
+    updated = await service.update_school(
+        school=school,
+        name=body.name,
+        timezone=body.timezone,
+        grade_scale=(body.grade_scale.min, body.grade_scale.max) if body.grade_scale else None,
+    )
+    return SchoolOut.of(updated)
+
+
+@router.delete("/schools/{school_id}", status_code=NO_CONTENT)
+async def delete_school(school: AdminSchool) -> None:
+    """Soft-delete a school."""
+    await service.delete_school(school=school)
+
+
+# Classes
+
+
+@router.post("/schools/{school_id}/classes", status_code=status.HTTP_201_CREATED)
+async def create_class(body: ClassCreate, school: AdminSchool) -> ClassOut:
+    """Add a class; its name must be unique in the school (409 otherwise)."""
+    school_class = await service.create_class(school=school, name=body.name, year=body.year)
+    return ClassOut.of(school_class)
+
+
+@router.get("/schools/{school_id}/classes")
+async def list_classes(school: AdminSchool, page: Paging) -> Page[ClassOut]:
+    """The school's classes, newest first."""
+    classes, cursor = await service.list_classes(school=school, page=page)
+    return Page(items=[ClassOut.of(c) for c in classes], next_cursor=cursor)
+
+
+@router.get("/schools/{school_id}/classes/{class_id}")
+async def get_class(school_class: ViewableClass) -> ClassOut:
+    """One class: for the school's admins, its teachers, its students and their parents."""
+    return ClassOut.of(school_class)
+
+
+@router.patch("/schools/{school_id}/classes/{class_id}")
+async def update_class(class_id: str, body: ClassUpdate, school: AdminSchool) -> ClassOut:
+    """Rename a class or change its year (`year: null` clears it)."""
+    school_class = await service.update_class(
+        school=school,
+        class_id=class_id,
+        name=body.name,
+        year=body.year,
+        set_year="year" in body.model_fields_set,
+    )
+    return ClassOut.of(school_class)
+
+
+@router.delete("/schools/{school_id}/classes/{class_id}", status_code=NO_CONTENT)
+async def delete_class(class_id: str, school: AdminSchool) -> None:
+    """Remove a class."""
+    await service.delete_class(school=school, class_id=class_id)
+
+
+# Roster
+
+
+@router.put("/schools/{school_id}/classes/{class_id}/students/{student_id}", status_code=NO_CONTENT)
+async def add_student(
+    class_id: str, student_id: str, school: AdminSchool, admin: CurrentUser
+) -> None:
+    """Put a student on the roster (idempotent); a student sits in one class per school.
+
+    The student must belong to no school yet or to one the caller runs.
+    """
+    await service.add_student(admin=admin, school=school, class_id=class_id, student_id=student_id)
+
+
+@router.delete(
+    "/schools/{school_id}/classes/{class_id}/students/{student_id}", status_code=NO_CONTENT
+)
+async def remove_student(class_id: str, student_id: str, school: AdminSchool) -> None:
+    """Take a student off the roster (idempotent)."""
+    await service.remove_student(school=school, class_id=class_id, student_id=student_id)
+
+
+@router.get("/schools/{school_id}/classes/{class_id}/students")
+async def list_roster(school_class: RosterClass, page: Paging) -> Page[RosterStudentOut]:
+    """The roster, for the school's admins and the class's teachers."""
+    students, cursor = await service.list_roster(school_class=school_class, page=page)
+    return Page(
+        items=[
+            RosterStudentOut(id=str(s.id), full_name=s.full_name, email=s.email) for s in students
+        ],
+        next_cursor=cursor,
+    )
+
+
+# Teachers
+
+
+@router.put("/schools/{school_id}/classes/{class_id}/teachers/{teacher_id}", status_code=NO_CONTENT)
+async def assign_teacher(
+    class_id: str,
+    teacher_id: str,
+    body: TeacherSubjectsIn,
+    school: AdminSchool,
+    admin: CurrentUser,
+) -> None:
+    """Assign a teacher to the class for these subjects, replacing any they had there.
+
+    The teacher must belong to no school yet or to one the caller runs.
+    """
+    await service.assign_teacher(
+        admin=admin,
+        school=school,
+        class_id=class_id,
+        teacher_id=teacher_id,
+        subjects=body.subjects,
+    )
+
+
+@router.delete(
+    "/schools/{school_id}/classes/{class_id}/teachers/{teacher_id}", status_code=NO_CONTENT
+)
+async def unassign_teacher(class_id: str, teacher_id: str, school: AdminSchool) -> None:
+    """Take a teacher off the class (idempotent)."""
+    await service.unassign_teacher(school=school, class_id=class_id, teacher_id=teacher_id)
+
+
+# Guardians
+
+
+@router.post(
+    "/students/{student_id}/guardian-codes", status_code=status.HTTP_201_CREATED, tags=["guardians"]
+)
+async def issue_guardian_code(student: CodeStudent, user: CurrentUser) -> GuardianCodeOut:
+    """A single-use code, valid 7 days, that links the parent who enters it to this student."""
+    code, document = await service.issue_guardian_code(issuer=user, student=student)
+    return GuardianCodeOut(code=code, expires_at=document.expires_at)
+
+
+@router.post("/users/me/children", status_code=status.HTTP_201_CREATED, tags=["guardians"])
+async def redeem_guardian_code(
+    request: Request, body: GuardianCodeRedeem, parent: ParentUser
+) -> ChildOut:
+    """Enter a guardian code to link to the child; a wrong, used or expired code is a 400."""
+    enforce(request, GUARDIAN_CODE_RATE, "guardian-code", str(parent.id))
+    student = await service.redeem_guardian_code(parent=parent, code=body.code)
+    return _child_out(await service.child_view(student=student))
+
+
+@router.get("/users/me/children", tags=["guardians"])
+async def list_children(parent: ParentUser, page: Paging) -> Page[ChildOut]:
+    """The caller's linked children, most recently linked first."""
+    children, cursor = await service.list_children(parent=parent, page=page)
+    return Page(items=[_child_out(c) for c in children], next_cursor=cursor)
+
+
+@router.delete("/users/me/children/{student_id}", status_code=NO_CONTENT, tags=["guardians"])
+async def remove_child(student_id: str, parent: ParentUser) -> None:
+    """Unlink from a child; 404 if not linked."""
+    await service.remove_child(parent=parent, student_id=student_id)
+
+
+@router.put(
+    "/students/{student_id}/guardians/{parent_id}", status_code=NO_CONTENT, tags=["guardians"]
+)
+async def link_guardian(parent_id: str, student: ManagedStudent) -> None:
+    """Link a parent to the student directly (idempotent)."""
+    await service.admin_link_guardian(student=student, parent_id=parent_id)
+
+
+@router.delete(
+    "/students/{student_id}/guardians/{parent_id}", status_code=NO_CONTENT, tags=["guardians"]
+)
+async def unlink_guardian(parent_id: str, student: ManagedStudent) -> None:
+    """Remove a parent's link to the student (idempotent)."""
+    await service.admin_unlink_guardian(student=student, parent_id=parent_id)

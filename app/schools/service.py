@@ -1,0 +1,574 @@
+"""Schools, their embedded classes, rosters, teacher assignments and guardian links.
+
+Every change to a class is one conditional update of the school document, so two admins
+working at once cannot undo each other's changes (there are no transactions to lean on).
+Most use the positional `$` with the class matched by `$elemMatch` in the filter. Where a
+rule spans several classes (a class name is unique in its school, a student sits in one
+class per school) the filter adds a negative condition on the whole array (`$ne`); a
+negation never sets the position `$` refers to, so `$` still means the class matched by
+`$elemMatch`. Replacing a teacher's subjects addresses the entry by index and checks the
+index in the same filter (see `assign_teacher`). A conditional write that misses is read
+again to tell "gone" (404) from "conflicts with a rule" (409) from "lost a race" (retry).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from beanie import PydanticObjectId
+from pymongo import ReturnDocument
+
+from app.auth.models import Role, User
+from app.core.db import DuplicateKeyError, parse_object_id
+from app.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from app.core.pagination import (
+    PageParams,
+    decode_cursor,
+    encode_cursor,
+    newest_first_filter,
+    newest_first_sort,
+    next_cursor,
+)
+from app.core.security import hash_token, utcnow
+from app.grades.models import Grade
+from app.notifications import service as notifications_service
+from app.schools.access import is_school_admin, teaches_student
+from app.schools.models import GradeScale, GuardianCode, GuardianLink, School, SchoolClass
+
+# Unambiguous when read aloud or copied from paper: no 0/O, 1/I/L.
+GUARDIAN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+GUARDIAN_CODE_LENGTH = 8
+GUARDIAN_CODE_TTL = timedelta(days=7)
+# A lost race against another admin's edit of the same school is retried this often.
+UPDATE_ATTEMPTS = 5
+
+
+def _schools() -> Any:
+    return School.get_motor_collection()
+
+
+def _users() -> Any:
+    return User.get_motor_collection()
+
+
+def _live(school_id: PydanticObjectId | None) -> dict[str, Any]:
+    return {"_id": school_id, "deleted_at": None}
+
+
+def _class_match(class_id: PydanticObjectId, **conditions: Any) -> dict[str, Any]:
+    return {"classes": {"$elemMatch": {"id": class_id, **conditions}}}
+
+
+async def _reload(school_id: PydanticObjectId | None) -> School:
+    school = await School.find_one(_live(school_id))
+    if school is None:
+        raise NotFound("School not found")
+    return school
+
+
+def _require_class(school: School, class_id: PydanticObjectId) -> SchoolClass:
+    school_class = school.find_class(class_id)
+    if school_class is None:
+        raise NotFound("Class not found")
+    return school_class
+
+
+async def _add_school_to_user(user_id: PydanticObjectId, school_id: PydanticObjectId) -> None:
+    await _users().update_one({"_id": user_id}, {"$addToSet": {"school_ids": school_id}})
+
+
+async def _member_to_add(*, user_id: str, admin: User, role: Role, what: str) -> User:
+    """A live user of `role` who belongs to no school yet or to one that `admin` runs.
+
+    Others are reported as not found: adding them would hand this admin access to people
+    (and, for students, grades) of a school they do not run.
+    """
+    user = await User.get(parse_object_id(user_id, what=what))
+    if (
+        user is None
+        or user.is_deleted
+        or (user.school_ids and not any(is_school_admin(admin, s) for s in user.school_ids))
+    ):
+        raise NotFound(f"{what} not found")
+    if user.role != role:
+        raise Unprocessable(f"User {user.id} is a {user.role.value}, not a {role.value}")
+    return user
+
+
+# Schools
+
+
+async def create_school(
+    *, admin: User, name: str, timezone: str, grade_scale: tuple[int, int] | None
+) -> School:
+    """Create a school and make its creator an admin of it."""
+    scale = GradeScale(min=grade_scale[0], max=grade_scale[1]) if grade_scale else GradeScale()
+    school = School(name=name, timezone=timezone, grade_scale=scale)
+    await school.insert()
+    assert school.id is not None and admin.id is not None
+    await _add_school_to_user(admin.id, school.id)
+    admin.school_ids.append(school.id)
+    return school
+
+
+async def list_schools(*, admin: User, page: PageParams) -> tuple[list[School], str | None]:
+    """The schools this admin runs, newest first."""
+    query = {
+        "_id": {"$in": admin.school_ids},
+        "deleted_at": None,
+        **newest_first_filter("created_at", page.cursor),
+    }
+    rows = (
+        await School.find(query)
+        .sort(newest_first_sort("created_at"))
+        .limit(page.limit + 1)
+        .to_list()
+    )
+    return next_cursor(rows, page.limit, "created_at")
+
+
+async def update_school(
+    *,
+    school: School,
+    name: str | None = None,
+    timezone: str | None = None,
+    grade_scale: tuple[int, int] | None = None,
+) -> School:
+    """Rename a school or change its time zone or grade scale."""
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name
+    if timezone is not None:
+        changes["timezone"] = timezone
+    if grade_scale is not None:
+        low, high = grade_scale
+        # Grades off the scale would break averages and could no longer be corrected.
+        outside = await Grade.find(
+            {"school_id": school.id, "$or": [{"value": {"$lt": low}}, {"value": {"$gt": high}}]}
+        ).count()
+        if outside:
+            raise Conflict(
+                f"{outside} existing grade(s) of this school fall outside {low}..{high}; "
+                "correct or delete them before narrowing the scale"
+            )
+        changes["grade_scale"] = {"min": low, "max": high}
+    if not changes:
+        return school
+    raw = await _schools().find_one_and_update(
+        _live(school.id), {"$set": changes}, return_document=ReturnDocument.AFTER
+    )
+    if raw is None:
+        raise NotFound("School not found")
+    return School.model_validate(raw)
+
+
+async def delete_school(*, school: School) -> None:
+    """Soft-delete a school: it disappears, its grades and people stay."""
+    result = await _schools().update_one(_live(school.id), {"$set": {"deleted_at": utcnow()}})
+    if result.matched_count == 0:
+        raise NotFound("School not found")
+
+
+# Classes
+
+
+async def create_class(*, school: School, name: str, year: int | None) -> SchoolClass:
+    """Add a class; its name must be unique in the school."""
+    school_class = SchoolClass(name=name, year=year)
+    result = await _schools().update_one(
+        {**_live(school.id), "classes.name": {"$ne": name}},
+        {"$push": {"classes": school_class.model_dump()}},
+    )
+    if result.matched_count == 0:
+        await _reload(school.id)
+        raise Conflict(f"Class {name!r} already exists in this school")
+    return school_class
+
+
+async def list_classes(*, school: School, page: PageParams) -> tuple[list[SchoolClass], str | None]:
+    """The school's classes, newest first (class ids are creation-ordered ObjectIds)."""
+    classes = sorted(school.classes, key=lambda c: c.id, reverse=True)
+    if page.cursor is not None:
+        _, last_id = decode_cursor(page.cursor)
+        classes = [c for c in classes if c.id < last_id]
+    if len(classes) <= page.limit:
+        return classes, None
+    classes = classes[: page.limit]
+    last = classes[-1].id
+    return classes, encode_cursor(last.generation_time, last)
+
+
+async def can_view_class(user: User, school: School, school_class: SchoolClass) -> bool:
+    """Admins of the school, the class's teachers, its students and their linked parents."""
+    assert school.id is not None and user.id is not None
+    if is_school_admin(user, school.id):
+        return True
+    if user.role == Role.teacher:
+        return school_class.has_teacher(user.id)
+    if user.role == Role.student:
+        return user.id in school_class.student_ids
+    if user.role == Role.parent and school_class.student_ids:
+        link = await GuardianLink.find_one(
+            {"parent_id": user.id, "student_id": {"$in": school_class.student_ids}}
+        )
+        return link is not None
+    return False
+
+
+async def readable_class(*, user: User, school_id: str, class_id: str) -> SchoolClass:
+    """The class, if the caller may see it."""
+    school = await School.find_one(_live(parse_object_id(school_id, what="School")))
+    if school is None:
+        raise NotFound("School not found")
+    school_class = _require_class(school, parse_object_id(class_id, what="Class"))
+    if not await can_view_class(user, school, school_class):
+        raise Forbidden("You are not a member of this class")
+    return school_class
+
+
+async def update_class(
+    *, school: School, class_id: str, name: str | None, year: int | None, set_year: bool
+) -> SchoolClass:
+    """Rename a class (unique in the school) or change its year."""
+    oid = parse_object_id(class_id, what="Class")
+    for _ in range(UPDATE_ATTEMPTS):
+        current = _require_class(school, oid)
+        changes: dict[str, Any] = {}
+        query = {**_live(school.id), **_class_match(oid)}
+        renaming = name is not None and name != current.name
+        if renaming:
+            changes["classes.$.name"] = name
+            query["classes.name"] = {"$ne": name}
+        if set_year:
+            changes["classes.$.year"] = year
+        if not changes:
+            return current
+        raw = await _schools().find_one_and_update(
+            query, {"$set": changes}, return_document=ReturnDocument.AFTER
+        )
+        if raw is not None:
+            return _require_class(School.model_validate(raw), oid)
+        school = await _reload(school.id)
+        taken = any(c.name == name and c.id != oid for c in school.classes)
+        if renaming and taken:
+            raise Conflict(f"Class {name!r} already exists in this school")
+    raise Conflict("The class changed while saving; try again")
+
+
+async def delete_class(*, school: School, class_id: str) -> None:
+    """Remove a class; grades given in it stay."""
+    oid = parse_object_id(class_id, what="Class")
+    result = await _schools().update_one(
+        {**_live(school.id), **_class_match(oid)}, {"$pull": {"classes": {"id": oid}}}
+    )
+    if result.matched_count == 0:
+        raise NotFound("Class not found")
+
+
+# Roster
+
+
+async def add_student(*, admin: User, school: School, class_id: str, student_id: str) -> None:
+    """Put a student on a class roster; a student sits in one class per school."""
+    oid = parse_object_id(class_id, what="Class")
+    student = await _member_to_add(
+        user_id=student_id, admin=admin, role=Role.student, what="Student"
+    )
+    school_id = school.id
+    assert student.id is not None and school_id is not None
+    for _ in range(UPDATE_ATTEMPTS):
+        result = await _schools().update_one(
+            {**_live(school.id), **_class_match(oid), "classes.student_ids": {"$ne": student.id}},
+            {"$addToSet": {"classes.$.student_ids": student.id}},
+        )
+        if result.matched_count:
+            break
+        school = await _reload(school.id)
+        target = _require_class(school, oid)
+        if student.id in target.student_ids:
+            break
+        other = next((c for c in school.classes if student.id in c.student_ids), None)
+        if other is not None:
+            raise Conflict(
+                f"Student is already in class {other.name!r} of this school; "
+                "remove them from it first"
+            )
+    else:
+        raise Conflict("The class changed while saving; try again")
+    # Also when already on the roster, so a retry repairs a write cut short here.
+    await _add_school_to_user(student.id, school_id)
+
+
+async def remove_student(*, school: School, class_id: str, student_id: str) -> None:
+    """Take a student off a class roster (nothing to do if they are not on it)."""
+    oid = parse_object_id(class_id, what="Class")
+    student_oid = parse_object_id(student_id, what="Student")
+    result = await _schools().update_one(
+        {**_live(school.id), **_class_match(oid)},
+        {"$pull": {"classes.$.student_ids": student_oid}},
+    )
+    if result.matched_count == 0:
+        raise NotFound("Class not found")
+
+
+async def roster_class(*, user: User, school_id: str, class_id: str) -> SchoolClass:
+    """The class, if the caller administers the school or teaches the class."""
+    school = await School.find_one(_live(parse_object_id(school_id, what="School")))
+    if school is None:
+        raise NotFound("School not found")
+    school_class = _require_class(school, parse_object_id(class_id, what="Class"))
+    assert school.id is not None and user.id is not None
+    if not (is_school_admin(user, school.id) or school_class.has_teacher(user.id)):
+        raise Forbidden("Only the school's admins and the class's teachers see the roster")
+    return school_class
+
+
+async def list_roster(
+    *, school_class: SchoolClass, page: PageParams
+) -> tuple[list[User], str | None]:
+    """Students on the roster, newest accounts first."""
+    query = {
+        "_id": {"$in": school_class.student_ids},
+        "deleted_at": None,
+        **newest_first_filter("created_at", page.cursor),
+    }
+    rows = (
+        await User.find(query).sort(newest_first_sort("created_at")).limit(page.limit + 1).to_list()
+    )
+    return next_cursor(rows, page.limit, "created_at")
+
+
+# Teachers
+
+
+async def assign_teacher(
+    *, admin: User, school: School, class_id: str, teacher_id: str, subjects: list[str]
+) -> None:
+    """Assign a teacher to a class for `subjects`, replacing the subjects they had there.
+
+    The teacher's entry is never removed and re-added, so there is no moment at which
+    they are unassigned. A replacement sets the subjects at the entry's index and
+    checks in the same filter that the index still holds this class and teacher (a
+    positional path inside a nested array needs arrayFilters, which mongomock lacks).
+    If another write moved the entry first, the filter misses and we read again.
+    """
+    oid = parse_object_id(class_id, what="Class")
+    teacher = await _member_to_add(
+        user_id=teacher_id, admin=admin, role=Role.teacher, what="Teacher"
+    )
+    school_id = school.id
+    assert teacher.id is not None and school_id is not None
+    for _ in range(UPDATE_ATTEMPTS):
+        class_index = next((i for i, c in enumerate(school.classes) if c.id == oid), None)
+        if class_index is None:
+            raise NotFound("Class not found")
+        entries = school.classes[class_index].teachers
+        index = next((j for j, a in enumerate(entries) if a.teacher_id == teacher.id), None)
+        if index is None:
+            result = await _schools().update_one(
+                {
+                    **_live(school.id),
+                    **_class_match(oid, **{"teachers.teacher_id": {"$ne": teacher.id}}),
+                },
+                {"$push": {"classes.$.teachers": {"teacher_id": teacher.id, "subjects": subjects}}},
+            )
+        else:
+            entry = f"classes.{class_index}.teachers.{index}"
+            result = await _schools().update_one(
+                {
+                    **_live(school.id),
+                    f"classes.{class_index}.id": oid,
+                    f"{entry}.teacher_id": teacher.id,
+                },
+                {"$set": {f"{entry}.subjects": subjects}},
+            )
+        if result.matched_count:
+            break
+        school = await _reload(school.id)
+    else:
+        raise Conflict("The class changed while saving; try again")
+    await _add_school_to_user(teacher.id, school_id)
+
+
+async def unassign_teacher(*, school: School, class_id: str, teacher_id: str) -> None:
+    """Take a teacher off a class (nothing to do if they do not teach it)."""
+    oid = parse_object_id(class_id, what="Class")
+    teacher_oid = parse_object_id(teacher_id, what="Teacher")
+    result = await _schools().update_one(
+        {**_live(school.id), **_class_match(oid)},
+        {"$pull": {"classes.$.teachers": {"teacher_id": teacher_oid}}},
+    )
+    if result.matched_count == 0:
+        raise NotFound("Class not found")
+
+
+# Guardians
+
+
+async def can_manage_student(user: User, student: User) -> bool:
+    """An admin of one of the student's schools."""
+    return any(is_school_admin(user, school_id) for school_id in student.school_ids)
+
+
+async def can_issue_guardian_code(user: User, student: User) -> bool:
+    """An admin of the student's school or one of the student's teachers."""
+    assert user.id is not None and student.id is not None
+    if user.role == Role.teacher:
+        return await teaches_student(user.id, student.id)
+    return await can_manage_student(user, student)
+
+
+def _new_guardian_code() -> str:
+    return "".join(secrets.choice(GUARDIAN_CODE_ALPHABET) for _ in range(GUARDIAN_CODE_LENGTH))
+
+
+def normalise_guardian_code(code: str) -> str:
+    # People copy codes with spaces or dashes between groups and in any case.
+    return "".join(code.split()).replace("-", "").upper()
+
+
+async def issue_guardian_code(*, issuer: User, student: User) -> tuple[str, GuardianCode]:
+    """A fresh single-use code a parent redeems to link to `student`; only its hash is kept."""
+    assert issuer.id is not None and student.id is not None
+    for _ in range(UPDATE_ATTEMPTS):
+        code = _new_guardian_code()
+        document = GuardianCode(
+            code_hash=hash_token(code),
+            student_id=student.id,
+            issued_by=issuer.id,
+            expires_at=utcnow() + GUARDIAN_CODE_TTL,
+        )
+        try:
+            await document.insert()
+        except DuplicateKeyError:
+            continue  # one in 31**8; draw again
+        return code, document
+    raise Conflict("Could not issue a code; try again")
+
+
+async def link_guardian(*, parent_id: PydanticObjectId, student_id: PydanticObjectId) -> bool:
+    """Link a parent to a student; True if the link is new.
+
+    Every way of linking comes through here, so whatever must follow a link (the
+    parent's subscription to the child) belongs here too.
+    """
+    try:
+        await GuardianLink(parent_id=parent_id, student_id=student_id).insert()
+        created = True
+    except DuplicateKeyError:
+        created = False
+    # Also on an existing link, so a retry after a crash between the two writes heals it.
+    await notifications_service.subscribe_guardian(parent_id=parent_id, student_id=student_id)
+    return created
+
+
+async def unlink_guardian(*, parent_id: PydanticObjectId, student_id: PydanticObjectId) -> bool:
+    """Remove a parent's link to a student; True if there was one."""
+    result = await GuardianLink.get_motor_collection().delete_one(
+        {"parent_id": parent_id, "student_id": student_id}
+    )
+    await notifications_service.unsubscribe_guardian(parent_id=parent_id, student_id=student_id)
+    return bool(result.deleted_count)
+
+
+_WRONG_CODE = "Guardian code is wrong, already used or expired"
+
+
+async def redeem_guardian_code(*, parent: User, code: str) -> User:
+    """Spend a guardian code and link the parent to its child; returns the child."""
+    assert parent.id is not None
+    normalised = normalise_guardian_code(code)
+    if len(normalised) != GUARDIAN_CODE_LENGTH or not set(normalised) <= set(
+        GUARDIAN_CODE_ALPHABET
+    ):
+        raise BadRequest(_WRONG_CODE)
+    now = utcnow()
+    # One conditional update: of two parents racing for one code, exactly one gets it.
+    raw = await GuardianCode.get_motor_collection().find_one_and_update(
+        {"code_hash": hash_token(normalised), "redeemed_at": None, "expires_at": {"$gt": now}},
+        {"$set": {"redeemed_at": now, "redeemed_by": parent.id}},
+    )
+    if raw is None:
+        raise BadRequest(_WRONG_CODE)
+    student = await User.get(raw["student_id"])
+    if student is None or student.is_deleted or student.role != Role.student:
+        raise BadRequest("The child's account no longer exists")
+    assert student.id is not None
+    await link_guardian(parent_id=parent.id, student_id=student.id)
+    return student
+
+
+@dataclass
+class Child:
+    student: User
+    classes: list[tuple[School, SchoolClass]]
+
+
+async def _with_classes(students: list[User]) -> list[Child]:
+    ids = [s.id for s in students]
+    schools = await School.find({"deleted_at": None, "classes.student_ids": {"$in": ids}}).to_list()
+    return [
+        Child(
+            student=s,
+            classes=[
+                (school, c) for school in schools for c in school.classes if s.id in c.student_ids
+            ],
+        )
+        for s in students
+    ]
+
+
+async def child_view(*, student: User) -> Child:
+    """A child with the classes they sit in."""
+    return (await _with_classes([student]))[0]
+
+
+async def list_children(*, parent: User, page: PageParams) -> tuple[list[Child], str | None]:
+    """The parent's linked children, most recently linked first."""
+    query = {"parent_id": parent.id, **newest_first_filter("created_at", page.cursor)}
+    links = (
+        await GuardianLink.find(query)
+        .sort(newest_first_sort("created_at"))
+        .limit(page.limit + 1)
+        .to_list()
+    )
+    links, cursor = next_cursor(links, page.limit, "created_at")
+    students = {
+        s.id: s
+        for s in await User.find(
+            {"_id": {"$in": [link.student_id for link in links]}, "deleted_at": None}
+        ).to_list()
+    }
+    ordered = [students[link.student_id] for link in links if link.student_id in students]
+    return await _with_classes(ordered), cursor
+
+
+async def remove_child(*, parent: User, student_id: str) -> None:
+    """The parent unlinks themselves from a child."""
+    assert parent.id is not None
+    student_oid = parse_object_id(student_id, what="Child")
+    if not await unlink_guardian(parent_id=parent.id, student_id=student_oid):
+        raise NotFound("You are not linked to this child")
+
+
+async def admin_link_guardian(*, student: User, parent_id: str) -> None:
+    """Link a parent to a student directly, without a code."""
+    assert student.id is not None
+    parent = await User.get(parse_object_id(parent_id, what="Parent"))
+    if parent is None or parent.is_deleted:
+        raise NotFound("Parent not found")
+    if parent.role != Role.parent:
+        raise Unprocessable(f"User {parent.id} is a {parent.role.value}, not a parent")
+    assert parent.id is not None
+    await link_guardian(parent_id=parent.id, student_id=student.id)
+
+
+async def admin_unlink_guardian(*, student: User, parent_id: str) -> None:
+    """Remove a parent's link to a student (nothing to do if there is none)."""
+    assert student.id is not None
+    await unlink_guardian(
+        parent_id=parse_object_id(parent_id, what="Parent"), student_id=student.id
+    )
