@@ -142,27 +142,33 @@ async def subscribe(
 ) -> tuple[Subscription, bool]:
     """Follow a student, class or school; returns (subscription, created)."""
     school_id = await _check_subscription_target(user, target_type, target_id)
+    assert user.id is not None
     return await _upsert_subscription(
-        user=user, target_type=target_type, target_id=target_id, school_id=school_id, topics=topics
+        subscriber_id=user.id,
+        subscriber_role=user.role,
+        target_type=target_type,
+        target_id=target_id,
+        school_id=school_id,
+        topics=topics,
     )
 
 
 async def _upsert_subscription(
     *,
-    user: User,
+    subscriber_id: PydanticObjectId,
+    subscriber_role: Role,
     target_type: TargetType,
     target_id: PydanticObjectId,
     school_id: PydanticObjectId | None,
     topics: Sequence[Topic] | None,
 ) -> tuple[Subscription, bool]:
-    assert user.id is not None
-    key = {"subscriber_id": user.id, "target_type": target_type, "target_id": target_id}
+    key = {"subscriber_id": subscriber_id, "target_type": target_type, "target_id": target_id}
     existing = await Subscription.find_one(key)
     if existing is not None:
         return existing, False
     subscription = Subscription(
-        subscriber_id=user.id,
-        subscriber_role=user.role,
+        subscriber_id=subscriber_id,
+        subscriber_role=subscriber_role,
         target_type=target_type,
         target_id=target_id,
         school_id=school_id,
@@ -178,13 +184,16 @@ async def _upsert_subscription(
     return subscription, True
 
 
-async def subscribe_guardian(*, parent: User, student: User) -> Subscription:
+async def subscribe_guardian(
+    *, parent_id: PydanticObjectId, student_id: PydanticObjectId
+) -> Subscription:
     """A linked parent follows their child."""
-    assert student.id is not None
+    student = await load_student(student_id)
     subscription, _ = await _upsert_subscription(
-        user=parent,
+        subscriber_id=parent_id,
+        subscriber_role=Role.parent,
         target_type=TargetType.student,
-        target_id=student.id,
+        target_id=student_id,
         school_id=student.school_ids[0] if student.school_ids else None,
         topics=None,
     )
@@ -326,14 +335,24 @@ async def deliver(
 ) -> int:
     """Write the event's notifications, a batch of recipients per round trip; idempotent.
 
-    Each batch is one query for the recipients and one unordered insert_many; rows that
-    already exist (a retried or repeated fan-out) are skipped by the unique dedupe key.
+    Each batch is a query for who already has it, one for the recipients and one unordered
+    insert_many; rows that exist (a retried or repeated fan-out) are never written twice.
     Returns how many notifications this call created.
     """
     recipients = unique_recipients(recipient_ids, actor_id=event.actor_id)
     created = 0
     for batch in _batches(recipients, batch_size):
-        users = await User.find({"_id": {"$in": batch}, "deleted_at": None}).to_list()
+        # Skipping those already notified keeps a re-run from paying for a failed insert
+        # per recipient; the unique index still settles any race between two runs.
+        done = set(
+            await Notification.get_motor_collection().distinct(
+                "recipient_id", {"event_key": event.key, "recipient_id": {"$in": batch}}
+            )
+        )
+        pending = [rid for rid in batch if rid not in done]
+        if not pending:
+            continue
+        users = await User.find({"_id": {"$in": pending}, "deleted_at": None}).to_list()
         notifications = [n for n in (build_notification(event, u) for u in users) if n]
         created += await _insert_ignoring_duplicates(notifications)
     return created
