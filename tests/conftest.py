@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -139,3 +139,53 @@ async def world(app: FastAPI, make_user: UserFactory) -> World:
     await school.save()
     await GuardianLink(parent_id=parent.id, student_id=student.id).insert()
     return World(school, class_5a, admin, teacher, student, parent)
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis: REDIS_URL or 127.0.0.1:6379 if one answers, else a redis-server we start.
+
+    Each test run takes its own database number so parallel runs do not share queues.
+    """
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    database = os.getpid() % 14 + 1
+    configured = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    base = configured.rsplit("/", 1)[0] if configured.count("/") > 2 else configured
+    if _redis_answers(f"{base}/{database}"):
+        yield f"{base}/{database}"
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip(f"no Redis answers at {configured} and no redis-server binary to start one")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/{database}"
+    try:
+        deadline = time.monotonic() + 10
+        while not _redis_answers(url):
+            if time.monotonic() > deadline:
+                pytest.fail(f"redis-server on port {port} did not answer within 10 s")
+            time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -10,7 +10,7 @@ from celery import Celery
 from kombu import Queue
 
 from app.core.config import Settings, get_settings
-from app.core.jobs import DEFAULT_QUEUE, EMAIL_QUEUE, FANOUT_QUEUE
+from app.core.jobs import DEFAULT_QUEUE, EMAIL_QUEUE, FANOUT_QUEUE, JOBS
 from workers.schedule import BEAT_SCHEDULE
 from workers.tasks import register_tasks
 
@@ -23,6 +23,8 @@ def create_celery(settings: Settings) -> Celery:
     celery_app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue=DEFAULT_QUEUE,
+        # Beat sends by name only; routes put each job on its queue wherever it comes from.
+        task_routes={name: {"queue": queue} for name, (queue, _function) in JOBS.items()},
         # A task is acknowledged only when it finished, and a worker killed mid-task puts
         # it back on the queue: every job is idempotent, so running it again is safe.
         task_acks_late=True,

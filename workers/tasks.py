@@ -22,10 +22,9 @@ def _task_body(function: JobFunction) -> Any:
 
 
 def register_tasks(celery_app: Celery) -> None:
-    for name, (queue, function) in JOBS.items():
+    for name, (_queue, function) in JOBS.items():
         celery_app.task(
             name=name,
-            queue=queue,
             # A database hiccup is worth retrying; the jobs are idempotent.
             autoretry_for=(PyMongoError,),
             retry_backoff=True,
