@@ -17,7 +17,7 @@ from app.auth import service as auth_service
 from app.auth.router import router as auth_router
 from app.auth.router import users_router
 from app.core.body_limit import BodySizeLimit
-from app.core.config import Settings, get_settings
+from app.core.config import Settings, get_settings, use_settings
 from app.core.db import EmbeddedSnapshot, init_database, make_client
 from app.core.errors import install_error_handlers
 from app.core.jobs import Dispatcher, InlineDispatcher, use_dispatcher
@@ -41,6 +41,7 @@ def create_app(
     """Build the API. `snapshot_dir` keeps the embedded database on disk (schoolbell dev);
     `dispatcher` sends background jobs (to Celery); without one they run inline."""
     settings = settings or get_settings()
+    use_settings(settings)
     client = mongo_client if mongo_client is not None else make_client(settings)
 
     @asynccontextmanager

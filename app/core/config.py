@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
@@ -40,6 +39,7 @@ class Settings(BaseSettings):
     login_rate_per_client: str = "300/minute"
     password_reset_rate: str = "5/hour"
     announcement_rate: str = "30/hour"
+    email_rate_per_second: int = Field(default=20, ge=1)
     max_body_bytes: int = 1024 * 1024
 
     @field_validator("cors_origins", mode="before")
@@ -73,6 +73,18 @@ class Settings(BaseSettings):
         return self.jwt_secret
 
 
-@lru_cache
+_active: Settings | None = None
+
+
 def get_settings() -> Settings:
-    return Settings()
+    """The settings this process runs with: from the environment, unless `use_settings` chose."""
+    global _active
+    if _active is None:
+        _active = Settings()
+    return _active
+
+
+def use_settings(settings: Settings) -> None:
+    """Make `settings` what services and jobs of this process read (create_app calls it)."""
+    global _active
+    _active = settings
