@@ -1,0 +1,296 @@
+"""The `schoolbell` command: dev (embedded, one process), api (production), create-admin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+from app.core.config import MIN_JWT_SECRET_LENGTH, Settings
+
+if TYPE_CHECKING:
+    from app.auth.models import User
+
+try:  # POSIX only; on other systems the data dir is simply not locked.
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+JWT_SECRET_FILE = "jwt_secret"
+LOCK_FILE = "lock"
+MIN_PASSWORD_LENGTH = 8
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+class CommandError(Exception):
+    """Ends the command with a message on stderr and the given exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc']).upper() or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise CommandError(f"invalid configuration: {problems}", EXIT_CONFIG) from exc
+
+
+def dev_jwt_secret(data_dir: Path) -> str:
+    """A secret kept in the data dir, so tokens stay valid across `schoolbell dev` restarts."""
+    path = data_dir / JWT_SECRET_FILE
+    with contextlib.suppress(FileNotFoundError):
+        secret = path.read_text(encoding="utf-8").strip()
+        if secret:
+            return secret
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    temporary = path.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(secret + "\n")
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)
+    return secret
+
+
+@contextlib.contextmanager
+def data_dir_lock(data_dir: Path, *, purpose: str) -> Iterator[None]:
+    """One process at a time owns the embedded database, or the last snapshot written wins."""
+    # The snapshot holds password hashes: keep the folder private to its owner.
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(data_dir / LOCK_FILE, "a+", encoding="utf-8") as handle:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise CommandError(
+                    f"{data_dir} is in use by another schoolbell process "
+                    f"(a running `schoolbell dev`?); stop it before {purpose}"
+                ) from exc
+        yield
+
+
+def add_startup(app: FastAPI, hook: Callable[[], Awaitable[None]]) -> None:
+    """Run `hook` once the app's own startup (database, snapshot) is done."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
+        async with inner(application) as state:
+            await hook()
+            yield state
+
+    app.router.lifespan_context = lifespan
+
+
+def say(message: str, stream: IO[str] | None = None) -> None:
+    print(message, file=stream or sys.stdout, flush=True)
+
+
+def serve(app: FastAPI, host: str, port: int) -> None:
+    import uvicorn
+
+    # uvicorn turns SIGINT/SIGTERM into a graceful stop that runs the lifespan shutdown.
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from app.main import create_app
+
+    settings = load_settings()
+    if settings.mongodb_url:
+        say(
+            "warning: MONGODB_URL is ignored by `schoolbell dev`, which always uses the embedded "
+            "database; use `schoolbell api` to run against MongoDB",
+            sys.stderr,
+        )
+    data_dir = settings.data_dir.expanduser().resolve()
+    with data_dir_lock(data_dir, purpose="starting another one"):
+        secret = settings.jwt_secret or dev_jwt_secret(data_dir)
+        settings = settings.model_copy(
+            update={"mongodb_url": None, "jwt_secret": secret, "data_dir": data_dir}
+        )
+        app = create_app(settings, snapshot_dir=data_dir)
+        if args.demo:
+            add_startup(app, lambda: _load_demo(args.host, args.port))
+        say(f"Schoolbell dev: embedded database kept in {data_dir}")
+        serve(app, args.host, args.port)
+    return 0
+
+
+async def _load_demo(host: str, port: int) -> None:
+    from app.demo import credentials_table, load_demo
+
+    inserted = await load_demo()
+    say("Demo school loaded." if inserted else "Demo school already loaded; not added again.")
+    say(credentials_table())
+    say(f"Try them in Swagger UI: http://{host}:{port}/docs (Authorize, username = email)")
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    try:
+        settings.require_production_ready()
+    except ValueError as exc:
+        raise CommandError(
+            f"refusing to start: {exc} (see .env.example; for a local run use `schoolbell dev`)",
+            EXIT_CONFIG,
+        ) from exc
+    from app.main import create_app  # after the checks: importing the app takes seconds
+
+    serve(create_app(settings), args.host, args.port)
+    return 0
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    password = args.password if args.password is not None else _prompt_password()
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise CommandError(
+            f"the password must be at least {MIN_PASSWORD_LENGTH} characters", EXIT_CONFIG
+        )
+    settings = load_settings()
+    if settings.mongodb_url:
+        user = asyncio.run(_create_admin(settings, args.email, password, args.full_name))
+    else:
+        data_dir = settings.data_dir.expanduser().resolve()
+        with data_dir_lock(data_dir, purpose="creating an admin in it"):
+            settings = settings.model_copy(update={"data_dir": data_dir})
+            user = asyncio.run(_create_admin(settings, args.email, password, args.full_name))
+        say(f"(embedded database in {data_dir}, used by `schoolbell dev`)")
+    say(f"Created admin {user.email} ({user.id})")
+    return 0
+
+
+def _prompt_password() -> str:
+    if not sys.stdin.isatty():
+        raise CommandError("--password is required when not run in a terminal", EXIT_CONFIG)
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise CommandError("the passwords differ", EXIT_CONFIG)
+    return first
+
+
+async def _create_admin(settings: Settings, email: str, password: str, full_name: str) -> User:
+    from pymongo.errors import PyMongoError
+
+    from app.auth import service as auth_service
+    from app.core.db import EmbeddedSnapshot, init_database, is_embedded, make_client
+    from app.core.errors import AppError
+    from app.documents import DOCUMENT_MODELS
+
+    client = make_client(settings)
+    try:
+        database = await init_database(client, settings.mongodb_db, DOCUMENT_MODELS)
+        snapshot = EmbeddedSnapshot(database, settings.data_dir) if is_embedded(client) else None
+        if snapshot is not None:
+            await snapshot.load()
+        try:
+            user = await auth_service.create_admin(
+                email=email, password=password, full_name=full_name
+            )
+        except AppError as exc:
+            raise CommandError(f"could not create the admin: {exc.detail}") from exc
+        if snapshot is not None:
+            await snapshot.save()
+        return user
+    except PyMongoError as exc:
+        raise CommandError(f"database error: {exc}") from exc
+    finally:
+        client.close()
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="schoolbell",
+        description="Schoolbell, a school e-diary API whose centre is notifications.",
+        epilog="Configuration comes from environment variables and ./.env (see .env.example).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dev = commands.add_parser(
+        "dev",
+        help="run the API on an embedded database kept on disk (no MongoDB needed)",
+        description=(
+            "Run the API on an embedded in-memory database kept on disk in SCHOOLBELL_DATA_DIR "
+            "(default ./.schoolbell) across restarts. MONGODB_URL is ignored. Without JWT_SECRET "
+            "a secret is generated once and kept in the data dir."
+        ),
+    )
+    dev.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    dev.add_argument("--port", type=int, default=8000, help="port to listen on (%(default)s)")
+    dev.add_argument(
+        "--demo",
+        action="store_true",
+        help="load a demo school (once) and print who can log in",
+    )
+    dev.set_defaults(handler=cmd_dev)
+
+    api = commands.add_parser(
+        "api",
+        help="run the API against MongoDB (production)",
+        description=(
+            f"Run the API against MONGODB_URL. Refuses to start without MONGODB_URL or with a "
+            f"JWT_SECRET shorter than {MIN_JWT_SECRET_LENGTH} characters."
+        ),
+    )
+    api.add_argument("--host", default="0.0.0.0", help="address to listen on (%(default)s)")
+    api.add_argument("--port", type=int, default=8000, help="port to listen on (%(default)s)")
+    api.set_defaults(handler=cmd_api)
+
+    create_admin = commands.add_parser(
+        "create-admin",
+        help="create an admin account",
+        description=(
+            "Create an admin in the database at MONGODB_URL or, when it is unset, in the "
+            "embedded database of `schoolbell dev` (stop dev first)."
+        ),
+    )
+    create_admin.add_argument("--email", required=True)
+    create_admin.add_argument(
+        "--password", help="at least 8 characters; asked for when omitted in a terminal"
+    )
+    create_admin.add_argument("--full-name", default="Administrator")
+    create_admin.set_defaults(handler=cmd_create_admin)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except CommandError as exc:
+        say(f"schoolbell {args.command}: {exc}", sys.stderr)
+        return exc.code
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,322 @@
+"""The `schoolbell` command as an operator uses it: real processes, real signals, real ports."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from bson import json_util
+
+from app import cli
+from app.core.config import Settings
+from app.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
+
+STARTUP_SECONDS = 60
+PASSWORD = "correct-horse-battery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def command() -> list[str]:
+    """The installed console script when there is one, so its entry point is exercised too."""
+    script = Path(sys.executable).with_name("schoolbell")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
+
+
+def settings_env_names() -> set[str]:
+    return {(field.alias or name).upper() for name, field in Settings.model_fields.items()}
+
+
+def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    # The developer's own configuration must not leak into what these tests observe.
+    env = {k: v for k, v in os.environ.items() if k.upper() not in settings_env_names()}
+    env.update(SCHOOLBELL_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+class DevServer:
+    def __init__(self, workdir: Path, data_dir: Path, *args: str, **env: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / f"dev-{self.port}.log"
+        self._log_handle = self.log.open("wb")
+        self.process = subprocess.Popen(
+            [*command(), "dev", "--port", str(self.port), *args],
+            cwd=workdir,
+            env=clean_env(data_dir, **env),
+            stdout=self._log_handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"schoolbell dev exited early:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop(signal.SIGKILL)
+        raise AssertionError(f"schoolbell dev did not become healthy:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, sig: signal.Signals = signal.SIGINT) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout=30)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            self._log_handle.close()
+        return code
+
+    def login(self, email: str, password: str) -> httpx.Response:
+        return httpx.post(
+            f"{self.base}/api/v1/auth/login",
+            data={"username": email, "password": password},
+            timeout=10,
+        )
+
+    def token(self, email: str, password: str) -> str:
+        response = self.login(email, password)
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    def me(self, token: str) -> httpx.Response:
+        return httpx.get(
+            f"{self.base}/api/v1/users/me",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+
+    def register(self, email: str) -> None:
+        response = httpx.post(
+            f"{self.base}/api/v1/auth/register",
+            json={"email": email, "password": PASSWORD, "full_name": "New Parent"},
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    # A directory without a .env, so only what a test sets is configured.
+    path = tmp_path / "work"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def servers() -> Iterator[list[DevServer]]:
+    started: list[DevServer] = []
+    yield started
+    for server in started:  # a failed assertion must not leave a server running
+        if server.process.poll() is None:
+            server.stop(signal.SIGKILL)
+
+
+def run_cli(
+    workdir: Path, data_dir: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*command(), *args],
+        cwd=workdir,
+        env=clean_env(data_dir, **env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def snapshot_users(data_dir: Path) -> list[dict[str, Any]]:
+    collections = json_util.loads((data_dir / "database.json").read_text(encoding="utf-8"))
+    return list(collections["users"])
+
+
+def printed_account(output: str, role: str) -> str:
+    match = re.search(rf"^{role}\s+(\S+@\S+)\s+{re.escape(DEMO_PASSWORD)}\s", output, re.M)
+    assert match, f"no {role} in the printed credentials:\n{output}"
+    return match.group(1)
+
+
+def test_dev_keeps_data_tokens_and_demo_across_a_clean_restart(
+    workdir: Path, tmp_path: Path, servers: list[DevServer]
+) -> None:
+    data_dir = tmp_path / "data"
+    first = DevServer(workdir, data_dir, "--demo")
+    servers.append(first)
+    output = first.output()
+    assert "Demo school loaded" in output
+    parent_email = printed_account(output, "parent")
+    # The printed table is what a newcomer types into Swagger: it must actually work.
+    for role in ("admin", "teacher", "student", "parent"):
+        first.token(printed_account(output, role), DEMO_PASSWORD)
+    # The demo is coherent: a printed parent sees a child with a term of grades.
+    parent = {"Authorization": f"Bearer {first.token(parent_email, DEMO_PASSWORD)}"}
+    children = httpx.get(f"{first.base}/api/v1/users/me/children", headers=parent, timeout=10)
+    assert children.status_code == 200, children.text
+    child_id = children.json()["items"][0]["id"]
+    summary = httpx.get(
+        f"{first.base}/api/v1/students/{child_id}/grades/summary", headers=parent, timeout=10
+    )
+    assert summary.status_code == 200, summary.text
+    assert sum(subject["count"] for subject in summary.json()["subjects"]) >= 4
+    admin_token = first.token(DEMO_ADMIN_EMAIL, DEMO_PASSWORD)
+    first.register("newcomer@example.org")
+    assert first.stop(signal.SIGINT) == 0
+
+    secret_file = data_dir / "jwt_secret"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    secret = secret_file.read_text()
+
+    second = DevServer(workdir, data_dir, "--demo")
+    servers.append(second)
+    assert "already loaded" in second.output()
+    # A token from the first run still works: the generated secret was reused, not replaced.
+    assert second.me(admin_token).status_code == 200
+    second.token("newcomer@example.org", PASSWORD)
+    second.token(parent_email, DEMO_PASSWORD)
+    assert second.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
+    assert secret_file.read_text() == secret
+
+    emails = [user["email"] for user in snapshot_users(data_dir)]
+    assert emails.count(DEMO_ADMIN_EMAIL) == 1
+    assert emails.count(parent_email) == 1
+
+
+def test_dev_survives_a_crash_after_the_snapshot_interval(
+    workdir: Path, tmp_path: Path, servers: list[DevServer]
+) -> None:
+    data_dir = tmp_path / "data"
+    # dev is embedded by definition: a configured MongoDB is ignored, loudly.
+    first = DevServer(workdir, data_dir, MONGODB_URL="mongodb://127.0.0.1:9/")
+    servers.append(first)
+    assert "MONGODB_URL is ignored" in first.output()
+    assert httpx.get(f"{first.base}/ready", timeout=10).status_code == 200
+    first.register("crash@example.org")
+
+    snapshot = data_dir / "database.json"
+    deadline = time.monotonic() + 10
+    while not (snapshot.exists() and "crash@example.org" in snapshot.read_text()):
+        assert time.monotonic() < deadline, "the periodic snapshot never saved the new user"
+        time.sleep(0.2)
+    first.stop(signal.SIGKILL)
+
+    second = DevServer(workdir, data_dir)
+    servers.append(second)
+    second.token("crash@example.org", PASSWORD)
+    second.stop()
+
+
+def test_create_admin_in_the_dev_data_dir(
+    workdir: Path, tmp_path: Path, servers: list[DevServer]
+) -> None:
+    data_dir = tmp_path / "data"
+    created = run_cli(
+        workdir, data_dir, "create-admin", "--email", "Owner@Example.org", "--password", PASSWORD
+    )
+    assert created.returncode == 0, created.stderr
+    assert "owner@example.org" in created.stdout.lower()
+
+    server = DevServer(workdir, data_dir)
+    servers.append(server)
+    token = server.token("owner@example.org", PASSWORD)
+    assert server.me(token).json()["role"] == "admin"
+
+    # While dev owns the data dir, a second writer would be overwritten by dev's next save.
+    busy = run_cli(
+        workdir, data_dir, "create-admin", "--email", "x@example.org", "--password", PASSWORD
+    )
+    assert busy.returncode != 0
+    assert "in use" in busy.stderr
+    server.stop()
+
+    again = run_cli(
+        workdir, data_dir, "create-admin", "--email", "owner@example.org", "--password", PASSWORD
+    )
+    assert again.returncode == 1
+    assert "owner@example.org" in again.stderr.lower() or "exist" in again.stderr.lower()
+
+
+@pytest.fixture
+def no_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """In-process runs of main(): no .env, no inherited configuration, and never a real server."""
+    monkeypatch.chdir(tmp_path)
+    for name in settings_env_names():
+        monkeypatch.delenv(name, raising=False)
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("the command should have refused to start")
+
+    monkeypatch.setattr(cli, "serve", refuse)
+
+
+@pytest.mark.usefixtures("no_server")
+def test_api_refuses_without_mongodb_url(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["api"]) == 2
+    assert "MONGODB_URL" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("no_server")
+def test_api_refuses_a_short_jwt_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MONGODB_URL", "mongodb://127.0.0.1:9/")
+    monkeypatch.setenv("JWT_SECRET", "too-short")
+    assert cli.main(["api"]) == 2
+    assert "JWT_SECRET" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("no_server")
+def test_api_refuses_wildcard_cors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MONGODB_URL", "mongodb://127.0.0.1:9/")
+    monkeypatch.setenv("JWT_SECRET", "x" * 40)
+    monkeypatch.setenv("CORS_ORIGINS", "*")
+    assert cli.main(["api"]) == 2
+    assert "CORS_ORIGINS" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("no_server")
+def test_create_admin_refuses_a_short_password(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["create-admin", "--email", "a@example.org", "--password", "short"]) == 2
+    assert "8 characters" in capsys.readouterr().err
+
+
+def test_api_refusal_exit_code_from_the_installed_command(workdir: Path, tmp_path: Path) -> None:
+    result = run_cli(workdir, tmp_path / "data", "api")
+    assert result.returncode == 2
+    assert "MONGODB_URL" in result.stderr
+
+
+def test_help_lists_the_commands(workdir: Path, tmp_path: Path) -> None:
+    result = run_cli(workdir, tmp_path / "data", "--help")
+    assert result.returncode == 0
+    for name in ("dev", "api", "create-admin"):
+        assert name in result.stdout
