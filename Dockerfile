@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Production image: `schoolbell api` as a non-root user. Used by docker-compose.yaml.
+# Production image: `schoolbell api` (or worker / beat) as a non-root user. Used by
+# docker-compose.yaml.
 
 # --- builder: resolve the locked dependencies into a virtualenv -------------------------------
 FROM python:3.11-slim AS builder
@@ -19,6 +20,7 @@ RUN uv sync --locked --no-dev --no-install-project
 
 COPY README.md ./
 COPY app ./app
+COPY workers ./workers
 # Installed as a regular (non-editable) package: the runtime stage needs only the virtualenv.
 RUN uv sync --locked --no-dev --no-editable
 

@@ -1,4 +1,5 @@
-"""The `schoolbell` command: dev (embedded, one process), api (production), create-admin."""
+"""The `schoolbell` command: dev (embedded, one process), api, worker, beat (production),
+create-admin."""
 
 from __future__ import annotations
 
@@ -105,6 +106,23 @@ def add_startup(app: FastAPI, hook: Callable[[], Awaitable[None]]) -> None:
     app.router.lifespan_context = lifespan
 
 
+def run_embedded_workers(app: FastAPI, workers: Any) -> None:
+    """Start the in-process Celery worker and beat with the app, and stop them before it."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
+        async with inner(application) as state:
+            workers.start()
+            try:
+                yield state
+            finally:
+                # Before the app's own shutdown, so the last snapshot has the workers' writes.
+                await asyncio.to_thread(workers.stop)
+
+    app.router.lifespan_context = lifespan
+
+
 def say(message: str, stream: IO[str] | None = None) -> None:
     print(message, file=stream or sys.stdout, flush=True)
 
@@ -119,9 +137,22 @@ def serve(app: FastAPI, host: str, port: int) -> None:
 # --- commands --------------------------------------------------------------------------------
 
 
-def cmd_dev(args: argparse.Namespace) -> int:
+def build_app_with_embedded_workers(settings: Settings, *, snapshot_dir: Path | None) -> FastAPI:
+    """The API with a Celery worker and beat inside its process, on the in-memory broker
+    (or Redis when REDIS_URL is set): the same tasks and queues as production."""
+    from app.core.jobs import CeleryDispatcher
     from app.main import create_app
+    from workers.celery_app import create_celery
+    from workers.embedded import EmbeddedWorkers
 
+    celery_app = create_celery(settings)
+    app = create_app(settings, snapshot_dir=snapshot_dir, dispatcher=CeleryDispatcher(celery_app))
+    schedule_file = settings.data_dir / "beat-schedule"
+    run_embedded_workers(app, EmbeddedWorkers(celery_app, schedule_file=schedule_file))
+    return app
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings.mongodb_url:
         say(
@@ -135,7 +166,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         settings = settings.model_copy(
             update={"mongodb_url": None, "jwt_secret": secret, "data_dir": data_dir}
         )
-        app = create_app(settings, snapshot_dir=data_dir)
+        app = build_app_with_embedded_workers(settings, snapshot_dir=data_dir)
         if args.demo:
             add_startup(app, lambda: _load_demo(args.host, args.port))
         say(f"Schoolbell dev: embedded database kept in {data_dir}")
@@ -161,9 +192,59 @@ def cmd_api(args: argparse.Namespace) -> int:
             f"refusing to start: {exc} (see .env.example; for a local run use `schoolbell dev`)",
             EXIT_CONFIG,
         ) from exc
-    from app.main import create_app  # after the checks: importing the app takes seconds
+    # Imported after the checks: importing the app takes seconds.
+    if settings.redis_url:
+        from app.core.jobs import CeleryDispatcher
+        from app.main import create_app
+        from workers.celery_app import create_celery
 
-    serve(create_app(settings), args.host, args.port)
+        app = create_app(settings, dispatcher=CeleryDispatcher(create_celery(settings)))
+    else:
+        say(
+            "warning: REDIS_URL is unset, so the Celery worker and beat run inside this API "
+            "process; set REDIS_URL and run `schoolbell worker` and `schoolbell beat` to scale",
+            sys.stderr,
+        )
+        app = build_app_with_embedded_workers(settings, snapshot_dir=None)
+    serve(app, args.host, args.port)
+    return 0
+
+
+def _production_celery(command: str) -> Any:
+    settings = load_settings()
+    if not settings.redis_url:
+        raise CommandError(
+            f"REDIS_URL is required: `schoolbell {command}` talks to the API through Redis "
+            "(schoolbell dev runs its own worker and beat)",
+            EXIT_CONFIG,
+        )
+    try:
+        settings.require_production_ready()
+    except ValueError as exc:
+        raise CommandError(f"refusing to start: {exc}", EXIT_CONFIG) from exc
+    from workers.celery_app import create_celery
+
+    return create_celery(settings)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from workers.celery_app import QUEUES
+
+    celery_app = _production_celery("worker")
+    queues = args.queues or ",".join(QUEUES)
+    argv = ["worker", "--loglevel", args.loglevel, "--queues", queues]
+    if args.concurrency:
+        argv += ["--concurrency", str(args.concurrency)]
+    celery_app.worker_main(argv)
+    return 0
+
+
+def cmd_beat(args: argparse.Namespace) -> int:
+    celery_app = _production_celery("beat")
+    argv = ["beat", "--loglevel", args.loglevel]
+    if args.schedule:
+        argv += ["--schedule", args.schedule]
+    celery_app.start(argv)
     return 0
 
 
@@ -264,6 +345,25 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--host", default="0.0.0.0", help="address to listen on (%(default)s)")
     api.add_argument("--port", type=int, default=8000, help="port to listen on (%(default)s)")
     api.set_defaults(handler=cmd_api)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run a Celery worker (production; needs REDIS_URL and MONGODB_URL)",
+        description="Run a Celery worker consuming the fanout, default and email queues.",
+    )
+    worker.add_argument("--queues", help="comma-separated queues (all by default)")
+    worker.add_argument("--concurrency", type=int, help="worker processes (CPU count)")
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(handler=cmd_worker)
+
+    beat = commands.add_parser(
+        "beat",
+        help="run Celery beat, the periodic scheduler (production; run exactly one)",
+        description="Run Celery beat: scheduled announcements, digests and the outbox sweep.",
+    )
+    beat.add_argument("--schedule", help="file beat keeps its last run times in")
+    beat.add_argument("--loglevel", default="INFO")
+    beat.set_defaults(handler=cmd_beat)
 
     create_admin = commands.add_parser(
         "create-admin",

@@ -318,5 +318,59 @@ def test_api_refusal_exit_code_from_the_installed_command(workdir: Path, tmp_pat
 def test_help_lists_the_commands(workdir: Path, tmp_path: Path) -> None:
     result = run_cli(workdir, tmp_path / "data", "--help")
     assert result.returncode == 0
-    for name in ("dev", "api", "create-admin"):
+    for name in ("dev", "api", "worker", "beat", "create-admin"):
         assert name in result.stdout
+
+
+def _poll_inbox(server: DevServer, token: str, title: str) -> list[dict[str, Any]]:
+    """The inbox items titled `title`, once the in-process worker has delivered them."""
+    headers = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + 20
+    while True:
+        response = httpx.get(f"{server.base}/api/v1/notifications", headers=headers, timeout=10)
+        assert response.status_code == 200, response.text
+        found = [item for item in response.json()["items"] if item["title"] == title]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.3)
+
+
+def test_dev_runs_the_celery_worker_in_process_for_announcements_and_grades(
+    workdir: Path, tmp_path: Path, servers: list[DevServer]
+) -> None:
+    server = DevServer(workdir, tmp_path / "data", "--demo")
+    servers.append(server)
+    output = server.output()
+    admin = {"Authorization": f"Bearer {server.token(DEMO_ADMIN_EMAIL, DEMO_PASSWORD)}"}
+    schools = httpx.get(f"{server.base}/api/v1/schools", headers=admin, timeout=10).json()
+    school_id = schools["items"][0]["id"]
+
+    posted = httpx.post(
+        f"{server.base}/api/v1/announcements",
+        json={"school_id": school_id, "title": "Sports day", "body": "Friday, bring trainers."},
+        headers=admin,
+        timeout=10,
+    )
+    assert posted.status_code == 202, posted.text
+    # The POST only enqueued the fan-out; the worker inside dev delivers it.
+    parent_token = server.token(printed_account(output, "parent"), DEMO_PASSWORD)
+    assert len(_poll_inbox(server, parent_token, "Sports day")) == 1
+    student_token = server.token(printed_account(output, "student"), DEMO_PASSWORD)
+    assert len(_poll_inbox(server, student_token, "Sports day")) == 1
+    stats = httpx.get(
+        f"{server.base}/api/v1/announcements/{posted.json()['id']}", headers=admin, timeout=10
+    ).json()
+    assert stats["status"] == "published"
+    assert stats["stats"]["recipients"] >= 2
+    server.stop()
+
+
+@pytest.mark.usefixtures("no_server")
+@pytest.mark.parametrize("command_name", ["worker", "beat"])
+def test_worker_and_beat_refuse_without_redis(
+    command_name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MONGODB_URL", "mongodb://127.0.0.1:9/")
+    monkeypatch.setenv("JWT_SECRET", "x" * 40)
+    assert cli.main([command_name]) == 2
+    assert "REDIS_URL" in capsys.readouterr().err

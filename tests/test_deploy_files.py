@@ -100,3 +100,14 @@ def test_env_example_loads_as_is(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(_env_file=ROOT / ".env.example")  # type: ignore[call-arg]
     assert settings.mongodb_url is None
     assert settings.smtp_host is None
+
+
+def test_compose_runs_a_worker_and_one_beat_against_the_same_services() -> None:
+    services = compose()["services"]
+    for name, command in (("worker", "worker"), ("beat", "beat")):
+        service = services[name]
+        assert command in service["command"]
+        assert "replicaSet=rs0" in service["environment"]["MONGODB_URL"]
+        assert "redis:6379" in service["environment"]["REDIS_URL"]
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "deploy" not in services["beat"] or services["beat"]["deploy"].get("replicas", 1) == 1

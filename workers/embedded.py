@@ -6,6 +6,7 @@ Celery's in-memory transport, which is why they must live in the API's process.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
@@ -28,8 +29,8 @@ class EmbeddedWorkers:
         self._beat: EmbeddedService | None = None
 
     def start(self) -> None:
-        # The API initialised Beanie on the embedded client, which any thread may use.
-        runtime.mark_database_ready()
+        """Start from inside the API's running event loop: task bodies run on it."""
+        runtime.run_on_host_loop(asyncio.get_running_loop())
         # The worker thread looks its tasks up on the default app (current_app is per thread).
         self.celery_app.set_current()
         self.celery_app.set_default()
@@ -61,3 +62,4 @@ class EmbeddedWorkers:
             state.should_terminate = 0
             self._thread.join(timeout)
             state.should_terminate = None
+        runtime.run_on_host_loop(None)

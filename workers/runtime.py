@@ -1,7 +1,8 @@
 """One event loop per worker process (per thread for thread pools), with Beanie on it.
 
 Celery does not await `async def` tasks: each task body is run to completion on this
-loop with `run()`. The database client is created lazily in the process that uses it,
+loop with `run()`. A worker embedded in the API's process (schoolbell dev) hands task
+bodies to the API's loop instead, where the database client already lives. The database client is created lazily in the process that uses it,
 because a Motor client must not cross a fork; a forked child notices the new pid and
 initialises its own.
 """
@@ -24,6 +25,15 @@ _local = threading.local()
 _database_lock = threading.Lock()
 # The pid of the process whose database is initialised; None before the first task.
 _database_pid: int | None = None
+# Set while a worker runs inside the API's process: task bodies run on the API's loop.
+_host_loop: asyncio.AbstractEventLoop | None = None
+
+
+def run_on_host_loop(loop: asyncio.AbstractEventLoop | None) -> None:
+    """Send task bodies to `loop` (the API's, with its database client) instead of a
+    loop of the worker's own; None goes back to the worker's loop."""
+    global _host_loop
+    _host_loop = loop
 
 
 def mark_database_ready() -> None:
@@ -49,6 +59,9 @@ async def _init_database() -> None:
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run one task body on this process's loop, initialising the database on first use."""
     global _database_pid
+    host = _host_loop
+    if host is not None and host.is_running():
+        return asyncio.run_coroutine_threadsafe(coroutine, host).result()
     loop = event_loop()
     if _database_pid != os.getpid():
         with _database_lock:
