@@ -2,9 +2,10 @@
 
 Celery does not await `async def` tasks: each task body is run to completion on this
 loop with `run()`. A worker embedded in the API's process (schoolbell dev) hands task
-bodies to the API's loop instead, where the database client already lives. The database client is created lazily in the process that uses it,
-because a Motor client must not cross a fork; a forked child notices the new pid and
-initialises its own.
+bodies to the API's loop instead, where the database client already lives.
+
+The database client is created lazily in the process that uses it, because a Motor
+client must not cross a fork; a forked child notices the new pid and initialises its own.
 """
 
 from __future__ import annotations

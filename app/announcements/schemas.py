@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from app.announcements.models import Announcement, AnnouncementStatus
 from app.notifications.preferences import Priority
@@ -25,6 +25,17 @@ class AnnouncementIn(BaseModel):
     publish_at: AwareDatetime | None = Field(
         default=None, description="With a time zone; in the future it schedules the announcement"
     )
+
+    @field_validator("publish_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        # 9999-12-31T23:00-05:00 parses but has no UTC equivalent: a 422, not a 500 later.
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError("publish_at is out of range") from exc
 
 
 class AnnouncementStats(BaseModel):

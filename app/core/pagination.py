@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from beanie import SortDirection
@@ -48,8 +48,19 @@ def decode_cursor(cursor: str) -> tuple[datetime, ObjectId]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         sort_text, id_text = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(sort_text), ObjectId(id_text)
-    except (ValueError, TypeError, binascii.Error, InvalidId, json.JSONDecodeError) as exc:
+        sort_value = datetime.fromisoformat(sort_text)
+        # The driver converts to UTC; an offset pushing the year past 1..9999 must be a 422.
+        if sort_value.tzinfo is not None:
+            sort_value = sort_value.astimezone(UTC)
+        return sort_value, ObjectId(id_text)
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+        binascii.Error,
+        InvalidId,
+        json.JSONDecodeError,
+    ) as exc:
         raise Unprocessable("Malformed cursor") from exc
 
 

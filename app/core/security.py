@@ -47,8 +47,14 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def to_millisecond(moment: datetime) -> datetime:
+    """MongoDB keeps milliseconds: a time cut to them reads back exactly as it was written."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now in UTC, to the millisecond, so an answer and a later read of it agree."""
+    return to_millisecond(datetime.now(UTC))
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -35,12 +35,6 @@ from app.schools.models import School, SchoolClass
 MAX_PAST_DAYS = 366 * 10
 
 
-def _stored_now() -> dt.datetime:
-    # MongoDB keeps milliseconds; answering with the stored value keeps POST and GET identical.
-    now = utcnow()
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
@@ -119,7 +113,7 @@ async def create_grade(*, user: User, data: GradeCreate) -> Grade:
     _check_scale(school, data.value)
     await _student_on_roster(school_class, data.student_id)
     assert school.id is not None and user.id is not None
-    now = _stored_now()
+    now = utcnow()
     grade = Grade(
         school_id=school.id,
         class_id=school_class.id,
@@ -172,7 +166,7 @@ async def update_grade(*, user: User, grade_id: PydanticObjectId, data: GradeUpd
         changes["date"] = _grade_day(school, data.date)
     if not changes:
         return grade
-    changes["updated_at"] = _stored_now()
+    changes["updated_at"] = utcnow()
     raw = await Grade.get_motor_collection().find_one_and_update(
         {"_id": grade.id}, {"$set": changes}, return_document=ReturnDocument.AFTER
     )
