@@ -4,6 +4,7 @@ from beanie import Document
 
 from app.announcements.models import Announcement
 from app.auth.models import AccountToken, AuthSession, RefreshToken, User
+from app.delivery.models import Email
 from app.grades.models import Grade
 from app.notifications.models import Notification, Subscription
 from app.schools.models import GuardianCode, GuardianLink, School
@@ -20,4 +21,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Subscription,
     Notification,
     Announcement,
+    Email,
 ]

@@ -23,6 +23,7 @@ from app.core.errors import install_error_handlers
 from app.core.jobs import Dispatcher, InlineDispatcher, use_dispatcher
 from app.core.ops import router as ops_router
 from app.core.ratelimit import build_limiter
+from app.delivery.router import router as unsubscribe_router
 from app.documents import DOCUMENT_MODELS
 from app.grades.router import router as grades_router
 from app.notifications.router import router as notifications_router
@@ -93,6 +94,7 @@ def create_app(
         grades_router,
         notifications_router,
         announcements_router,
+        unsubscribe_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.dependency_overrides[get_settings] = lambda: settings

@@ -189,3 +189,60 @@ def redis_url() -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on a free port that keeps what it receives.
+
+    `refuse` holds addresses it answers 550 for; `stop()` / `start()` take it away and
+    bring it back on the same port, so a test sees connections refused meanwhile.
+    """
+
+    def __init__(self) -> None:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self.envelopes: list[Any] = []
+        self.refuse: set[str] = set()
+        self._controller: Any = None
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address.lower() in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.envelopes.append(envelope)
+        return "250 Message accepted"
+
+    @property
+    def messages(self) -> list[Any]:
+        from email import message_from_bytes, policy
+
+        return [message_from_bytes(e.content, policy=policy.default) for e in self.envelopes]
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

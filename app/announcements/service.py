@@ -24,9 +24,11 @@ from app.core import jobs
 from app.core.db import parse_object_id
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.pagination import newest_first_filter, newest_first_sort, next_cursor
-from app.core.security import as_utc, utcnow
+from app.core.security import as_utc, to_millisecond, utcnow
+from app.delivery import service as delivery
+from app.delivery.models import EmailStatus
 from app.notifications import service as notifications
-from app.notifications.models import Notification, Subscription, Topic
+from app.notifications.models import Event, Notification, Subscription, Topic
 from app.notifications.preferences import Priority
 from app.schools.access import is_school_admin, load_school
 from app.schools.models import GuardianLink, School
@@ -89,7 +91,8 @@ async def create_announcement(
     school = await load_school(body.school_id)
     class_ids = _check_audience(author, school, body)
     now = utcnow()
-    publish_at = as_utc(body.publish_at) if body.publish_at else now
+    # To the millisecond MongoDB keeps, so the 202 answers what a later GET reads back.
+    publish_at = to_millisecond(as_utc(body.publish_at)) if body.publish_at else now
     scheduled = publish_at > now
     assert school.id is not None and author.id is not None
     announcement = Announcement(
@@ -129,7 +132,12 @@ async def fan_out(*, announcement_id: str) -> int:
     ):
         return 0
     school = await School.get(announcement.school_id)
-    if school is None:
+    if school is None or school.deleted_at is not None:
+        # Left in `publishing`, the stalled-fan-out sweep would retry it forever.
+        await Announcement.get_motor_collection().update_one(
+            {"_id": announcement.id},
+            {"$set": {"status": AnnouncementStatus.cancelled, "cancelled_at": utcnow()}},
+        )
         return 0
     recipients = await notifications.announcement_recipients(
         school=school,
@@ -139,9 +147,10 @@ async def fan_out(*, announcement_id: str) -> int:
         author_id=announcement.author_id,
     )
     author = await User.get(announcement.author_id)
-    event = notifications.Event(
+    event = Event(
         key=announcement.event_key,
         topic=Topic.announcements,
+        template="announcement",
         title=announcement.title,
         body=announcement.body,
         priority=announcement.priority,
@@ -155,12 +164,15 @@ async def fan_out(*, announcement_id: str) -> int:
         },
     )
     created = await notifications.deliver(event, recipients)
+    # Who was reached, not who was expanded: soft-deleted roster members and people who
+    # turned both channels off got nothing. Counted after the writes, so a re-run agrees.
+    reached = await Notification.find({"event_key": announcement.event_key}).count()
     await Announcement.get_motor_collection().update_one(
         {"_id": announcement.id},
         {
             "$set": {
                 "status": AnnouncementStatus.published,
-                "recipients": len(recipients),
+                "recipients": reached,
                 "published_at": announcement.published_at or utcnow(),
             }
         },
@@ -232,8 +244,14 @@ async def announcement_stats(announcement: Announcement) -> AnnouncementStats:
         .to_list(None)
     )
     figures = rows[0] if rows else {"in_app": 0, "read": 0}
+    emails = await delivery.email_counts({"announcement_id": announcement.id})
     return AnnouncementStats(
-        recipients=announcement.recipients, in_app=figures["in_app"], read=figures["read"]
+        recipients=announcement.recipients,
+        in_app=figures["in_app"],
+        read=figures["read"],
+        email_sent=emails[EmailStatus.sent],
+        email_failed=emails[EmailStatus.failed] + emails[EmailStatus.dead],
+        email_pending=emails[EmailStatus.pending] + emails[EmailStatus.sending],
     )
 
 
@@ -305,9 +323,13 @@ async def school_stats(*, admin: User, now: datetime | None = None) -> Stats:
     by_role[Role.parent.value] = await User.find(
         {"_id": {"$in": parents}, "deleted_at": None}
     ).count()
-    subscribers = await Subscription.get_motor_collection().distinct(
+    subscriber_ids = await Subscription.get_motor_collection().distinct(
         "subscriber_id", {"school_id": {"$in": schools}}
     )
+    # A soft-deleted account keeps its subscriptions but hears nothing: not active.
+    active_subscribers = await User.find(
+        {"_id": {"$in": subscriber_ids}, "deleted_at": None}
+    ).count()
     recent = {"school_id": {"$in": schools}, "created_at": {"$gte": now - timedelta(hours=24)}}
     by_topic: dict[str, int] = {}
     total = read = 0
@@ -328,10 +350,10 @@ async def school_stats(*, admin: User, now: datetime | None = None) -> Stats:
         read += row["read"]
     return Stats(
         school_ids=[str(s) for s in schools],
-        active_subscribers=len(subscribers),
+        active_subscribers=active_subscribers,
         users_by_role=by_role,
         notifications_last_24h=NotificationFigures(
             total=total, read=read, unread=total - read, by_topic=by_topic
         ),
-        emails_last_24h=EmailFigures(),
+        emails_last_24h=EmailFigures(**await delivery.email_counts(recent)),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 from datetime import datetime, timedelta
@@ -42,7 +41,10 @@ from app.core.security import (
     utcnow,
     verify_password,
 )
-from app.delivery.mailer import send_email
+from app.delivery import service as delivery
+from app.delivery.models import EmailKind
+from app.delivery.render import render
+from app.digests import service as digests
 from app.schools.access import is_school_admin, load_school
 from app.schools.models import GuardianLink
 
@@ -193,66 +195,28 @@ async def _burn_account_tokens(user_id: PydanticObjectId, purpose: AccountTokenP
     )
 
 
-def _verification_mail(user: User, link: str, token: str) -> tuple[str, str, str]:
-    name = user.full_name
-    if user.locale == Locale.ru:
-        subject = "Подтвердите адрес почты в Schoolbell"
-        intro = f"Здравствуйте, {name}!"
-        action = "Подтвердите адрес электронной почты, открыв ссылку:"
-        code = f"Или введите в приложении код: {token}"
-        outro = (
-            "Ссылка действует 48 часов. Если вы не регистрировались в Schoolbell, "
-            "просто не отвечайте на это письмо."
-        )
-    else:
-        subject = "Confirm your email for Schoolbell"
-        intro = f"Hello, {name}!"
-        action = "Confirm your email address by opening this link:"
-        code = f"Or enter this code in the app: {token}"
-        outro = (
-            "The link is valid for 48 hours. "
-            "If you did not sign up for Schoolbell, ignore this message."
-        )
-    return subject, *_bodies(intro, action, link, code, outro)
-
-
-def _reset_mail(user: User, link: str, token: str) -> tuple[str, str, str]:
-    name = user.full_name
-    if user.locale == Locale.ru:
-        subject = "Сброс пароля Schoolbell"
-        intro = f"Здравствуйте, {name}!"
-        action = "Чтобы задать новый пароль, откройте ссылку:"
-        code = f"Или введите в приложении код: {token}"
-        outro = (
-            "Ссылка действует 30 минут и работает один раз. "
-            "Если вы не просили сбросить пароль, ничего не делайте."
-        )
-    else:
-        subject = "Reset your Schoolbell password"
-        intro = f"Hello, {name}!"
-        action = "To choose a new password, open this link:"
-        code = f"Or enter this code in the app: {token}"
-        outro = "The link works once, for 30 minutes. If you did not ask for a reset, do nothing."
-    return subject, *_bodies(intro, action, link, code, outro)
-
-
-def _bodies(intro: str, action: str, link: str, code: str, outro: str) -> tuple[str, str]:
-    text = f"{intro}\n\n{action}\n{link}\n\n{code}\n\n{outro}\n"
-    e = html.escape
-    markup = (
-        f"<p>{e(intro)}</p><p>{e(action)}<br>"
-        f'<a href="{e(link)}">{e(link)}</a></p><p>{e(code)}</p><p>{e(outro)}</p>'
+async def _queue_account_mail(*, user: User, template: str, token: str, **context: object) -> None:
+    """Account mail ignores preferences and carries no unsubscribe link; like every email
+    it is written to the outbox and sent by a worker, so a mail server that is down never
+    fails the request that caused it."""
+    assert user.id is not None
+    rendered = render(
+        template,
+        user.locale.value,
+        full_name=user.full_name,
+        code=token,
+        unsubscribe_url=None,
+        **context,
     )
-    return text, markup
-
-
-async def _mail_quietly(*, settings: Settings, user: User, mail: tuple[str, str, str]) -> None:
-    """Account mail must not fail the request that caused it; the user can ask again."""
-    subject, text, markup = mail
-    try:
-        await send_email(settings=settings, to=user.email, subject=subject, text=text, html=markup)
-    except Exception:
-        log.exception("could not send %r to user %s", subject, user.id)
+    await delivery.queue_email(
+        delivery.new_email(
+            key=f"account:{template}:{hash_token(token)}",
+            kind=EmailKind.account,
+            to=user.email,
+            rendered=rendered,
+            recipient_id=user.id,
+        )
+    )
 
 
 async def _send_verification(*, settings: Settings, user: User) -> None:
@@ -261,7 +225,7 @@ async def _send_verification(*, settings: Settings, user: User) -> None:
         user_id=user.id, purpose=AccountTokenPurpose.verify_email, ttl=VERIFY_EMAIL_TTL
     )
     link = f"{settings.public_base_url.rstrip('/')}/verify-email?token={token}"
-    await _mail_quietly(settings=settings, user=user, mail=_verification_mail(user, link, token))
+    await _queue_account_mail(user=user, template="verify_email", token=token, link=link)
 
 
 async def verify_email(*, token: str) -> None:
@@ -283,7 +247,10 @@ async def request_password_reset(*, settings: Settings, email: str) -> None:
         user_id=user.id, purpose=AccountTokenPurpose.password_reset, ttl=PASSWORD_RESET_TTL
     )
     link = f"{settings.public_base_url.rstrip('/')}/reset-password?token={token}"
-    await _mail_quietly(settings=settings, user=user, mail=_reset_mail(user, link, token))
+    minutes = int(PASSWORD_RESET_TTL.total_seconds() // 60)
+    await _queue_account_mail(
+        user=user, template="password_reset", token=token, link=link, minutes=minutes
+    )
 
 
 async def reset_password(*, token: str, new_password: str) -> None:
@@ -414,7 +381,12 @@ async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = Fa
             raise Conflict(EMAIL_TAKEN) from exc
         if raw is None:
             raise NotFound("User not found")
-        user = User.model_validate(raw)
+        previous, user = user, User.model_validate(raw)
+        if previous.timezone != user.timezone:
+            # Digest hours are local: a new zone moves their due times.
+            await digests.reschedule(
+                user=previous, preferences=previous.preferences, timezone=user.timezone
+            )
     if end_sessions:
         assert user.id is not None
         await _end_every_session(user.id, utcnow())

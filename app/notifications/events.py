@@ -8,8 +8,8 @@ from app.auth.models import User
 from app.core import jobs
 from app.core.security import as_utc
 from app.grades.models import Grade
-from app.notifications.models import Topic
-from app.notifications.service import Event, deliver, grade_recipients
+from app.notifications.models import Event, Topic
+from app.notifications.service import deliver, grade_recipients
 from app.schools.models import School
 
 GRADE_EVENT_JOB = "notifications.grade_event"
@@ -44,6 +44,7 @@ async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) 
     event = Event(
         key=event_key,
         topic=Topic.grades,
+        template="grade",
         title=f"{student_name}: {verb} grade in {grade.subject}",
         body=f"{grade.value} ({grade.kind.value}) in {grade.subject}"
         + (f" — {grade.comment}" if grade.comment else ""),
@@ -58,6 +59,7 @@ async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) 
             "kind": grade.kind.value,
             "date": grade.date.date().isoformat(),
             "teacher_name": teacher.full_name if teacher else None,
+            "comment": grade.comment,
             "school_name": school.name if school else None,
             "changed": changed,
         },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -79,6 +80,8 @@ class Notification(Document):
     email_decision: EmailDecision = EmailDecision.none
     # For digest decisions: which digest (daily or weekly) carries it.
     digest_frequency: EmailFrequency | None = None
+    # Set when a digest email took it, so the next digest starts after it.
+    digested_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     read_at: datetime | None = None
 
@@ -96,4 +99,29 @@ class Notification(Document):
                 [("recipient_id", 1), ("in_app", 1), ("read_at", 1)], name="inbox_unread"
             ),
             pymongo.IndexModel([("school_id", 1), ("created_at", -1)], name="school_recent"),
+            pymongo.IndexModel(
+                [
+                    ("recipient_id", 1),
+                    ("email_decision", 1),
+                    ("digest_frequency", 1),
+                    ("digested_at", 1),
+                    ("created_at", 1),
+                ],
+                name="digest_pending",
+            ),
         ]
+
+
+@dataclass
+class Event:
+    """Something that happened, told to many people; `template` names its email."""
+
+    key: str
+    topic: Topic
+    title: str
+    body: str
+    template: str
+    priority: Priority = Priority.normal
+    school_id: PydanticObjectId | None = None
+    actor_id: PydanticObjectId | None = None
+    data: dict[str, Any] = field(default_factory=dict)

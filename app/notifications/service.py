@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -14,9 +13,13 @@ from app.auth.models import Role, User
 from app.core.errors import Forbidden, NotFound
 from app.core.pagination import newest_first_filter, newest_first_sort, next_cursor
 from app.core.security import utcnow
+from app.delivery.immediate import immediate_emails
+from app.delivery.service import queue_emails
+from app.digests import service as digests
 from app.notifications.models import (
     SUBSCRIBABLE_TOPICS,
     EmailDecision,
+    Event,
     Notification,
     Subscription,
     TargetType,
@@ -42,9 +45,21 @@ DUPLICATE_KEY = 11000
 
 
 async def replace_preferences(*, user: User, preferences: Preferences) -> Preferences:
-    """Replace the whole preferences document."""
-    await user.set({User.preferences: preferences})
+    """Replace the whole preferences document (and move digest due times it changes)."""
+    await digests.reschedule(user=user, preferences=preferences, timezone=user.timezone)
     return preferences
+
+
+async def turn_email_off(*, user_id: PydanticObjectId, topics: Sequence[Topic]) -> User:
+    """What a one-click unsubscribe link does: no more email on these topics."""
+    user = await User.get(user_id)
+    if user is None or user.is_deleted:
+        raise NotFound("This account no longer exists")
+    preferences = user.preferences.model_copy(deep=True)
+    for topic in topics:
+        setattr(preferences.email, topic.value, EmailFrequency.off)
+    await replace_preferences(user=user, preferences=preferences)
+    return user
 
 
 async def patch_preferences(*, user: User, patch: PreferencesPatch) -> Preferences:
@@ -280,20 +295,6 @@ async def mark_all_read(*, user: User) -> int:
 # --- fan-out -----------------------------------------------------------------------------
 
 
-@dataclass
-class Event:
-    """Something that happened, told to many people."""
-
-    key: str
-    topic: Topic
-    title: str
-    body: str
-    priority: Priority = Priority.normal
-    school_id: PydanticObjectId | None = None
-    actor_id: PydanticObjectId | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-
 def _batches(ids: Sequence[PydanticObjectId], size: int) -> Iterable[list[PydanticObjectId]]:
     for start in range(0, len(ids), size):
         yield list(ids[start : start + size])
@@ -353,8 +354,11 @@ async def deliver(
         if not pending:
             continue
         users = await User.find({"_id": {"$in": pending}, "deleted_at": None}).to_list()
-        notifications = [n for n in (build_notification(event, u) for u in users) if n]
-        created += await _insert_ignoring_duplicates(notifications)
+        built = [(n, u) for u, n in ((u, build_notification(event, u)) for u in users) if n]
+        # Emails first: a crash between the two writes leaves recipients without the
+        # notification, whom a re-run covers, rather than notified people without email.
+        await queue_emails(immediate_emails(event, built, now=utcnow()))
+        created += await _insert_ignoring_duplicates([n for n, _ in built])
     return created
 
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from app.auth import service
 from app.auth.models import AccountToken, AccountTokenPurpose, AuthSession, RefreshToken, User
 from app.core.config import Settings
 from app.core.security import hash_token, utcnow
+from app.delivery.models import Email, EmailStatus
 from tests.auth.conftest import (
     NEW_PASSWORD,
     AppClient,
@@ -152,17 +153,20 @@ async def test_register_refuses_bad_input(
     assert await User.find().count() == 0
 
 
-async def test_register_succeeds_when_the_mail_cannot_be_sent(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def broken(**_: Any) -> None:
-        raise ConnectionRefusedError("smtp is down")
+async def test_register_succeeds_when_the_mail_server_is_down(app_client: AppClient) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    async with app_client(smtp_host="127.0.0.1", smtp_port=closed_port) as client:
+        response = await client.post("/auth/register", json=registration())
 
-    monkeypatch.setattr(service, "send_email", broken)
-
-    response = await client.post("/auth/register", json=registration())
-
-    assert response.status_code == 201
+        assert response.status_code == 201
+        # The email waits in the outbox for a retry instead of failing the request.
+        (email,) = await Email.find().to_list()
+        assert email.to == registration()["email"].lower()
+        assert email.status == EmailStatus.pending
+        assert email.attempts == 1
+        assert email.last_error and "connection" in email.last_error
 
 
 # --- login ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from app.auth.models import Role, User
 from app.core.jobs import CeleryDispatcher
 from app.main import create_app
 from app.notifications.models import Notification, Subscription, TargetType
+from app.notifications.preferences import Preferences
 from app.schools.models import School, SchoolClass, TeacherAssignment
 from tests.conftest import default_password_hash, make_settings
 from workers import runtime
@@ -35,6 +36,10 @@ RECIPIENTS = STUDENTS + TEACHERS + SUBSCRIBED_PARENTS
 FANOUT_TIMEOUT_SECONDS = 300
 
 
+# In-app only: the outbox has its own tests, and 2,500 emails would only slow this one.
+IN_APP_ONLY = Preferences.model_validate({"email": {"announcements": "off"}})
+
+
 def _people(role: Role, count: int, school_ids: list[PydanticObjectId]) -> list[dict]:
     return [
         User(
@@ -43,6 +48,7 @@ def _people(role: Role, count: int, school_ids: list[PydanticObjectId]) -> list[
             role=role,
             password_hash=default_password_hash(),
             school_ids=school_ids,
+            preferences=IN_APP_ONLY,
         ).model_dump(by_alias=True, exclude={"id"})
         for n in range(count)
     ]

@@ -1,0 +1,60 @@
+"""The outbox: every email is written here first, then sent by a worker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import pymongo
+from beanie import Document, PydanticObjectId
+from pydantic import Field
+
+from app.core.security import utcnow
+
+
+class EmailKind(StrEnum):
+    immediate = "immediate"
+    digest = "digest"
+    account = "account"
+
+
+class EmailStatus(StrEnum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+    dead = "dead"
+
+
+class Email(Document):
+    # Deterministic per send ("notification:<event>:<user>", "digest:daily:<user>:<date>"…):
+    # the unique index makes a second copy of the same email impossible.
+    idempotency_key: str
+    kind: EmailKind
+    to: str
+    recipient_id: PydanticObjectId | None = None
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    status: EmailStatus = EmailStatus.pending
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    # While `sending`: the claim expires then, and the sweep hands it to another worker.
+    lease_until: datetime | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    school_id: PydanticObjectId | None = None
+    announcement_id: PydanticObjectId | None = None
+    notification_ids: list[PydanticObjectId] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "emails"
+        indexes = [
+            pymongo.IndexModel([("idempotency_key", 1)], unique=True, name="idempotency_unique"),
+            pymongo.IndexModel([("status", 1), ("next_attempt_at", 1)], name="due"),
+            pymongo.IndexModel([("status", 1), ("lease_until", 1)], name="lease"),
+            pymongo.IndexModel([("announcement_id", 1), ("status", 1)], name="announcement"),
+            pymongo.IndexModel([("school_id", 1), ("created_at", -1)], name="school_recent"),
+        ]

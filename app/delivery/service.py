@@ -1,0 +1,252 @@
+"""The outbox: write every email first, then send it from a worker, exactly once.
+
+A worker claims an email with one atomic find_one_and_update (pending → sending, with a
+lease), so two workers never send the same one. A transient failure puts it back to
+pending with exponential backoff and jitter; a permanent one, or the last attempt,
+makes it dead. A sweep every minute re-enqueues what is due and what a dead worker held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+
+from beanie import PydanticObjectId
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from pymongo import ReturnDocument
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from app.core import jobs
+from app.core.config import Settings, get_settings
+from app.core.security import utcnow
+from app.delivery.models import Email, EmailKind, EmailStatus
+from app.delivery.render import Rendered
+from app.delivery.transport import DeliveryError, make_transport
+
+log = logging.getLogger(__name__)
+
+SEND_JOB = "delivery.send_emails"
+SWEEP_JOB = "delivery.sweep"
+# Longer than an SMTP timeout, so a live worker's claim never expires under it.
+LEASE = timedelta(minutes=5)
+BACKOFF_SECONDS = (30, 120, 480, 1800, 7200)
+MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
+SEND_BATCH = 100
+DUPLICATE_KEY = 11000
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before the next try after `attempts` failed ones, with ±20 % jitter."""
+    base = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1]
+    return timedelta(seconds=base * random.uniform(0.8, 1.2))
+
+
+def new_email(
+    *,
+    key: str,
+    kind: EmailKind,
+    to: str,
+    rendered: Rendered,
+    recipient_id: PydanticObjectId | None = None,
+    headers: dict[str, str] | None = None,
+    not_before: datetime | None = None,
+    school_id: PydanticObjectId | None = None,
+    announcement_id: PydanticObjectId | None = None,
+    notification_ids: Sequence[PydanticObjectId] = (),
+) -> Email:
+    return Email(
+        idempotency_key=key,
+        kind=kind,
+        to=to,
+        recipient_id=recipient_id,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        headers=headers or {},
+        next_attempt_at=not_before or utcnow(),
+        school_id=school_id,
+        announcement_id=announcement_id,
+        notification_ids=list(notification_ids),
+    )
+
+
+async def queue_email(email: Email) -> Email:
+    """Write one email to the outbox (or find the one with its key) and ask a worker to send it."""
+    try:
+        await email.insert()
+    except DuplicateKeyError:
+        existing = await Email.find_one({"idempotency_key": email.idempotency_key})
+        assert existing is not None
+        return existing
+    await jobs.enqueue(SEND_JOB, email_ids=[str(email.id)])
+    return email
+
+
+async def queue_emails(emails: Sequence[Email]) -> int:
+    """Write a batch with one unordered insert (keys already there are skipped), then one job."""
+    if not emails:
+        return 0
+    documents = [e.model_dump(by_alias=True, exclude={"id"}) for e in emails]
+    try:
+        result = await Email.get_motor_collection().insert_many(documents, ordered=False)
+        written = len(result.inserted_ids)
+    except BulkWriteError as exc:
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            raise
+        written = int(exc.details.get("nInserted", 0))
+    if written:
+        await jobs.enqueue(SEND_JOB, email_ids=None)
+    return written
+
+
+# --- sending -----------------------------------------------------------------------------
+
+
+_limiters: dict[str, MovingWindowRateLimiter] = {}
+
+
+def _rate_limiter(settings: Settings) -> MovingWindowRateLimiter:
+    uri = settings.redis_url or "memory://"
+    if uri not in _limiters:
+        _limiters[uri] = MovingWindowRateLimiter(storage_from_string(uri))
+    return _limiters[uri]
+
+
+async def _wait_for_sending_slot(settings: Settings) -> None:
+    """Every worker draws from one shared window, so the provider's quota holds overall."""
+    limiter = _rate_limiter(settings)
+    item = parse(f"{settings.email_rate_per_second}/second")
+    while not await asyncio.to_thread(limiter.hit, item, "schoolbell", "email"):
+        reset_at, _ = await asyncio.to_thread(limiter.get_window_stats, item, "schoolbell", "email")
+        await asyncio.sleep(max(0.01, min(1.0, reset_at - time.time())))
+
+
+async def claim(*, now: datetime, email_ids: Sequence[PydanticObjectId] | None) -> Email | None:
+    """Take one due email for sending; None when there is none. Atomic: one winner."""
+    query: dict[str, Any] = {"status": EmailStatus.pending, "next_attempt_at": {"$lte": now}}
+    if email_ids is not None:
+        query["_id"] = {"$in": list(email_ids)}
+    raw = await Email.get_motor_collection().find_one_and_update(
+        query,
+        {
+            "$set": {"status": EmailStatus.sending, "lease_until": now + LEASE},
+            "$inc": {"attempts": 1},
+        },
+        sort=[("next_attempt_at", 1)],
+        return_document=ReturnDocument.AFTER,
+    )
+    return Email.model_validate(raw) if raw is not None else None
+
+
+def to_message(email: Email, settings: Settings) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message["Date"] = format_datetime(utcnow())
+    # Derived from the idempotency key: a receiving server can spot a resend, too.
+    digest = hashlib.sha256(email.idempotency_key.encode()).hexdigest()[:32]
+    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "schoolbell.local"
+    message["Message-ID"] = f"<{digest}@{domain}>"
+    for name, value in email.headers.items():
+        message[name] = value
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    return message
+
+
+async def _record_sent(email: Email, now: datetime) -> None:
+    await Email.get_motor_collection().update_one(
+        {"_id": email.id, "status": EmailStatus.sending},
+        {
+            "$set": {
+                "status": EmailStatus.sent,
+                "sent_at": now,
+                "lease_until": None,
+                "last_error": None,
+            }
+        },
+    )
+
+
+async def _record_failure(email: Email, failure: DeliveryError, now: datetime) -> None:
+    if failure.permanent or email.attempts >= MAX_ATTEMPTS:
+        changes: dict[str, Any] = {"status": EmailStatus.dead}
+    else:
+        changes = {
+            "status": EmailStatus.pending,
+            "next_attempt_at": now + backoff(email.attempts),
+        }
+    changes.update({"lease_until": None, "last_error": str(failure)[:1000]})
+    await Email.get_motor_collection().update_one(
+        {"_id": email.id, "status": EmailStatus.sending}, {"$set": changes}
+    )
+    log.warning("email %s to %s failed (%s): %s", email.id, email.to, changes["status"], failure)
+
+
+@jobs.job(SEND_JOB, queue=jobs.EMAIL_QUEUE)
+async def send_emails(
+    *, email_ids: list[str] | None = None, now: datetime | None = None, limit: int = SEND_BATCH
+) -> int:
+    """Send due emails (these ones, or any) over one connection; returns how many were sent."""
+    settings = get_settings()
+    ids = [PydanticObjectId(i) for i in email_ids] if email_ids is not None else None
+    sent = 0
+    async with make_transport(settings) as transport:
+        for _ in range(limit):
+            moment = now or utcnow()
+            email = await claim(now=moment, email_ids=ids)
+            if email is None:
+                break
+            await _wait_for_sending_slot(settings)
+            try:
+                await transport.send(to_message(email, settings))
+            except DeliveryError as failure:
+                await _record_failure(email, failure, now or utcnow())
+                if failure.connection_lost:
+                    break  # the server is away: the backoff decides when to try again
+                continue
+            await _record_sent(email, now or utcnow())
+            sent += 1
+    return sent
+
+
+@jobs.job(SWEEP_JOB)
+async def sweep(*, now: datetime | None = None) -> int:
+    """Hand back emails whose sender died (lease expired) and send everything due (beat)."""
+    now = now or utcnow()
+    collection = Email.get_motor_collection()
+    await collection.update_many(
+        {"status": EmailStatus.sending, "lease_until": {"$lt": now}},
+        {"$set": {"status": EmailStatus.pending, "next_attempt_at": now, "lease_until": None}},
+    )
+    due = await collection.count_documents(
+        {"status": EmailStatus.pending, "next_attempt_at": {"$lte": now}}
+    )
+    # One job per batch of due emails; each claims its own, so they never overlap.
+    for _ in range((due + SEND_BATCH - 1) // SEND_BATCH):
+        await jobs.enqueue(SEND_JOB, email_ids=None)
+    return due
+
+
+# --- figures -----------------------------------------------------------------------------
+
+
+async def email_counts(match: dict[str, Any]) -> dict[str, int]:
+    """How many emails matching `match` are in each status."""
+    counts = {status.value: 0 for status in EmailStatus}
+    async for row in Email.get_motor_collection().aggregate(
+        [{"$match": match}, {"$group": {"_id": "$status", "count": {"$sum": 1}}}]
+    ):
+        counts[row["_id"]] = row["count"]
+    return counts

@@ -1,0 +1,151 @@
+"""Where emails physically go: an SMTP server (fastapi-mail's connection, aiosmtplib
+underneath), or `.eml` files when no server is configured. One connection serves every
+email a worker sends in one run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
+from types import TracebackType
+
+import aiosmtplib
+from fastapi_mail import ConnectionConfig
+from fastapi_mail.connection import Connection
+from fastapi_mail.errors import ConnectionErrors
+from pydantic import SecretStr
+
+from app.core.config import Settings
+from app.core.security import utcnow
+
+log = logging.getLogger(__name__)
+
+OUTBOX_DIR = "outbox"
+SMTP_TIMEOUT_SECONDS = 15
+
+
+class DeliveryError(Exception):
+    """A send failed; `permanent` says whether trying again could help."""
+
+    def __init__(self, message: str, *, permanent: bool, connection_lost: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        # The connection is unusable: the rest of the run must wait for a retry.
+        self.connection_lost = connection_lost
+
+
+def classify(error: BaseException) -> DeliveryError:
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        codes = [refusal.code for refusal in error.recipients]
+        permanent = bool(codes) and all(500 <= code < 600 for code in codes)
+        return DeliveryError(f"recipient refused: {error}", permanent=permanent)
+    if isinstance(error, aiosmtplib.SMTPServerDisconnected | aiosmtplib.SMTPConnectError):
+        return DeliveryError(f"connection: {error}", permanent=False, connection_lost=True)
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        return DeliveryError(
+            f"SMTP {error.code}: {error.message}", permanent=500 <= error.code < 600
+        )
+    if isinstance(error, ConnectionErrors | OSError | TimeoutError | aiosmtplib.SMTPException):
+        return DeliveryError(f"connection: {error}", permanent=False, connection_lost=True)
+    return DeliveryError(f"unexpected: {error!r}", permanent=False, connection_lost=True)
+
+
+class FileTransport:
+    """Writes each message as an RFC 5322 `.eml` file; a plain sort is the sending order."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def __aenter__(self) -> FileTransport:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+    async def send(self, message: EmailMessage) -> None:
+        try:
+            await asyncio.to_thread(write_eml, self.directory, message)
+        except OSError as exc:
+            raise classify(exc) from exc
+
+
+def write_eml(directory: Path, message: EmailMessage) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"{utcnow():%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex}.eml"
+    path = directory / name
+    # Written aside and renamed, so a reader of the folder never sees half a message.
+    temporary = directory / f".{name}.tmp"
+    temporary.write_bytes(bytes(message))
+    os.replace(temporary, path)
+    return path
+
+
+class SmtpTransport:
+    """One SMTP connection, opened on the first send and reused for the next ones."""
+
+    def __init__(self, settings: Settings) -> None:
+        assert settings.smtp_host
+        self.config = _connection_config(settings, settings.smtp_host)
+        self._connection: Connection | None = None
+
+    async def __aenter__(self) -> SmtpTransport:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            # The server may already have dropped us; the messages are accounted for.
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await connection.session.quit()
+
+    async def send(self, message: EmailMessage) -> None:
+        try:
+            if self._connection is None:
+                connection = Connection(self.config)
+                await connection.__aenter__()
+                self._connection = connection
+            await self._connection.session.send_message(message)
+        except Exception as exc:
+            failure = classify(exc)
+            if failure.connection_lost:
+                self._connection = None
+            raise failure from exc
+
+
+def make_transport(settings: Settings) -> FileTransport | SmtpTransport:
+    if settings.smtp_host:
+        return SmtpTransport(settings)
+    return FileTransport(settings.data_dir / OUTBOX_DIR)
+
+
+def _connection_config(settings: Settings, host: str) -> ConnectionConfig:
+    from_name, from_address = parseaddr(settings.mail_from)
+    # model_construct: EmailStr refuses reserved domains such as `.local`, which mail
+    # catchers and internal relays accept; and a BaseSettings subclass would also read
+    # stray MAIL_* variables from the environment.
+    return ConnectionConfig.model_construct(
+        MAIL_USERNAME=settings.smtp_user or "",
+        MAIL_PASSWORD=SecretStr(settings.smtp_password or ""),
+        MAIL_SERVER=host,
+        MAIL_PORT=settings.smtp_port,
+        MAIL_STARTTLS=settings.smtp_starttls,
+        MAIL_SSL_TLS=settings.smtp_ssl,
+        MAIL_FROM=from_address,
+        MAIL_FROM_NAME=from_name or None,
+        USE_CREDENTIALS=bool(settings.smtp_user),
+        VALIDATE_CERTS=True,
+        TIMEOUT=SMTP_TIMEOUT_SECONDS,
+    )

@@ -1,0 +1,256 @@
+"""Daily and weekly digests: when each is due, and one email per period with what it covers.
+
+Each user keeps the next due time of each digest (UTC) and the earliest of them in an
+indexed field, so the beat scan asks "who is due now" instead of scanning everyone.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from beanie import PydanticObjectId, SortDirection
+
+from app.auth.models import DigestDue, User
+from app.core import jobs
+from app.core.config import get_settings
+from app.core.security import as_utc, utcnow
+from app.delivery import service as delivery
+from app.delivery.models import Email, EmailKind
+from app.delivery.render import render
+from app.delivery.unsubscribe import unsubscribe_headers, unsubscribe_url
+from app.notifications.models import EmailDecision, Notification, Topic
+from app.notifications.preferences import EmailFrequency, Preferences
+
+SCAN_JOB = "digests.scan"
+SEND_JOB = "digests.send"
+PERIODS = (EmailFrequency.daily, EmailFrequency.weekly)
+HIDDEN_VALUE = {"en": "open Schoolbell to see the grade", "ru": "оценка — в Schoolbell"}
+TOPIC_LABELS = {
+    "en": {Topic.grades: "Grades", Topic.announcements: "Announcements"},
+    "ru": {Topic.grades: "Оценки", Topic.announcements: "Объявления"},
+}
+
+
+def user_zone(user: User) -> ZoneInfo:
+    try:
+        return ZoneInfo(user.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def next_due(*, now: datetime, zone: ZoneInfo, hour: int, weekday: int | None = None) -> datetime:
+    """The next start of `hour` (local) whose hour has not ended yet, on `weekday` if given.
+
+    At 18:30 with hour 18 that is today's 18:00 (due at once); with hour 9, tomorrow's.
+    """
+    local_now = as_utc(now).astimezone(zone)
+    for offset in range(0, 9):
+        day = local_now.date() + timedelta(days=offset)
+        if weekday is not None and day.isoweekday() != weekday:
+            continue
+        start = datetime(day.year, day.month, day.day, hour, tzinfo=zone)
+        if start.astimezone(ZoneInfo("UTC")) + timedelta(hours=1) > as_utc(now):
+            return start.astimezone(ZoneInfo("UTC"))
+    raise AssertionError("a matching day exists within a week")
+
+
+def _uses(preferences: Preferences, period: EmailFrequency) -> bool:
+    return period in (preferences.email.grades, preferences.email.announcements)
+
+
+def plan(*, user: User, preferences: Preferences, timezone: str, now: datetime) -> DigestDue:
+    """The due times after a change of preferences or time zone.
+
+    A digest the change does not touch keeps its time; one whose hour, weekday or zone
+    changed, or that was just switched on, is due at the next start of its hour.
+    """
+    current = user.digest_due
+    zone_changed = timezone != user.timezone
+    before = user.preferences
+    zone = user_zone(user.model_copy(update={"timezone": timezone}))
+    due = DigestDue()
+    for period in PERIODS:
+        if not _uses(preferences, period):
+            continue
+        existing = getattr(current, period.value)
+        weekly = period == EmailFrequency.weekly
+        moved = (
+            zone_changed
+            or preferences.digest_hour != before.digest_hour
+            or (weekly and preferences.digest_weekday != before.digest_weekday)
+        )
+        if existing is not None and not moved:
+            setattr(due, period.value, existing)
+        else:
+            setattr(
+                due,
+                period.value,
+                next_due(
+                    now=now,
+                    zone=zone,
+                    hour=preferences.digest_hour,
+                    weekday=preferences.digest_weekday if weekly else None,
+                ),
+            )
+    return due
+
+
+async def reschedule(
+    *, user: User, preferences: Preferences, timezone: str, now: datetime | None = None
+) -> None:
+    """Store new preferences and time zone with the digest due times they lead to."""
+    due = plan(user=user, preferences=preferences, timezone=timezone, now=now or utcnow())
+    await User.get_motor_collection().update_one(
+        {"_id": user.id},
+        {
+            "$set": {
+                "preferences": preferences.model_dump(mode="json"),
+                "timezone": timezone,
+                "digest_due": due.model_dump(),
+                "next_digest_at": due.earliest(),
+            }
+        },
+    )
+    user.preferences, user.timezone = preferences, timezone
+    user.digest_due, user.next_digest_at = due, due.earliest()
+
+
+@jobs.job(SCAN_JOB)
+async def scan(*, now: datetime | None = None) -> int:
+    """Enqueue one digest job per user whose digest is due (beat, every minute)."""
+    now = now or utcnow()
+    cursor = User.get_motor_collection().find(
+        {"next_digest_at": {"$lte": now}, "deleted_at": None}, {"_id": 1}
+    )
+    due = [str(row["_id"]) async for row in cursor]
+    for user_id in due:
+        await jobs.enqueue(SEND_JOB, user_id=user_id)
+    return len(due)
+
+
+def period_label(period: EmailFrequency, due: datetime, zone: ZoneInfo) -> str:
+    local: date = as_utc(due).astimezone(zone).date()
+    if period == EmailFrequency.weekly:
+        year, week, _ = local.isocalendar()
+        return f"{year}-W{week:02d}"
+    return local.isoformat()
+
+
+@jobs.job(SEND_JOB)
+async def send_digests(*, user_id: str, now: datetime | None = None) -> int:
+    """Send the user's due digests (one email per period at most) and move them forward."""
+    now = now or utcnow()
+    user = await User.get(PydanticObjectId(user_id))
+    if user is None or user.is_deleted:
+        return 0
+    sent = 0
+    for period in PERIODS:
+        due = getattr(user.digest_due, period.value)
+        if due is not None and as_utc(due) <= now:
+            sent += await _send_period(user, period, as_utc(due), now)
+    return sent
+
+
+async def _send_period(user: User, period: EmailFrequency, due: datetime, now: datetime) -> int:
+    zone = user_zone(user)
+    key = f"digest:{period.value}:{user.id}:{period_label(period, due, zone)}"
+    existing = await Email.find_one({"idempotency_key": key})
+    if existing is not None:
+        # Written by an earlier run that stopped half-way: finish its bookkeeping only.
+        included = existing.notification_ids
+    else:
+        pending = (
+            await Notification.find(
+                {
+                    "recipient_id": user.id,
+                    "email_decision": EmailDecision.digest,
+                    "digest_frequency": period,
+                    "digested_at": None,
+                    "created_at": {"$lte": now},
+                }
+            )
+            .sort([("created_at", SortDirection.ASCENDING), ("_id", SortDirection.ASCENDING)])
+            .to_list()
+        )
+        included = [n.id for n in pending if n.id is not None]
+        if pending:
+            await delivery.queue_email(_digest_email(user, period, key, pending, zone))
+    if included:
+        await Notification.get_motor_collection().update_many(
+            {"_id": {"$in": included}, "digested_at": None}, {"$set": {"digested_at": now}}
+        )
+    await _advance(user, period, due, now, zone)
+    return 1 if included and existing is None else 0
+
+
+async def _advance(
+    user: User, period: EmailFrequency, due: datetime, now: datetime, zone: ZoneInfo
+) -> None:
+    preferences = user.preferences
+    weekly = period == EmailFrequency.weekly
+    following = next_due(
+        # From the end of the hour just served, or now when the workers were away longer.
+        now=max(now, due + timedelta(hours=1)),
+        zone=zone,
+        hour=preferences.digest_hour,
+        weekday=preferences.digest_weekday if weekly else None,
+    )
+    setattr(user.digest_due, period.value, following)
+    # Conditional on the due time read, so a preference change in between is not undone.
+    await User.get_motor_collection().update_one(
+        {"_id": user.id, f"digest_due.{period.value}": due},
+        {
+            "$set": {
+                f"digest_due.{period.value}": following,
+                "next_digest_at": user.digest_due.earliest(),
+            }
+        },
+    )
+
+
+def _digest_email(
+    user: User, period: EmailFrequency, key: str, notifications: list[Notification], zone: ZoneInfo
+) -> Email:
+    assert user.id is not None
+    settings = get_settings()
+    locale = user.locale.value
+    labels = TOPIC_LABELS[locale]
+    groups: OrderedDict[tuple[str | None, Topic], dict[str, Any]] = OrderedDict()
+    hide_values = not user.preferences.include_grade_values
+    for notification in notifications:
+        is_grade = notification.topic == Topic.grades
+        child = notification.data.get("student_name") if is_grade else None
+        group = groups.setdefault(
+            (child, notification.topic),
+            {"child": child, "topic_label": labels[notification.topic], "items": []},
+        )
+        group["items"].append(
+            {
+                "when": as_utc(notification.created_at).astimezone(zone).strftime("%d.%m %H:%M"),
+                "title": notification.title,
+                # The body of a grade notification states the value.
+                "body": HIDDEN_VALUE[locale] if is_grade and hide_values else notification.body,
+            }
+        )
+    topics = list(dict.fromkeys(n.topic for n in notifications))
+    link = unsubscribe_url(settings=settings, user_id=user.id, topics=topics)
+    rendered = render(
+        "digest",
+        locale,
+        period=period.value,
+        count=len(notifications),
+        groups=list(groups.values()),
+        unsubscribe_url=link,
+    )
+    return delivery.new_email(
+        key=key,
+        kind=EmailKind.digest,
+        to=user.email,
+        rendered=rendered,
+        recipient_id=user.id,
+        headers=unsubscribe_headers(link),
+        notification_ids=[n.id for n in notifications if n.id is not None],
+    )
