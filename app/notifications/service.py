@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -332,7 +333,11 @@ def build_notification(event: Event, recipient: User) -> Notification | None:
 
 
 async def deliver(
-    event: Event, recipient_ids: Sequence[PydanticObjectId], *, batch_size: int = FANOUT_BATCH_SIZE
+    event: Event,
+    recipient_ids: Sequence[PydanticObjectId],
+    *,
+    batch_size: int = FANOUT_BATCH_SIZE,
+    now: datetime | None = None,
 ) -> int:
     """Write the event's notifications, a batch of recipients per round trip; idempotent.
 
@@ -357,7 +362,7 @@ async def deliver(
         built = [(n, u) for u, n in ((u, build_notification(event, u)) for u in users) if n]
         # Emails first: a crash between the two writes leaves recipients without the
         # notification, whom a re-run covers, rather than notified people without email.
-        await queue_emails(immediate_emails(event, built, now=utcnow()))
+        await queue_emails(immediate_emails(event, built, now=now or utcnow()))
         created += await _insert_ignoring_duplicates([n for n, _ in built])
     return created
 
