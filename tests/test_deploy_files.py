@@ -111,3 +111,14 @@ def test_compose_runs_a_worker_and_one_beat_against_the_same_services() -> None:
         assert "redis:6379" in service["environment"]["REDIS_URL"]
         assert service["depends_on"]["redis"]["condition"] == "service_healthy"
     assert "deploy" not in services["beat"] or services["beat"]["deploy"].get("replicas", 1) == 1
+
+
+def test_compose_catches_mail_in_mailpit_until_a_real_server_is_named() -> None:
+    services = compose()["services"]
+    mailpit = services["mailpit"]
+    assert "mailpit" in mailpit["image"]
+    assert any(str(port).startswith("8025:") for port in mailpit["ports"])
+    for name in ("api", "worker"):
+        environment = services[name]["environment"]
+        assert environment["SMTP_HOST"] == "${SMTP_HOST:-mailpit}"
+        assert environment["SMTP_PORT"] == "${SMTP_PORT:-1025}"
