@@ -1,0 +1,109 @@
+"""How database round trips of an announcement fan-out grow with the audience.
+
+Counts the calls that reach the database (mongomock stands in for MongoDB, so wall
+time says nothing; round trips are what a real server would feel). The baseline is
+the obvious per-recipient loop — load the user, insert the notification — measured
+in the same run; the figure to watch is the ratio, and that the batched count grows
+with the number of batches of 1,000, not with recipients.
+
+    uv run python bench/fanout_round_trips.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from beanie import PydanticObjectId
+from mongomock_motor import AsyncMongoMockClient
+
+from app.auth.models import Role, User
+from app.core.db import init_database
+from app.documents import DOCUMENT_MODELS
+from app.notifications.models import Event, Notification, Topic
+from app.notifications.preferences import Preferences
+from app.notifications.service import build_notification, deliver
+
+SIZES = (100, 1_000, 2_500)
+OPERATIONS = ("find", "find_one", "insert_one", "insert_many", "distinct", "aggregate")
+IN_APP_ONLY = Preferences.model_validate({"email": {"announcements": "off"}})
+
+
+@contextmanager
+def counting() -> Iterator[Counter[str]]:
+    """Count calls to the collection methods that each cost one round trip."""
+    from mongomock_motor import AsyncMongoMockCollection
+
+    counts: Counter[str] = Counter()
+    originals = {name: getattr(AsyncMongoMockCollection, name) for name in OPERATIONS}
+
+    def wrap(name: str, original: Any) -> Any:
+        def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+            counts[name] += 1
+            return original(self, *args, **kwargs)
+
+        return counted
+
+    for name, original in originals.items():
+        setattr(AsyncMongoMockCollection, name, wrap(name, original))
+    try:
+        yield counts
+    finally:
+        for name, original in originals.items():
+            setattr(AsyncMongoMockCollection, name, original)
+
+
+async def make_people(count: int) -> list[PydanticObjectId]:
+    documents = [
+        User(
+            email=f"s{n}@bench.example.org",
+            full_name=f"Student {n}",
+            role=Role.student,
+            password_hash="-",
+            preferences=IN_APP_ONLY,
+        ).model_dump(by_alias=True, exclude={"id"})
+        for n in range(count)
+    ]
+    result = await User.get_motor_collection().insert_many(documents)
+    return [PydanticObjectId(i) for i in result.inserted_ids]
+
+
+def event(key: str) -> Event:
+    return Event(
+        key=key,
+        topic=Topic.announcements,
+        title="Bench",
+        body="Body",
+        template="announcement",
+        data={"school_name": "Bench school", "author_name": "Bench"},
+    )
+
+
+async def one_by_one(key: str, people: list[PydanticObjectId]) -> None:
+    for person in people:
+        user = await User.get(person)
+        assert user is not None
+        notification = build_notification(event(key), user)
+        if notification is not None:
+            await notification.insert()
+
+
+async def main() -> None:
+    print(f"{'recipients':>10} {'batched':>8} {'per-person':>11} {'ratio':>7}")
+    for size in SIZES:
+        await init_database(AsyncMongoMockClient(), "bench", DOCUMENT_MODELS)
+        people = await make_people(size)
+        with counting() as batched:
+            await deliver(event(f"batched:{size}"), people)
+        with counting() as baseline:
+            await one_by_one(f"baseline:{size}", people)
+        assert await Notification.find({"event_key": f"batched:{size}"}).count() == size
+        b, p = sum(batched.values()), sum(baseline.values())
+        print(f"{size:>10} {b:>8} {p:>11} {p / b:>6.0f}x")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
