@@ -7,7 +7,7 @@ Run it with `schoolbell worker` / `schoolbell beat`, or
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from app.core.config import Settings, get_settings
 from app.core.jobs import DEFAULT_QUEUE, EMAIL_QUEUE, FANOUT_QUEUE, JOBS
@@ -21,7 +21,11 @@ def create_celery(settings: Settings) -> Celery:
     broker = settings.redis_url or "memory://"
     celery_app = Celery("schoolbell", broker=broker)
     celery_app.conf.update(
-        task_queues=[Queue(name) for name in QUEUES],
+        # Each queue its own exchange and routing key; left out, all three are bound to
+        # one shared default key, which leaves routing to chance.
+        task_queues=[
+            Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES
+        ],
         task_default_queue=DEFAULT_QUEUE,
         # Beat sends by name only; routes put each job on its queue wherever it comes from.
         task_routes={name: {"queue": queue} for name, (queue, _function) in JOBS.items()},
