@@ -21,13 +21,12 @@ from app.delivery import service as delivery
 from app.delivery.models import Email, EmailKind
 from app.delivery.render import render
 from app.delivery.unsubscribe import unsubscribe_headers, unsubscribe_url
-from app.notifications.models import EmailDecision, Notification, Topic
+from app.notifications.models import SUBSCRIBABLE_TOPICS, EmailDecision, Notification, Topic
 from app.notifications.preferences import EmailFrequency, Preferences
 
 SCAN_JOB = "digests.scan"
 SEND_JOB = "digests.send"
 PERIODS = (EmailFrequency.daily, EmailFrequency.weekly)
-HIDDEN_VALUE = {"en": "open Schoolbell to see the grade", "ru": "оценка — в Schoolbell"}
 TOPIC_LABELS = {
     "en": {Topic.grades: "Grades", Topic.announcements: "Announcements"},
     "ru": {Topic.grades: "Оценки", Topic.announcements: "Объявления"},
@@ -103,6 +102,20 @@ async def reschedule(
 ) -> None:
     """Store new preferences and time zone with the digest due times they lead to."""
     due = plan(user=user, preferences=preferences, timezone=timezone, now=now or utcnow())
+    for topic in SUBSCRIBABLE_TOPICS:
+        frequency = getattr(preferences.email, topic.value)
+        if frequency in PERIODS and frequency != getattr(user.preferences.email, topic.value):
+            # A topic moved to the other digest takes what its old digest had not yet sent.
+            await Notification.get_motor_collection().update_many(
+                {
+                    "recipient_id": user.id,
+                    "topic": topic,
+                    "email_decision": EmailDecision.digest,
+                    "digested_at": None,
+                    "digest_frequency": {"$ne": frequency},
+                },
+                {"$set": {"digest_frequency": frequency}},
+            )
     await User.get_motor_collection().update_one(
         {"_id": user.id},
         {
@@ -121,13 +134,16 @@ async def reschedule(
 @jobs.job(SCAN_JOB)
 async def scan(*, now: datetime | None = None) -> int:
     """Enqueue one digest job per user whose digest is due (beat, every minute)."""
+    # A time given by the caller (a replay, a test's clock) is the send jobs' time too;
+    # otherwise each job reads the clock when it runs.
+    clock: dict[str, Any] = {"now": now} if now is not None else {}
     now = now or utcnow()
     cursor = User.get_motor_collection().find(
         {"next_digest_at": {"$lte": now}, "deleted_at": None}, {"_id": 1}
     )
     due = [str(row["_id"]) async for row in cursor]
     for user_id in due:
-        await jobs.enqueue(SEND_JOB, user_id=user_id)
+        await jobs.enqueue(SEND_JOB, user_id=user_id, **clock)
     return len(due)
 
 
@@ -158,6 +174,7 @@ async def _send_period(user: User, period: EmailFrequency, due: datetime, now: d
     zone = user_zone(user)
     key = f"digest:{period.value}:{user.id}:{period_label(period, due, zone)}"
     existing = await Email.find_one({"idempotency_key": key})
+    sent_now = False
     if existing is not None:
         # Written by an earlier run that stopped half-way: finish its bookkeeping only.
         included = existing.notification_ids
@@ -175,25 +192,41 @@ async def _send_period(user: User, period: EmailFrequency, due: datetime, now: d
             .sort([("created_at", SortDirection.ASCENDING), ("_id", SortDirection.ASCENDING)])
             .to_list()
         )
-        included = [n.id for n in pending if n.id is not None]
+        included = []
         if pending:
-            await delivery.queue_email(_digest_email(user, period, key, pending, zone))
+            candidate = _digest_email(user, period, key, pending, zone)
+            written = await delivery.queue_email(candidate)
+            # A racing job may have written this period's email first, from fewer
+            # notifications: only what that email holds is digested; the rest waits.
+            included = written.notification_ids
+            sent_now = written is candidate
     if included:
         await Notification.get_motor_collection().update_many(
             {"_id": {"$in": included}, "digested_at": None}, {"$set": {"digested_at": now}}
         )
-    await _advance(user, period, due, now, zone)
-    return 1 if included and existing is None else 0
+    await _advance(user, period, due, now, zone, sent_now=sent_now)
+    return 1 if sent_now else 0
 
 
 async def _advance(
-    user: User, period: EmailFrequency, due: datetime, now: datetime, zone: ZoneInfo
+    user: User,
+    period: EmailFrequency,
+    due: datetime,
+    now: datetime,
+    zone: ZoneInfo,
+    *,
+    sent_now: bool,
 ) -> None:
     preferences = user.preferences
     weekly = period == EmailFrequency.weekly
+    # next_due(now=t) is the first slot whose hour outlasts t. An email sent now, even one
+    # late for a slot days ago (the workers were away), also serves a slot already open: the
+    # next starts after now, never two in one evening. When nothing went out now, a later
+    # slot still open is still due.
+    hour = timedelta(hours=1)
+    moment = max(now, due) + hour if sent_now else max(now, due + hour)
     following = next_due(
-        # From the end of the hour just served, or now when the workers were away longer.
-        now=max(now, due + timedelta(hours=1)),
+        now=moment,
         zone=zone,
         hour=preferences.digest_hour,
         weekday=preferences.digest_weekday if weekly else None,
@@ -223,18 +256,13 @@ def _digest_email(
     for notification in notifications:
         is_grade = notification.topic == Topic.grades
         child = notification.data.get("student_name") if is_grade else None
+        # By child id: two children may share a name.
+        child_key = str(notification.data.get("student_id") or child) if is_grade else None
         group = groups.setdefault(
-            (child, notification.topic),
+            (child_key, notification.topic),
             {"child": child, "topic_label": labels[notification.topic], "items": []},
         )
-        group["items"].append(
-            {
-                "when": as_utc(notification.created_at).astimezone(zone).strftime("%d.%m %H:%M"),
-                "title": notification.title,
-                # The body of a grade notification states the value.
-                "body": HIDDEN_VALUE[locale] if is_grade and hide_values else notification.body,
-            }
-        )
+        group["items"].append(_item(notification, zone, hide_values=hide_values))
     topics = list(dict.fromkeys(n.topic for n in notifications))
     link = unsubscribe_url(settings=settings, user_id=user.id, topics=topics)
     rendered = render(
@@ -254,3 +282,29 @@ def _digest_email(
         headers=unsubscribe_headers(link),
         notification_ids=[n.id for n in notifications if n.id is not None],
     )
+
+
+def _item(notification: Notification, zone: ZoneInfo, *, hide_values: bool) -> dict[str, Any]:
+    """One line of a digest; a grade from its fields, so the template words it per locale."""
+    data = notification.data
+    item: dict[str, Any] = {
+        "when": as_utc(notification.created_at).astimezone(zone).strftime("%d.%m %H:%M"),
+        "title": notification.title,
+        "body": notification.body,
+        "grade": None,
+    }
+    if notification.topic != Topic.grades:
+        return item
+    if "subject" in data:
+        item["grade"] = {
+            "subject": data["subject"],
+            # A comment often gives the value away ("Excellent!"): hidden with it.
+            "value": None if hide_values else data.get("value"),
+            "comment": None if hide_values else data.get("comment"),
+            "kind": data.get("kind") or "",
+            "teacher": data.get("teacher_name"),
+            "changed": bool(data.get("changed")),
+        }
+    elif hide_values:
+        item["body"] = None  # the body of a grade notification states the value
+    return item

@@ -1,0 +1,21 @@
+"""Digest tests send through a real SMTP server and run on a clock the test sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.core.config import Settings
+from tests.conftest import SmtpServer, UserFactory, World, make_settings
+from tests.digests.helpers import Family, build_family
+
+
+@pytest.fixture
+def settings(tmp_path: Path, smtp_server: SmtpServer) -> Settings:
+    return make_settings(tmp_path / "data", smtp_host="127.0.0.1", smtp_port=smtp_server.port)
+
+
+@pytest.fixture
+async def family(world: World, make_user: UserFactory) -> Family:
+    return await build_family(world, make_user)

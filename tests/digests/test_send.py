@@ -1,0 +1,450 @@
+"""Digests sent through a real SMTP server: when, to whom, with what, and never twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from app.auth.models import User
+from app.core.security import as_utc
+from app.delivery import service as delivery
+from app.delivery.models import Email, EmailKind, EmailStatus
+from app.digests import service as digests
+from app.notifications.models import Notification
+from tests.conftest import SmtpServer
+from tests.digests.helpers import (
+    LOS_ANGELES,
+    VLADIVOSTOK,
+    Family,
+    announce,
+    choose,
+    html_of,
+    local,
+    post_grade,
+    received,
+    reload,
+    text_of,
+)
+
+Login = Callable[[User], dict[str, str]]
+MINUTE = timedelta(minutes=1)
+DAILY_GRADES: dict[str, Any] = {"email": {"grades": "daily", "announcements": "off"}}
+
+
+@pytest.fixture
+def teacher(family: Family, login_as: Login) -> dict[str, str]:
+    return login_as(family.world.teacher)
+
+
+def vl(day: int, hour: int, minute: int = 0) -> datetime:
+    """June 2025 in Vladivostok (UTC+10)."""
+    return local(VLADIVOSTOK, 2025, 6, day, hour, minute)
+
+
+def la(day: int, hour: int, minute: int = 0) -> datetime:
+    """June 2025 in Los Angeles (UTC-7)."""
+    return local(LOS_ANGELES, 2025, 6, day, hour, minute)
+
+
+async def digest_keys(user: User) -> list[str]:
+    emails = await Email.find({"recipient_id": user.id}).sort("created_at").to_list()
+    assert all(e.kind == EmailKind.digest for e in emails)
+    return [e.idempotency_key for e in emails]
+
+
+async def pending_titles(user: User) -> list[str]:
+    rows = await Notification.find(
+        {"recipient_id": user.id, "email_decision": "digest", "digested_at": None}
+    ).to_list()
+    return sorted(n.title for n in rows)
+
+
+def daily_due(user: User) -> datetime | None:
+    return as_utc(user.digest_due.daily) if user.digest_due.daily else None
+
+
+# --- two zones, grouping, locales ----------------------------------------------------------
+
+
+async def test_daily_digests_follow_each_users_own_evening(
+    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    start = local("UTC", 2025, 6, 10, 2)
+    olga = await choose(
+        family.olga,
+        now=start,
+        timezone=VLADIVOSTOK,
+        email={"grades": "daily", "announcements": "daily"},
+    )
+    emma = await choose(family.emma, now=start, timezone=LOS_ANGELES, **DAILY_GRADES)
+    assert daily_due(olga) == vl(10, 18)
+    assert daily_due(emma) == la(10, 18)
+
+    await post_grade(
+        client, teacher, family, family.anna, at=vl(10, 11), value=5, comment="Great work"
+    )
+    await post_grade(
+        client, teacher, family, family.boris, at=vl(10, 14), value=4, subject="english"
+    )
+    await announce(family, [olga], at=vl(10, 15), title="Parents' meeting", body="Thursday 19:00")
+    await post_grade(
+        client, teacher, family, family.anna, at=vl(10, 16), value=3, subject="english"
+    )
+
+    # 18:05 in Vladivostok is 01:05 in Los Angeles: only Olga's evening has come.
+    assert await digests.scan(now=vl(10, 18, 5)) == 1
+    assert received(smtp_server, emma) == []
+    [first] = received(smtp_server, olga)
+    assert first["Subject"] == "Ежедневная сводка Schoolbell: событий — 4"
+    text = text_of(first)
+    assert text.startswith("Ежедневная сводка: событий — 4.")
+    anna, boris, news = (
+        text.index("== Anna Petrova · Оценки =="),
+        text.index("== Boris Petrov · Оценки =="),
+        text.index("== Объявления =="),
+    )
+    assert anna < boris < news
+    anna_part, boris_part, news_part = text[anna:boris], text[boris:news], text[news:]
+    # Times are Olga's own, in order, each item under its child, with its teacher.
+    by = family.world.teacher.full_name
+    assert f"- 10.06 11:00  math: 5 (regular) · {by} — Great work\n" in anna_part
+    assert f"- 10.06 16:00  english: 3 (regular) · {by}\n" in anna_part
+    assert anna_part.index("10.06 11:00") < anna_part.index("10.06 16:00")
+    assert boris_part.count("\n- ") == 1
+    assert f"- 10.06 14:00  english: 4 (regular) · {by}\n" in boris_part
+    assert "- 10.06 15:00  Parents' meeting: Thursday 19:00" in news_part
+    assert "Отписаться от этих писем: http://testserver/api/v1/unsubscribe?token=" in text
+    html = html_of(first)
+    assert "<h3>Anna Petrova · Оценки</h3>" in html
+    assert f"<li>10.06 11:00 — <strong>math</strong>: <strong>5</strong> (regular) · {by}" in html
+    assert "<h3>Boris Petrov · Оценки</h3>" in html
+    assert "<h3>Объявления</h3>" in html
+    assert "<strong>Parents&#39; meeting</strong>: Thursday 19:00" in html
+    assert 'lang="ru"' in html
+
+    await post_grade(client, teacher, family, family.anna, at=vl(10, 20), value=4)
+    # Later that day (Vladivostok is already on the 11th): Emma's 18:05, Olga not due again.
+    assert await digests.scan(now=la(10, 18, 5)) == 1
+    assert len(received(smtp_server, olga)) == 1
+    [for_emma] = received(smtp_server, emma)
+    assert for_emma["Subject"] == "Your daily Schoolbell digest: 3 updates"
+    text = text_of(for_emma)
+    assert text.startswith("Your daily digest: 3 updates.")
+    assert "== Anna Petrova · Grades ==" in text
+    assert "Boris" not in text and "Parents' meeting" not in text
+    # 11:00 in Vladivostok on the 10th was 18:00 on the 9th in Los Angeles.
+    assert f"- 09.06 18:00  math: 5 (regular) · {by} — Great work\n" in text
+    assert f"- 10.06 03:00  math: 4 (regular) · {by}\n" in text
+    assert "Stop these emails: http://testserver/api/v1/unsubscribe?token=" in text
+    assert 'lang="en"' in html_of(for_emma)
+
+    # Olga's next evening covers only what came after her last digest.
+    assert await digests.scan(now=vl(11, 18, 5)) == 1
+    olga_mail = received(smtp_server, olga)
+    assert len(olga_mail) == 2 and len(received(smtp_server, emma)) == 1
+    assert olga_mail[1]["Subject"] == "Ежедневная сводка Schoolbell: событий — 1"
+    second = text_of(olga_mail[1])
+    assert f"- 10.06 20:00  math: 4 (regular) · {by}\n" in second
+    assert "Anna Petrova · Оценки" in second
+    assert "Boris" not in second and "Parents' meeting" not in second and "Great work" not in second
+
+    assert await digest_keys(olga) == [
+        f"digest:daily:{olga.id}:2025-06-10",
+        f"digest:daily:{olga.id}:2025-06-11",
+    ]
+    assert await digest_keys(emma) == [f"digest:daily:{emma.id}:2025-06-10"]
+    assert await pending_titles(olga) == [] and await pending_titles(emma) == []
+    assert all(e.status == EmailStatus.sent for e in await Email.find().to_list())
+    assert daily_due(await reload(olga)) == vl(12, 18)
+    assert daily_due(await reload(emma)) == la(11, 18)
+
+
+async def test_html_escapes_what_people_typed(
+    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    emma = await choose(
+        family.emma,
+        now=la(10, 9),
+        timezone=LOS_ANGELES,
+        email={"grades": "daily", "announcements": "daily"},
+    )
+    await announce(family, [emma], at=la(10, 10), title="<script>x()</script>", body="a & b")
+    await post_grade(client, teacher, family, family.anna, at=la(10, 11), comment="<b>5+</b>")
+    await digests.scan(now=la(10, 18))
+    [digest] = received(smtp_server, emma)
+    html = html_of(digest)
+    assert "<script>" not in html and "<b>5+</b>" not in html
+    assert "&lt;script&gt;x()&lt;/script&gt;" in html and "&lt;b&gt;5+&lt;/b&gt;" in html
+    assert "a &amp; b" in html
+    # The plain text part is not HTML: it shows what was typed.
+    assert "<script>x()</script>: a & b" in text_of(digest)
+
+
+# --- at most once per period ---------------------------------------------------------------
+
+
+async def test_scanning_again_in_the_same_hour_sends_nothing_more(
+    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
+    await post_grade(client, teacher, family, family.anna, at=vl(10, 10))
+    assert await digests.scan(now=vl(10, 18)) == 1
+    assert await digests.scan(now=vl(10, 18, 1)) == 0
+    # A grade after this evening's digest waits for tomorrow's.
+    await post_grade(client, teacher, family, family.boris, at=vl(10, 18, 10))
+    assert await digests.scan(now=vl(10, 18, 59)) == 0
+    assert await digests.scan(now=vl(11, 17, 59)) == 0
+    assert len(received(smtp_server, olga)) == 1
+    assert await digests.scan(now=vl(11, 18)) == 1
+    mail = received(smtp_server, olga)
+    assert len(mail) == 2
+    assert "Boris Petrov" in text_of(mail[1]) and "Anna" not in text_of(mail[1])
+
+
+async def test_sending_twice_for_the_same_period_sends_once(
+    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
+    await post_grade(client, teacher, family, family.anna, at=vl(10, 10))
+    assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 18, 5)) == 1
+    assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 18, 5)) == 0
+    assert len(received(smtp_server, olga)) == 1
+    assert await digest_keys(olga) == [f"digest:daily:{olga.id}:2025-06-10"]
+
+
+async def test_a_job_that_runs_before_the_digest_is_due_does_nothing(
+    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
+    await post_grade(client, teacher, family, family.anna, at=vl(10, 10))
+    assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 17, 59)) == 0
+    assert received(smtp_server, olga) == []
+    assert daily_due(await reload(olga)) == vl(10, 18)
+    assert await pending_titles(olga) == ["Anna Petrova: new grade in math"]
+
+
+async def test_a_crash_after_the_email_was_written_does_not_send_it_again(
+    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
+    await post_grade(client, teacher, family, family.anna, at=vl(10, 10))
+    await post_grade(client, teacher, family, family.boris, at=vl(10, 11))
+    assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 18, 5)) == 1
+    # Undo what came after writing the email, as if the worker died right then.
+    await Notification.get_motor_collection().update_many(
+        {"recipient_id": olga.id}, {"$set": {"digested_at": None}}
+    )
+    await User.get_motor_collection().update_one(
+        {"_id": olga.id},
+        {"$set": {"digest_due.daily": vl(10, 18), "next_digest_at": vl(10, 18)}},
+    )
+    # Meanwhile another grade arrived; it is not in the email already written.
+    await post_grade(client, teacher, family, family.anna, at=vl(10, 18, 20), value=2)
+
+    assert await digests.scan(now=vl(10, 18, 30)) == 1  # the job is retried...
+    mail = received(smtp_server, olga)
+    assert len(mail) == 1  # ...and sends nothing new
+    assert await Email.find({"recipient_id": olga.id}).count() == 1
+    # The retried job finished the bookkeeping: what the email held is digested, the due
+    # time moved, and the late grade waits for tomorrow.
+    refreshed = await reload(olga)
+    assert daily_due(refreshed) == vl(11, 18)
+    assert as_utc(refreshed.next_digest_at) == vl(11, 18)  # type: ignore[arg-type]
+    assert await pending_titles(olga) == ["Anna Petrova: new grade in math"]
+    digested = await Notification.find(
+        {"recipient_id": olga.id, "digested_at": {"$ne": None}}
+    ).to_list()
+    assert sorted(n.title for n in digested) == [
+        "Anna Petrova: new grade in math",
+        "Boris Petrov: new grade in math",
+    ]
+    assert await digests.scan(now=vl(11, 18)) == 1
+    mail = received(smtp_server, olga)
+    assert len(mail) == 2
+    assert "math: 2 (regular)" in text_of(mail[1]) and "Boris" not in text_of(mail[1])
+
+
+async def test_a_crash_recovered_the_next_evening_still_sends_that_evenings_digest(
+    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
+    await post_grade(client, teacher, family, family.anna, at=vl(10, 10))
+    assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 18, 5)) == 1
+    await Notification.get_motor_collection().update_many(
+        {"recipient_id": olga.id}, {"$set": {"digested_at": None}}
+    )
+    await User.get_motor_collection().update_one(
+        {"_id": olga.id},
+        {"$set": {"digest_due.daily": vl(10, 18), "next_digest_at": vl(10, 18)}},
+    )
+    await post_grade(client, teacher, family, family.boris, at=vl(11, 12))
+
+    # Back the next evening: the retried job only finishes the 10th's bookkeeping...
+    assert await digests.scan(now=vl(11, 18, 30)) == 1
+    assert len(received(smtp_server, olga)) == 1
+    assert daily_due(await reload(olga)) == vl(11, 18)
+    # ...and the 11th, not served yet, goes out at once with what is new.
+    assert await digests.scan(now=vl(11, 18, 31)) == 1
+    mail = received(smtp_server, olga)
+    assert len(mail) == 2
+    assert "Boris Petrov" in text_of(mail[1]) and "Anna" not in text_of(mail[1])
+    assert await digest_keys(olga) == [
+        f"digest:daily:{olga.id}:2025-06-10",
+        f"digest:daily:{olga.id}:2025-06-11",
+    ]
+    assert daily_due(await reload(olga)) == vl(12, 18)
+
+
+async def test_a_racing_job_that_wrote_the_email_first_wins_and_nothing_is_lost(
+    client: httpx.AsyncClient,
+    family: Family,
+    teacher: dict[str, str],
+    smtp_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
+    await post_grade(client, teacher, family, family.anna, at=vl(10, 10))
+    first = await Notification.find_one({"recipient_id": olga.id})
+    assert first is not None and first.id is not None
+    await post_grade(client, teacher, family, family.boris, at=vl(10, 17))
+    real_queue_email = delivery.queue_email
+
+    async def another_worker_wrote_it_first(email: Email) -> Email:
+        # The other job saw only the first grade and wrote its email a moment earlier.
+        rival = email.model_copy(update={"id": None, "notification_ids": [first.id]})
+        await rival.insert()
+        return await real_queue_email(email)
+
+    monkeypatch.setattr(delivery, "queue_email", another_worker_wrote_it_first)
+    await digests.send_digests(user_id=str(olga.id), now=vl(10, 18, 5))
+    monkeypatch.setattr(delivery, "queue_email", real_queue_email)
+
+    assert await Email.find({"recipient_id": olga.id}).count() == 1
+    # Only what the written email holds is digested; Boris's grade goes tomorrow.
+    assert await pending_titles(olga) == ["Boris Petrov: new grade in math"]
+    assert await digests.scan(now=vl(11, 18)) == 1
+    [tomorrow] = [m for m in received(smtp_server, olga) if "Boris" in text_of(m)]
+    assert "Anna" not in text_of(tomorrow)
+
+
+# --- nothing to say ------------------------------------------------------------------------
+
+
+async def test_nothing_pending_sends_nothing_and_still_moves_on(
+    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    olga = await choose(
+        family.olga,
+        now=vl(10, 9),
+        timezone=VLADIVOSTOK,
+        email={"grades": "daily", "announcements": "weekly"},
+    )
+    # Something for the weekly digest is not something for the daily one.
+    await announce(family, [olga], at=vl(10, 10), title="Trip", body="Zoo")
+    assert await digests.scan(now=vl(10, 18, 5)) == 1
+    assert received(smtp_server, olga) == []
+    assert await Email.find({"recipient_id": olga.id}).count() == 0
+    refreshed = await reload(olga)
+    assert daily_due(refreshed) == vl(11, 18)
+    assert as_utc(refreshed.next_digest_at) == vl(11, 18)  # type: ignore[arg-type]
+    assert await pending_titles(olga) == ["Trip"]
+    assert await digests.scan(now=vl(10, 18, 30)) == 0
+
+
+async def test_a_deleted_user_gets_no_digest(
+    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
+    await post_grade(client, teacher, family, family.anna, at=vl(10, 10))
+    await User.get_motor_collection().update_one(
+        {"_id": olga.id}, {"$set": {"deleted_at": vl(10, 12)}}
+    )
+    assert await digests.scan(now=vl(10, 18, 5)) == 0
+    assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 18, 5)) == 0
+    assert received(smtp_server, olga) == []
+
+
+# --- weekly --------------------------------------------------------------------------------
+
+
+async def test_weekly_digests_go_on_the_digest_weekday_in_each_zone(
+    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    weekly = {"email": {"grades": "weekly", "announcements": "off"}, "digest_weekday": 5}
+    # Monday 9 June 2025; the digest weekday is Friday the 13th.
+    olga = await choose(family.olga, now=vl(9, 12), timezone=VLADIVOSTOK, **weekly)
+    emma = await choose(family.emma, now=vl(9, 12), timezone=LOS_ANGELES, **weekly)
+    assert as_utc(olga.digest_due.weekly) == vl(13, 18)  # type: ignore[arg-type]
+    assert as_utc(emma.digest_due.weekly) == la(13, 18)  # type: ignore[arg-type]
+    assert olga.digest_due.daily is None and emma.digest_due.daily is None
+
+    await post_grade(client, teacher, family, family.anna, at=vl(10, 12), value=4)
+    await post_grade(client, teacher, family, family.anna, at=vl(11, 12), value=5)
+    for moment in (vl(10, 18, 5), vl(12, 18, 5), la(12, 18, 5), vl(13, 17, 59)):
+        assert await digests.scan(now=moment) == 0
+    assert received(smtp_server, olga) == [] and received(smtp_server, emma) == []
+
+    # Friday 18:05 in Vladivostok is Friday 02:05 in Los Angeles.
+    assert await digests.scan(now=vl(13, 18, 5)) == 1
+    [for_olga] = received(smtp_server, olga)
+    assert received(smtp_server, emma) == []
+    assert for_olga["Subject"] == "Еженедельная сводка Schoolbell: событий — 2"
+    assert text_of(for_olga).startswith("Еженедельная сводка: событий — 2.")
+
+    assert await digests.scan(now=la(13, 18, 5)) == 1
+    [for_emma] = received(smtp_server, emma)
+    assert for_emma["Subject"] == "Your weekly Schoolbell digest: 2 updates"
+    assert "math: 4 (regular)" in text_of(for_emma) and "math: 5 (regular)" in text_of(for_emma)
+
+    # Saturday and the rest of the week: nothing; the next ones are a week later.
+    for moment in (vl(14, 18, 5), la(14, 18, 5), vl(19, 18, 5)):
+        assert await digests.scan(now=moment) == 0
+    assert await digest_keys(olga) == [f"digest:weekly:{olga.id}:2025-W24"]
+    assert await digest_keys(emma) == [f"digest:weekly:{emma.id}:2025-W24"]
+    assert as_utc((await reload(olga)).digest_due.weekly) == vl(20, 18)  # type: ignore[arg-type]
+    assert as_utc((await reload(emma)).digest_due.weekly) == la(20, 18)  # type: ignore[arg-type]
+
+
+# --- missed digests ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("back_at", "next_due"),
+    [(vl(12, 10), vl(12, 18)), (vl(12, 18, 30), vl(13, 18)), (vl(12, 21), vl(13, 18))],
+    ids=["back before that day's hour", "back within that day's hour", "back after it"],
+)
+async def test_a_missed_digest_goes_out_once_when_the_workers_are_back(
+    client: httpx.AsyncClient,
+    family: Family,
+    teacher: dict[str, str],
+    smtp_server: SmtpServer,
+    back_at: datetime,
+    next_due: datetime,
+) -> None:
+    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
+    await post_grade(client, teacher, family, family.anna, at=vl(10, 10), value=5)
+    await post_grade(client, teacher, family, family.boris, at=vl(11, 12), value=4)
+    await post_grade(client, teacher, family, family.anna, at=vl(12, 9), value=3)
+
+    # The workers were down from the 10th until `back_at`: one digest, not three.
+    assert await digests.scan(now=back_at) == 1
+    [digest] = received(smtp_server, olga)
+    assert digest["Subject"] == "Ежедневная сводка Schoolbell: событий — 3"
+    assert await digests.scan(now=back_at) == 0
+    refreshed = await reload(olga)
+    assert daily_due(refreshed) == next_due
+    assert as_utc(refreshed.next_digest_at) == next_due  # type: ignore[arg-type]
+
+    # What comes next waits for the next slot: never a second digest the same evening.
+    await post_grade(client, teacher, family, family.boris, at=back_at + MINUTE, value=2)
+    assert await digests.scan(now=back_at + 2 * MINUTE) == 0
+    assert await digests.scan(now=next_due - MINUTE) == 0
+    assert len(received(smtp_server, olga)) == 1
+    assert await digests.scan(now=next_due) == 1
+    mail = received(smtp_server, olga)
+    assert len(mail) == 2
+    assert "math: 2 (regular)" in text_of(mail[1]) and "5 (regular)" not in text_of(mail[1])
