@@ -42,7 +42,9 @@ def immediate_emails(
             "unsubscribe_url": link,
         }
         if event.topic == Topic.grades and not user.preferences.include_grade_values:
+            # A comment often gives the value away ("Excellent, a 5!"); digests hide it too.
             context["value"] = None
+            context["comment"] = None
         announcement_id = event.data.get("announcement_id")
         emails.append(
             new_email(

@@ -15,7 +15,10 @@ import random
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from email import policy
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
@@ -148,8 +151,29 @@ async def claim(*, now: datetime, email_ids: Sequence[PydanticObjectId] | None) 
     return Email.model_validate(raw) if raw is not None else None
 
 
+class _UnfoldedHeader(UnstructuredHeader, BaseHeader):
+    """A header written on one line as it is: the standard library would fold a long URL
+    into RFC 2047 encoded words to fit 78 columns, and mail clients read List-Unsubscribe
+    literally, so the one-click link would stop working."""
+
+    def fold(self, *, policy: Policy) -> str:
+        line = f"{self.name}: {self}"
+        if line.isascii() and len(line) <= MAX_HEADER_LINE:
+            return line + policy.linesep
+        return BaseHeader.fold(self, policy=policy)
+
+
+MAX_HEADER_LINE = 998  # RFC 5322's limit for any line
+_headers = HeaderRegistry()
+for _name in ("List-Unsubscribe", "List-Unsubscribe-Post"):
+    _headers.map_to_type(_name.lower(), _UnfoldedHeader)
+# Header objects keep their class through aiosmtplib's own flattening, so this holds on the
+# wire as well as in `.eml` files.
+MESSAGE_POLICY = policy.default.clone(header_factory=_headers)
+
+
 def to_message(email: Email, settings: Settings) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=MESSAGE_POLICY)
     message["From"] = settings.mail_from
     message["To"] = email.to
     message["Subject"] = email.subject

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from urllib.parse import urlencode
 
 from beanie import PydanticObjectId
+from bson.errors import InvalidId
 from jose import JWTError, jwt
 
 from app.core.config import Settings
@@ -57,5 +58,5 @@ def read_token(*, settings: Settings, token: str) -> tuple[PydanticObjectId, lis
         if not topics or any(topic not in SUBSCRIBABLE_TOPICS for topic in topics):
             raise ValueError("not email topics")
         return PydanticObjectId(claims["sub"]), topics
-    except (JWTError, ValueError, KeyError, TypeError) as exc:
+    except (JWTError, ValueError, KeyError, TypeError, InvalidId) as exc:
         raise BadRequest("This unsubscribe link is invalid or has been altered") from exc
