@@ -189,9 +189,15 @@ def to_message(email: Email, settings: Settings) -> EmailMessage:
     return message
 
 
+def _this_claim(email: Email) -> dict[str, Any]:
+    """Matches the email only while it is still the claim this worker made: a send that
+    outlived its lease, handed on by the sweep, must not overwrite the newer claim."""
+    return {"_id": email.id, "status": EmailStatus.sending, "attempts": email.attempts}
+
+
 async def _record_sent(email: Email, now: datetime) -> None:
     await Email.get_motor_collection().update_one(
-        {"_id": email.id, "status": EmailStatus.sending},
+        _this_claim(email),
         {
             "$set": {
                 "status": EmailStatus.sent,
@@ -212,9 +218,7 @@ async def _record_failure(email: Email, failure: DeliveryError, now: datetime) -
             "next_attempt_at": now + backoff(email.attempts),
         }
     changes.update({"lease_until": None, "last_error": str(failure)[:1000]})
-    await Email.get_motor_collection().update_one(
-        {"_id": email.id, "status": EmailStatus.sending}, {"$set": changes}
-    )
+    await Email.get_motor_collection().update_one(_this_claim(email), {"$set": changes})
     log.warning("email %s to %s failed (%s): %s", email.id, email.to, changes["status"], failure)
 
 
@@ -234,7 +238,13 @@ async def send_emails(
                 break
             await _wait_for_sending_slot(settings)
             try:
-                await transport.send(to_message(email, settings))
+                message = to_message(email, settings)
+            except Exception as exc:  # what cannot be built now never will be: no retries
+                failure = DeliveryError(f"cannot build the message: {exc!r}", permanent=True)
+                await _record_failure(email, failure, now or utcnow())
+                continue
+            try:
+                await transport.send(message)
             except DeliveryError as failure:
                 await _record_failure(email, failure, now or utcnow())
                 if failure.connection_lost:
@@ -248,6 +258,8 @@ async def send_emails(
 @jobs.job(SWEEP_JOB)
 async def sweep(*, now: datetime | None = None) -> int:
     """Hand back emails whose sender died (lease expired) and send everything due (beat)."""
+    # A time given by the caller (a replay, a test's clock) is the send jobs' time too.
+    clock: dict[str, Any] = {"now": now} if now is not None else {}
     now = now or utcnow()
     collection = Email.get_motor_collection()
     await collection.update_many(
@@ -259,7 +271,7 @@ async def sweep(*, now: datetime | None = None) -> int:
     )
     # One job per batch of due emails; each claims its own, so they never overlap.
     for _ in range((due + SEND_BATCH - 1) // SEND_BATCH):
-        await jobs.enqueue(SEND_JOB, email_ids=None)
+        await jobs.enqueue(SEND_JOB, email_ids=None, **clock)
     return due
 
 

@@ -131,8 +131,9 @@ async def test_a_live_lease_is_never_taken_over(
     await delivery.sweep(now=LATER + delivery.LEASE - SECOND)
     assert await delivery.send_emails(now=LATER + delivery.LEASE - SECOND) == 0
     assert smtp_server.envelopes == []
+    # The sweep hands it back and sends it at the time it was given.
     await delivery.sweep(now=LATER + delivery.LEASE + SECOND)
-    assert await delivery.send_emails(now=LATER + delivery.LEASE + SECOND) == 1
+    assert (await reload(email)).status == EmailStatus.sent
     assert await delivery.send_emails(now=LATER + timedelta(days=1)) == 0
     only_message_to(smtp_server, "held@example.org")
 
@@ -189,3 +190,62 @@ async def test_claim_takes_only_due_pending_emails(app: FastAPI) -> None:
     assert await delivery.claim(now=LATER - SECOND, email_ids=None) is None
     await Email.get_motor_collection().update_one({"_id": email.id}, {"$set": {"status": "dead"}})
     assert await delivery.claim(now=LATER + SECOND, email_ids=[email.id]) is None
+
+
+# --- stale claims, unbuildable messages, the sweep's clock ---------------------------------
+
+
+async def test_a_send_that_outlived_its_lease_does_not_overwrite_the_next_claim(
+    app: FastAPI, smtp_server: CountingSmtpServer
+) -> None:
+    email = await put_email("late@example.org", key="stale", due=LATER)
+    first = await delivery.claim(now=LATER, email_ids=None)
+    assert first is not None and first.attempts == 1
+    # The first worker hangs past its lease and the email is handed back (what the
+    # sweep does), then a second worker claims it and is still sending.
+    after_lease = LATER + delivery.LEASE + SECOND
+    await Email.get_motor_collection().update_one(
+        {"_id": email.id}, {"$set": {"status": EmailStatus.pending, "next_attempt_at": after_lease}}
+    )
+    second = await delivery.claim(now=after_lease, email_ids=None)
+    assert second is not None and second.attempts == 2
+
+    # The first worker's late verdict must not settle the second worker's claim.
+    await delivery._record_sent(first, after_lease + SECOND)
+    late = delivery.DeliveryError("timed out", permanent=False)
+    await delivery._record_failure(first, late, after_lease + SECOND)
+    fresh = await reload(email)
+    assert fresh.status == EmailStatus.sending
+    assert fresh.attempts == 2
+    assert fresh.sent_at is None
+
+
+async def test_a_message_that_cannot_be_built_is_dead_not_retried(
+    app: FastAPI, smtp_server: CountingSmtpServer
+) -> None:
+    email = await put_email("broken@example.org", key="unbuildable", due=LATER)
+    # A header with a line break cannot be written into a message.
+    await Email.get_motor_collection().update_one(
+        {"_id": email.id}, {"$set": {"headers": {"X-Broken": "one\ntwo"}}}
+    )
+    fine = await put_email("fine@example.org", key="fine", due=LATER)
+
+    assert await delivery.send_emails(now=LATER) == 1
+
+    assert (await reload(email)).status == EmailStatus.dead
+    assert "cannot build" in ((await reload(email)).last_error or "")
+    assert (await reload(fine)).status == EmailStatus.sent
+    assert [m["To"] for m in smtp_server.messages] == ["fine@example.org"]
+
+
+async def test_the_sweep_sends_what_is_due_at_the_time_it_is_given(
+    app: FastAPI, smtp_server: CountingSmtpServer
+) -> None:
+    email = await put_email("later@example.org", key="due-later", due=LATER)
+
+    await delivery.sweep(now=LATER - SECOND)
+    assert smtp_server.messages == []
+    await delivery.sweep(now=LATER)
+
+    assert (await reload(email)).status == EmailStatus.sent
+    assert [m["To"] for m in smtp_server.messages] == ["later@example.org"]
