@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
+from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -88,6 +89,8 @@ async def create_announcement(
     replay = await find_replay(author=author, idempotency_key=idempotency_key, body=body)
     if replay is not None:
         return replay
+    if not ObjectId.is_valid(body.school_id):
+        raise Unprocessable(f"school_id is not a valid id: {body.school_id!r}")
     school = await load_school(body.school_id)
     class_ids = _check_audience(author, school, body)
     now = utcnow()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -79,18 +79,37 @@ class Preferences(_Strict):
     include_grade_values: bool = True
 
 
-class EmailTopicsPatch(_Strict):
+class _Patch(_Strict):
+    """Fields left out keep their value; only those listed in NULLABLE may be sent as null."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> _Patch:
+        nulls = sorted(
+            name
+            for name in self.model_fields_set
+            if getattr(self, name) is None and name not in self.NULLABLE
+        )
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null; leave it out to keep it")
+        return self
+
+
+class EmailTopicsPatch(_Patch):
     grades: EmailFrequency | None = None
     announcements: EmailFrequency | None = None
 
 
-class InAppTopicsPatch(_Strict):
+class InAppTopicsPatch(_Patch):
     grades: bool | None = None
     announcements: bool | None = None
 
 
-class PreferencesPatch(_Strict):
-    """Any subset of the preferences; topics merge one by one."""
+class PreferencesPatch(_Patch):
+    """Any subset of the preferences; topics merge one by one. quiet_hours: null clears it."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"quiet_hours"})
 
     email: EmailTopicsPatch | None = None
     in_app: InAppTopicsPatch | None = None

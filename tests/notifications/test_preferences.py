@@ -142,6 +142,10 @@ INVALID: list[tuple[str, dict[str, Any]]] = [
     ("quiet hours as a string", {"quiet_hours": "21:00-07:00"}),
     ("unknown priority", {"min_priority": "urgent"}),
     ("unknown top-level field", {"sms": {"grades": "immediate"}}),
+    ("null digest hour", {"digest_hour": None}),
+    ("null frequency", {"email": {"grades": None}}),
+    ("null in-app switch", {"in_app": {"announcements": None}}),
+    ("null min priority", {"min_priority": None}),
 ]
 
 
