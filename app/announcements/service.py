@@ -287,9 +287,9 @@ async def list_announcements(
         ]
         query["school_id"] = {"$in": schools}
     else:
+        # Addressed to them: they were notified, in the inbox or by email only.
         received = await Notification.get_motor_collection().distinct(
-            "data.announcement_id",
-            {"recipient_id": user.id, "topic": Topic.announcements, "in_app": True},
+            "data.announcement_id", {"recipient_id": user.id, "topic": Topic.announcements}
         )
         addressed = [PydanticObjectId(a) for a in received]
         query["$and"] = [{"$or": [{"_id": {"$in": addressed}}, {"author_id": user.id}]}]

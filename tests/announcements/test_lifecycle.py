@@ -274,6 +274,19 @@ async def test_lists_show_each_person_what_concerns_them(
     assert await _listed(client, login_as(campus.people["so"])) == ["elsewhere"]
 
 
+async def test_a_member_with_in_app_off_still_finds_what_was_addressed_to_them(
+    client: httpx.AsyncClient, campus: Campus, login_as: Login
+) -> None:
+    student = campus.people["s5a"]
+    await student.set(
+        {"preferences": Preferences.model_validate({"in_app": {"announcements": False}})}
+    )
+    await announce(client, login_as(campus.people["admin"]), campus, title="whole school")
+
+    assert (await client.get("/notifications", headers=login_as(student))).json()["items"] == []
+    assert await _listed(client, login_as(student)) == ["whole school"]
+
+
 async def test_list_pages_newest_first(
     client: httpx.AsyncClient, campus: Campus, login_as: Login
 ) -> None:
