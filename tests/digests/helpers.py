@@ -29,6 +29,19 @@ def local(zone: str, year: int, month: int, day: int, hour: int, minute: int = 0
     return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
+def vl(day: int, hour: int, minute: int = 0) -> datetime:
+    """June 2025 in Vladivostok (UTC+10)."""
+    return local(VLADIVOSTOK, 2025, 6, day, hour, minute)
+
+
+def la(day: int, hour: int, minute: int = 0) -> datetime:
+    """June 2025 in Los Angeles (UTC-7)."""
+    return local(LOS_ANGELES, 2025, 6, day, hour, minute)
+
+
+DAILY_GRADES: dict[str, Any] = {"email": {"grades": "daily", "announcements": "off"}}
+
+
 @dataclass
 class Family:
     """Anna and Boris in 5A, taught maths and English by the world's teacher; Olga (ru)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
 
 import httpx
 import pytest
@@ -15,33 +13,22 @@ from app.digests import service as digests
 from app.notifications.models import Notification
 from tests.conftest import SmtpServer
 from tests.digests.helpers import (
+    DAILY_GRADES,
     LOS_ANGELES,
     VLADIVOSTOK,
     Family,
     announce,
     choose,
     html_of,
+    la,
     local,
     post_grade,
     received,
     text_of,
+    vl,
 )
 
 Login = Callable[[User], dict[str, str]]
-DAILY_GRADES: dict[str, Any] = {"email": {"grades": "daily", "announcements": "off"}}
-
-
-@pytest.fixture
-def teacher(family: Family, login_as: Login) -> dict[str, str]:
-    return login_as(family.world.teacher)
-
-
-def la(day: int, hour: int, minute: int = 0) -> datetime:
-    return local(LOS_ANGELES, 2025, 6, day, hour, minute)
-
-
-def vl(day: int, hour: int, minute: int = 0) -> datetime:
-    return local(VLADIVOSTOK, 2025, 6, day, hour, minute)
 
 
 @pytest.mark.parametrize(

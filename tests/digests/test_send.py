@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -17,37 +16,24 @@ from app.digests import service as digests
 from app.notifications.models import Notification
 from tests.conftest import SmtpServer
 from tests.digests.helpers import (
+    DAILY_GRADES,
     LOS_ANGELES,
     VLADIVOSTOK,
     Family,
     announce,
     choose,
     html_of,
+    la,
     local,
     post_grade,
     received,
     reload,
     text_of,
+    vl,
 )
 
 Login = Callable[[User], dict[str, str]]
 MINUTE = timedelta(minutes=1)
-DAILY_GRADES: dict[str, Any] = {"email": {"grades": "daily", "announcements": "off"}}
-
-
-@pytest.fixture
-def teacher(family: Family, login_as: Login) -> dict[str, str]:
-    return login_as(family.world.teacher)
-
-
-def vl(day: int, hour: int, minute: int = 0) -> datetime:
-    """June 2025 in Vladivostok (UTC+10)."""
-    return local(VLADIVOSTOK, 2025, 6, day, hour, minute)
-
-
-def la(day: int, hour: int, minute: int = 0) -> datetime:
-    """June 2025 in Los Angeles (UTC-7)."""
-    return local(LOS_ANGELES, 2025, 6, day, hour, minute)
 
 
 async def digest_keys(user: User) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,19 +20,15 @@ from tests.digests.helpers import (
     announce,
     choose,
     html_of,
-    local,
     post_grade,
     received,
     reload,
     text_of,
+    vl,
 )
 
 Login = Callable[[User], dict[str, str]]
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
-
-
-def vl(day: int, hour: int, minute: int = 0) -> datetime:
-    return local(VLADIVOSTOK, 2025, 6, day, hour, minute)
 
 
 def link_of(message: EmailMessage) -> str:
