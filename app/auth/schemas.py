@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
 from typing import Annotated, Literal
-from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from app.auth.models import Locale, Role, User
+from app.core.timezones import TimeZoneName
 
 MIN_PASSWORD_LENGTH = 8
 # Argon2 accepts any length; the bound only keeps a megabyte "password" from costing a hash.
@@ -18,19 +17,7 @@ MAX_EMAIL_LENGTH = 254
 MAX_TOKEN_LENGTH = 256
 
 
-@cache
-def _known_timezones() -> frozenset[str]:
-    # "localtime" is the host's own zone file, not an IANA name.
-    return frozenset(available_timezones() - {"localtime"})
-
-
-def _iana_timezone(value: str) -> str:
-    if value not in _known_timezones():
-        raise ValueError("must be an IANA time zone name such as Europe/Moscow")
-    return value
-
-
-Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_iana_timezone)]
+Timezone = TimeZoneName
 Password = Annotated[
     str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 ]

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.core.security import as_utc
+from app.core.timezones import zone_or_utc
+from app.notifications.preferences import QuietHours
 
 
 def quiet_hours_end(*, start: str, end: str, timezone: str, now: datetime) -> datetime | None:
     """When the user's quiet window ends, if `now` is inside it; windows may wrap midnight."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
+    zone = zone_or_utc(timezone)
     local = as_utc(now).astimezone(zone)
     minute_of_day = local.hour * 60 + local.minute
-    start_minute = int(start[:2]) * 60 + int(start[3:])
-    end_minute = int(end[:2]) * 60 + int(end[3:])
+    start_minute, end_minute = QuietHours.minutes(start), QuietHours.minutes(end)
     if start_minute < end_minute:
         inside = start_minute <= minute_of_day < end_minute
     else:

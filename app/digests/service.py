@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from beanie import PydanticObjectId, SortDirection
 
@@ -17,6 +17,7 @@ from app.auth.models import DigestDue, User
 from app.core import jobs
 from app.core.config import get_settings
 from app.core.security import as_utc, utcnow
+from app.core.timezones import UTC, zone_or_utc
 from app.delivery import service as delivery
 from app.delivery.models import Email, EmailKind
 from app.delivery.render import render
@@ -34,10 +35,7 @@ TOPIC_LABELS = {
 
 
 def user_zone(user: User) -> ZoneInfo:
-    try:
-        return ZoneInfo(user.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_or_utc(user.timezone)
 
 
 def next_due(*, now: datetime, zone: ZoneInfo, hour: int, weekday: int | None = None) -> datetime:
@@ -51,8 +49,8 @@ def next_due(*, now: datetime, zone: ZoneInfo, hour: int, weekday: int | None = 
         if weekday is not None and day.isoweekday() != weekday:
             continue
         start = datetime(day.year, day.month, day.day, hour, tzinfo=zone)
-        if start.astimezone(ZoneInfo("UTC")) + timedelta(hours=1) > as_utc(now):
-            return start.astimezone(ZoneInfo("UTC"))
+        if start.astimezone(UTC) + timedelta(hours=1) > as_utc(now):
+            return start.astimezone(UTC)
     raise AssertionError("a matching day exists within a week")
 
 
@@ -69,7 +67,7 @@ def plan(*, user: User, preferences: Preferences, timezone: str, now: datetime) 
     current = user.digest_due
     zone_changed = timezone != user.timezone
     before = user.preferences
-    zone = user_zone(user.model_copy(update={"timezone": timezone}))
+    zone = zone_or_utc(timezone)
     due = DigestDue()
     for period in PERIODS:
         if not _uses(preferences, period):

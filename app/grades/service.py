@@ -11,7 +11,6 @@ import datetime as dt
 import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
@@ -25,6 +24,7 @@ from app.core.pagination import (
     next_cursor,
 )
 from app.core.security import as_utc, utcnow
+from app.core.timezones import zone_or_utc
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
 from app.grades.schemas import GradeCreate, GradeSummary, GradeUpdate, SubjectSummary
 from app.notifications import events as notification_events
@@ -40,11 +40,7 @@ def _day_start(day: dt.date) -> dt.datetime:
 
 
 def _school_today(school: School) -> dt.date:
-    try:
-        zone = ZoneInfo(school.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return dt.datetime.now(zone).date()
+    return dt.datetime.now(zone_or_utc(school.timezone)).date()
 
 
 def _grade_day(school: School, day: dt.date | None) -> dt.datetime:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
 from typing import Annotated, Any
-from zoneinfo import available_timezones
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -16,6 +13,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.core.timezones import TimeZoneName
 from app.schools.models import School, SchoolClass
 
 # Wide enough for 1..5, 1..10, 0..20 and percentage scales; anything else is a typo.
@@ -24,23 +22,10 @@ GRADE_SCALE_HIGHEST = 100
 MAX_SUBJECTS = 30
 
 
-@cache
-def _known_timezones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def _check_timezone(value: str) -> str:
-    # ZoneInfo() itself raises a mix of errors for odd input (paths, directories); a set
-    # lookup answers every string the same way.
-    if value not in _known_timezones():
-        raise ValueError(f"Unknown time zone {value!r}; use an IANA name such as 'Europe/Moscow'")
-    return value
-
-
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ClassName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_check_timezone)]
+TimeZone = TimeZoneName
 Year = Annotated[int, Field(ge=0, le=3000)]
 
 

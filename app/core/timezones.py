@@ -1,0 +1,36 @@
+"""IANA time zones: validating names people send, and reading names already stored."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import AfterValidator, StringConstraints
+
+UTC = ZoneInfo("UTC")
+
+
+@cache
+def known_timezones() -> frozenset[str]:
+    # "localtime" is the host's own zone file, not an IANA name.
+    return frozenset(available_timezones() - {"localtime"})
+
+
+def _check_timezone(value: str) -> str:
+    # ZoneInfo() itself raises a mix of errors for odd input (paths, directories); a set
+    # lookup answers every string the same way.
+    if value not in known_timezones():
+        raise ValueError(f"Unknown time zone {value!r}; use an IANA name such as 'Europe/Moscow'")
+    return value
+
+
+TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_check_timezone)]
+
+
+def zone_or_utc(name: str) -> ZoneInfo:
+    """The zone of a stored name; UTC for one that no longer resolves (an older tz database)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
