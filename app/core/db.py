@@ -19,6 +19,7 @@ from bson import ObjectId, json_util
 from bson.errors import InvalidId
 from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from pymongo.errors import BulkWriteError
 from pymongo.errors import DuplicateKeyError as DuplicateKeyError  # re-exported
 
 from app.core.config import Settings
@@ -35,6 +36,23 @@ def parse_object_id(value: str, *, what: str = "Resource") -> PydanticObjectId:
         return PydanticObjectId(ObjectId(value))
     except (InvalidId, TypeError) as exc:
         raise NotFound(f"{what} not found") from exc
+
+
+DUPLICATE_KEY = 11000
+
+
+async def insert_many_ignoring_duplicates(collection: Any, documents: list[dict[str, Any]]) -> int:
+    """One unordered insert_many; rows a unique index refuses (already written by an earlier
+    or parallel run) are skipped. Returns how many were written; other errors raise."""
+    if not documents:
+        return 0
+    try:
+        result = await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            raise
+        return int(exc.details.get("nInserted", 0))
+    return len(result.inserted_ids)
 
 
 def make_client(settings: Settings) -> Any:

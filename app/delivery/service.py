@@ -27,10 +27,11 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from pymongo import ReturnDocument
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from app.core import jobs
 from app.core.config import Settings, get_settings
+from app.core.db import insert_many_ignoring_duplicates
 from app.core.security import utcnow
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.delivery.render import Rendered
@@ -45,7 +46,6 @@ LEASE = timedelta(minutes=5)
 BACKOFF_SECONDS = (30, 120, 480, 1800, 7200)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 SEND_BATCH = 100
-DUPLICATE_KEY = 11000
 
 
 def backoff(attempts: int) -> timedelta:
@@ -97,16 +97,8 @@ async def queue_email(email: Email) -> Email:
 
 async def queue_emails(emails: Sequence[Email]) -> int:
     """Write a batch with one unordered insert (keys already there are skipped), then one job."""
-    if not emails:
-        return 0
     documents = [e.model_dump(by_alias=True, exclude={"id"}) for e in emails]
-    try:
-        result = await Email.get_motor_collection().insert_many(documents, ordered=False)
-        written = len(result.inserted_ids)
-    except BulkWriteError as exc:
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-            raise
-        written = int(exc.details.get("nInserted", 0))
+    written = await insert_many_ignoring_duplicates(Email.get_motor_collection(), documents)
     if written:
         await jobs.enqueue(SEND_JOB, email_ids=None)
     return written

@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from app.auth.models import Role, User
+from app.core.db import insert_many_ignoring_duplicates
 from app.core.errors import Forbidden, NotFound
 from app.core.pagination import newest_first_filter, newest_first_sort, next_cursor
 from app.core.security import utcnow
@@ -39,7 +40,6 @@ from app.schools.models import GuardianLink, School
 log = logging.getLogger(__name__)
 
 FANOUT_BATCH_SIZE = 1000
-DUPLICATE_KEY = 11000
 
 
 # --- preferences -------------------------------------------------------------------------
@@ -368,17 +368,8 @@ async def deliver(
 
 
 async def _insert_ignoring_duplicates(notifications: list[Notification]) -> int:
-    if not notifications:
-        return 0
     documents = [n.model_dump(by_alias=True, exclude={"id"}) for n in notifications]
-    try:
-        result = await Notification.get_motor_collection().insert_many(documents, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(error.get("code") != DUPLICATE_KEY for error in errors):
-            raise
-        return int(exc.details.get("nInserted", 0))
-    return len(result.inserted_ids)
+    return await insert_many_ignoring_duplicates(Notification.get_motor_collection(), documents)
 
 
 # --- who is notified, one function per event kind ---------------------------------------
