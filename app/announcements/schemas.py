@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from app.announcements.models import Announcement, AnnouncementStatus
+from app.core.db import ObjectIdField
 from app.notifications.preferences import Priority
 
 AudienceRole = Literal["student", "teacher", "parent"]
@@ -16,11 +17,11 @@ AudienceRole = Literal["student", "teacher", "parent"]
 class AnnouncementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    school_id: str = Field(min_length=1, max_length=64)
+    school_id: ObjectIdField
     title: str = Field(min_length=1, max_length=200)
     body: str = Field(min_length=1, max_length=20_000)
     priority: Priority = Priority.normal
-    class_ids: list[str] = Field(default_factory=list, max_length=200)
+    class_ids: list[ObjectIdField] = Field(default_factory=list, max_length=200)
     roles: list[AudienceRole] = Field(default_factory=list, max_length=3)
     publish_at: AwareDatetime | None = Field(
         default=None, description="With a time zone; in the future it schedules the announcement"

@@ -12,13 +12,14 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from beanie import Document, PydanticObjectId, init_beanie
 from bson import ObjectId, json_util
 from bson.errors import InvalidId
 from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from pydantic import BeforeValidator, Field
 from pymongo.errors import BulkWriteError
 from pymongo.errors import DuplicateKeyError as DuplicateKeyError  # re-exported
 
@@ -53,6 +54,21 @@ async def insert_many_ignoring_duplicates(collection: Any, documents: list[dict[
             raise
         return int(exc.details.get("nInserted", 0))
     return len(result.inserted_ids)
+
+
+def _object_id_text(value: Any) -> Any:
+    # PydanticObjectId turns null into a fresh id; only a 24-hex-digit string names a document.
+    if not isinstance(value, str):
+        raise ValueError("must be a 24-character hexadecimal id")
+    return value
+
+
+# An id in a request body: malformed is a 422 naming the field (in a path it is a 404).
+ObjectIdField = Annotated[
+    PydanticObjectId,
+    BeforeValidator(_object_id_text),
+    Field(json_schema_extra={"pattern": "^[0-9a-fA-F]{24}$"}),
+]
 
 
 def make_client(settings: Settings) -> Any:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
-from beanie import PydanticObjectId
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -16,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.core.db import ObjectIdField
 from app.core.security import as_utc
 from app.grades.models import Grade, GradeKind
 
@@ -26,18 +25,6 @@ MAX_WEIGHT = 10
 MAX_ABS_VALUE = 1_000_000
 
 
-def _object_id_text(value: Any) -> Any:
-    # PydanticObjectId turns null into a fresh id; only a 24-hex-digit string names a document.
-    if not isinstance(value, str):
-        raise ValueError("must be a 24-character hexadecimal id")
-    return value
-
-
-ObjectIdField = Annotated[
-    PydanticObjectId,
-    BeforeValidator(_object_id_text),
-    Field(json_schema_extra={"pattern": "^[0-9a-fA-F]{24}$"}),
-]
 GradeValue = Annotated[int, Field(strict=True, ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE)]
 GradeWeight = Annotated[float, Field(gt=0, le=MAX_WEIGHT, allow_inf_nan=False)]
 Subject = Annotated[
