@@ -47,7 +47,8 @@ def _fingerprint(body: AnnouncementIn) -> str:
 def _check_audience(author: User, school: School, body: AnnouncementIn) -> list[PydanticObjectId]:
     assert school.id is not None and author.id is not None
     class_ids = list(dict.fromkeys(body.class_ids))
-    unknown = [str(c) for c in class_ids if school.find_class(c) is None]
+    addressed = {c: school.find_class(c) for c in class_ids}
+    unknown = [str(c) for c, found in addressed.items() if found is None]
     if unknown:
         raise Unprocessable(f"Unknown class ids for this school: {', '.join(unknown)}")
     if is_school_admin(author, school.id):
@@ -56,7 +57,9 @@ def _check_audience(author: User, school: School, body: AnnouncementIn) -> list[
         raise Forbidden("Only the school's admins and teachers may announce")
     if not class_ids:
         raise Forbidden("Teachers announce to their own classes: give class_ids")
-    foreign = [str(c) for c in class_ids if not school.find_class(c).has_teacher(author.id)]  # type: ignore[union-attr]
+    foreign = [
+        str(c) for c, found in addressed.items() if found and not found.has_teacher(author.id)
+    ]
     if foreign:
         raise Forbidden(f"You do not teach these classes: {', '.join(foreign)}")
     return class_ids
