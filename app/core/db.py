@@ -58,7 +58,7 @@ async def insert_many_ignoring_duplicates(collection: Any, documents: list[dict[
 
 def _object_id_text(value: Any) -> Any:
     # PydanticObjectId turns null into a fresh id; only a 24-hex-digit string names a document.
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not ObjectId.is_valid(value):
         raise ValueError("must be a 24-character hexadecimal id")
     return value
 

@@ -130,7 +130,9 @@ async def test_malformed_school_id_in_the_body_is_422(
 ) -> None:
     response = await announce(client, login_as(campus.people["admin"]), campus, school_id="nope")
     assert response.status_code == 422
-    assert [error["loc"] for error in response.json()["detail"]] == [["body", "school_id"]]
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "school_id"]
+    assert "24-character hexadecimal id" in error["msg"]
 
 
 async def test_announcing_needs_a_login(client: httpx.AsyncClient, campus: Campus) -> None:
