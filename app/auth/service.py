@@ -23,6 +23,7 @@ from app.auth.models import (
 from app.auth.schemas import (
     MAX_EMAIL_LENGTH,
     MAX_PASSWORD_LENGTH,
+    MAX_TOKEN_LENGTH,
     MIN_PASSWORD_LENGTH,
     MeUpdateIn,
     TokenPair,
@@ -50,7 +51,7 @@ from app.schools.models import GuardianLink
 
 log = logging.getLogger(__name__)
 
-VERIFY_EMAIL_TTL = timedelta(hours=48)
+VERIFY_EMAIL_TTL = timedelta(days=7)
 PASSWORD_RESET_TTL = timedelta(minutes=30)
 # Roles that only exist inside a school; an admin creating one must name the school.
 SCHOOL_BOUND_ROLES = frozenset({Role.teacher, Role.student})
@@ -236,6 +237,38 @@ async def verify_email(*, token: str) -> None:
     )
     if result.matched_count == 0:
         raise BadRequest("The link is invalid, already used or expired")
+
+
+async def account_token_holder(*, token: str, purpose: AccountTokenPurpose) -> User | None:
+    """The live user a mailed token would act for, if it is still good; changes nothing.
+
+    Pages call this on GET (mail scanners open links) to choose the reader's language and
+    to say at once when a link has expired; only the POST redeems the token.
+    """
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    found = await AccountToken.find_one(
+        {
+            "token_hash": hash_token(token),
+            "purpose": purpose.value,
+            "used_at": None,
+            "expires_at": {"$gt": utcnow()},
+        }
+    )
+    if found is None:
+        return None
+    user = await User.get(found.user_id)
+    return None if user is None or user.is_deleted else user
+
+
+async def resend_verification(*, settings: Settings, email: str) -> None:
+    """Mail a new verification link when an active, unverified account has this email."""
+    if len(email) > MAX_EMAIL_LENGTH:
+        return
+    user = await User.find_one({"email": normalize_email(email), "deleted_at": None})
+    if user is None or user.email_verified:
+        return
+    await _send_verification(settings=settings, user=user)
 
 
 async def request_password_reset(*, settings: Settings, email: str) -> None:

@@ -15,7 +15,7 @@ from app.delivery.render import Rendered
 from app.delivery.service import new_email
 from tests.delivery.conftest import CountingSmtpServer
 
-UNSUBSCRIBE_HEADER = re.compile(r"^<(http://testserver/api/v1/unsubscribe\?token=[^>\s]+)>$")
+UNSUBSCRIBE_HEADER = re.compile(r"^<(http://testserver/unsubscribe\?token=[^>\s]+)>$")
 
 
 def received_by(smtp: CountingSmtpServer, address: str) -> list[EmailMessage]:
