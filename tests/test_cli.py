@@ -140,11 +140,11 @@ def mailed_link(data_dir: Path, to: str, path: str) -> str:
 
 
 def test_dev_links_use_public_base_url_or_where_dev_listens() -> None:
-    unset = Settings(_env_file=None)  # type: ignore[call-arg]
+    unset = Settings(_env_file=None)
     assert cli.dev_base_url(unset, "127.0.0.1", 8123) == "http://127.0.0.1:8123"
     assert cli.dev_base_url(unset, "0.0.0.0", 9000) == "http://127.0.0.1:9000"
     assert cli.dev_base_url(unset, "::1", 9000) == "http://[::1]:9000"
-    chosen = Settings(_env_file=None, public_base_url="https://school.example.org")  # type: ignore[call-arg]
+    chosen = Settings(_env_file=None, public_base_url="https://school.example.org")
     assert cli.dev_base_url(chosen, "127.0.0.1", 8123) == "https://school.example.org"
 
 
