@@ -124,31 +124,18 @@ async def _one_click(request: Request, settings: Settings, token: str) -> HTMLRe
 
 
 @router.get("/unsubscribe", response_class=HTMLResponse)
+@api_router.get("/unsubscribe", response_class=HTMLResponse)
 async def unsubscribe_page(
     request: Request, settings: AppSettings, token: PageToken = ""
 ) -> HTMLResponse:
-    """What would stop, a button that stops it, and the way to the preference centre."""
+    """What would stop, a button that stops it, and the way to the preference centre;
+    changes nothing by itself."""
     return await _unsubscribe_page(request, settings, token)
 
 
 @router.post("/unsubscribe", response_class=HTMLResponse)
-async def unsubscribe(
-    request: Request, settings: AppSettings, token: PageToken = ""
-) -> HTMLResponse:
-    """RFC 8058 one-click: with the body `List-Unsubscribe=One-Click`, turn that email off."""
-    return await _one_click(request, settings, token)
-
-
-@api_router.get("/unsubscribe", response_class=HTMLResponse)
-async def api_unsubscribe_page(
-    request: Request, settings: AppSettings, token: PageToken = ""
-) -> HTMLResponse:
-    """Say what the link does, with a button that does it; changes nothing by itself."""
-    return await _unsubscribe_page(request, settings, token)
-
-
 @api_router.post("/unsubscribe", response_class=HTMLResponse)
-async def api_unsubscribe(
+async def unsubscribe(
     request: Request, settings: AppSettings, token: PageToken = ""
 ) -> HTMLResponse:
     """RFC 8058 one-click: with the body `List-Unsubscribe=One-Click`, turn that email off."""
