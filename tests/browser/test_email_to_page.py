@@ -240,9 +240,12 @@ def test_unsubscribe_in_russian_with_one_click(live_app: LiveApp, open_browser: 
     assert response.status_code == 202, response.text
     mail = live_app.mail_to(parent, 2)[1]
     link = str(mail["List-Unsubscribe"]).strip("<>")
+    assert "Вы получили это письмо, потому что" in text_part(mail)
 
     browser = open_browser(locale="en-US")  # the browser says English; the user reads Russian
     page = browser.page
+    page.set_content(html_part(mail))
+    browser.shoot("email-announcement-ru")
     page.goto(link)
     assert page.locator("html").get_attribute("lang") == "ru"
     assert "Объявления на почту" in page.content()
@@ -373,8 +376,47 @@ def test_swagger_ui_works_offline_and_authorize_logs_in(
 
 def test_rendered_emails_look_right(live_app: LiveApp, open_browser: Any) -> None:
     """Screenshots of the emails people get, in both languages, as a browser shows them."""
+    from datetime import UTC, datetime
+
+    from app.core.i18n import translate
+    from app.delivery.render import render, when
+
     school = a_school(live_app)
     browser = open_browser()
+    for locale in ("en", "ru"):
+        # A digest as the digest job words it (sending one needs the clock to move on).
+        moment = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+        item = {
+            "when": when(moment, locale, "Europe/Moscow"),
+            "title": "",
+            "body": "",
+            "grade": {
+                "subject": "math",
+                "value": 5,
+                "comment": "Excellent",
+                "kind": "test",
+                "teacher": "Irina Petrova",
+                "changed": False,
+            },
+        }
+        digest = render(
+            "digest",
+            locale,
+            period="daily",
+            count=2,
+            groups=[
+                {
+                    "child": "Masha Ivanova",
+                    "topic_label": translate(locale, "topics.grades.name"),
+                    "items": [item, item],
+                }
+            ],
+            unsubscribe_url=f"{live_app.base}/unsubscribe?token=x",
+            preferences_url=f"{live_app.base}/preferences?token=x",
+            reason=translate(locale, "reason.daily"),
+        )
+        browser.page.set_content(digest.html)
+        browser.shoot(f"email-digest-{locale}")
     for locale in ("en", "ru"):
         parent, _ = a_parent_of(live_app, school, locale=locale)
         post_grade(live_app, school, 5)
