@@ -7,6 +7,8 @@ person pressing the button do the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,6 +70,29 @@ async def _live_user(holder: LinkHolder) -> User | None:
     return None if user is None or user.is_deleted else user
 
 
+@dataclass(frozen=True)
+class LinkVisit:
+    """Either the live person a valid link was signed for, or the page saying why not."""
+
+    holder: LinkHolder | None = None
+    user: User | None = None
+    problem: HTMLResponse | None = None
+
+
+async def _visit(request: Request, token: str, read: Callable[[str], LinkHolder]) -> LinkVisit:
+    try:
+        holder = read(token)
+    except InvalidPageToken:
+        return LinkVisit(problem=_problem(request, "invalid"))
+    user = await _live_user(holder)
+    if user is None or user.id is None:
+        return LinkVisit(problem=_problem(request, "gone", status_code=404))
+    if holder.expired:
+        expired = _problem(request, "expired", user_locale=user.locale.value, token=token)
+        return LinkVisit(problem=expired)
+    return LinkVisit(holder=holder, user=user)
+
+
 def _topic_names(locale: str, holder: LinkHolder) -> list[str]:
     return [translate(locale, f"topics.{topic.value}.email") for topic in holder.topics]
 
@@ -75,38 +100,37 @@ def _topic_names(locale: str, holder: LinkHolder) -> list[str]:
 # --- unsubscribe -----------------------------------------------------------------------
 
 
+def _read_unsubscribe(settings: Settings) -> Callable[[str], LinkHolder]:
+    return lambda token: read_unsubscribe_token(settings=settings, token=token)
+
+
+def _read_preferences(settings: Settings) -> Callable[[str], LinkHolder]:
+    return lambda token: read_preferences_token(settings=settings, token=token)
+
+
 async def _unsubscribe_page(request: Request, settings: Settings, token: str) -> HTMLResponse:
-    try:
-        holder = read_unsubscribe_token(settings=settings, token=token)
-    except InvalidPageToken:
-        return _problem(request, "invalid")
-    user = await _live_user(holder)
-    if user is None:
-        return _problem(request, "gone", status_code=404)
-    locale = page_locale(request, user.locale.value)
-    if holder.expired:
-        return _problem(request, "expired", user_locale=user.locale.value, token=token)
+    visit = await _visit(request, token, _read_unsubscribe(settings))
+    if visit.problem is not None:
+        return visit.problem
+    assert visit.holder is not None and visit.user is not None
+    locale = page_locale(request, visit.user.locale.value)
     return pages.render(
         "unsubscribe.html",
         locale=locale,
         token=token,
-        topics=_topic_names(locale, holder),
-        preferences_link=preferences_url(settings=settings, user_id=user.id),  # type: ignore[arg-type]
+        topics=_topic_names(locale, visit.holder),
+        preferences_link=preferences_url(settings=settings, user_id=visit.holder.user_id),
         field=ONE_CLICK_FIELD,
         value=ONE_CLICK_VALUE,
     )
 
 
 async def _one_click(request: Request, settings: Settings, token: str) -> HTMLResponse:
-    try:
-        holder = read_unsubscribe_token(settings=settings, token=token)
-    except InvalidPageToken:
-        return _problem(request, "invalid")
-    user = await _live_user(holder)
-    if user is None:
-        return _problem(request, "gone", status_code=404)
-    if holder.expired:
-        return _problem(request, "expired", user_locale=user.locale.value, token=token)
+    visit = await _visit(request, token, _read_unsubscribe(settings))
+    if visit.problem is not None:
+        return visit.problem
+    holder, user = visit.holder, visit.user
+    assert holder is not None and user is not None
     try:
         form: FormData | None = await request.form()
     except Exception:  # noqa: BLE001 (a body Starlette cannot parse is just not one-click)
@@ -264,30 +288,16 @@ def _validated(locale: str, values: dict[str, Any]) -> tuple[Preferences | None,
     return (None if errors else preferences), errors
 
 
-async def _preferences_holder(
-    request: Request, settings: Settings, token: str
-) -> tuple[User | None, HTMLResponse | None]:
-    try:
-        holder = read_preferences_token(settings=settings, token=token)
-    except InvalidPageToken:
-        return None, _problem(request, "invalid")
-    user = await _live_user(holder)
-    if user is None:
-        return None, _problem(request, "gone", status_code=404)
-    if holder.expired:
-        return None, _problem(request, "expired", user_locale=user.locale.value, token=token)
-    return user, None
-
-
 @router.get("/preferences", response_class=HTMLResponse)
 async def preferences_page(
     request: Request, settings: AppSettings, token: PageToken = ""
 ) -> HTMLResponse:
     """Every notification preference, with language and time zone, in one form."""
-    user, problem = await _preferences_holder(request, settings, token)
-    if user is None:
-        assert problem is not None
-        return problem
+    visit = await _visit(request, token, _read_preferences(settings))
+    if visit.problem is not None:
+        return visit.problem
+    user = visit.user
+    assert user is not None
     return _preferences_page(locale=user.locale.value, token=token, values=_form_values(user))
 
 
@@ -296,10 +306,11 @@ async def save_preferences(request: Request, settings: AppSettings) -> HTMLRespo
     """Save the whole form; what is wrong is said next to its field and nothing is saved."""
     form = await request.form()
     token = str(form.get("token", ""))
-    user, problem = await _preferences_holder(request, settings, token)
-    if user is None:
-        assert problem is not None
-        return problem
+    visit = await _visit(request, token, _read_preferences(settings))
+    if visit.problem is not None:
+        return visit.problem
+    user = visit.user
+    assert user is not None
     values = _submitted(form)
     preferences, errors = _validated(user.locale.value, values)
     if preferences is None:
