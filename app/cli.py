@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from fastapi import FastAPI
-from pydantic import ValidationError
 
-from app.core.config import MIN_JWT_SECRET_LENGTH, Settings
+from app.core import config
+from app.core.config import MIN_JWT_SECRET_LENGTH, MIN_PASSWORD_LENGTH, Settings
 
 if TYPE_CHECKING:
     from app.auth.models import User
@@ -30,7 +30,6 @@ except ImportError:  # pragma: no cover
 
 JWT_SECRET_FILE = "jwt_secret"
 LOCK_FILE = "lock"
-MIN_PASSWORD_LENGTH = 8
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -47,15 +46,18 @@ class CommandError(Exception):
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def load_settings() -> Settings:
+def load_settings(*, production: bool = False, needs_redis: bool = False) -> Settings:
+    """Every setting checked before anything runs; all the bad ones named in one message."""
     try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in err['loc']).upper() or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise CommandError(f"invalid configuration: {problems}", EXIT_CONFIG) from exc
+        return config.load_settings(production=production, needs_redis=needs_redis)
+    except config.SettingsError as exc:
+        count = len(exc.problems)
+        listing = "\n".join(f"  - {problem}" for problem in exc.problems)
+        raise CommandError(
+            f"refusing to start: {count} setting{'s' if count > 1 else ''} to fix "
+            f"(environment or ./.env; see .env.example):\n{listing}",
+            EXIT_CONFIG,
+        ) from None
 
 
 def dev_jwt_secret(data_dir: Path) -> str:
@@ -184,14 +186,7 @@ async def _load_demo(host: str, port: int) -> None:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    try:
-        settings.require_production_ready()
-    except ValueError as exc:
-        raise CommandError(
-            f"refusing to start: {exc} (see .env.example; for a local run use `schoolbell dev`)",
-            EXIT_CONFIG,
-        ) from exc
+    settings = load_settings(production=True)
     # Imported after the checks: importing the app takes seconds.
     if settings.redis_url:
         from app.core.jobs import CeleryDispatcher
@@ -210,27 +205,17 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
-def _production_celery(command: str) -> Any:
-    settings = load_settings()
-    if not settings.redis_url:
-        raise CommandError(
-            f"REDIS_URL is required: `schoolbell {command}` talks to the API through Redis "
-            "(schoolbell dev runs its own worker and beat)",
-            EXIT_CONFIG,
-        )
-    try:
-        settings.require_production_ready()
-    except ValueError as exc:
-        raise CommandError(f"refusing to start: {exc}", EXIT_CONFIG) from exc
+def _production_celery() -> Any:
+    settings = load_settings(production=True, needs_redis=True)
     from workers.celery_app import create_celery
 
     return create_celery(settings)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    celery_app = _production_celery()
     from workers.celery_app import QUEUES
 
-    celery_app = _production_celery("worker")
     queues = args.queues or ",".join(QUEUES)
     argv = ["worker", "--loglevel", args.loglevel, "--queues", queues]
     if args.concurrency:
@@ -240,7 +225,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_beat(args: argparse.Namespace) -> int:
-    celery_app = _production_celery("beat")
+    celery_app = _production_celery()
     argv = ["beat", "--loglevel", args.loglevel]
     if args.schedule:
         argv += ["--schedule", args.schedule]
