@@ -38,9 +38,11 @@ EXIT_CONFIG = 2
 class CommandError(Exception):
     """Ends the command with a message on stderr and the given exit code."""
 
-    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+    def __init__(self, message: str, code: int = EXIT_FAILED, *, lines: bool = False) -> None:
         super().__init__(message)
         self.code = code
+        # Each line a message of its own (one per unreachable service), each with the prefix.
+        self.lines = lines
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -58,6 +60,36 @@ def load_settings(*, production: bool = False, needs_redis: bool = False) -> Set
             f"(environment or ./.env; see .env.example):\n{listing}",
             EXIT_CONFIG,
         ) from None
+
+
+def require_reachable(settings: Settings, *, mongodb: bool, redis: bool) -> None:
+    """Say in one line per service which configured MongoDB or Redis does not answer, and
+    stop, rather than hang in a driver's retries and print its traceback."""
+    from app.core.startup import unreachable_services
+
+    problems = unreachable_services(settings, mongodb=mongodb, redis=redis)
+    if problems:
+        raise CommandError("\n".join(problems), EXIT_CONFIG, lines=True)
+
+
+def move_aside_unreadable_database(data_dir: Path) -> None:
+    """A corrupt or truncated snapshot is renamed, never overwritten, and the operator is told."""
+    from datetime import UTC, datetime
+
+    from app.core.db import SNAPSHOT_FILE, move_aside_if_unreadable
+
+    moved = move_aside_if_unreadable(data_dir, now=datetime.now(UTC))
+    if moved is None:
+        return
+    moved_to, reason = moved
+    say(
+        f"warning: the embedded database {data_dir / SNAPSHOT_FILE} could not be read "
+        f"({reason}).\n"
+        f"  It was moved to {moved_to} and dev starts with an empty database.\n"
+        f"  To recover: stop dev, repair the moved file (or take a backup copy) and put it "
+        f"back as {data_dir / SNAPSHOT_FILE}; or delete it if the data does not matter.",
+        sys.stderr,
+    )
 
 
 def dev_jwt_secret(data_dir: Path) -> str:
@@ -162,8 +194,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
             "database; use `schoolbell api` to run against MongoDB",
             sys.stderr,
         )
+    require_reachable(settings, mongodb=False, redis=True)
     data_dir = settings.data_dir.expanduser().resolve()
     with data_dir_lock(data_dir, purpose="starting another one"):
+        move_aside_unreadable_database(data_dir)
         secret = settings.jwt_secret or dev_jwt_secret(data_dir)
         settings = settings.model_copy(
             update={"mongodb_url": None, "jwt_secret": secret, "data_dir": data_dir}
@@ -187,6 +221,7 @@ async def _load_demo(host: str, port: int) -> None:
 
 def cmd_api(args: argparse.Namespace) -> int:
     settings = load_settings(production=True)
+    require_reachable(settings, mongodb=True, redis=True)
     # Imported after the checks: importing the app takes seconds.
     if settings.redis_url:
         from app.core.jobs import CeleryDispatcher
@@ -205,15 +240,16 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
-def _production_celery() -> Any:
+def _production_celery(*, needs_mongodb: bool) -> Any:
     settings = load_settings(production=True, needs_redis=True)
+    require_reachable(settings, mongodb=needs_mongodb, redis=True)
     from workers.celery_app import create_celery
 
     return create_celery(settings)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    celery_app = _production_celery()
+    celery_app = _production_celery(needs_mongodb=True)
     from workers.celery_app import QUEUES
 
     queues = args.queues or ",".join(QUEUES)
@@ -225,7 +261,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_beat(args: argparse.Namespace) -> int:
-    celery_app = _production_celery()
+    celery_app = _production_celery(needs_mongodb=False)
     argv = ["beat", "--loglevel", args.loglevel]
     if args.schedule:
         argv += ["--schedule", args.schedule]
@@ -241,6 +277,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         )
     settings = load_settings()
     if settings.mongodb_url:
+        require_reachable(settings, mongodb=True, redis=False)
         user = asyncio.run(_create_admin(settings, args.email, password, args.full_name))
     else:
         data_dir = settings.data_dir.expanduser().resolve()
@@ -265,7 +302,13 @@ async def _create_admin(settings: Settings, email: str, password: str, full_name
     from pymongo.errors import PyMongoError
 
     from app.auth import service as auth_service
-    from app.core.db import EmbeddedSnapshot, init_database, is_embedded, make_client
+    from app.core.db import (
+        EmbeddedSnapshot,
+        UnreadableSnapshot,
+        init_database,
+        is_embedded,
+        make_client,
+    )
     from app.core.errors import AppError
     from app.documents import DOCUMENT_MODELS
 
@@ -274,7 +317,14 @@ async def _create_admin(settings: Settings, email: str, password: str, full_name
         database = await init_database(client, settings.mongodb_db, DOCUMENT_MODELS)
         snapshot = EmbeddedSnapshot(database, settings.data_dir) if is_embedded(client) else None
         if snapshot is not None:
-            await snapshot.load()
+            try:
+                await snapshot.load()
+            except UnreadableSnapshot as exc:
+                raise CommandError(
+                    f"the embedded database in {settings.data_dir} could not be read ({exc}); "
+                    "start `schoolbell dev` once to move it aside, or repair it",
+                    EXIT_CONFIG,
+                ) from None
         try:
             user = await auth_service.create_admin(
                 email=email, password=password, full_name=full_name
@@ -372,7 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except CommandError as exc:
-        say(f"schoolbell {args.command}: {exc}", sys.stderr)
+        for line in str(exc).splitlines() if exc.lines else [str(exc)]:
+            say(f"schoolbell {args.command}: {line}", sys.stderr)
         return exc.code
     return code
 

@@ -312,13 +312,15 @@ def env_name(field: str) -> str:
     return ((info.alias if info is not None else None) or field).upper()
 
 
+def redact_passwords(text: str) -> str:
+    """A connection string may carry a password (user:password@host): star it out."""
+    return re.sub(r"(://[^:/@\s]*):[^@/\s]*@", r"\1:***@", text)
+
+
 def _shown(name: str, value: Any) -> str:
     if name in SECRET_SETTINGS:
         return f"{len(str(value))} characters" if value is not None else "nothing"
-    text = str(value)
-    # A connection string may carry a password: user:password@host.
-    text = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", text)
-    return f'"{text}"'
+    return f'"{redact_passwords(str(value))}"'
 
 
 def describe_problems(exc: ValidationError) -> list[str]:
