@@ -161,11 +161,18 @@ def say(message: str, stream: IO[str] | None = None) -> None:
     print(message, file=stream or sys.stdout, flush=True)
 
 
+def start_logging(settings: Settings, level: str | None = None) -> None:
+    from app.core.logs import configure_logging
+
+    configure_logging(log_format=settings.log_format, level=(level or settings.log_level).upper())
+
+
 def serve(app: FastAPI, host: str, port: int) -> None:
     import uvicorn
 
     # uvicorn turns SIGINT/SIGTERM into a graceful stop that runs the lifespan shutdown.
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # Its own access line is off: RequestObserver writes one per request, with its id.
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -195,6 +202,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             sys.stderr,
         )
     require_reachable(settings, mongodb=False, redis=True)
+    start_logging(settings)
     data_dir = settings.data_dir.expanduser().resolve()
     with data_dir_lock(data_dir, purpose="starting another one"):
         move_aside_unreadable_database(data_dir)
@@ -222,6 +230,7 @@ async def _load_demo(host: str, port: int) -> None:
 def cmd_api(args: argparse.Namespace) -> int:
     settings = load_settings(production=True)
     require_reachable(settings, mongodb=True, redis=True)
+    start_logging(settings)
     # Imported after the checks: importing the app takes seconds.
     if settings.redis_url:
         from app.core.jobs import CeleryDispatcher
@@ -240,20 +249,57 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
-def _production_celery(*, needs_mongodb: bool) -> Any:
-    settings = load_settings(production=True, needs_redis=True)
-    require_reachable(settings, mongodb=needs_mongodb, redis=True)
+def _production_celery(settings: Settings, *, loglevel: str | None) -> Any:
+    from celery.signals import setup_logging
+
     from workers.celery_app import create_celery
+
+    @setup_logging.connect(weak=False)
+    def use_our_logging(**_: Any) -> None:
+        # Connected, so Celery leaves the root logger to us: the same format as the API.
+        start_logging(settings, loglevel)
 
     return create_celery(settings)
 
 
+def use_multiprocess_metrics() -> None:
+    """Before prometheus_client is first imported: the worker's processes write their
+    counters to files in one folder, which the worker's metrics endpoint adds up."""
+    import tempfile
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        # Left from an earlier run: stale counters of processes that no longer exist.
+        for stale in Path(folder).glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="schoolbell-metrics-")
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
-    celery_app = _production_celery(needs_mongodb=True)
+    settings = load_settings(production=True, needs_redis=True)
+    require_reachable(settings, mongodb=True, redis=True)
+    if settings.worker_metrics_port:
+        use_multiprocess_metrics()
+    celery_app = _production_celery(settings, loglevel=args.loglevel)
     from workers.celery_app import QUEUES
 
+    if settings.worker_metrics_port:
+        from celery.signals import worker_process_shutdown
+        from prometheus_client import multiprocess
+
+        from app.core.metrics import serve_worker_metrics
+
+        @worker_process_shutdown.connect(weak=False)
+        def forget_process(pid: int | None = None, **_: Any) -> None:
+            multiprocess.mark_process_dead(pid or os.getpid())
+
+        serve_worker_metrics(
+            host=args.metrics_host, port=settings.worker_metrics_port, token=settings.metrics_token
+        )
+        say(f"Worker metrics at http://{args.metrics_host}:{settings.worker_metrics_port}/metrics")
     queues = args.queues or ",".join(QUEUES)
-    argv = ["worker", "--loglevel", args.loglevel, "--queues", queues]
+    argv = ["worker", "--loglevel", args.loglevel or settings.log_level, "--queues", queues]
     if args.concurrency:
         argv += ["--concurrency", str(args.concurrency)]
     celery_app.worker_main(argv)
@@ -261,8 +307,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_beat(args: argparse.Namespace) -> int:
-    celery_app = _production_celery(needs_mongodb=False)
-    argv = ["beat", "--loglevel", args.loglevel]
+    settings = load_settings(production=True, needs_redis=True)
+    require_reachable(settings, mongodb=False, redis=True)
+    celery_app = _production_celery(settings, loglevel=args.loglevel)
+    argv = ["beat", "--loglevel", args.loglevel or settings.log_level]
     if args.schedule:
         argv += ["--schedule", args.schedule]
     celery_app.start(argv)
@@ -388,7 +436,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--queues", help="comma-separated queues (all by default)")
     worker.add_argument("--concurrency", type=int, help="worker processes (CPU count)")
-    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("--loglevel", help="log level (LOG_LEVEL)")
+    worker.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address for the metrics endpoint when WORKER_METRICS_PORT is set (%(default)s)",
+    )
     worker.set_defaults(handler=cmd_worker)
 
     beat = commands.add_parser(
@@ -397,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run Celery beat: scheduled announcements, digests and the outbox sweep.",
     )
     beat.add_argument("--schedule", help="file beat keeps its last run times in")
-    beat.add_argument("--loglevel", default="INFO")
+    beat.add_argument("--loglevel", help="log level (LOG_LEVEL)")
     beat.set_defaults(handler=cmd_beat)
 
     create_admin = commands.add_parser(

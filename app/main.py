@@ -21,8 +21,12 @@ from app.core.config import Settings, get_settings, use_settings
 from app.core.db import EmbeddedSnapshot, init_database, make_client
 from app.core.errors import install_error_handlers
 from app.core.jobs import Dispatcher, InlineDispatcher, use_dispatcher
+from app.core.metrics import add_gauge_source
+from app.core.metrics import router as metrics_router
+from app.core.observe import RequestObserver
 from app.core.ops import router as ops_router
 from app.core.ratelimit import build_limiter
+from app.delivery import service as delivery_service
 from app.delivery.router import router as unsubscribe_router
 from app.documents import DOCUMENT_MODELS
 from app.grades.router import router as grades_router
@@ -85,8 +89,12 @@ def create_app(
             allow_headers=["*"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so it is outermost: it sees every answer, a 413 or a CORS refusal included.
+    app.add_middleware(RequestObserver)
 
     app.include_router(ops_router)
+    app.include_router(metrics_router)
+    add_gauge_source(delivery_service.outbox_gauges)
     for router in (
         auth_router,
         users_router,
