@@ -131,7 +131,7 @@ def serve(app: FastAPI, host: str, port: int) -> None:
     import uvicorn
 
     # uvicorn turns SIGINT/SIGTERM into a graceful stop that runs the lifespan shutdown.
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
 
 
 # --- commands --------------------------------------------------------------------------------

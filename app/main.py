@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis import asyncio as aioredis
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import jobs as _registered_jobs  # noqa: F401  (fills the job registry)
 from app.announcements.router import router as announcements_router
@@ -27,6 +28,7 @@ from app.delivery.router import router as unsubscribe_router
 from app.documents import DOCUMENT_MODELS
 from app.grades.router import router as grades_router
 from app.notifications.router import router as notifications_router
+from app.schools.members_router import router as members_router
 from app.schools.router import router as schools_router
 
 API_PREFIX = "/api/v1"
@@ -85,11 +87,16 @@ def create_app(
             allow_headers=["*"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outermost, so rate limits and logs see the client a trusted proxy names; the server
+    # runs with its own proxy handling off, leaving FORWARDED_ALLOW_IPS one meaning.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
     app.include_router(ops_router)
     for router in (
         auth_router,
+        # /users/me before /users/{user_id}, which would otherwise take "me" for an id.
         users_router,
+        members_router,
         schools_router,
         grades_router,
         notifications_router,

@@ -37,12 +37,22 @@ class Settings(BaseSettings):
 
     login_rate_per_account: str = "10/minute"
     login_rate_per_client: str = "300/minute"
+    # Tight per address being registered, looser per client: a school's parents may register
+    # from one shared address on the evening the codes go home.
+    register_rate_per_email: str = "3/hour"
+    register_rate_per_client: str = "30/hour"
     password_reset_rate: str = "5/hour"
     announcement_rate: str = "30/hour"
     email_rate_per_second: int = Field(default=20, ge=1)
     max_body_bytes: int = 1024 * 1024
+    # Reverse proxies whose X-Forwarded-For names the real client (comma-separated addresses
+    # or networks, "*" for any). Behind an untrusted hop every client would share one
+    # rate-limit bucket, so name the proxy in front of the API here.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"]
+    )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
