@@ -171,8 +171,9 @@ def serve(app: FastAPI, host: str, port: int) -> None:
     import uvicorn
 
     # uvicorn turns SIGINT/SIGTERM into a graceful stop that runs the lifespan shutdown.
-    # Its own access line is off: RequestObserver writes one per request, with its id.
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    # Its own access line is off: RequestObserver writes one per request, with its id. Its
+    # proxy handling is off too: the app's own follows FORWARDED_ALLOW_IPS.
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
 
 
 # --- commands --------------------------------------------------------------------------------

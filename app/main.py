@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis import asyncio as aioredis
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import jobs as _registered_jobs  # noqa: F401  (fills the job registry)
 from app.announcements.router import router as announcements_router
@@ -31,6 +32,7 @@ from app.delivery.router import router as unsubscribe_router
 from app.documents import DOCUMENT_MODELS
 from app.grades.router import router as grades_router
 from app.notifications.router import router as notifications_router
+from app.schools.members_router import router as members_router
 from app.schools.router import router as schools_router
 
 API_PREFIX = "/api/v1"
@@ -89,15 +91,20 @@ def create_app(
             allow_headers=["*"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    # Added last, so it is outermost: it sees every answer, a 413 or a CORS refusal included.
+    # Around every answer, a 413 or a CORS refusal included: one log line and metrics each.
     app.add_middleware(RequestObserver)
+    # Outermost, so rate limits and logs see the client a trusted proxy names; the server
+    # runs with its own proxy handling off, leaving FORWARDED_ALLOW_IPS one meaning.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
     app.include_router(ops_router)
     app.include_router(metrics_router)
     add_gauge_source(delivery_service.outbox_gauges)
     for router in (
         auth_router,
+        # /users/me before /users/{user_id}, which would otherwise take "me" for an id.
         users_router,
+        members_router,
         schools_router,
         grades_router,
         notifications_router,

@@ -56,6 +56,7 @@ def test_the_defaults_are_valid() -> None:
         ("LOGIN_RATE_PER_ACCOUNT", "banana", 'must be a rate such as "10/minute"'),
         ("ANNOUNCEMENT_RATE", "0/hour", 'must be a rate such as "10/minute"'),
         ("PASSWORD_RESET_RATE", "5/fortnight", 'must be a rate such as "10/minute"'),
+        ("REGISTER_RATE_PER_EMAIL", "3 an hour", 'must be a rate such as "10/minute"'),
         # URLs
         ("PUBLIC_BASE_URL", "not-a-url", "must be a URL starting with http:// or https://"),
         ("PUBLIC_BASE_URL", "https://x.org/?a=1", "without a query"),
@@ -63,6 +64,7 @@ def test_the_defaults_are_valid() -> None:
         ("REDIS_URL", "http://redis:6379", "must be a URL starting with redis://"),
         ("CORS_ORIGINS", "*", "'*' is refused"),
         ("CORS_ORIGINS", "diary.school.org", "a comma-separated list of origins"),
+        ("FORWARDED_ALLOW_IPS", "proxy.school.org", "a comma-separated list of addresses"),
         # email addresses
         ("MAIL_FROM", "garbage", "must be an email address"),
         ("BOOTSTRAP_ADMIN_EMAIL", "admin", "must be an email address"),

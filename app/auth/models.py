@@ -108,6 +108,9 @@ class AccountToken(Document):
     token_hash: str
     purpose: AccountTokenPurpose
     user_id: PydanticObjectId
+    # The address the token was mailed to: it proves only that mailbox, so it is worthless
+    # once the account's email is another one.
+    email: str | None = None
     expires_at: datetime
     used_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from app.auth.models import Locale, Role, User
 from app.core.timezones import TimeZoneName
@@ -21,7 +22,25 @@ Timezone = TimeZoneName
 Password = Annotated[
     str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 ]
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Control characters (NUL, line breaks) and format characters (right-to-left overrides,
+# invisible isolates) let a name disguise itself or smuggle text into an email.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+
+
+def _printable_name(value: str) -> str:
+    for character in value:
+        if unicodedata.category(character) in _REFUSED_CATEGORIES:
+            raise ValueError(
+                f"must not contain control or text-direction characters (U+{ord(character):04X})"
+            )
+    return value
+
+
+FullName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_printable_name),
+]
 # email-validator already refuses addresses over 254 characters.
 Email = EmailStr
 Token = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TOKEN_LENGTH)]
@@ -68,6 +87,9 @@ class MeUpdateIn(RequestBody):
     full_name: FullName | None = None
     locale: Locale | None = None
     timezone: Timezone | None = None
+    email: Email | None = Field(
+        default=None, description="A new address; needs current_password and a new verification"
+    )
     current_password: Annotated[str, StringConstraints(max_length=MAX_PASSWORD_LENGTH)] | None = (
         None
     )
@@ -85,11 +107,14 @@ class UserCreateIn(RequestBody):
 
 
 class UserUpdateIn(RequestBody):
+    """What an admin may change of a user; a password or an email only the owner changes."""
+
     full_name: FullName | None = None
-    email: Email | None = None
     locale: Locale | None = None
     timezone: Timezone | None = None
-    password: Password | None = None
+    role: Literal[Role.teacher, Role.admin] | None = Field(
+        default=None, description="Staff only: a teacher may become an admin and back"
+    )
 
 
 class UserOut(BaseModel):

@@ -29,7 +29,7 @@ from app.auth.schemas import (
     UserUpdateIn,
 )
 from app.core.config import Settings
-from app.core.db import DuplicateKeyError, parse_object_id
+from app.core.db import DuplicateKeyError
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from app.core.pagination import PageParams, newest_first_filter, newest_first_sort, next_cursor
 from app.core.security import (
@@ -45,8 +45,6 @@ from app.delivery import service as delivery
 from app.delivery.models import EmailKind
 from app.delivery.render import render
 from app.digests import service as digests
-from app.schools.access import is_school_admin, load_school
-from app.schools.models import GuardianLink
 
 log = logging.getLogger(__name__)
 
@@ -159,20 +157,24 @@ async def logout(*, refresh_token: str) -> None:
 # --- mailed single-use tokens ---------------------------------------------------------
 
 
-async def _issue_account_token(
-    *, user_id: PydanticObjectId, purpose: AccountTokenPurpose, ttl: timedelta
-) -> str:
+async def _issue_account_token(*, user: User, purpose: AccountTokenPurpose, ttl: timedelta) -> str:
+    assert user.id is not None
     token = new_opaque_token()
     await AccountToken(
         token_hash=hash_token(token),
         purpose=purpose,
-        user_id=user_id,
+        user_id=user.id,
+        email=user.email,
         expires_at=utcnow() + ttl,
     ).insert()
     return token
 
 
-async def _redeem_account_token(*, token: str, purpose: AccountTokenPurpose) -> PydanticObjectId:
+INVALID_LINK = "The link is invalid, already used or expired"
+
+
+async def _redeem_account_token(*, token: str, purpose: AccountTokenPurpose) -> dict[str, Any]:
+    """Spend a token; the caller acts only if the account still has the address it proves."""
     now = utcnow()
     redeemed = await AccountToken.get_motor_collection().find_one_and_update(
         {
@@ -180,17 +182,18 @@ async def _redeem_account_token(*, token: str, purpose: AccountTokenPurpose) -> 
             "purpose": purpose.value,
             "used_at": None,
             "expires_at": {"$gt": now},
+            "email": {"$ne": None},
         },
         {"$set": {"used_at": now}},
     )
     if redeemed is None:
-        raise BadRequest("The link is invalid, already used or expired")
-    return PydanticObjectId(redeemed["user_id"])
+        raise BadRequest(INVALID_LINK)
+    return {"_id": redeemed["user_id"], "email": redeemed["email"], "deleted_at": None}
 
 
-async def _burn_account_tokens(user_id: PydanticObjectId, purpose: AccountTokenPurpose) -> None:
+async def _burn_account_tokens(user_id: PydanticObjectId, *purposes: AccountTokenPurpose) -> None:
     await AccountToken.get_motor_collection().update_many(
-        {"user_id": user_id, "purpose": purpose.value, "used_at": None},
+        {"user_id": user_id, "purpose": {"$in": [p.value for p in purposes]}, "used_at": None},
         {"$set": {"used_at": utcnow()}},
     )
 
@@ -198,12 +201,16 @@ async def _burn_account_tokens(user_id: PydanticObjectId, purpose: AccountTokenP
 async def _queue_account_mail(*, user: User, template: str, token: str, **context: object) -> None:
     """Account mail ignores preferences and carries no unsubscribe link; like every email
     it is written to the outbox and sent by a worker, so a mail server that is down never
-    fails the request that caused it."""
+    fails the request that caused it.
+
+    Until the address is verified, anyone could have typed it in, so the mail does not
+    repeat the account's name: free text chosen by a stranger never reaches an inbox.
+    """
     assert user.id is not None
     rendered = render(
         template,
         user.locale.value,
-        full_name=user.full_name,
+        full_name=user.full_name if user.email_verified else None,
         code=token,
         unsubscribe_url=None,
         **context,
@@ -220,31 +227,25 @@ async def _queue_account_mail(*, user: User, template: str, token: str, **contex
 
 
 async def _send_verification(*, settings: Settings, user: User) -> None:
-    assert user.id is not None
     token = await _issue_account_token(
-        user_id=user.id, purpose=AccountTokenPurpose.verify_email, ttl=VERIFY_EMAIL_TTL
+        user=user, purpose=AccountTokenPurpose.verify_email, ttl=VERIFY_EMAIL_TTL
     )
     link = f"{settings.public_base_url.rstrip('/')}/verify-email?token={token}"
     await _queue_account_mail(user=user, template="verify_email", token=token, link=link)
 
 
 async def verify_email(*, token: str) -> None:
-    """Redeem a verification token and mark the address verified."""
-    user_id = await _redeem_account_token(token=token, purpose=AccountTokenPurpose.verify_email)
-    result = await User.get_motor_collection().update_one(
-        {"_id": user_id, "deleted_at": None}, {"$set": {"email_verified": True}}
-    )
+    """Redeem a verification token and mark the address it was mailed to verified."""
+    bound = await _redeem_account_token(token=token, purpose=AccountTokenPurpose.verify_email)
+    result = await User.get_motor_collection().update_one(bound, {"$set": {"email_verified": True}})
     if result.matched_count == 0:
-        raise BadRequest("The link is invalid, already used or expired")
+        raise BadRequest(INVALID_LINK)
 
 
-async def request_password_reset(*, settings: Settings, email: str) -> None:
-    """Mail a reset link when an active account has this email; otherwise do nothing."""
-    user = await User.find_one({"email": normalize_email(email), "deleted_at": None})
-    if user is None or user.id is None:
-        return
+async def send_password_reset(*, settings: Settings, user: User) -> None:
+    """Mail the user a single-use link to set a new password."""
     token = await _issue_account_token(
-        user_id=user.id, purpose=AccountTokenPurpose.password_reset, ttl=PASSWORD_RESET_TTL
+        user=user, purpose=AccountTokenPurpose.password_reset, ttl=PASSWORD_RESET_TTL
     )
     link = f"{settings.public_base_url.rstrip('/')}/reset-password?token={token}"
     minutes = int(PASSWORD_RESET_TTL.total_seconds() // 60)
@@ -253,18 +254,26 @@ async def request_password_reset(*, settings: Settings, email: str) -> None:
     )
 
 
+async def request_password_reset(*, settings: Settings, email: str) -> None:
+    """Mail a reset link when an active account has this email; otherwise do nothing."""
+    user = await User.find_one({"email": normalize_email(email), "deleted_at": None})
+    if user is None:
+        return
+    await send_password_reset(settings=settings, user=user)
+
+
 async def reset_password(*, token: str, new_password: str) -> None:
     """Redeem a reset token, set the new password and end every session of the account."""
-    user_id = await _redeem_account_token(token=token, purpose=AccountTokenPurpose.password_reset)
+    bound = await _redeem_account_token(token=token, purpose=AccountTokenPurpose.password_reset)
     password_hash = await _hash(new_password)
     now = utcnow()
-    # The mailbox answered, so the address is proven too.
+    # The mailbox the token went to answered, and the account still has that address.
     result = await User.get_motor_collection().update_one(
-        {"_id": user_id, "deleted_at": None},
-        {"$set": {"password_hash": password_hash, "email_verified": True}},
+        bound, {"$set": {"password_hash": password_hash, "email_verified": True}}
     )
     if result.matched_count == 0:
-        raise BadRequest("The link is invalid, already used or expired")
+        raise BadRequest(INVALID_LINK)
+    user_id = PydanticObjectId(bound["_id"])
     await _burn_account_tokens(user_id, AccountTokenPurpose.password_reset)
     await _end_every_session(user_id, now)
 
@@ -348,8 +357,10 @@ async def ensure_bootstrap_admin(*, settings: Settings) -> None:
     log.info("created bootstrap admin %s", email)
 
 
-async def update_me(*, user: User, changes: MeUpdateIn) -> User:
-    """Change one's own profile; a new password needs the current one and ends every session."""
+async def update_me(*, settings: Settings, user: User, changes: MeUpdateIn) -> User:
+    """Change one's own profile. A new password or email needs the current password; a new
+    password ends every session, a new email must be verified again; both spend every link
+    mailed before."""
     updates: dict[str, Any] = {}
     if changes.full_name is not None:
         updates["full_name"] = changes.full_name
@@ -357,15 +368,36 @@ async def update_me(*, user: User, changes: MeUpdateIn) -> User:
         updates["locale"] = changes.locale
     if changes.timezone is not None:
         updates["timezone"] = changes.timezone
-    password_changed = False
-    if changes.new_password is not None or changes.current_password is not None:
-        if changes.new_password is None or changes.current_password is None:
-            raise Unprocessable("Send both current_password and new_password to change it")
-        if not await _verify(changes.current_password, user.password_hash):
-            raise Forbidden("The current password is incorrect")
+    new_email = None
+    if changes.email is not None and normalize_email(changes.email) != user.email:
+        new_email = normalize_email(changes.email)
+    if changes.new_password is not None or new_email is not None:
+        if changes.current_password is None:
+            raise Unprocessable("Send current_password to change your password or email")
+    elif changes.current_password is not None:
+        raise Unprocessable("Send new_password or email with current_password")
+    if changes.current_password is not None and not await _verify(
+        changes.current_password, user.password_hash
+    ):
+        raise Forbidden("The current password is incorrect")
+    if new_email is not None:
+        await _ensure_email_free(new_email)
+        updates["email"] = new_email
+        updates["email_verified"] = False
+    if changes.new_password is not None:
         updates["password_hash"] = await _hash(changes.new_password)
-        password_changed = True
-    return await _apply(user, updates, end_sessions=password_changed)
+    credentials_changed = "email" in updates or "password_hash" in updates
+    if credentials_changed:
+        assert user.id is not None
+        # Before the write: a link mailed to the old address, or one a thief asked for
+        # before the owner changed the password, must be dead by the time either is new.
+        await _burn_account_tokens(
+            user.id, AccountTokenPurpose.password_reset, AccountTokenPurpose.verify_email
+        )
+    user = await _apply(user, updates, end_sessions=changes.new_password is not None)
+    if new_email is not None:
+        await _send_verification(settings=settings, user=user)
+    return user
 
 
 async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = False) -> User:
@@ -393,72 +425,26 @@ async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = Fa
     return user
 
 
-async def _users_of_schools(school_ids: list[PydanticObjectId]) -> dict[str, Any]:
-    """Users of these schools, and the parents linked to their students (parents have no school)."""
-    students = (
-        await User.get_motor_collection()
-        .find(
-            {"role": Role.student.value, "school_ids": {"$in": school_ids}, "deleted_at": None},
-            {"_id": 1},
-        )
-        .to_list(None)
-    )
-    parent_ids: list[Any] = []
-    if students:
-        parent_ids = await GuardianLink.get_motor_collection().distinct(
-            "parent_id", {"student_id": {"$in": [row["_id"] for row in students]}}
-        )
-    return {"$or": [{"school_ids": {"$in": school_ids}}, {"_id": {"$in": parent_ids}}]}
-
-
-async def _visible_to_admin(admin: User, user: User) -> bool:
-    if any(is_school_admin(admin, school_id) for school_id in user.school_ids):
-        return True
-    if user.role != Role.parent or not admin.school_ids:
-        return False
-    links = await GuardianLink.find({"parent_id": user.id}).to_list()
-    if not links:
-        return False
-    child_in_school = await User.find_one(
-        {
-            "_id": {"$in": [link.student_id for link in links]},
-            "role": Role.student.value,
-            "school_ids": {"$in": admin.school_ids},
-            "deleted_at": None,
-        }
-    )
-    return child_in_school is not None
-
-
-async def get_managed_user(*, admin: User, user_id: str) -> User:
-    """A live user the admin administers; anyone else is reported as not found."""
-    user = await User.get(parse_object_id(user_id, what="User"))
-    if user is None or user.is_deleted or not await _visible_to_admin(admin, user):
-        raise NotFound("User not found")
-    return user
+async def get_live_user(user_id: PydanticObjectId) -> User | None:
+    """The user with this id unless there is none or it was deleted."""
+    user = await User.get(user_id)
+    return None if user is None or user.is_deleted else user
 
 
 async def create_user(
     *,
     settings: Settings,
-    admin: User,
     email: str,
     password: str,
     full_name: str,
     role: Role,
-    school_id: str | None,
+    school_ids: list[PydanticObjectId],
     locale: Locale,
     timezone: str,
 ) -> User:
-    """Create a user of any role, in a school the admin administers."""
-    school_ids: list[PydanticObjectId] = []
-    if school_id is not None:
-        school = await load_school(school_id)
-        assert school.id is not None
-        if not is_school_admin(admin, school.id):
-            raise Forbidden("You are not an admin of this school")
-        school_ids = [school.id]
-    elif role in SCHOOL_BOUND_ROLES:
+    """Create a user of any role (the caller has checked the schools) and mail a link to
+    verify the address."""
+    if role in SCHOOL_BOUND_ROLES and not school_ids:
         raise Unprocessable(f"A {role.value} must belong to a school: give school_id")
     email = normalize_email(email)
     await _ensure_email_free(email)
@@ -479,29 +465,13 @@ async def create_user(
 
 async def list_users(
     *,
-    admin: User,
+    scope: dict[str, Any],
     page: PageParams,
     role: Role | None = None,
-    school_id: str | None = None,
     q: str | None = None,
 ) -> tuple[list[User], str | None]:
-    """Users of the admin's schools (or one of them), newest first."""
-    if school_id is not None:
-        try:
-            wanted = parse_object_id(school_id, what="School")
-        except NotFound as exc:
-            raise Unprocessable("school_id is not a valid id") from exc
-        if not is_school_admin(admin, wanted):
-            raise Forbidden("You are not an admin of this school")
-        school_ids = [wanted]
-    else:
-        school_ids = list(admin.school_ids)
-    if not school_ids:
-        return [], None
-    conditions: list[dict[str, Any]] = [
-        {"deleted_at": None},
-        await _users_of_schools(school_ids),
-    ]
+    """Live users matching `scope` (the caller's reach), newest first."""
+    conditions: list[dict[str, Any]] = [{"deleted_at": None}, scope]
     if role is not None:
         conditions.append({"role": role.value})
     if q:
@@ -519,8 +489,12 @@ async def list_users(
     return next_cursor(rows, page.limit, "created_at")
 
 
-async def update_user(*, settings: Settings, user: User, changes: UserUpdateIn) -> User:
-    """Edit a user the admin administers; a new email must be verified again."""
+STAFF_ROLES = frozenset({Role.teacher, Role.admin})
+
+
+async def update_user(*, actor: User, user: User, changes: UserUpdateIn) -> User:
+    """Edit another user's profile or staff role; a password or an email only the owner
+    changes (PATCH /users/me), so a stolen admin session cannot take an account over."""
     updates: dict[str, Any] = {}
     if changes.full_name is not None:
         updates["full_name"] = changes.full_name
@@ -528,26 +502,18 @@ async def update_user(*, settings: Settings, user: User, changes: UserUpdateIn) 
         updates["locale"] = changes.locale
     if changes.timezone is not None:
         updates["timezone"] = changes.timezone
-    new_email = None
-    if changes.email is not None and normalize_email(changes.email) != user.email:
-        new_email = normalize_email(changes.email)
-        await _ensure_email_free(new_email)
-        updates["email"] = new_email
-        updates["email_verified"] = False
-    if changes.password is not None:
-        updates["password_hash"] = await _hash(changes.password)
-    user = await _apply(user, updates, end_sessions=changes.password is not None)
-    if new_email is not None:
-        assert user.id is not None
-        # A link mailed to the old address must not verify the new one.
-        await _burn_account_tokens(user.id, AccountTokenPurpose.verify_email)
-        await _send_verification(settings=settings, user=user)
-    return user
+    if changes.role is not None and changes.role != user.role:
+        if user.id == actor.id:
+            raise Conflict("You cannot change your own role")
+        if user.role not in STAFF_ROLES:
+            raise Unprocessable(f"Only staff change roles; this user is a {user.role.value}")
+        updates["role"] = changes.role.value
+    return await _apply(user, updates)
 
 
-async def delete_user(*, admin: User, user: User) -> None:
+async def delete_user(*, actor: User, user: User) -> None:
     """Soft-delete: the account can no longer log in and leaves listings; its data stays."""
-    if user.id == admin.id:
+    if user.id == actor.id:
         raise Conflict("You cannot delete your own account")
     assert user.id is not None
     now = utcnow()

@@ -7,6 +7,7 @@ setting in one message before anything runs.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from email.utils import parseaddr
 from pathlib import Path
@@ -128,6 +129,23 @@ def _origins(value: object) -> list[str]:
     return [origin.rstrip("/") for origin in origins]
 
 
+def _proxies(value: object) -> list[str]:
+    requirement = (
+        'a comma-separated list of addresses or networks such as "10.0.0.5, 172.16.0.0/12", '
+        'or "*" for any'
+    )
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    proxies = [str(item).strip() for item in items if str(item).strip()]
+    for proxy in proxies:
+        if proxy == "*":
+            continue
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise _refuse(requirement) from None
+    return proxies
+
+
 def _address(value: object, *, named: bool, optional: bool) -> str | None:
     requirement = (
         'an email address, optionally with a name: "Schoolbell <no-reply@school.example.org>"'
@@ -210,6 +228,7 @@ MongoUrl = Annotated[str | None, _url(("mongodb", "mongodb+srv"))]
 RedisUrl = Annotated[str | None, _url(("redis", "rediss", "unix"))]
 PublicUrl = Annotated[str, BeforeValidator(_public_url)]
 Origins = Annotated[list[str], NoDecode, BeforeValidator(_origins)]
+Proxies = Annotated[list[str], NoDecode, BeforeValidator(_proxies)]
 Sender = Annotated[str, BeforeValidator(lambda v: _address(v, named=True, optional=False))]
 OptionalEmail = Annotated[
     str | None, BeforeValidator(lambda v: _address(v, named=False, optional=True))
@@ -243,6 +262,10 @@ class Settings(BaseSettings):
     public_base_url: PublicUrl = "http://127.0.0.1:8000"
     max_body_bytes: Annotated[int, whole_number(1024, 100 * 1024 * 1024)] = 1024 * 1024
     data_dir: Directory = Field(default=Path(".schoolbell"), alias="SCHOOLBELL_DATA_DIR")
+    # Reverse proxies whose X-Forwarded-For names the real client (comma-separated addresses
+    # or networks, "*" for any). Behind an untrusted hop every client would share one
+    # rate-limit bucket, so name the proxy in front of the API here.
+    forwarded_allow_ips: Proxies = Field(default_factory=lambda: ["127.0.0.1", "::1"])
 
     # --- email
     smtp_host: Host = None
@@ -261,6 +284,10 @@ class Settings(BaseSettings):
     # --- rate limits
     login_rate_per_account: Rate = "10/minute"
     login_rate_per_client: Rate = "300/minute"
+    # Tight per address being registered, looser per client: a school's parents may register
+    # from one shared address on the evening the codes go home.
+    register_rate_per_email: Rate = "3/hour"
+    register_rate_per_client: Rate = "30/hour"
     password_reset_rate: Rate = "5/hour"
     announcement_rate: Rate = "30/hour"
 

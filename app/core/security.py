@@ -86,7 +86,14 @@ def create_access_token(*, user_id: str, secret: str, minutes: int) -> tuple[str
 
 def decode_access_token(token: str, *, secret: str) -> dict[str, Any]:
     try:
-        claims = jwt.decode(token, secret, algorithms=[JWT_ALGORITHM])
+        # A token without an expiry would be a credential for ever: every claim we rely on
+        # must be there.
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[JWT_ALGORITHM],
+            options={"require_exp": True, "require_iat": True, "require_sub": True},
+        )
     except JWTError as exc:
         raise Unauthorized("Invalid or expired access token") from exc
     if claims.get("type") != ACCESS_TOKEN_TYPE or not isinstance(claims.get("sub"), str):

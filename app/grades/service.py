@@ -134,9 +134,22 @@ async def _editable_grade(*, user: User, grade_id: PydanticObjectId) -> tuple[Gr
     school = await School.get(grade.school_id) if grade is not None else None
     if grade is None or school is None or school.deleted_at is not None:
         raise NotFound("Grade not found")
-    grading_teacher = user.role == Role.teacher and user.id == grade.teacher_id
-    if not grading_teacher and not is_school_admin(user, grade.school_id):
-        raise Forbidden("Only the grading teacher or the school's admin may change this grade")
+    if is_school_admin(user, grade.school_id):
+        return grade, school
+    school_class = school.find_class(grade.class_id)
+    # The grading teacher, and only while they still teach that subject in that class: a
+    # teacher taken off a class keeps no hold on the grades given there.
+    still_teaching = (
+        user.role == Role.teacher
+        and user.id == grade.teacher_id
+        and school_class is not None
+        and _may_grade(user, school, school_class, grade.subject)
+    )
+    if not still_teaching:
+        raise Forbidden(
+            "Only the grading teacher, while teaching this class, or the school's admin "
+            "may change this grade"
+        )
     return grade, school
 
 

@@ -9,7 +9,7 @@ from fastapi import Depends
 
 from app.auth.models import Role, User
 from app.core.db import parse_object_id
-from app.core.deps import CurrentUser
+from app.core.deps import AdminUser, CurrentUser
 from app.core.errors import Forbidden, NotFound
 from app.schools.models import GuardianLink, School, SchoolClass
 
@@ -93,3 +93,47 @@ async def readable_student(student_id: str, user: CurrentUser) -> User:
 
 
 ReadableStudent = Annotated[User, Depends(readable_student)]
+
+
+USER_NOT_FOUND = "User not found"
+
+
+async def schools_of(user: User) -> set[PydanticObjectId]:
+    """The schools a user belongs to; a parent belongs to the schools of their children."""
+    if user.role != Role.parent:
+        return set(user.school_ids)
+    links = await GuardianLink.find({"parent_id": user.id}).to_list()
+    if not links:
+        return set()
+    children = await User.find(
+        {"_id": {"$in": [link.student_id for link in links]}, "deleted_at": None}
+    ).to_list()
+    return {school_id for child in children for school_id in child.school_ids}
+
+
+async def administers_user(admin: User, user: User) -> bool:
+    """An admin acts on a user only when they administer every school of that user.
+
+    One shared school is not enough: it would let the admin of a small school take over an
+    admin, teacher or parent who also belongs to a school they do not run.
+    """
+    schools = await schools_of(user)
+    return bool(schools) and all(is_school_admin(admin, school_id) for school_id in schools)
+
+
+async def managed_user(user_id: str, admin: AdminUser) -> User:
+    """The user in the path, if the caller administers every school of theirs.
+
+    No such user, a deleted one and one out of reach answer alike, so the answer tells
+    nothing about who exists.
+    """
+    try:
+        user = await User.get(parse_object_id(user_id, what="User"))
+    except NotFound:
+        user = None
+    if user is None or user.is_deleted or not await administers_user(admin, user):
+        raise NotFound(USER_NOT_FOUND)
+    return user
+
+
+ManagedUser = Annotated[User, Depends(managed_user)]

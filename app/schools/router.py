@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 
 from app.auth.models import Role, User
-from app.core.deps import AdminUser, CurrentUser, ParentUser
+from app.core.deps import AdminUser, CurrentUser, ParentUser, SettingsDep
 from app.core.errors import Forbidden
 from app.core.pagination import Page, PageParams, page_params
 from app.core.ratelimit import enforce
@@ -20,6 +20,7 @@ from app.schools.schemas import (
     ClassCreate,
     ClassOut,
     ClassUpdate,
+    GuardianCodeIssue,
     GuardianCodeOut,
     GuardianCodeRedeem,
     RosterStudentOut,
@@ -31,6 +32,8 @@ from app.schools.schemas import (
 
 # Generous for a family typing a code off paper, hopeless for guessing one of 31**8.
 GUARDIAN_CODE_RATE = "10/minute"
+# A class's worth of families an hour per member of staff; never a way to flood a mailbox.
+GUARDIAN_CODE_MAIL_RATE = "60/hour"
 
 router = APIRouter(tags=["schools"])
 Paging = Annotated[PageParams, Depends(page_params)]
@@ -246,9 +249,21 @@ async def unassign_teacher(class_id: str, teacher_id: str, school: AdminSchool) 
 @router.post(
     "/students/{student_id}/guardian-codes", status_code=status.HTTP_201_CREATED, tags=["guardians"]
 )
-async def issue_guardian_code(student: CodeStudent, user: CurrentUser) -> GuardianCodeOut:
-    """A single-use code, valid 7 days, that links the parent who enters it to this student."""
-    code, document = await service.issue_guardian_code(issuer=user, student=student)
+async def issue_guardian_code(
+    request: Request,
+    student: CodeStudent,
+    user: CurrentUser,
+    settings: SettingsDep,
+    body: GuardianCodeIssue | None = None,
+) -> GuardianCodeOut:
+    """A single-use code, valid 7 days, that links the parent who enters it to this student;
+    with `email`, the code is also mailed there with how to register and use it."""
+    email = body.email if body is not None else None
+    if email is not None:
+        enforce(request, GUARDIAN_CODE_MAIL_RATE, "guardian-code-mail", str(user.id))
+    code, document = await service.issue_guardian_code(
+        settings=settings, issuer=user, student=student, email=email
+    )
     return GuardianCodeOut(code=code, expires_at=document.expires_at)
 
 
@@ -256,7 +271,8 @@ async def issue_guardian_code(student: CodeStudent, user: CurrentUser) -> Guardi
 async def redeem_guardian_code(
     request: Request, body: GuardianCodeRedeem, parent: ParentUser
 ) -> ChildOut:
-    """Enter a guardian code to link to the child; a wrong, used or expired code is a 400."""
+    """Enter a guardian code to link to the child; a wrong, used or expired code is a 400,
+    an account whose email is not verified yet gets 403."""
     enforce(request, GUARDIAN_CODE_RATE, "guardian-code", str(parent.id))
     student = await service.redeem_guardian_code(parent=parent, code=body.code)
     return _child_out(await service.child_view(student=student))
@@ -273,14 +289,6 @@ async def list_children(parent: ParentUser, page: Paging) -> Page[ChildOut]:
 async def remove_child(student_id: str, parent: ParentUser) -> None:
     """Unlink from a child; 404 if not linked."""
     await service.remove_child(parent=parent, student_id=student_id)
-
-
-@router.put(
-    "/students/{student_id}/guardians/{parent_id}", status_code=NO_CONTENT, tags=["guardians"]
-)
-async def link_guardian(parent_id: str, student: ManagedStudent) -> None:
-    """Link a parent to the student directly (idempotent)."""
-    await service.admin_link_guardian(student=student, parent_id=parent_id)
 
 
 @router.delete(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import (
     BaseModel,
     ConfigDict,
+    EmailStr,
     Field,
     StringConstraints,
     model_validator,
@@ -95,6 +96,12 @@ class TeacherSubjectsIn(RequestBody):
         # Order kept so the teacher's list reads back as it was typed.
         self.subjects = list(dict.fromkeys(self.subjects))
         return self
+
+
+class GuardianCodeIssue(RequestBody):
+    email: EmailStr | None = Field(
+        default=None, description="Also mail the code to this address (the parent's)"
+    )
 
 
 class GuardianCodeRedeem(RequestBody):

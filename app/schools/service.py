@@ -22,8 +22,9 @@ from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
 from app.auth.models import Role, User
+from app.core.config import Settings
 from app.core.db import DuplicateKeyError, parse_object_id
-from app.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.core.pagination import (
     PageParams,
     decode_cursor,
@@ -33,6 +34,9 @@ from app.core.pagination import (
     next_cursor,
 )
 from app.core.security import hash_token, utcnow
+from app.delivery import service as delivery
+from app.delivery.models import EmailKind
+from app.delivery.render import render
 from app.grades.models import Grade
 from app.notifications import service as notifications_service
 from app.schools.access import is_school_admin, teaches_student
@@ -83,18 +87,21 @@ async def _add_school_to_user(user_id: PydanticObjectId, school_id: PydanticObje
 async def _member_to_add(*, user_id: str, admin: User, role: Role, what: str) -> User:
     """A live user of `role` who belongs to no school yet or to one that `admin` runs.
 
-    Others are reported as not found: adding them would hand this admin access to people
-    (and, for students, grades) of a school they do not run.
+    Anyone else is reported as not found, whatever the reason (no such id, another role,
+    another school): adding them would hand this admin access to people of a school they
+    do not run, and a different answer per reason would tell who exists and in what role.
     """
-    user = await User.get(parse_object_id(user_id, what=what))
+    try:
+        user = await User.get(parse_object_id(user_id, what=what))
+    except NotFound:
+        user = None
     if (
         user is None
         or user.is_deleted
+        or user.role != role
         or (user.school_ids and not any(is_school_admin(admin, s) for s in user.school_ids))
     ):
         raise NotFound(f"{what} not found")
-    if user.role != role:
-        raise Unprocessable(f"User {user.id} is a {user.role.value}, not a {role.value}")
     return user
 
 
@@ -430,8 +437,14 @@ def normalise_guardian_code(code: str) -> str:
     return "".join(code.split()).replace("-", "").upper()
 
 
-async def issue_guardian_code(*, issuer: User, student: User) -> tuple[str, GuardianCode]:
-    """A fresh single-use code a parent redeems to link to `student`; only its hash is kept."""
+async def issue_guardian_code(
+    *, settings: Settings, issuer: User, student: User, email: str | None = None
+) -> tuple[str, GuardianCode]:
+    """A fresh single-use code a parent redeems to link to `student`; only its hash is kept.
+
+    With `email` the code is also mailed there. The parent still links themselves: no one
+    can attach an account to a child without its owner entering the code.
+    """
     assert issuer.id is not None and student.id is not None
     for _ in range(UPDATE_ATTEMPTS):
         code = _new_guardian_code()
@@ -445,8 +458,39 @@ async def issue_guardian_code(*, issuer: User, student: User) -> tuple[str, Guar
             await document.insert()
         except DuplicateKeyError:
             continue  # one in 31**8; draw again
+        if email is not None:
+            await _mail_guardian_code(
+                settings=settings, code=code, document=document, email=email, student=student
+            )
         return code, document
     raise Conflict("Could not issue a code; try again")
+
+
+async def _mail_guardian_code(
+    *, settings: Settings, code: str, document: GuardianCode, email: str, student: User
+) -> None:
+    address = email.strip().lower()
+    account = await User.find_one({"email": address, "deleted_at": None})
+    # Nobody has proven this mailbox: the mail carries no name or other free text that
+    # staff typed, only the code and how to use it.
+    rendered = render(
+        "guardian_code",
+        (account or student).locale.value,
+        code=code,
+        link=f"{settings.public_base_url.rstrip('/')}/",
+        expires=document.expires_at.date().isoformat(),
+        unsubscribe_url=None,
+    )
+    await delivery.queue_email(
+        delivery.new_email(
+            key=f"account:guardian_code:{document.code_hash}",
+            kind=EmailKind.account,
+            to=address,
+            rendered=rendered,
+            recipient_id=account.id if account is not None else None,
+            school_id=student.school_ids[0] if student.school_ids else None,
+        )
+    )
 
 
 async def link_guardian(*, parent_id: PydanticObjectId, student_id: PydanticObjectId) -> bool:
@@ -480,6 +524,10 @@ _WRONG_CODE = "Guardian code is wrong, already used or expired"
 async def redeem_guardian_code(*, parent: User, code: str) -> User:
     """Spend a guardian code and link the parent to its child; returns the child."""
     assert parent.id is not None
+    if not parent.email_verified:
+        # A code mailed to an address proves nothing about an account whose own address
+        # is unproven: whoever registered it could be anyone.
+        raise Forbidden("Verify your email address before entering a guardian code")
     normalised = normalise_guardian_code(code)
     if len(normalised) != GUARDIAN_CODE_LENGTH or not set(normalised) <= set(
         GUARDIAN_CODE_ALPHABET
@@ -552,18 +600,6 @@ async def remove_child(*, parent: User, student_id: str) -> None:
     student_oid = parse_object_id(student_id, what="Child")
     if not await unlink_guardian(parent_id=parent.id, student_id=student_oid):
         raise NotFound("You are not linked to this child")
-
-
-async def admin_link_guardian(*, student: User, parent_id: str) -> None:
-    """Link a parent to a student directly, without a code."""
-    assert student.id is not None
-    parent = await User.get(parse_object_id(parent_id, what="Parent"))
-    if parent is None or parent.is_deleted:
-        raise NotFound("Parent not found")
-    if parent.role != Role.parent:
-        raise Unprocessable(f"User {parent.id} is a {parent.role.value}, not a parent")
-    assert parent.id is not None
-    await link_guardian(parent_id=parent.id, student_id=student.id)
 
 
 async def admin_unlink_guardian(*, student: User, parent_id: str) -> None:

@@ -11,8 +11,8 @@ from app.auth.models import Role, User
 from app.delivery.models import Email, EmailStatus
 from app.grades.models import Grade
 from app.notifications import events
-from app.notifications.service import subscribe_guardian
 from app.schools.models import School
+from app.schools.service import link_guardian
 from tests.conftest import UserFactory, World
 from tests.delivery.conftest import CountingSmtpServer
 from tests.delivery.helpers import html_of, only_message_to, received_by, text_of, unsubscribe_link
@@ -24,7 +24,7 @@ Login = Callable[[User], dict[str, str]]
 async def follow(world: World, parent: User | None = None) -> User:
     parent = parent or world.parent
     assert parent.id is not None and world.student.id is not None
-    await subscribe_guardian(parent_id=parent.id, student_id=world.student.id)
+    await link_guardian(parent_id=parent.id, student_id=world.student.id)
     return parent
 
 
