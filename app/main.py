@@ -25,6 +25,7 @@ from app.core.jobs import Dispatcher, InlineDispatcher, use_dispatcher
 from app.core.metrics import add_gauge_source
 from app.core.metrics import router as metrics_router
 from app.core.observe import RequestObserver
+from app.core.openapi import tidy_openapi
 from app.core.ops import router as ops_router
 from app.core.ratelimit import build_limiter
 from app.delivery import service as delivery_service
@@ -113,4 +114,5 @@ def create_app(
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.dependency_overrides[get_settings] = lambda: settings
+    tidy_openapi(app)
     return app
