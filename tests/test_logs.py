@@ -103,15 +103,7 @@ def test_dev_with_json_logs_follows_a_request_into_the_celery_fan_out(
     server = DevServer(workdir, tmp_path / "data", "--demo", LOG_FORMAT="json")
     servers.append(server)
     admin = {"Authorization": f"Bearer {server.token(DEMO_ADMIN_EMAIL, DEMO_PASSWORD)}"}
-    school_id = httpx.get(f"{server.base}/api/v1/schools", headers=admin, timeout=10).json()[
-        "items"
-    ][0]["id"]
-    posted = httpx.post(
-        f"{server.base}/api/v1/announcements",
-        json={"school_id": school_id, "title": "Sports day", "body": "Friday."},
-        headers=admin,
-        timeout=10,
-    )
+    posted = server.announce(admin, "Sports day", "Friday.")
     assert posted.status_code == 202, posted.text
     request_id = posted.headers[REQUEST_ID_HEADER]
     announcement = f"{server.base}/api/v1/announcements/{posted.json()['id']}"

@@ -111,17 +111,19 @@ def _public_url(value: object) -> str:
     return checked.rstrip("/")
 
 
+def _comma_list(value: object) -> list[str]:
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
 def _origins(value: object) -> list[str]:
     requirement = (
         "a comma-separated list of origins such as https://diary.school.example.org "
         "('*' is refused: credentials must never be readable by any origin)"
     )
-    items = value if isinstance(value, list) else str(value or "").split(",")
-    origins = [str(item).strip() for item in items if str(item).strip()]
+    origins = _comma_list(value)
     if "*" in origins:
-        raise PydanticCustomError(
-            SETTING_ERROR, "a list of origins; '*' is refused: credentials must stay private"
-        )
+        raise _refuse("a list of origins; '*' is refused: credentials must stay private")
     for origin in origins:
         parts = urlsplit(origin)
         if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path.strip("/"):
@@ -134,8 +136,7 @@ def _proxies(value: object) -> list[str]:
         'a comma-separated list of addresses or networks such as "10.0.0.5, 172.16.0.0/12", '
         'or "*" for any'
     )
-    items = value if isinstance(value, list) else str(value or "").split(",")
-    proxies = [str(item).strip() for item in items if str(item).strip()]
+    proxies = _comma_list(value)
     for proxy in proxies:
         if proxy == "*":
             continue
