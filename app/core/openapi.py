@@ -36,9 +36,10 @@ class FieldIssue(BaseModel):
 
 
 class ValidationErrorOut(BaseModel):
-    """A request that does not fit the operation: one entry per bad field."""
+    """A request that does not fit the operation: one entry per bad field when the request's
+    shape is wrong, or one sentence when a rule of the service refuses it."""
 
-    detail: list[FieldIssue]
+    detail: list[FieldIssue] | str = Field(description="What is wrong: per field, or in words.")
 
 
 ERROR_DESCRIPTIONS = {
