@@ -22,8 +22,13 @@ from app.core.config import Settings, get_settings, use_settings
 from app.core.db import EmbeddedSnapshot, init_database, make_client
 from app.core.errors import install_error_handlers
 from app.core.jobs import Dispatcher, InlineDispatcher, use_dispatcher
+from app.core.metrics import add_gauge_source
+from app.core.metrics import router as metrics_router
+from app.core.observe import RequestObserver
+from app.core.openapi import tidy_openapi
 from app.core.ops import router as ops_router
 from app.core.ratelimit import build_limiter
+from app.delivery import service as delivery_service
 from app.delivery.router import router as unsubscribe_router
 from app.documents import DOCUMENT_MODELS
 from app.grades.router import router as grades_router
@@ -87,11 +92,15 @@ def create_app(
             allow_headers=["*"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Around every answer, a 413 or a CORS refusal included: one log line and metrics each.
+    app.add_middleware(RequestObserver)
     # Outermost, so rate limits and logs see the client a trusted proxy names; the server
     # runs with its own proxy handling off, leaving FORWARDED_ALLOW_IPS one meaning.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
     app.include_router(ops_router)
+    app.include_router(metrics_router)
+    add_gauge_source(delivery_service.outbox_gauges)
     for router in (
         auth_router,
         # /users/me before /users/{user_id}, which would otherwise take "me" for an id.
@@ -105,4 +114,5 @@ def create_app(
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.dependency_overrides[get_settings] = lambda: settings
+    tidy_openapi(app)
     return app

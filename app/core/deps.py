@@ -12,6 +12,7 @@ from app.auth.models import Role, User
 from app.core.config import Settings, get_settings
 from app.core.db import parse_object_id
 from app.core.errors import Forbidden, Unauthorized
+from app.core.logs import note_user
 from app.core.security import as_utc, decode_access_token
 
 # The login route takes the OAuth2 password form, so Swagger's Authorize button works as is.
@@ -38,6 +39,7 @@ async def get_current_user(
         and float(claims.get("iat", 0)) < as_utc(user.tokens_valid_after).timestamp()
     ):
         raise Unauthorized("Session ended, log in again")
+    note_user(user.id)
     return user
 
 

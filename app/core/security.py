@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jose import JWTError, jwt
-from passlib.context import CryptContext
 
-from app.core.errors import Unauthorized
+# passlib 1.7.4, the last release, imports the standard library's crypt module (deprecated
+# since 3.11) and reads argon2.__version__; neither touches the argon2 hashing used here,
+# and an operator should not meet the warnings at every start.
+warnings.filterwarnings("ignore", message="'crypt' is deprecated", category=DeprecationWarning)
+warnings.filterwarnings(
+    "ignore", message="Accessing argon2.__version__", category=DeprecationWarning
+)
+from passlib.context import CryptContext  # noqa: E402
+
+from app.core.errors import Unauthorized  # noqa: E402
 
 JWT_ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"

@@ -90,8 +90,8 @@ async def delete_subscription(user: CurrentUser, subscription_id: str) -> None:
 async def list_notifications(
     user: CurrentUser,
     paging: Paging,
-    unread_only: bool = False,
-    topic: Annotated[Topic | None, Query()] = None,
+    unread_only: Annotated[bool, Query(description="Only what is not read yet")] = False,
+    topic: Annotated[Topic | None, Query(description="Only grades or announcements")] = None,
 ) -> Page[NotificationOut]:
     """Your inbox, newest first."""
     rows, cursor = await service.list_inbox(

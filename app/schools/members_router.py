@@ -45,8 +45,10 @@ async def create_user(body: UserCreateIn, admin: AdminUser, settings: SettingsDe
 async def list_users(
     admin: AdminUser,
     page: Annotated[PageParams, Depends(page_params)],
-    role: Role | None = None,
-    school_id: Annotated[str | None, Query(max_length=64)] = None,
+    role: Annotated[Role | None, Query(description="Only users of this role")] = None,
+    school_id: Annotated[
+        str | None, Query(max_length=64, description="Only one of your schools")
+    ] = None,
     q: Annotated[str | None, Query(max_length=100, description="Part of name or email")] = None,
 ) -> Page[UserOut]:
     """Users of the admin's schools and parents of their students, newest first."""
