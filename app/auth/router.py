@@ -8,6 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, stat
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth import service
+from app.auth.access import CurrentUser
 from app.auth.schemas import (
     MeUpdateIn,
     PasswordResetConfirmIn,
@@ -18,7 +19,7 @@ from app.auth.schemas import (
     TokenPair,
     UserOut,
 )
-from app.core.deps import CurrentUser, SettingsDep
+from app.core.deps import SettingsDep
 from app.core.ratelimit import client_address, enforce
 
 router = APIRouter(prefix="/auth", tags=["auth"])

@@ -7,9 +7,9 @@ from typing import Annotated
 from beanie import PydanticObjectId
 from fastapi import Depends
 
+from app.auth.access import AdminUser, CurrentUser
 from app.auth.models import Role, User
 from app.core.db import parse_object_id
-from app.core.deps import AdminUser, CurrentUser
 from app.core.errors import Forbidden, NotFound
 from app.schools.models import GuardianLink, School, SchoolClass
 

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.auth import service as auth_service
+from app.auth.access import AdminUser
 from app.auth.models import Role
 from app.auth.schemas import UserCreateIn, UserOut, UserUpdateIn
-from app.core.deps import AdminUser, SettingsDep
+from app.core.deps import SettingsDep
 from app.core.pagination import Page, PageParams, page_params
 from app.core.ratelimit import enforce
 from app.schools import members

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
+from app.auth.access import AdminUser, CurrentUser, ParentUser
 from app.auth.models import Role, User
-from app.core.deps import AdminUser, CurrentUser, ParentUser, SettingsDep
+from app.core.deps import SettingsDep
 from app.core.errors import Forbidden
 from app.core.pagination import Page, PageParams, page_params
 from app.core.ratelimit import enforce
