@@ -28,6 +28,7 @@ from app.core.timezones import zone_or_utc
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
 from app.grades.schemas import GradeCreate, GradeSummary, GradeUpdate, SubjectSummary
 from app.notifications import events as notification_events
+from app.schools import hooks as school_hooks
 from app.schools.access import is_school_admin
 from app.schools.models import School, SchoolClass
 
@@ -61,6 +62,14 @@ def _check_scale(school: School, value: int) -> None:
         raise Unprocessable(
             f"value {value} is outside this school's grade scale {scale.min}..{scale.max}"
         )
+
+
+@school_hooks.grade_scale_changing.connect
+async def count_grades_outside(*, school_id: PydanticObjectId, low: int, high: int) -> int:
+    """Grades of the school a new scale low..high would leave outside it."""
+    return await Grade.find(
+        {"school_id": school_id, "$or": [{"value": {"$lt": low}}, {"value": {"$gt": high}}]}
+    ).count()
 
 
 def _same_subject(a: str, b: str) -> bool:

@@ -34,6 +34,7 @@ from app.notifications.preferences import (
     PreferencesPatch,
     Priority,
 )
+from app.schools import hooks as school_hooks
 from app.schools.access import is_linked_guardian, is_school_admin, load_student
 from app.schools.models import GuardianLink, School, SchoolClass
 
@@ -200,6 +201,7 @@ async def _upsert_subscription(
     return subscription, True
 
 
+@school_hooks.guardian_linked.connect
 async def subscribe_guardian(
     *, parent_id: PydanticObjectId, student_id: PydanticObjectId
 ) -> Subscription:
@@ -216,6 +218,7 @@ async def subscribe_guardian(
     return subscription
 
 
+@school_hooks.guardian_unlinked.connect
 async def unsubscribe_guardian(
     *, parent_id: PydanticObjectId, student_id: PydanticObjectId
 ) -> None:

@@ -37,8 +37,7 @@ from app.core.security import hash_token, utcnow
 from app.delivery import service as delivery
 from app.delivery.models import EmailKind
 from app.delivery.render import render
-from app.grades.models import Grade
-from app.notifications import service as notifications_service
+from app.schools import hooks
 from app.schools.access import is_school_admin, teaches_student
 from app.schools.models import GradeScale, GuardianCode, GuardianLink, School, SchoolClass
 
@@ -153,9 +152,9 @@ async def update_school(
     if grade_scale is not None:
         low, high = grade_scale
         # Grades off the scale would break averages and could no longer be corrected.
-        outside = await Grade.find(
-            {"school_id": school.id, "$or": [{"value": {"$lt": low}}, {"value": {"$gt": high}}]}
-        ).count()
+        outside = sum(
+            await hooks.grade_scale_changing.send(school_id=school.id, low=low, high=high)
+        )
         if outside:
             raise Conflict(
                 f"{outside} existing grade(s) of this school fall outside {low}..{high}; "
@@ -505,7 +504,7 @@ async def link_guardian(*, parent_id: PydanticObjectId, student_id: PydanticObje
     except DuplicateKeyError:
         created = False
     # Also on an existing link, so a retry after a crash between the two writes heals it.
-    await notifications_service.subscribe_guardian(parent_id=parent_id, student_id=student_id)
+    await hooks.guardian_linked.send(parent_id=parent_id, student_id=student_id)
     return created
 
 
@@ -514,7 +513,7 @@ async def unlink_guardian(*, parent_id: PydanticObjectId, student_id: PydanticOb
     result = await GuardianLink.get_motor_collection().delete_one(
         {"parent_id": parent_id, "student_id": student_id}
     )
-    await notifications_service.unsubscribe_guardian(parent_id=parent_id, student_id=student_id)
+    await hooks.guardian_unlinked.send(parent_id=parent_id, student_id=student_id)
     return bool(result.deleted_count)
 
 
