@@ -11,6 +11,7 @@ from beanie import PydanticObjectId
 from fastapi.concurrency import run_in_threadpool
 from pymongo import ReturnDocument
 
+from app.auth import hooks
 from app.auth.models import (
     AccountToken,
     AccountTokenPurpose,
@@ -44,7 +45,6 @@ from app.core.security import (
 from app.delivery import service as delivery
 from app.delivery.models import EmailKind
 from app.delivery.render import render
-from app.digests import service as digests
 
 log = logging.getLogger(__name__)
 
@@ -415,10 +415,7 @@ async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = Fa
             raise NotFound("User not found")
         previous, user = user, User.model_validate(raw)
         if previous.timezone != user.timezone:
-            # Digest hours are local: a new zone moves their due times.
-            await digests.reschedule(
-                user=previous, preferences=previous.preferences, timezone=user.timezone
-            )
+            await hooks.timezone_changed.send(user=previous, timezone=user.timezone)
     if end_sessions:
         assert user.id is not None
         await _end_every_session(user.id, utcnow())

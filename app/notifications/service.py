@@ -17,7 +17,7 @@ from app.core.pagination import newest_first_filter, newest_first_sort, next_cur
 from app.core.security import utcnow
 from app.delivery.immediate import immediate_emails
 from app.delivery.service import queue_emails
-from app.digests import service as digests
+from app.notifications import digests as digests
 from app.notifications.models import (
     SUBSCRIBABLE_TOPICS,
     EmailDecision,
