@@ -422,6 +422,13 @@ async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = Fa
     return user
 
 
+async def join_school(user_id: PydanticObjectId, school_id: PydanticObjectId) -> None:
+    """Record that the user belongs to the school (idempotent)."""
+    await User.get_motor_collection().update_one(
+        {"_id": user_id}, {"$addToSet": {"school_ids": school_id}}
+    )
+
+
 async def get_live_user(user_id: PydanticObjectId) -> User | None:
     """The user with this id unless there is none or it was deleted."""
     user = await User.get(user_id)

@@ -21,6 +21,7 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
+from app.auth import service as auth_service
 from app.auth.models import Role, User
 from app.core.config import Settings
 from app.core.db import DuplicateKeyError, parse_object_id
@@ -53,10 +54,6 @@ def _schools() -> Any:
     return School.get_motor_collection()
 
 
-def _users() -> Any:
-    return User.get_motor_collection()
-
-
 def _live(school_id: PydanticObjectId | None) -> dict[str, Any]:
     return {"_id": school_id, "deleted_at": None}
 
@@ -77,10 +74,6 @@ def _require_class(school: School, class_id: PydanticObjectId) -> SchoolClass:
     if school_class is None:
         raise NotFound("Class not found")
     return school_class
-
-
-async def _add_school_to_user(user_id: PydanticObjectId, school_id: PydanticObjectId) -> None:
-    await _users().update_one({"_id": user_id}, {"$addToSet": {"school_ids": school_id}})
 
 
 async def _member_to_add(*, user_id: str, admin: User, role: Role, what: str) -> User:
@@ -115,7 +108,7 @@ async def create_school(
     school = School(name=name, timezone=timezone, grade_scale=scale)
     await school.insert()
     assert school.id is not None and admin.id is not None
-    await _add_school_to_user(admin.id, school.id)
+    await auth_service.join_school(admin.id, school.id)
     admin.school_ids.append(school.id)
     return school
 
@@ -305,7 +298,7 @@ async def add_student(*, admin: User, school: School, class_id: str, student_id:
     else:
         raise Conflict("The class changed while saving; try again")
     # Also when already on the roster, so a retry repairs a write cut short here.
-    await _add_school_to_user(student.id, school_id)
+    await auth_service.join_school(student.id, school_id)
 
 
 async def remove_student(*, school: School, class_id: str, student_id: str) -> None:
@@ -396,7 +389,7 @@ async def assign_teacher(
         school = await _reload(school.id)
     else:
         raise Conflict("The class changed while saving; try again")
-    await _add_school_to_user(teacher.id, school_id)
+    await auth_service.join_school(teacher.id, school_id)
 
 
 async def unassign_teacher(*, school: School, class_id: str, teacher_id: str) -> None:
