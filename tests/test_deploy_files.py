@@ -97,7 +97,7 @@ def test_env_example_loads_as_is(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, field in Settings.model_fields.items():
         monkeypatch.delenv((field.alias or name).upper(), raising=False)
     # `cp .env.example .env` must give a configuration the app accepts.
-    settings = Settings(_env_file=ROOT / ".env.example")  # type: ignore[call-arg]
+    settings = Settings(_env_file=ROOT / ".env.example")
     assert settings.mongodb_url is None
     assert settings.smtp_host is None
 
