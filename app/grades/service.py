@@ -29,7 +29,7 @@ from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
 from app.grades.schemas import GradeCreate, GradeSummary, GradeUpdate, SubjectSummary
 from app.notifications import events as notification_events
 from app.schools import hooks as school_hooks
-from app.schools.access import is_school_admin
+from app.schools.access import is_school_admin, load_class
 from app.schools.models import School, SchoolClass
 
 # Old enough for any record a school still keeps about a current pupil.
@@ -109,10 +109,7 @@ async def create_grade(*, user: User, data: GradeCreate) -> Grade:
     """Post a grade as the class's teacher of that subject or as the school's admin."""
     if user.role not in (Role.teacher, Role.admin):
         raise Forbidden("Only teachers and admins may post grades")
-    school = await School.find_one({"classes.id": data.class_id, "deleted_at": None})
-    school_class = school.find_class(data.class_id) if school is not None else None
-    if school is None or school_class is None:
-        raise NotFound("Class not found")
+    school, school_class = await load_class(data.class_id)
     if not _may_grade(user, school, school_class, data.subject):
         raise Forbidden("You do not teach this subject in this class")
     _check_scale(school, data.value)

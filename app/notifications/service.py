@@ -35,7 +35,7 @@ from app.notifications.preferences import (
     Priority,
 )
 from app.schools import hooks as school_hooks
-from app.schools.access import is_linked_guardian, is_school_admin, load_student
+from app.schools.access import is_linked_guardian, is_school_admin, load_class, load_student
 from app.schools.models import GuardianLink, School, SchoolClass
 
 log = logging.getLogger(__name__)
@@ -93,9 +93,7 @@ def wants_in_app(preferences: Preferences, topic: Topic, priority: Priority) -> 
 
 
 async def _school_of_class(class_id: PydanticObjectId) -> School:
-    school = await School.find_one({"classes.id": class_id, "deleted_at": None})
-    if school is None:
-        raise NotFound("Class not found")
+    school, _ = await load_class(class_id)
     return school
 
 

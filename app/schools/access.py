@@ -18,11 +18,28 @@ def is_school_admin(user: User, school_id: PydanticObjectId) -> bool:
     return user.role == Role.admin and school_id in user.school_ids
 
 
-async def load_school(school_id: str) -> School:
-    school = await School.get(parse_object_id(school_id, what="School"))
+async def load_school(school_id: str | PydanticObjectId | None) -> School:
+    """A live school, or 404."""
+    if school_id is None:
+        raise NotFound("School not found")
+    oid = (
+        school_id
+        if isinstance(school_id, PydanticObjectId)
+        else parse_object_id(school_id, what="School")
+    )
+    school = await School.get(oid)
     if school is None or school.deleted_at is not None:
         raise NotFound("School not found")
     return school
+
+
+async def load_class(class_id: PydanticObjectId) -> tuple[School, SchoolClass]:
+    """A class of a live school, with its school, or 404."""
+    school = await School.find_one({"classes.id": class_id, "deleted_at": None})
+    school_class = school.find_class(class_id) if school is not None else None
+    if school is None or school_class is None:
+        raise NotFound("Class not found")
+    return school, school_class
 
 
 async def load_student(student_id: str | PydanticObjectId) -> User:

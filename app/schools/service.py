@@ -39,7 +39,7 @@ from app.delivery import service as delivery
 from app.delivery.models import EmailKind
 from app.delivery.render import render
 from app.schools import hooks
-from app.schools.access import is_school_admin, teaches_student
+from app.schools.access import is_school_admin, load_school, teaches_student
 from app.schools.models import GradeScale, GuardianCode, GuardianLink, School, SchoolClass
 
 # Unambiguous when read aloud or copied from paper: no 0/O, 1/I/L.
@@ -63,10 +63,7 @@ def _class_match(class_id: PydanticObjectId, **conditions: Any) -> dict[str, Any
 
 
 async def _reload(school_id: PydanticObjectId | None) -> School:
-    school = await School.find_one(_live(school_id))
-    if school is None:
-        raise NotFound("School not found")
-    return school
+    return await load_school(school_id)
 
 
 def _require_class(school: School, class_id: PydanticObjectId) -> SchoolClass:
@@ -219,9 +216,7 @@ async def can_view_class(user: User, school: School, school_class: SchoolClass) 
 
 async def readable_class(*, user: User, school_id: str, class_id: str) -> SchoolClass:
     """The class, if the caller may see it."""
-    school = await School.find_one(_live(parse_object_id(school_id, what="School")))
-    if school is None:
-        raise NotFound("School not found")
+    school = await load_school(school_id)
     school_class = _require_class(school, parse_object_id(class_id, what="Class"))
     if not await can_view_class(user, school, school_class):
         raise Forbidden("You are not a member of this class")
@@ -315,9 +310,7 @@ async def remove_student(*, school: School, class_id: str, student_id: str) -> N
 
 async def roster_class(*, user: User, school_id: str, class_id: str) -> SchoolClass:
     """The class, if the caller administers the school or teaches the class."""
-    school = await School.find_one(_live(parse_object_id(school_id, what="School")))
-    if school is None:
-        raise NotFound("School not found")
+    school = await load_school(school_id)
     school_class = _require_class(school, parse_object_id(class_id, what="Class"))
     assert school.id is not None and user.id is not None
     if not (is_school_admin(user, school.id) or school_class.has_teacher(user.id)):
