@@ -32,7 +32,7 @@ from app.auth.schemas import (
 from app.core.config import Settings
 from app.core.db import DuplicateKeyError
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
-from app.core.pagination import PageParams, newest_first_filter, newest_first_sort, next_cursor
+from app.core.pagination import PageParams, newest_first_page
 from app.core.security import (
     burn_password_check,
     create_access_token,
@@ -481,16 +481,7 @@ async def list_users(
     if q:
         pattern = {"$regex": re.escape(q), "$options": "i"}
         conditions.append({"$or": [{"full_name": pattern}, {"email": pattern}]})
-    cursor_condition = newest_first_filter("created_at", page.cursor)
-    if cursor_condition:
-        conditions.append(cursor_condition)
-    rows = (
-        await User.find({"$and": conditions})
-        .sort(newest_first_sort("created_at"))
-        .limit(page.limit + 1)
-        .to_list()
-    )
-    return next_cursor(rows, page.limit, "created_at")
+    return await newest_first_page(User, {"$and": conditions}, limit=page.limit, cursor=page.cursor)
 
 
 STAFF_ROLES = frozenset({Role.teacher, Role.admin})

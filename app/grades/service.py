@@ -17,12 +17,7 @@ from pymongo import ReturnDocument
 
 from app.auth.models import Role, User
 from app.core.errors import Forbidden, NotFound, Unprocessable
-from app.core.pagination import (
-    PageParams,
-    newest_first_filter,
-    newest_first_sort,
-    next_cursor,
-)
+from app.core.pagination import PageParams, newest_first_page
 from app.core.security import as_utc, utcnow
 from app.core.timezones import zone_or_utc
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
@@ -236,9 +231,7 @@ async def list_student_grades(
     query = _grade_filter(
         student_id, subject=subject, date_from=date_from, date_to=date_to, kind=kind
     )
-    query.update(newest_first_filter("date", page.cursor))
-    rows = await Grade.find(query).sort(newest_first_sort("date")).limit(page.limit + 1).to_list()
-    return next_cursor(rows, page.limit, "date")
+    return await newest_first_page(Grade, query, limit=page.limit, cursor=page.cursor, field="date")
 
 
 def _round(value: float) -> float:

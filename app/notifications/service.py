@@ -13,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from app.auth.models import Role, User
 from app.core.db import insert_many_ignoring_duplicates
 from app.core.errors import Forbidden, NotFound
-from app.core.pagination import newest_first_filter, newest_first_sort, next_cursor
+from app.core.pagination import newest_first_page
 from app.core.security import utcnow
 from app.delivery.immediate import immediate_emails
 from app.delivery.service import queue_emails
@@ -255,14 +255,9 @@ async def unsubscribe_guardian(
 async def list_subscriptions(
     *, user: User, limit: int, cursor: str | None
 ) -> tuple[list[Subscription], str | None]:
-    query: dict[str, Any] = {"subscriber_id": user.id, **newest_first_filter("created_at", cursor)}
-    rows = (
-        await Subscription.find(query)
-        .sort(newest_first_sort("created_at"))
-        .limit(limit + 1)
-        .to_list()
+    return await newest_first_page(
+        Subscription, {"subscriber_id": user.id}, limit=limit, cursor=cursor
     )
-    return next_cursor(rows, limit, "created_at")
 
 
 async def delete_subscription(*, user: User, subscription_id: PydanticObjectId) -> None:
@@ -286,17 +281,8 @@ def _inbox_query(user: User, *, unread_only: bool, topic: Topic | None) -> dict[
 async def list_inbox(
     *, user: User, unread_only: bool, topic: Topic | None, limit: int, cursor: str | None
 ) -> tuple[list[Notification], str | None]:
-    query = {
-        **_inbox_query(user, unread_only=unread_only, topic=topic),
-        **newest_first_filter("created_at", cursor),
-    }
-    rows = (
-        await Notification.find(query)
-        .sort(newest_first_sort("created_at"))
-        .limit(limit + 1)
-        .to_list()
-    )
-    return next_cursor(rows, limit, "created_at")
+    query = _inbox_query(user, unread_only=unread_only, topic=topic)
+    return await newest_first_page(Notification, query, limit=limit, cursor=cursor)
 
 
 async def unread_count(*, user: User) -> int:

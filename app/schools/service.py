@@ -26,14 +26,7 @@ from app.auth.models import Role, User
 from app.core.config import Settings
 from app.core.db import DuplicateKeyError, parse_object_id
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
-from app.core.pagination import (
-    PageParams,
-    decode_cursor,
-    encode_cursor,
-    newest_first_filter,
-    newest_first_sort,
-    next_cursor,
-)
+from app.core.pagination import PageParams, decode_cursor, encode_cursor, newest_first_page
 from app.core.security import hash_token, utcnow
 from app.delivery import service as delivery
 from app.delivery.models import EmailKind
@@ -112,18 +105,8 @@ async def create_school(
 
 async def list_schools(*, admin: User, page: PageParams) -> tuple[list[School], str | None]:
     """The schools this admin runs, newest first."""
-    query = {
-        "_id": {"$in": admin.school_ids},
-        "deleted_at": None,
-        **newest_first_filter("created_at", page.cursor),
-    }
-    rows = (
-        await School.find(query)
-        .sort(newest_first_sort("created_at"))
-        .limit(page.limit + 1)
-        .to_list()
-    )
-    return next_cursor(rows, page.limit, "created_at")
+    query = {"_id": {"$in": admin.school_ids}, "deleted_at": None}
+    return await newest_first_page(School, query, limit=page.limit, cursor=page.cursor)
 
 
 async def update_school(
@@ -322,15 +305,8 @@ async def list_roster(
     *, school_class: SchoolClass, page: PageParams
 ) -> tuple[list[User], str | None]:
     """Students on the roster, newest accounts first."""
-    query = {
-        "_id": {"$in": school_class.student_ids},
-        "deleted_at": None,
-        **newest_first_filter("created_at", page.cursor),
-    }
-    rows = (
-        await User.find(query).sort(newest_first_sort("created_at")).limit(page.limit + 1).to_list()
-    )
-    return next_cursor(rows, page.limit, "created_at")
+    query = {"_id": {"$in": school_class.student_ids}, "deleted_at": None}
+    return await newest_first_page(User, query, limit=page.limit, cursor=page.cursor)
 
 
 # Teachers
@@ -561,14 +537,9 @@ async def child_view(*, student: User) -> Child:
 
 async def list_children(*, parent: User, page: PageParams) -> tuple[list[Child], str | None]:
     """The parent's linked children, most recently linked first."""
-    query = {"parent_id": parent.id, **newest_first_filter("created_at", page.cursor)}
-    links = (
-        await GuardianLink.find(query)
-        .sort(newest_first_sort("created_at"))
-        .limit(page.limit + 1)
-        .to_list()
+    links, cursor = await newest_first_page(
+        GuardianLink, {"parent_id": parent.id}, limit=page.limit, cursor=page.cursor
     )
-    links, cursor = next_cursor(links, page.limit, "created_at")
     students = {
         s.id: s
         for s in await User.find(
