@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
-from fastapi.concurrency import run_in_threadpool
 from pymongo import ReturnDocument
 
 from app.auth import hooks
@@ -34,13 +33,12 @@ from app.core.db import DuplicateKeyError
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from app.core.pagination import PageParams, newest_first_page
 from app.core.security import (
-    burn_password_check,
     create_access_token,
-    hash_password,
+    hash_password_async,
     hash_token,
     new_opaque_token,
     utcnow,
-    verify_password,
+    verify_password_async,
 )
 from app.delivery import service as delivery
 from app.delivery.models import EmailKind
@@ -60,14 +58,6 @@ EMAIL_TAKEN = "An account with this email already exists"
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
-
-
-async def _hash(password: str) -> str:
-    return await run_in_threadpool(hash_password, password)
-
-
-async def _verify(password: str, password_hash: str) -> bool:
-    return await run_in_threadpool(verify_password, password, password_hash)
 
 
 # --- sessions -------------------------------------------------------------------------
@@ -109,10 +99,11 @@ async def login(*, settings: Settings, email: str, password: str) -> TokenPair:
     if len(email) <= MAX_EMAIL_LENGTH:
         user = await User.find_one({"email": normalize_email(email)})
     password = password[: MAX_PASSWORD_LENGTH + 1]
-    if user is None or user.is_deleted:
-        await run_in_threadpool(burn_password_check, password)
-        raise Unauthorized(INVALID_CREDENTIALS)
-    if not await _verify(password, user.password_hash):
+    if user is not None and user.is_deleted:
+        user = None
+    # Checked against a dummy hash when there is no account, so timing tells nothing.
+    matches = await verify_password_async(password, user.password_hash if user else None)
+    if user is None or not matches:
         raise Unauthorized(INVALID_CREDENTIALS)
     assert user.id is not None
     session = AuthSession(user_id=user.id)
@@ -265,7 +256,7 @@ async def request_password_reset(*, settings: Settings, email: str) -> None:
 async def reset_password(*, token: str, new_password: str) -> None:
     """Redeem a reset token, set the new password and end every session of the account."""
     bound = await _redeem_account_token(token=token, purpose=AccountTokenPurpose.password_reset)
-    password_hash = await _hash(new_password)
+    password_hash = await hash_password_async(new_password)
     now = utcnow()
     # The mailbox the token went to answered, and the account still has that address.
     result = await User.get_motor_collection().update_one(
@@ -313,7 +304,7 @@ async def register(
             email=email,
             full_name=full_name,
             role=Role.parent,
-            password_hash=await _hash(password),
+            password_hash=await hash_password_async(password),
             locale=locale,
             timezone=timezone,
         )
@@ -337,7 +328,7 @@ async def create_admin(*, email: str, password: str, full_name: str = "Administr
             email=email,
             full_name=full_name,
             role=Role.admin,
-            password_hash=await _hash(password),
+            password_hash=await hash_password_async(password),
             email_verified=True,
         )
     )
@@ -376,7 +367,7 @@ async def update_me(*, settings: Settings, user: User, changes: MeUpdateIn) -> U
             raise Unprocessable("Send current_password to change your password or email")
     elif changes.current_password is not None:
         raise Unprocessable("Send new_password or email with current_password")
-    if changes.current_password is not None and not await _verify(
+    if changes.current_password is not None and not await verify_password_async(
         changes.current_password, user.password_hash
     ):
         raise Forbidden("The current password is incorrect")
@@ -385,7 +376,7 @@ async def update_me(*, settings: Settings, user: User, changes: MeUpdateIn) -> U
         updates["email"] = new_email
         updates["email_verified"] = False
     if changes.new_password is not None:
-        updates["password_hash"] = await _hash(changes.new_password)
+        updates["password_hash"] = await hash_password_async(changes.new_password)
     credentials_changed = "email" in updates or "password_hash" in updates
     if credentials_changed:
         assert user.id is not None
@@ -457,7 +448,7 @@ async def create_user(
             email=email,
             full_name=full_name,
             role=role,
-            password_hash=await _hash(password),
+            password_hash=await hash_password_async(password),
             school_ids=school_ids,
             locale=locale,
             timezone=timezone,

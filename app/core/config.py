@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     bootstrap_admin_password: str | None = None
 
     login_rate_per_account: str = "10/minute"
-    login_rate_per_client: str = "300/minute"
+    # A quarter of what one hashing slot checks in a minute on a two-core box (bench/logins.py):
+    # loose enough for a school's families behind one address, never the whole capacity.
+    login_rate_per_client: str = "120/minute"
     # Tight per address being registered, looser per client: a school's parents may register
     # from one shared address on the evening the codes go home.
     register_rate_per_email: str = "3/hour"
