@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.auth import service as auth_service
+from app.auth import tokens as auth_tokens
 from app.auth.access import AdminUser
 from app.auth.models import Role
 from app.auth.schemas import UserCreateIn, UserOut, UserUpdateIn
@@ -83,5 +84,5 @@ async def send_password_reset(
 ) -> Response:
     """Mail the user a link to set a new password themselves."""
     enforce(request, ADMIN_RESET_RATE, "admin-reset", str(user.id))
-    await auth_service.send_password_reset(settings=settings, user=user)
+    await auth_tokens.send_password_reset(settings=settings, user=user)
     return Response(status_code=status.HTTP_202_ACCEPTED)
