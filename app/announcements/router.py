@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 
 from app.announcements import service
 from app.announcements.schemas import AnnouncementIn, AnnouncementOut, Stats
-from app.core.deps import AdminUser, CurrentUser
+from app.auth.access import AdminUser, CurrentUser
 from app.core.pagination import Page, PageParams, page_params
 from app.core.ratelimit import enforce
 

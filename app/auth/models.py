@@ -97,6 +97,11 @@ class RefreshToken(Document):
         ]
 
 
+def normalize_email(email: str) -> str:
+    """Emails are unique case-insensitively: stored and looked up in this form."""
+    return email.strip().lower()
+
+
 class AccountTokenPurpose(StrEnum):
     verify_email = "verify_email"
     password_reset = "password_reset"

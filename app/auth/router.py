@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.auth import service
+from app.auth import service, sessions, tokens
+from app.auth.access import CurrentUser
+from app.auth.models import normalize_email
 from app.auth.schemas import (
     MeUpdateIn,
     PasswordResetConfirmIn,
@@ -18,7 +20,7 @@ from app.auth.schemas import (
     TokenPair,
     UserOut,
 )
-from app.core.deps import CurrentUser, SettingsDep
+from app.core.deps import SettingsDep
 from app.core.ratelimit import client_address, enforce
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -47,7 +49,7 @@ async def register(request: Request, body: RegisterIn, settings: SettingsDep) ->
         request,
         settings.register_rate_per_email,
         "register:email",
-        service.normalize_email(body.email),
+        normalize_email(body.email),
     )
     user = await service.register(
         settings=settings,
@@ -63,7 +65,7 @@ async def register(request: Request, body: RegisterIn, settings: SettingsDep) ->
 @router.post("/verify-email", status_code=status.HTTP_204_NO_CONTENT)
 async def verify_email(body: TokenIn) -> Response:
     """Confirm the email address with the token from the verification mail."""
-    await service.verify_email(token=body.token)
+    await tokens.verify_email(token=body.token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -80,21 +82,21 @@ async def login(
         request,
         settings.login_rate_per_account,
         "login:account",
-        service.normalize_email(form.username)[:320],
+        normalize_email(form.username)[:320],
     )
-    return await service.login(settings=settings, email=form.username, password=form.password)
+    return await sessions.login(settings=settings, email=form.username, password=form.password)
 
 
 @router.post("/refresh", response_model=TokenPair, responses=UNAUTHORIZED)
 async def refresh(body: RefreshIn, settings: SettingsDep) -> TokenPair:
     """Rotate a refresh token: it is spent, a new pair is returned."""
-    return await service.refresh(settings=settings, refresh_token=body.refresh_token)
+    return await sessions.refresh(settings=settings, refresh_token=body.refresh_token)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(body: RefreshIn) -> Response:
     """End the session of this refresh token (the token itself is the credential)."""
-    await service.logout(refresh_token=body.refresh_token)
+    await sessions.logout(refresh_token=body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -109,18 +111,16 @@ async def request_password_reset(
 ) -> Response:
     """Mail a reset link if the account exists; the answer is the same either way."""
     enforce(request, settings.password_reset_rate, "reset:client", client_address(request))
-    enforce(
-        request, settings.password_reset_rate, "reset:email", service.normalize_email(body.email)
-    )
+    enforce(request, settings.password_reset_rate, "reset:email", normalize_email(body.email))
     # After the response, so its timing does not tell whether the account exists.
-    background.add_task(service.request_password_reset, settings=settings, email=body.email)
+    background.add_task(tokens.request_password_reset, settings=settings, email=body.email)
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
 @router.post("/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
 async def confirm_password_reset(body: PasswordResetConfirmIn) -> Response:
     """Set a new password with a mailed token; every session of the account ends."""
-    await service.reset_password(token=body.token, new_password=body.new_password)
+    await tokens.reset_password(token=body.token, new_password=body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,284 +1,44 @@
-"""Accounts: registration, login sessions with rotating refresh tokens, mailed tokens, users."""
+"""Accounts: registration, profiles, and the users other domains create, list and change."""
 
 from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
-from fastapi.concurrency import run_in_threadpool
 from pymongo import ReturnDocument
 
+from app.auth import hooks, sessions, tokens
 from app.auth.models import (
-    AccountToken,
     AccountTokenPurpose,
-    AuthSession,
     Locale,
-    RefreshToken,
     Role,
     User,
+    normalize_email,
 )
 from app.auth.schemas import (
     MAX_EMAIL_LENGTH,
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     MeUpdateIn,
-    TokenPair,
     UserUpdateIn,
 )
 from app.core.config import Settings
 from app.core.db import DuplicateKeyError
-from app.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
-from app.core.pagination import PageParams, newest_first_filter, newest_first_sort, next_cursor
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.pagination import PageParams, newest_first_page
 from app.core.security import (
-    burn_password_check,
-    create_access_token,
-    hash_password,
-    hash_token,
-    new_opaque_token,
+    hash_password_async,
     utcnow,
-    verify_password,
+    verify_password_async,
 )
-from app.delivery import service as delivery
-from app.delivery.models import EmailKind
-from app.delivery.render import render
-from app.digests import service as digests
 
 log = logging.getLogger(__name__)
 
-VERIFY_EMAIL_TTL = timedelta(hours=48)
-PASSWORD_RESET_TTL = timedelta(minutes=30)
 # Roles that only exist inside a school; an admin creating one must name the school.
 SCHOOL_BOUND_ROLES = frozenset({Role.teacher, Role.student})
-
-INVALID_CREDENTIALS = "Incorrect email or password"
-INVALID_REFRESH = "Invalid or expired refresh token"
 EMAIL_TAKEN = "An account with this email already exists"
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
-async def _hash(password: str) -> str:
-    return await run_in_threadpool(hash_password, password)
-
-
-async def _verify(password: str, password_hash: str) -> bool:
-    return await run_in_threadpool(verify_password, password, password_hash)
-
-
-# --- sessions -------------------------------------------------------------------------
-
-
-async def _issue_pair(
-    *, settings: Settings, user_id: PydanticObjectId, session_id: PydanticObjectId
-) -> TokenPair:
-    refresh_token = new_opaque_token()
-    await RefreshToken(
-        token_hash=hash_token(refresh_token),
-        session_id=session_id,
-        user_id=user_id,
-        expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
-    ).insert()
-    access_token, expires_in = create_access_token(
-        user_id=str(user_id), secret=settings.secret, minutes=settings.access_token_minutes
-    )
-    return TokenPair(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
-
-
-async def _revoke_sessions(condition: dict[str, Any], *, now: datetime | None = None) -> None:
-    await AuthSession.get_motor_collection().update_many(
-        {**condition, "revoked_at": None}, {"$set": {"revoked_at": now or utcnow()}}
-    )
-
-
-async def _end_every_session(user_id: PydanticObjectId, now: datetime) -> None:
-    """Refresh tokens die with their sessions; access tokens die by `tokens_valid_after`."""
-    await User.get_motor_collection().update_one(
-        {"_id": user_id}, {"$set": {"tokens_valid_after": now}}
-    )
-    await _revoke_sessions({"user_id": user_id}, now=now)
-
-
-async def login(*, settings: Settings, email: str, password: str) -> TokenPair:
-    """Check the password and open a new session with its first token pair."""
-    user = None
-    if len(email) <= MAX_EMAIL_LENGTH:
-        user = await User.find_one({"email": normalize_email(email)})
-    password = password[: MAX_PASSWORD_LENGTH + 1]
-    if user is None or user.is_deleted:
-        await run_in_threadpool(burn_password_check, password)
-        raise Unauthorized(INVALID_CREDENTIALS)
-    if not await _verify(password, user.password_hash):
-        raise Unauthorized(INVALID_CREDENTIALS)
-    assert user.id is not None
-    session = AuthSession(user_id=user.id)
-    await session.insert()
-    assert session.id is not None
-    return await _issue_pair(settings=settings, user_id=user.id, session_id=session.id)
-
-
-async def refresh(*, settings: Settings, refresh_token: str) -> TokenPair:
-    """Spend a refresh token for a new pair; a spent one presented again ends its session."""
-    now = utcnow()
-    token_hash = hash_token(refresh_token)
-    # One conditional update: of two requests racing with the same token exactly one wins.
-    spent = await RefreshToken.get_motor_collection().find_one_and_update(
-        {"token_hash": token_hash, "spent_at": None, "expires_at": {"$gt": now}},
-        {"$set": {"spent_at": now}},
-        return_document=ReturnDocument.BEFORE,
-    )
-    if spent is None:
-        presented = await RefreshToken.find_one({"token_hash": token_hash})
-        if presented is not None and presented.spent_at is not None:
-            # Someone else holds a copy of this token; neither copy may keep the session.
-            log.warning("refresh token reused; revoking session %s", presented.session_id)
-            await _revoke_sessions({"_id": presented.session_id}, now=now)
-        raise Unauthorized(INVALID_REFRESH)
-    session = await AuthSession.get(spent["session_id"])
-    if session is None or session.revoked_at is not None:
-        raise Unauthorized(INVALID_REFRESH)
-    user = await User.get(spent["user_id"])
-    if user is None or user.is_deleted or user.id is None or session.id is None:
-        raise Unauthorized(INVALID_REFRESH)
-    return await _issue_pair(settings=settings, user_id=user.id, session_id=session.id)
-
-
-async def logout(*, refresh_token: str) -> None:
-    """End the session the refresh token belongs to; unknown tokens are ignored."""
-    token = await RefreshToken.find_one({"token_hash": hash_token(refresh_token)})
-    if token is not None:
-        await _revoke_sessions({"_id": token.session_id})
-
-
-# --- mailed single-use tokens ---------------------------------------------------------
-
-
-async def _issue_account_token(*, user: User, purpose: AccountTokenPurpose, ttl: timedelta) -> str:
-    assert user.id is not None
-    token = new_opaque_token()
-    await AccountToken(
-        token_hash=hash_token(token),
-        purpose=purpose,
-        user_id=user.id,
-        email=user.email,
-        expires_at=utcnow() + ttl,
-    ).insert()
-    return token
-
-
-INVALID_LINK = "The link is invalid, already used or expired"
-
-
-async def _redeem_account_token(*, token: str, purpose: AccountTokenPurpose) -> dict[str, Any]:
-    """Spend a token; the caller acts only if the account still has the address it proves."""
-    now = utcnow()
-    redeemed = await AccountToken.get_motor_collection().find_one_and_update(
-        {
-            "token_hash": hash_token(token),
-            "purpose": purpose.value,
-            "used_at": None,
-            "expires_at": {"$gt": now},
-            "email": {"$ne": None},
-        },
-        {"$set": {"used_at": now}},
-    )
-    if redeemed is None:
-        raise BadRequest(INVALID_LINK)
-    return {"_id": redeemed["user_id"], "email": redeemed["email"], "deleted_at": None}
-
-
-async def _burn_account_tokens(user_id: PydanticObjectId, *purposes: AccountTokenPurpose) -> None:
-    await AccountToken.get_motor_collection().update_many(
-        {"user_id": user_id, "purpose": {"$in": [p.value for p in purposes]}, "used_at": None},
-        {"$set": {"used_at": utcnow()}},
-    )
-
-
-async def _queue_account_mail(*, user: User, template: str, token: str, **context: object) -> None:
-    """Account mail ignores preferences and carries no unsubscribe link; like every email
-    it is written to the outbox and sent by a worker, so a mail server that is down never
-    fails the request that caused it.
-
-    Until the address is verified, anyone could have typed it in, so the mail does not
-    repeat the account's name: free text chosen by a stranger never reaches an inbox.
-    """
-    assert user.id is not None
-    rendered = render(
-        template,
-        user.locale.value,
-        full_name=user.full_name if user.email_verified else None,
-        code=token,
-        unsubscribe_url=None,
-        **context,
-    )
-    await delivery.queue_email(
-        delivery.new_email(
-            key=f"account:{template}:{hash_token(token)}",
-            kind=EmailKind.account,
-            to=user.email,
-            rendered=rendered,
-            recipient_id=user.id,
-        )
-    )
-
-
-async def _send_verification(*, settings: Settings, user: User) -> None:
-    token = await _issue_account_token(
-        user=user, purpose=AccountTokenPurpose.verify_email, ttl=VERIFY_EMAIL_TTL
-    )
-    link = f"{settings.public_base_url.rstrip('/')}/verify-email?token={token}"
-    await _queue_account_mail(user=user, template="verify_email", token=token, link=link)
-
-
-async def verify_email(*, token: str) -> None:
-    """Redeem a verification token and mark the address it was mailed to verified."""
-    bound = await _redeem_account_token(token=token, purpose=AccountTokenPurpose.verify_email)
-    result = await User.get_motor_collection().update_one(bound, {"$set": {"email_verified": True}})
-    if result.matched_count == 0:
-        raise BadRequest(INVALID_LINK)
-
-
-async def send_password_reset(*, settings: Settings, user: User) -> None:
-    """Mail the user a single-use link to set a new password."""
-    token = await _issue_account_token(
-        user=user, purpose=AccountTokenPurpose.password_reset, ttl=PASSWORD_RESET_TTL
-    )
-    link = f"{settings.public_base_url.rstrip('/')}/reset-password?token={token}"
-    minutes = int(PASSWORD_RESET_TTL.total_seconds() // 60)
-    await _queue_account_mail(
-        user=user, template="password_reset", token=token, link=link, minutes=minutes
-    )
-
-
-async def request_password_reset(*, settings: Settings, email: str) -> None:
-    """Mail a reset link when an active account has this email; otherwise do nothing."""
-    user = await User.find_one({"email": normalize_email(email), "deleted_at": None})
-    if user is None:
-        return
-    await send_password_reset(settings=settings, user=user)
-
-
-async def reset_password(*, token: str, new_password: str) -> None:
-    """Redeem a reset token, set the new password and end every session of the account."""
-    bound = await _redeem_account_token(token=token, purpose=AccountTokenPurpose.password_reset)
-    password_hash = await _hash(new_password)
-    now = utcnow()
-    # The mailbox the token went to answered, and the account still has that address.
-    result = await User.get_motor_collection().update_one(
-        bound, {"$set": {"password_hash": password_hash, "email_verified": True}}
-    )
-    if result.matched_count == 0:
-        raise BadRequest(INVALID_LINK)
-    user_id = PydanticObjectId(bound["_id"])
-    await _burn_account_tokens(user_id, AccountTokenPurpose.password_reset)
-    await _end_every_session(user_id, now)
-
-
-# --- users ------------------------------------------------------------------------------
 
 
 async def _insert_user(user: User) -> User:
@@ -313,12 +73,12 @@ async def register(
             email=email,
             full_name=full_name,
             role=Role.parent,
-            password_hash=await _hash(password),
+            password_hash=await hash_password_async(password),
             locale=locale,
             timezone=timezone,
         )
     )
-    await _send_verification(settings=settings, user=user)
+    await tokens.send_verification(settings=settings, user=user)
     return user
 
 
@@ -337,7 +97,7 @@ async def create_admin(*, email: str, password: str, full_name: str = "Administr
             email=email,
             full_name=full_name,
             role=Role.admin,
-            password_hash=await _hash(password),
+            password_hash=await hash_password_async(password),
             email_verified=True,
         )
     )
@@ -376,7 +136,7 @@ async def update_me(*, settings: Settings, user: User, changes: MeUpdateIn) -> U
             raise Unprocessable("Send current_password to change your password or email")
     elif changes.current_password is not None:
         raise Unprocessable("Send new_password or email with current_password")
-    if changes.current_password is not None and not await _verify(
+    if changes.current_password is not None and not await verify_password_async(
         changes.current_password, user.password_hash
     ):
         raise Forbidden("The current password is incorrect")
@@ -385,18 +145,18 @@ async def update_me(*, settings: Settings, user: User, changes: MeUpdateIn) -> U
         updates["email"] = new_email
         updates["email_verified"] = False
     if changes.new_password is not None:
-        updates["password_hash"] = await _hash(changes.new_password)
+        updates["password_hash"] = await hash_password_async(changes.new_password)
     credentials_changed = "email" in updates or "password_hash" in updates
     if credentials_changed:
         assert user.id is not None
         # Before the write: a link mailed to the old address, or one a thief asked for
         # before the owner changed the password, must be dead by the time either is new.
-        await _burn_account_tokens(
+        await tokens.burn_account_tokens(
             user.id, AccountTokenPurpose.password_reset, AccountTokenPurpose.verify_email
         )
     user = await _apply(user, updates, end_sessions=changes.new_password is not None)
     if new_email is not None:
-        await _send_verification(settings=settings, user=user)
+        await tokens.send_verification(settings=settings, user=user)
     return user
 
 
@@ -415,14 +175,18 @@ async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = Fa
             raise NotFound("User not found")
         previous, user = user, User.model_validate(raw)
         if previous.timezone != user.timezone:
-            # Digest hours are local: a new zone moves their due times.
-            await digests.reschedule(
-                user=previous, preferences=previous.preferences, timezone=user.timezone
-            )
+            await hooks.timezone_changed.send(user=previous, timezone=user.timezone)
     if end_sessions:
         assert user.id is not None
-        await _end_every_session(user.id, utcnow())
+        await sessions.end_every_session(user.id, utcnow())
     return user
+
+
+async def join_school(user_id: PydanticObjectId, school_id: PydanticObjectId) -> None:
+    """Record that the user belongs to the school (idempotent)."""
+    await User.get_motor_collection().update_one(
+        {"_id": user_id}, {"$addToSet": {"school_ids": school_id}}
+    )
 
 
 async def get_live_user(user_id: PydanticObjectId) -> User | None:
@@ -453,13 +217,13 @@ async def create_user(
             email=email,
             full_name=full_name,
             role=role,
-            password_hash=await _hash(password),
+            password_hash=await hash_password_async(password),
             school_ids=school_ids,
             locale=locale,
             timezone=timezone,
         )
     )
-    await _send_verification(settings=settings, user=user)
+    await tokens.send_verification(settings=settings, user=user)
     return user
 
 
@@ -477,16 +241,7 @@ async def list_users(
     if q:
         pattern = {"$regex": re.escape(q), "$options": "i"}
         conditions.append({"$or": [{"full_name": pattern}, {"email": pattern}]})
-    cursor_condition = newest_first_filter("created_at", page.cursor)
-    if cursor_condition:
-        conditions.append(cursor_condition)
-    rows = (
-        await User.find({"$and": conditions})
-        .sort(newest_first_sort("created_at"))
-        .limit(page.limit + 1)
-        .to_list()
-    )
-    return next_cursor(rows, page.limit, "created_at")
+    return await newest_first_page(User, {"$and": conditions}, limit=page.limit, cursor=page.cursor)
 
 
 STAFF_ROLES = frozenset({Role.teacher, Role.admin})
@@ -520,4 +275,4 @@ async def delete_user(*, actor: User, user: User) -> None:
     await User.get_motor_collection().update_one(
         {"_id": user.id, "deleted_at": None}, {"$set": {"deleted_at": now}}
     )
-    await _end_every_session(user.id, now)
+    await sessions.end_every_session(user.id, now)

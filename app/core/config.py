@@ -284,7 +284,9 @@ class Settings(BaseSettings):
 
     # --- rate limits
     login_rate_per_account: Rate = "10/minute"
-    login_rate_per_client: Rate = "300/minute"
+    # A quarter of what one hashing slot checks in a minute on a two-core box (bench/logins.py):
+    # loose enough for a school's families behind one address, never the whole capacity.
+    login_rate_per_client: Rate = "120/minute"
     # Tight per address being registered, looser per client: a school's parents may register
     # from one shared address on the evening the codes go home.
     register_rate_per_email: Rate = "3/hour"

@@ -17,10 +17,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi.security.base import SecurityBase
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
-
-from app.core.deps import get_current_user
 
 
 class ErrorOut(BaseModel):
@@ -67,7 +66,7 @@ def _dependency_calls(route: APIRoute) -> Iterator[Callable[..., Any]]:
 def _checks_role_or_relation(call: Callable[..., Any]) -> bool:
     module = getattr(call, "__module__", "") or ""
     qualname = getattr(call, "__qualname__", "") or ""
-    # require_role(...) in core.deps, and the per-domain access.py dependencies.
+    # require_role(...) and the other dependencies of each domain's access.py.
     return (
         qualname.startswith("require_role")
         or module.endswith(".access")
@@ -80,7 +79,9 @@ def error_codes(route: APIRoute) -> set[int]:
     declared = {int(code) for code in route.responses if str(code).isdigit()}
     codes = {code for code in declared if code >= 400}
     calls = list(_dependency_calls(route))
-    if get_current_user in calls:
+    # A bearer-token scheme anywhere among the dependencies (auth's CurrentUser) can answer
+    # 401; found by its type so that core need not import auth.
+    if any(isinstance(call, SecurityBase) for call in calls):
         codes.add(401)
     if any(_checks_role_or_relation(call) for call in calls):
         codes.add(403)

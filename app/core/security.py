@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 import secrets
 import warnings
 from datetime import UTC, datetime, timedelta
@@ -24,7 +26,30 @@ from app.core.errors import Unauthorized  # noqa: E402
 JWT_ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"
 
-_password_context = CryptContext(schemes=["argon2"], deprecated="auto")
+# Argon2id with one lane: a hash keeps one core busy, never all of them. 64 MiB and three
+# passes are above OWASP's floor for argon2id (19 MiB, t=2, p=1); passlib's own default of
+# four lanes made four concurrent logins occupy eight threads on a two-core box.
+_password_context = CryptContext(
+    schemes=["argon2"],
+    deprecated="auto",
+    argon2__type="ID",
+    argon2__memory_cost=64 * 1024,
+    argon2__time_cost=3,
+    argon2__parallelism=1,
+)
+
+# At most this many hashes run at once in a process, leaving a core to the event loop so
+# a burst of logins slows logins, not every other request.
+HASHING_SLOTS = max(1, (os.cpu_count() or 1) - 1)
+_hashing_slots: asyncio.Semaphore | None = None
+
+
+def _slots() -> asyncio.Semaphore:
+    # Created on first use, inside the running loop, so each process gets its own.
+    global _hashing_slots
+    if _hashing_slots is None:
+        _hashing_slots = asyncio.Semaphore(HASHING_SLOTS)
+    return _hashing_slots
 
 
 def hash_password(password: str) -> str:
@@ -45,6 +70,23 @@ _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 def burn_password_check(password: str) -> None:
     verify_password(password, _DUMMY_HASH)
+
+
+async def hash_password_async(password: str) -> str:
+    """Hash in a thread, within the process's hashing slots."""
+    async with _slots():
+        return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_async(password: str, password_hash: str | None) -> bool:
+    """Check a password in a thread, within the hashing slots. Without a hash (no such
+    account) it checks against a dummy one, so an unknown email costs what a known one does.
+    """
+    async with _slots():
+        if password_hash is None:
+            await asyncio.to_thread(burn_password_check, password)
+            return False
+        return await asyncio.to_thread(verify_password, password, password_hash)
 
 
 def new_opaque_token() -> str:

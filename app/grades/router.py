@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from app.auth.access import CurrentUser
 from app.core.db import parse_object_id
-from app.core.deps import CurrentUser
 from app.core.pagination import Page, PageParams, page_params
 from app.grades import service
 from app.grades.models import GradeKind

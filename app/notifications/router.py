@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from app.auth.access import CurrentUser
 from app.core.db import parse_object_id
-from app.core.deps import CurrentUser
 from app.core.errors import Unprocessable
 from app.core.pagination import Page, PageParams, page_params
 from app.notifications import service

@@ -13,11 +13,11 @@ from pymongo.errors import DuplicateKeyError
 from app.auth.models import Role, User
 from app.core.db import insert_many_ignoring_duplicates
 from app.core.errors import Forbidden, NotFound
-from app.core.pagination import newest_first_filter, newest_first_sort, next_cursor
+from app.core.pagination import newest_first_page
 from app.core.security import utcnow
 from app.delivery.immediate import immediate_emails
 from app.delivery.service import queue_emails
-from app.digests import service as digests
+from app.notifications import digests as digests
 from app.notifications.models import (
     SUBSCRIBABLE_TOPICS,
     EmailDecision,
@@ -34,7 +34,8 @@ from app.notifications.preferences import (
     PreferencesPatch,
     Priority,
 )
-from app.schools.access import is_linked_guardian, is_school_admin, load_student
+from app.schools import hooks as school_hooks
+from app.schools.access import is_linked_guardian, is_school_admin, load_class, load_student
 from app.schools.models import GuardianLink, School, SchoolClass
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,7 @@ def wants_in_app(preferences: Preferences, topic: Topic, priority: Priority) -> 
 
 
 async def _school_of_class(class_id: PydanticObjectId) -> School:
-    school = await School.find_one({"classes.id": class_id, "deleted_at": None})
-    if school is None:
-        raise NotFound("Class not found")
+    school, _ = await load_class(class_id)
     return school
 
 
@@ -200,6 +199,7 @@ async def _upsert_subscription(
     return subscription, True
 
 
+@school_hooks.guardian_linked.connect
 async def subscribe_guardian(
     *, parent_id: PydanticObjectId, student_id: PydanticObjectId
 ) -> Subscription:
@@ -216,6 +216,7 @@ async def subscribe_guardian(
     return subscription
 
 
+@school_hooks.guardian_unlinked.connect
 async def unsubscribe_guardian(
     *, parent_id: PydanticObjectId, student_id: PydanticObjectId
 ) -> None:
@@ -254,14 +255,9 @@ async def unsubscribe_guardian(
 async def list_subscriptions(
     *, user: User, limit: int, cursor: str | None
 ) -> tuple[list[Subscription], str | None]:
-    query: dict[str, Any] = {"subscriber_id": user.id, **newest_first_filter("created_at", cursor)}
-    rows = (
-        await Subscription.find(query)
-        .sort(newest_first_sort("created_at"))
-        .limit(limit + 1)
-        .to_list()
+    return await newest_first_page(
+        Subscription, {"subscriber_id": user.id}, limit=limit, cursor=cursor
     )
-    return next_cursor(rows, limit, "created_at")
 
 
 async def delete_subscription(*, user: User, subscription_id: PydanticObjectId) -> None:
@@ -285,17 +281,8 @@ def _inbox_query(user: User, *, unread_only: bool, topic: Topic | None) -> dict[
 async def list_inbox(
     *, user: User, unread_only: bool, topic: Topic | None, limit: int, cursor: str | None
 ) -> tuple[list[Notification], str | None]:
-    query = {
-        **_inbox_query(user, unread_only=unread_only, topic=topic),
-        **newest_first_filter("created_at", cursor),
-    }
-    rows = (
-        await Notification.find(query)
-        .sort(newest_first_sort("created_at"))
-        .limit(limit + 1)
-        .to_list()
-    )
-    return next_cursor(rows, limit, "created_at")
+    query = _inbox_query(user, unread_only=unread_only, topic=topic)
+    return await newest_first_page(Notification, query, limit=limit, cursor=cursor)
 
 
 async def unread_count(*, user: User) -> int:

@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.auth import service as auth_service
+from app.auth import tokens as auth_tokens
+from app.auth.access import AdminUser
 from app.auth.models import Role
 from app.auth.schemas import UserCreateIn, UserOut, UserUpdateIn
-from app.core.deps import AdminUser, SettingsDep
+from app.core.deps import SettingsDep
 from app.core.pagination import Page, PageParams, page_params
 from app.core.ratelimit import enforce
 from app.schools import members
@@ -84,5 +86,5 @@ async def send_password_reset(
 ) -> Response:
     """Mail the user a link to set a new password themselves."""
     enforce(request, ADMIN_RESET_RATE, "admin-reset", str(user.id))
-    await auth_service.send_password_reset(settings=settings, user=user)
+    await auth_tokens.send_password_reset(settings=settings, user=user)
     return Response(status_code=status.HTTP_202_ACCEPTED)

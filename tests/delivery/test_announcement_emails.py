@@ -14,7 +14,7 @@ from app.core.security import utcnow
 from app.delivery.models import EmailStatus
 from app.notifications import service as notifications
 from app.notifications.models import TargetType
-from app.schools.service import link_guardian
+from app.schools.guardians import link_guardian
 from tests.conftest import UserFactory, World
 from tests.delivery.conftest import CountingSmtpServer
 from tests.delivery.helpers import (

@@ -11,8 +11,8 @@ from app.auth.models import Role, User
 from app.delivery.models import Email, EmailStatus
 from app.grades.models import Grade
 from app.notifications import events
+from app.schools.guardians import link_guardian
 from app.schools.models import School
-from app.schools.service import link_guardian
 from tests.conftest import UserFactory, World
 from tests.delivery.conftest import CountingSmtpServer
 from tests.delivery.helpers import html_of, only_message_to, received_by, text_of, unsubscribe_link

@@ -14,7 +14,7 @@ from app.auth.models import Role, User
 from app.core.security import utcnow
 from app.delivery import service as delivery
 from app.delivery.models import Email, EmailStatus
-from app.schools.service import link_guardian
+from app.schools.guardians import link_guardian
 from tests.conftest import UserFactory, World
 from tests.delivery.conftest import CountingSmtpServer
 from tests.delivery.helpers import only_message_to, outbox_of, put_email, received_by, reload

@@ -13,8 +13,8 @@ from bson import ObjectId
 
 from app.auth.models import Role, User
 from app.core.security import as_utc, hash_token, utcnow
+from app.schools.guardians import GUARDIAN_CODE_ALPHABET
 from app.schools.models import GuardianCode, GuardianLink
-from app.schools.service import GUARDIAN_CODE_ALPHABET
 from tests.conftest import UserFactory, World
 from tests.schools.conftest import DriverLikeCollection
 

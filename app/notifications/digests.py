@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from beanie import PydanticObjectId, SortDirection
 
+from app.auth import hooks as auth_hooks
 from app.auth.models import DigestDue, User
 from app.core import jobs
 from app.core.config import get_settings
@@ -32,6 +33,12 @@ TOPIC_LABELS = {
     "en": {Topic.grades: "Grades", Topic.announcements: "Announcements"},
     "ru": {Topic.grades: "Оценки", Topic.announcements: "Объявления"},
 }
+
+
+@auth_hooks.timezone_changed.connect
+async def follow_new_time_zone(*, user: User, timezone: str) -> None:
+    """Digest hours are local: a user who moves to another zone moves their due times."""
+    await reschedule(user=user, preferences=user.preferences, timezone=timezone)
 
 
 def user_zone(user: User) -> ZoneInfo:
