@@ -3,7 +3,7 @@
 # docker-compose.yaml.
 
 # --- builder: resolve the locked dependencies into a virtualenv -------------------------------
-FROM python:3.11-slim AS builder
+FROM python:3.11.10-slim-bookworm AS builder
 
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -11,7 +11,7 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/app/.venv \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-RUN pip install --no-cache-dir uv
+RUN pip install --no-cache-dir uv==0.13.9
 
 WORKDIR /src
 # Dependencies first, so a code change does not reinstall them.
@@ -25,12 +25,13 @@ COPY workers ./workers
 RUN uv sync --locked --no-dev --no-editable
 
 # --- runtime ----------------------------------------------------------------------------------
-FROM python:3.11-slim AS runtime
+FROM python:3.11.10-slim-bookworm AS runtime
 
 ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    SCHOOLBELL_DATA_DIR=/var/lib/schoolbell
+    SCHOOLBELL_DATA_DIR=/var/lib/schoolbell \
+    PORT=8000
 
 RUN groupadd --system --gid 10001 schoolbell \
     && useradd --system --uid 10001 --gid schoolbell --home-dir /app --no-create-home \
@@ -46,7 +47,8 @@ VOLUME ["/var/lib/schoolbell"]
 USER schoolbell
 EXPOSE 8000
 
+# On the port the API listens on (PORT), whatever it is set to.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('PORT', '8000')}/health\", timeout=4)"]
 
-CMD ["schoolbell", "api", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["sh", "-c", "exec schoolbell api --host 0.0.0.0 --port \"${PORT}\""]

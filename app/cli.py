@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from fastapi import FastAPI
-from pydantic import ValidationError
 
-from app.core.config import MIN_JWT_SECRET_LENGTH, Settings
+from app.core import config
+from app.core.config import MIN_JWT_SECRET_LENGTH, MIN_PASSWORD_LENGTH, Settings
 
 if TYPE_CHECKING:
     from app.auth.models import User
@@ -30,7 +30,6 @@ except ImportError:  # pragma: no cover
 
 JWT_SECRET_FILE = "jwt_secret"
 LOCK_FILE = "lock"
-MIN_PASSWORD_LENGTH = 8
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -39,23 +38,58 @@ EXIT_CONFIG = 2
 class CommandError(Exception):
     """Ends the command with a message on stderr and the given exit code."""
 
-    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+    def __init__(self, message: str, code: int = EXIT_FAILED, *, lines: bool = False) -> None:
         super().__init__(message)
         self.code = code
+        # Each line a message of its own (one per unreachable service), each with the prefix.
+        self.lines = lines
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def load_settings() -> Settings:
+def load_settings(*, production: bool = False, needs_redis: bool = False) -> Settings:
+    """Every setting checked before anything runs; all the bad ones named in one message."""
     try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in err['loc']).upper() or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise CommandError(f"invalid configuration: {problems}", EXIT_CONFIG) from exc
+        return config.load_settings(production=production, needs_redis=needs_redis)
+    except config.SettingsError as exc:
+        count = len(exc.problems)
+        listing = "\n".join(f"  - {problem}" for problem in exc.problems)
+        raise CommandError(
+            f"refusing to start: {count} setting{'s' if count > 1 else ''} to fix "
+            f"(environment or ./.env; see .env.example):\n{listing}",
+            EXIT_CONFIG,
+        ) from None
+
+
+def require_reachable(settings: Settings, *, mongodb: bool, redis: bool) -> None:
+    """Say in one line per service which configured MongoDB or Redis does not answer, and
+    stop, rather than hang in a driver's retries and print its traceback."""
+    from app.core.startup import unreachable_services
+
+    problems = unreachable_services(settings, mongodb=mongodb, redis=redis)
+    if problems:
+        raise CommandError("\n".join(problems), EXIT_CONFIG, lines=True)
+
+
+def move_aside_unreadable_database(data_dir: Path) -> None:
+    """A corrupt or truncated snapshot is renamed, never overwritten, and the operator is told."""
+    from datetime import UTC, datetime
+
+    from app.core.db import SNAPSHOT_FILE, move_aside_if_unreadable
+
+    moved = move_aside_if_unreadable(data_dir, now=datetime.now(UTC))
+    if moved is None:
+        return
+    moved_to, reason = moved
+    say(
+        f"warning: the embedded database {data_dir / SNAPSHOT_FILE} could not be read "
+        f"({reason}).\n"
+        f"  It was moved to {moved_to} and dev starts with an empty database.\n"
+        f"  To recover: stop dev, repair the moved file (or take a backup copy) and put it "
+        f"back as {data_dir / SNAPSHOT_FILE}; or delete it if the data does not matter.",
+        sys.stderr,
+    )
 
 
 def dev_jwt_secret(data_dir: Path) -> str:
@@ -127,11 +161,19 @@ def say(message: str, stream: IO[str] | None = None) -> None:
     print(message, file=stream or sys.stdout, flush=True)
 
 
+def start_logging(settings: Settings, level: str | None = None) -> None:
+    from app.core.logs import configure_logging
+
+    configure_logging(log_format=settings.log_format, level=(level or settings.log_level).upper())
+
+
 def serve(app: FastAPI, host: str, port: int) -> None:
     import uvicorn
 
     # uvicorn turns SIGINT/SIGTERM into a graceful stop that runs the lifespan shutdown.
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # Its own access line is off: RequestObserver writes one per request, with its id. Its
+    # proxy handling is off too: the app's own follows FORWARDED_ALLOW_IPS.
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -171,8 +213,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
             "database; use `schoolbell api` to run against MongoDB",
             sys.stderr,
         )
+    require_reachable(settings, mongodb=False, redis=True)
+    start_logging(settings)
     data_dir = settings.data_dir.expanduser().resolve()
     with data_dir_lock(data_dir, purpose="starting another one"):
+        move_aside_unreadable_database(data_dir)
         secret = settings.jwt_secret or dev_jwt_secret(data_dir)
         settings = settings.model_copy(
             update={
@@ -200,14 +245,9 @@ async def _load_demo(host: str, port: int) -> None:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    try:
-        settings.require_production_ready()
-    except ValueError as exc:
-        raise CommandError(
-            f"refusing to start: {exc} (see .env.example; for a local run use `schoolbell dev`)",
-            EXIT_CONFIG,
-        ) from exc
+    settings = load_settings(production=True)
+    require_reachable(settings, mongodb=True, redis=True)
+    start_logging(settings)
     # Imported after the checks: importing the app takes seconds.
     if settings.redis_url:
         from app.core.jobs import CeleryDispatcher
@@ -226,29 +266,57 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
-def _production_celery(command: str) -> Any:
-    settings = load_settings()
-    if not settings.redis_url:
-        raise CommandError(
-            f"REDIS_URL is required: `schoolbell {command}` talks to the API through Redis "
-            "(schoolbell dev runs its own worker and beat)",
-            EXIT_CONFIG,
-        )
-    try:
-        settings.require_production_ready()
-    except ValueError as exc:
-        raise CommandError(f"refusing to start: {exc}", EXIT_CONFIG) from exc
+def _production_celery(settings: Settings, *, loglevel: str | None) -> Any:
+    from celery.signals import setup_logging
+
     from workers.celery_app import create_celery
+
+    @setup_logging.connect(weak=False)
+    def use_our_logging(**_: Any) -> None:
+        # Connected, so Celery leaves the root logger to us: the same format as the API.
+        start_logging(settings, loglevel)
 
     return create_celery(settings)
 
 
+def use_multiprocess_metrics() -> None:
+    """Before prometheus_client is first imported: the worker's processes write their
+    counters to files in one folder, which the worker's metrics endpoint adds up."""
+    import tempfile
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        # Left from an earlier run: stale counters of processes that no longer exist.
+        for stale in Path(folder).glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="schoolbell-metrics-")
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
+    settings = load_settings(production=True, needs_redis=True)
+    require_reachable(settings, mongodb=True, redis=True)
+    if settings.worker_metrics_port:
+        use_multiprocess_metrics()
+    celery_app = _production_celery(settings, loglevel=args.loglevel)
     from workers.celery_app import QUEUES
 
-    celery_app = _production_celery("worker")
+    if settings.worker_metrics_port:
+        from celery.signals import worker_process_shutdown
+        from prometheus_client import multiprocess
+
+        from app.core.metrics import serve_worker_metrics
+
+        @worker_process_shutdown.connect(weak=False)
+        def forget_process(pid: int | None = None, **_: Any) -> None:
+            multiprocess.mark_process_dead(pid or os.getpid())
+
+        serve_worker_metrics(
+            host=args.metrics_host, port=settings.worker_metrics_port, token=settings.metrics_token
+        )
+        say(f"Worker metrics at http://{args.metrics_host}:{settings.worker_metrics_port}/metrics")
     queues = args.queues or ",".join(QUEUES)
-    argv = ["worker", "--loglevel", args.loglevel, "--queues", queues]
+    argv = ["worker", "--loglevel", args.loglevel or settings.log_level, "--queues", queues]
     if args.concurrency:
         argv += ["--concurrency", str(args.concurrency)]
     celery_app.worker_main(argv)
@@ -256,8 +324,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_beat(args: argparse.Namespace) -> int:
-    celery_app = _production_celery("beat")
-    argv = ["beat", "--loglevel", args.loglevel]
+    settings = load_settings(production=True, needs_redis=True)
+    require_reachable(settings, mongodb=False, redis=True)
+    celery_app = _production_celery(settings, loglevel=args.loglevel)
+    argv = ["beat", "--loglevel", args.loglevel or settings.log_level]
     if args.schedule:
         argv += ["--schedule", args.schedule]
     celery_app.start(argv)
@@ -272,6 +342,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         )
     settings = load_settings()
     if settings.mongodb_url:
+        require_reachable(settings, mongodb=True, redis=False)
         user = asyncio.run(_create_admin(settings, args.email, password, args.full_name))
     else:
         data_dir = settings.data_dir.expanduser().resolve()
@@ -296,7 +367,13 @@ async def _create_admin(settings: Settings, email: str, password: str, full_name
     from pymongo.errors import PyMongoError
 
     from app.auth import service as auth_service
-    from app.core.db import EmbeddedSnapshot, init_database, is_embedded, make_client
+    from app.core.db import (
+        EmbeddedSnapshot,
+        UnreadableSnapshot,
+        init_database,
+        is_embedded,
+        make_client,
+    )
     from app.core.errors import AppError
     from app.documents import DOCUMENT_MODELS
 
@@ -305,7 +382,14 @@ async def _create_admin(settings: Settings, email: str, password: str, full_name
         database = await init_database(client, settings.mongodb_db, DOCUMENT_MODELS)
         snapshot = EmbeddedSnapshot(database, settings.data_dir) if is_embedded(client) else None
         if snapshot is not None:
-            await snapshot.load()
+            try:
+                await snapshot.load()
+            except UnreadableSnapshot as exc:
+                raise CommandError(
+                    f"the embedded database in {settings.data_dir} could not be read ({exc}); "
+                    "start `schoolbell dev` once to move it aside, or repair it",
+                    EXIT_CONFIG,
+                ) from None
         try:
             user = await auth_service.create_admin(
                 email=email, password=password, full_name=full_name
@@ -369,7 +453,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--queues", help="comma-separated queues (all by default)")
     worker.add_argument("--concurrency", type=int, help="worker processes (CPU count)")
-    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("--loglevel", help="log level (LOG_LEVEL)")
+    worker.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address for the metrics endpoint when WORKER_METRICS_PORT is set (%(default)s)",
+    )
     worker.set_defaults(handler=cmd_worker)
 
     beat = commands.add_parser(
@@ -378,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run Celery beat: scheduled announcements, digests and the outbox sweep.",
     )
     beat.add_argument("--schedule", help="file beat keeps its last run times in")
-    beat.add_argument("--loglevel", default="INFO")
+    beat.add_argument("--loglevel", help="log level (LOG_LEVEL)")
     beat.set_defaults(handler=cmd_beat)
 
     create_admin = commands.add_parser(
@@ -403,7 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except CommandError as exc:
-        say(f"schoolbell {args.command}: {exc}", sys.stderr)
+        for line in str(exc).splitlines() if exc.lines else [str(exc)]:
+            say(f"schoolbell {args.command}: {line}", sys.stderr)
         return exc.code
     return code
 

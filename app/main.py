@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis import asyncio as aioredis
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import jobs as _registered_jobs  # noqa: F401  (fills the job registry)
 from app.announcements.router import router as announcements_router
@@ -23,13 +24,19 @@ from app.core.db import EmbeddedSnapshot, init_database, make_client
 from app.core.docs import install_offline_docs
 from app.core.errors import install_error_handlers
 from app.core.jobs import Dispatcher, InlineDispatcher, use_dispatcher
+from app.core.metrics import add_gauge_source
+from app.core.metrics import router as metrics_router
+from app.core.observe import RequestObserver
+from app.core.openapi import tidy_openapi
 from app.core.ops import router as ops_router
 from app.core.ratelimit import build_limiter
+from app.delivery import service as delivery_service
 from app.documents import DOCUMENT_MODELS
 from app.grades.router import router as grades_router
 from app.notifications.pages import api_router as unsubscribe_router
 from app.notifications.pages import router as notification_pages
 from app.notifications.router import router as notifications_router
+from app.schools.members_router import router as members_router
 from app.schools.router import router as schools_router
 
 API_PREFIX = "/api/v1"
@@ -90,14 +97,23 @@ def create_app(
             allow_headers=["*"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Around every answer, a 413 or a CORS refusal included: one log line and metrics each.
+    app.add_middleware(RequestObserver)
+    # Outermost, so rate limits and logs see the client a trusted proxy names; the server
+    # runs with its own proxy handling off, leaving FORWARDED_ALLOW_IPS one meaning.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
     app.include_router(ops_router)
+    app.include_router(metrics_router)
+    add_gauge_source(delivery_service.outbox_gauges)
     # Pages people open from their email, at the site root.
     app.include_router(account_pages)
     app.include_router(notification_pages)
     for router in (
         auth_router,
+        # /users/me before /users/{user_id}, which would otherwise take "me" for an id.
         users_router,
+        members_router,
         schools_router,
         grades_router,
         notifications_router,
@@ -106,4 +122,5 @@ def create_app(
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.dependency_overrides[get_settings] = lambda: settings
+    tidy_openapi(app)
     return app

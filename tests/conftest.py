@@ -40,7 +40,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "public_base_url": "http://testserver",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture

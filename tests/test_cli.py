@@ -113,6 +113,16 @@ class DevServer:
             timeout=10,
         )
 
+    def announce(self, headers: dict[str, str], title: str, body: str) -> httpx.Response:
+        """POST an announcement to the first school the caller administers."""
+        schools = httpx.get(f"{self.base}/api/v1/schools", headers=headers, timeout=10).json()
+        return httpx.post(
+            f"{self.base}/api/v1/announcements",
+            json={"school_id": schools["items"][0]["id"], "title": title, "body": body},
+            headers=headers,
+            timeout=10,
+        )
+
     def register(self, email: str) -> None:
         response = httpx.post(
             f"{self.base}/api/v1/auth/register",
@@ -373,15 +383,7 @@ def test_dev_runs_the_celery_worker_in_process_for_announcements_and_grades(
     servers.append(server)
     output = server.output()
     admin = {"Authorization": f"Bearer {server.token(DEMO_ADMIN_EMAIL, DEMO_PASSWORD)}"}
-    schools = httpx.get(f"{server.base}/api/v1/schools", headers=admin, timeout=10).json()
-    school_id = schools["items"][0]["id"]
-
-    posted = httpx.post(
-        f"{server.base}/api/v1/announcements",
-        json={"school_id": school_id, "title": "Sports day", "body": "Friday, bring trainers."},
-        headers=admin,
-        timeout=10,
-    )
+    posted = server.announce(admin, "Sports day", "Friday, bring trainers.")
     assert posted.status_code == 202, posted.text
     # The POST only enqueued the fan-out; the worker inside dev delivers it.
     parent_token = server.token(printed_account(output, "parent"), DEMO_PASSWORD)

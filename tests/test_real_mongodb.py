@@ -56,14 +56,15 @@ async def test_school_roster_grades_summary_and_announcement_on_real_mongodb(
                 school = (
                     await client.post("/schools", json={"name": "Real"}, headers=auth(admin))
                 ).json()
-                admin = await User.get(admin.id)  # now administers the school
-                assert admin is not None
+                reloaded = await User.get(admin.id)  # now administers the school
+                assert reloaded is not None
+                admin = reloaded
                 cls = (
                     await client.post(
                         f"/schools/{school['id']}/classes", json={"name": "5A"}, headers=auth(admin)
                     )
                 ).json()
-                people = {}
+                people: dict[str, User] = {}
                 for role in ("teacher", "student"):
                     response = await client.post(
                         "/users",
@@ -77,7 +78,9 @@ async def test_school_roster_grades_summary_and_announcement_on_real_mongodb(
                         headers=auth(admin),
                     )
                     assert response.status_code == 201, response.text
-                    people[role] = await User.get(response.json()["id"])
+                    created = await User.get(response.json()["id"])
+                    assert created is not None
+                    people[role] = created
                 base = f"/schools/{school['id']}/classes/{cls['id']}"
                 teacher, student = people["teacher"], people["student"]
                 for _ in range(2):  # idempotent

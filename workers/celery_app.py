@@ -18,7 +18,8 @@ QUEUES = (FANOUT_QUEUE, DEFAULT_QUEUE, EMAIL_QUEUE)
 
 
 def create_celery(settings: Settings) -> Celery:
-    broker = settings.redis_url or "memory://"
+    # A host is named, or kombu warns at every start that it reverts to localhost.
+    broker = settings.redis_url or "memory://localhost/"
     celery_app = Celery("schoolbell", broker=broker)
     celery_app.conf.update(
         # Each queue its own exchange and routing key; left out, all three are bound to

@@ -6,7 +6,7 @@ from typing import Any
 
 from app.announcements.service import PUBLISH_DUE_JOB
 from app.delivery.service import SWEEP_JOB
-from app.digests.service import SCAN_JOB
+from app.notifications.digests import SCAN_JOB
 
 EVERY_MINUTE = 60.0
 

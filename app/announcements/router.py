@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 
 from app.announcements import service
 from app.announcements.schemas import AnnouncementIn, AnnouncementOut, Stats
-from app.core.deps import AdminUser, CurrentUser
+from app.auth.access import AdminUser, CurrentUser
 from app.core.pagination import Page, PageParams, page_params
 from app.core.ratelimit import enforce
 
@@ -52,7 +52,9 @@ async def post_announcement(
 async def list_announcements(
     user: CurrentUser,
     paging: Paging,
-    school_id: Annotated[str | None, Query(max_length=64)] = None,
+    school_id: Annotated[
+        str | None, Query(max_length=64, description="Only this school's announcements")
+    ] = None,
 ) -> Page[AnnouncementOut]:
     """Announcements you manage or that were addressed to you, newest first."""
     rows, cursor = await service.list_announcements(

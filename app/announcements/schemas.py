@@ -17,12 +17,24 @@ AudienceRole = Literal["student", "teacher", "parent"]
 class AnnouncementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    school_id: ObjectIdField
-    title: str = Field(min_length=1, max_length=200)
-    body: str = Field(min_length=1, max_length=20_000)
-    priority: Priority = Priority.normal
-    class_ids: list[ObjectIdField] = Field(default_factory=list, max_length=200)
-    roles: list[AudienceRole] = Field(default_factory=list, max_length=3)
+    school_id: ObjectIdField = Field(description="The school you administer")
+    title: str = Field(min_length=1, max_length=200, description="Subject line of the notice")
+    body: str = Field(min_length=1, max_length=20_000, description="The text, plain")
+    priority: Priority = Field(
+        default=Priority.normal,
+        description="low, normal, high or critical: critical reaches every linked parent, "
+        "even one who turned announcement email off",
+    )
+    class_ids: list[ObjectIdField] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Only these classes (their students, teachers and parents); empty: all",
+    )
+    roles: list[AudienceRole] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Only these roles: parent, student, teacher; empty: all",
+    )
     publish_at: AwareDatetime | None = Field(
         default=None, description="With a time zone; in the future it schedules the announcement"
     )

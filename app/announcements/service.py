@@ -23,7 +23,7 @@ from app.auth.models import Role, User
 from app.core import jobs
 from app.core.db import parse_object_id
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
-from app.core.pagination import newest_first_filter, newest_first_sort, next_cursor
+from app.core.pagination import newest_first_page
 from app.core.security import as_utc, to_millisecond, utcnow
 from app.delivery import service as delivery
 from app.delivery.models import EmailStatus
@@ -286,14 +286,7 @@ async def list_announcements(
         )
         addressed = [PydanticObjectId(a) for a in received]
         query["$and"] = [{"$or": [{"_id": {"$in": addressed}}, {"author_id": user.id}]}]
-    query.update(newest_first_filter("created_at", cursor))
-    rows = (
-        await Announcement.find(query)
-        .sort(newest_first_sort("created_at"))
-        .limit(limit + 1)
-        .to_list()
-    )
-    return next_cursor(rows, limit, "created_at")
+    return await newest_first_page(Announcement, query, limit=limit, cursor=cursor)
 
 
 async def school_stats(*, admin: User, now: datetime | None = None) -> Stats:

@@ -97,6 +97,11 @@ class RefreshToken(Document):
         ]
 
 
+def normalize_email(email: str) -> str:
+    """Emails are unique case-insensitively: stored and looked up in this form."""
+    return email.strip().lower()
+
+
 class AccountTokenPurpose(StrEnum):
     verify_email = "verify_email"
     password_reset = "password_reset"
@@ -108,6 +113,9 @@ class AccountToken(Document):
     token_hash: str
     purpose: AccountTokenPurpose
     user_id: PydanticObjectId
+    # The address the token was mailed to: it proves only that mailbox, so it is worthless
+    # once the account's email is another one.
+    email: str | None = None
     expires_at: datetime
     used_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)

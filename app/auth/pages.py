@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
-from app.auth import service
+from app.auth import tokens
 from app.auth.models import AccountTokenPurpose, User
 from app.auth.schemas import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from app.core.config import Settings, get_settings
@@ -60,16 +60,16 @@ async def _new_link(request: Request, *, settings: Settings, flow: str, email: s
         errors = {"email": translate(locale, "errors.too_many")}
         return _link_problem(request, flow, errors=errors, email=email)
     if flow == VERIFY:
-        await service.resend_verification(settings=settings, email=email)
+        await tokens.resend_verification(settings=settings, email=email)
     else:
-        await service.request_password_reset(settings=settings, email=email)
+        await tokens.request_password_reset(settings=settings, email=email)
     return pages.render("link_sent.html", locale=locale, flow=flow, status_code=202)
 
 
 @router.get("/verify-email", response_class=HTMLResponse)
 async def verify_email_page(request: Request, token: PageToken = "") -> HTMLResponse:
     """A "Confirm my email" button; opening the link confirms nothing by itself."""
-    user = await service.account_token_holder(token=token, purpose=AccountTokenPurpose.verify_email)
+    user = await tokens.account_token_holder(token=token, purpose=AccountTokenPurpose.verify_email)
     if user is None:
         return _link_problem(request, VERIFY)
     return pages.render("verify_email.html", locale=_locale(request, user), token=token)
@@ -78,9 +78,9 @@ async def verify_email_page(request: Request, token: PageToken = "") -> HTMLResp
 @router.post("/verify-email", response_class=HTMLResponse)
 async def verify_email(request: Request, token: FormToken = "") -> HTMLResponse:
     """Confirm the address the link was mailed to."""
-    user = await service.account_token_holder(token=token, purpose=AccountTokenPurpose.verify_email)
+    user = await tokens.account_token_holder(token=token, purpose=AccountTokenPurpose.verify_email)
     try:
-        await service.verify_email(token=token)
+        await tokens.verify_email(token=token)
     except BadRequest:
         return _link_problem(request, VERIFY)
     return pages.render("email_verified.html", locale=_locale(request, user))
@@ -97,7 +97,7 @@ async def new_verification_link(
 @router.get("/reset-password", response_class=HTMLResponse)
 async def reset_password_page(request: Request, token: PageToken = "") -> HTMLResponse:
     """The new-password form, or why the link no longer works."""
-    user = await service.account_token_holder(
+    user = await tokens.account_token_holder(
         token=token, purpose=AccountTokenPurpose.password_reset
     )
     if user is None:
@@ -123,7 +123,7 @@ async def reset_password(
     new_password_again: FormText = "",
 ) -> HTMLResponse:
     """Set the new password and end every session of the account."""
-    user = await service.account_token_holder(
+    user = await tokens.account_token_holder(
         token=token, purpose=AccountTokenPurpose.password_reset
     )
     if user is None:
@@ -136,7 +136,7 @@ async def reset_password(
             "reset_password.html", locale=locale, token=token, errors=errors, status_code=422
         )
     try:
-        await service.reset_password(token=token, new_password=new_password)
+        await tokens.reset_password(token=token, new_password=new_password)
     except BadRequest:
         return _link_problem(request, RESET)
     return pages.render("password_changed.html", locale=locale)

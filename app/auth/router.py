@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.auth import service
-from app.auth.models import Role, User
+from app.auth import service, sessions, tokens
+from app.auth.access import CurrentUser
+from app.auth.models import normalize_email
 from app.auth.schemas import (
     MeUpdateIn,
     PasswordResetConfirmIn,
@@ -17,12 +18,9 @@ from app.auth.schemas import (
     RegisterIn,
     TokenIn,
     TokenPair,
-    UserCreateIn,
     UserOut,
-    UserUpdateIn,
 )
-from app.core.deps import AdminUser, CurrentUser, SettingsDep
-from app.core.pagination import Page, PageParams, page_params
+from app.core.deps import SettingsDep
 from app.core.ratelimit import client_address, enforce
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -34,9 +32,25 @@ RATE_LIMITED: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-async def register(body: RegisterIn, settings: SettingsDep) -> UserOut:
-    """Create a parent account and mail a verification link."""
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    responses={409: {"description": "An account with this email exists"}, **RATE_LIMITED},
+)
+async def register(request: Request, body: RegisterIn, settings: SettingsDep) -> UserOut:
+    """Create a parent account and mail a verification link.
+
+    A taken email answers 409, which tells the caller the address has an account: a
+    documented trade-off for a clear sign-up, bounded by these two rate limits.
+    """
+    enforce(request, settings.register_rate_per_client, "register:client", client_address(request))
+    enforce(
+        request,
+        settings.register_rate_per_email,
+        "register:email",
+        normalize_email(body.email),
+    )
     user = await service.register(
         settings=settings,
         email=body.email,
@@ -51,7 +65,7 @@ async def register(body: RegisterIn, settings: SettingsDep) -> UserOut:
 @router.post("/verify-email", status_code=status.HTTP_204_NO_CONTENT)
 async def verify_email(body: TokenIn) -> Response:
     """Confirm the email address with the token from the verification mail."""
-    await service.verify_email(token=body.token)
+    await tokens.verify_email(token=body.token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -68,21 +82,21 @@ async def login(
         request,
         settings.login_rate_per_account,
         "login:account",
-        service.normalize_email(form.username)[:320],
+        normalize_email(form.username)[:320],
     )
-    return await service.login(settings=settings, email=form.username, password=form.password)
+    return await sessions.login(settings=settings, email=form.username, password=form.password)
 
 
 @router.post("/refresh", response_model=TokenPair, responses=UNAUTHORIZED)
 async def refresh(body: RefreshIn, settings: SettingsDep) -> TokenPair:
     """Rotate a refresh token: it is spent, a new pair is returned."""
-    return await service.refresh(settings=settings, refresh_token=body.refresh_token)
+    return await sessions.refresh(settings=settings, refresh_token=body.refresh_token)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(body: RefreshIn) -> Response:
     """End the session of this refresh token (the token itself is the credential)."""
-    await service.logout(refresh_token=body.refresh_token)
+    await sessions.logout(refresh_token=body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -97,18 +111,16 @@ async def request_password_reset(
 ) -> Response:
     """Mail a reset link if the account exists; the answer is the same either way."""
     enforce(request, settings.password_reset_rate, "reset:client", client_address(request))
-    enforce(
-        request, settings.password_reset_rate, "reset:email", service.normalize_email(body.email)
-    )
+    enforce(request, settings.password_reset_rate, "reset:email", normalize_email(body.email))
     # After the response, so its timing does not tell whether the account exists.
-    background.add_task(service.request_password_reset, settings=settings, email=body.email)
+    background.add_task(tokens.request_password_reset, settings=settings, email=body.email)
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
 @router.post("/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
 async def confirm_password_reset(body: PasswordResetConfirmIn) -> Response:
     """Set a new password with a mailed token; every session of the account ends."""
-    await service.reset_password(token=body.token, new_password=body.new_password)
+    await tokens.reset_password(token=body.token, new_password=body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -126,67 +138,9 @@ async def read_me(user: CurrentUser) -> UserOut:
 async def update_me(
     request: Request, body: MeUpdateIn, user: CurrentUser, settings: SettingsDep
 ) -> UserOut:
-    """Change name, locale, time zone or password; a password change ends every session."""
+    """Change name, locale, time zone, email or password (the last two need the current
+    password); a password change ends every session, a new email must be verified."""
     if body.current_password is not None:
         # A stolen access token must not become a way to guess the password.
         enforce(request, settings.login_rate_per_account, "password-change", str(user.id))
-    return UserOut.of(await service.update_me(user=user, changes=body))
-
-
-@users_router.post("", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-async def create_user(body: UserCreateIn, admin: AdminUser, settings: SettingsDep) -> UserOut:
-    """Create a user of any role in a school the admin administers."""
-    user = await service.create_user(
-        settings=settings,
-        admin=admin,
-        email=body.email,
-        password=body.password,
-        full_name=body.full_name,
-        role=body.role,
-        school_id=body.school_id,
-        locale=body.locale,
-        timezone=body.timezone,
-    )
-    return UserOut.of(user)
-
-
-@users_router.get("", response_model=Page[UserOut])
-async def list_users(
-    admin: AdminUser,
-    page: Annotated[PageParams, Depends(page_params)],
-    role: Role | None = None,
-    school_id: Annotated[str | None, Query(max_length=64)] = None,
-    q: Annotated[str | None, Query(max_length=100, description="Part of name or email")] = None,
-) -> Page[UserOut]:
-    """Users of the admin's schools and parents of their students, newest first."""
-    users, cursor = await service.list_users(
-        admin=admin, page=page, role=role, school_id=school_id, q=q
-    )
-    return Page(items=[UserOut.of(user) for user in users], next_cursor=cursor)
-
-
-async def managed_user(user_id: str, admin: AdminUser) -> User:
-    """The user in the path, if the caller administers one of their schools (else 404)."""
-    return await service.get_managed_user(admin=admin, user_id=user_id)
-
-
-ManagedUser = Annotated[User, Depends(managed_user)]
-
-
-@users_router.get("/{user_id}", response_model=UserOut)
-async def read_user(user: ManagedUser) -> UserOut:
-    """One user of the admin's schools."""
-    return UserOut.of(user)
-
-
-@users_router.patch("/{user_id}", response_model=UserOut)
-async def update_user(body: UserUpdateIn, user: ManagedUser, settings: SettingsDep) -> UserOut:
-    """Edit name, email, locale, time zone or password of a user of the admin's schools."""
-    return UserOut.of(await service.update_user(settings=settings, user=user, changes=body))
-
-
-@users_router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_user(user: ManagedUser, admin: AdminUser) -> Response:
-    """Soft-delete a user: no more logins, gone from listings, data kept."""
-    await service.delete_user(admin=admin, user=user)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return UserOut.of(await service.update_me(settings=settings, user=user, changes=body))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from app.auth.models import Locale, Role, User
 from app.core.timezones import TimeZoneName
@@ -21,7 +22,25 @@ Timezone = TimeZoneName
 Password = Annotated[
     str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 ]
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Control characters (NUL, line breaks) and format characters (right-to-left overrides,
+# invisible isolates) let a name disguise itself or smuggle text into an email.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+
+
+def _printable_name(value: str) -> str:
+    for character in value:
+        if unicodedata.category(character) in _REFUSED_CATEGORIES:
+            raise ValueError(
+                f"must not contain control or text-direction characters (U+{ord(character):04X})"
+            )
+    return value
+
+
+FullName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_printable_name),
+]
 # email-validator already refuses addresses over 254 characters.
 Email = EmailStr
 Token = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TOKEN_LENGTH)]
@@ -31,12 +50,17 @@ class RequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_PASSWORD = f"{MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+_LOCALE = "Language of emails and pages: en or ru"
+_TIMEZONE = "IANA time zone for digest hours and quiet hours"
+
+
 class RegisterIn(RequestBody):
-    email: Email
-    password: Password
-    full_name: FullName
-    locale: Locale = Locale.en
-    timezone: Timezone = "UTC"
+    email: Email = Field(description="Email address, also the login name")
+    password: Password = Field(description=_PASSWORD)
+    full_name: FullName = Field(description="As teachers and the school see it")
+    locale: Locale = Field(default=Locale.en, description=_LOCALE)
+    timezone: Timezone = Field(default="UTC", description=_TIMEZONE, examples=["Europe/Moscow"])
 
 
 class TokenPair(BaseModel):
@@ -47,49 +71,59 @@ class TokenPair(BaseModel):
 
 
 class RefreshIn(RequestBody):
-    refresh_token: Token
+    refresh_token: Token = Field(description="The refresh_token of the last login or refresh")
 
 
 class TokenIn(RequestBody):
-    token: Token
+    token: Token = Field(description="The token from the email's link")
 
 
 class PasswordResetRequestIn(RequestBody):
     # Deliberately not EmailStr: any string is looked up, so the answer never depends on it.
-    email: Annotated[str, StringConstraints(min_length=1, max_length=MAX_EMAIL_LENGTH)]
+    email: Annotated[str, StringConstraints(min_length=1, max_length=MAX_EMAIL_LENGTH)] = Field(
+        description="The account's email; the answer is the same whether it exists or not"
+    )
 
 
 class PasswordResetConfirmIn(RequestBody):
-    token: Token
-    new_password: Password
+    token: Token = Field(description="The token from the reset email's link")
+    new_password: Password = Field(description=_PASSWORD)
 
 
 class MeUpdateIn(RequestBody):
-    full_name: FullName | None = None
-    locale: Locale | None = None
-    timezone: Timezone | None = None
-    current_password: Annotated[str, StringConstraints(max_length=MAX_PASSWORD_LENGTH)] | None = (
-        None
+    full_name: FullName | None = Field(default=None, description="Left out: kept")
+    locale: Locale | None = Field(default=None, description=_LOCALE)
+    timezone: Timezone | None = Field(default=None, description=_TIMEZONE)
+    email: Email | None = Field(
+        default=None, description="A new address; needs current_password and a new verification"
     )
-    new_password: Password | None = None
+    current_password: Annotated[str, StringConstraints(max_length=MAX_PASSWORD_LENGTH)] | None = (
+        Field(default=None, description="Needed to change the email or the password")
+    )
+    new_password: Password | None = Field(default=None, description=_PASSWORD)
 
 
 class UserCreateIn(RequestBody):
-    email: Email
-    password: Password
-    full_name: FullName
-    role: Role
-    school_id: Annotated[str, StringConstraints(max_length=64)] | None = None
-    locale: Locale = Locale.en
-    timezone: Timezone = "UTC"
+    email: Email = Field(description="Email address, also the login name")
+    password: Password = Field(description=f"The first password; {_PASSWORD}")
+    full_name: FullName = Field(description="As the school shows it")
+    role: Role = Field(description="student, teacher, parent or admin")
+    school_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="The school to add a student, teacher or admin to"
+    )
+    locale: Locale = Field(default=Locale.en, description=_LOCALE)
+    timezone: Timezone = Field(default="UTC", description=_TIMEZONE)
 
 
 class UserUpdateIn(RequestBody):
-    full_name: FullName | None = None
-    email: Email | None = None
-    locale: Locale | None = None
-    timezone: Timezone | None = None
-    password: Password | None = None
+    """What an admin may change of a user; a password or an email only the owner changes."""
+
+    full_name: FullName | None = Field(default=None, description="Left out: kept")
+    locale: Locale | None = Field(default=None, description=_LOCALE)
+    timezone: Timezone | None = Field(default=None, description=_TIMEZONE)
+    role: Literal[Role.teacher, Role.admin] | None = Field(
+        default=None, description="Staff only: a teacher may become an admin and back"
+    )
 
 
 class UserOut(BaseModel):

@@ -1,76 +1,413 @@
-"""Typed settings read from the environment (see .env.example)."""
+"""Typed settings read from the environment (see .env.example), each checked at start.
+
+Every setting has a kind below (a whole number in a range, a rate, a URL, an address...)
+whose validator says in words what it must be, so `load_settings` can name every bad
+setting in one message before anything runs.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import re
+from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from limits import parse as parse_rate
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_JWT_SECRET_LENGTH = 32
+MIN_PASSWORD_LENGTH = 8
+MIN_METRICS_TOKEN_LENGTH = 16
+
+SETTING_ERROR = "invalid_setting"
+
+
+def _refuse(requirement: str) -> PydanticCustomError:
+    # The message is the requirement alone; `describe_problems` adds the name and the value.
+    return PydanticCustomError(SETTING_ERROR, requirement)
+
+
+def _blank_is_unset(value: object) -> object:
+    # `NAME=` in .env or compose means "not set", as a commented-out line does.
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def whole_number(low: int, high: int) -> BeforeValidator:
+    requirement = f"a whole number from {low} to {high}"
+
+    def check(value: object) -> int:
+        if isinstance(value, bool):
+            raise _refuse(requirement)
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+            number = int(value)
+        else:
+            raise _refuse(requirement)
+        if not low <= number <= high:
+            raise _refuse(requirement)
+        return number
+
+    return BeforeValidator(check)
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes", "on"}:
+        return True
+    if text in {"false", "0", "no", "off", ""}:
+        return False
+    raise _refuse("true or false")
+
+
+def _rate(value: object) -> str:
+    requirement = 'a rate such as "10/minute" (a count per second, minute, hour or day)'
+    if not isinstance(value, str):
+        raise _refuse(requirement)
+    try:
+        item = parse_rate(value)
+    except ValueError:
+        raise _refuse(requirement) from None
+    if item.amount < 1:
+        raise _refuse(requirement)
+    return value.strip()
+
+
+def _check_url(value: object, schemes: tuple[str, ...]) -> str:
+    names = " or ".join(f"{scheme}://" for scheme in schemes)
+    requirement = f"a URL starting with {names} and naming a host"
+    if not isinstance(value, str):
+        raise _refuse(requirement)
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        raise _refuse(requirement) from None
+    # The netloc, not .hostname: MongoDB lists several hosts there (a,b,c:27017).
+    host = parts.netloc.rpartition("@")[2]
+    if parts.scheme not in schemes or not host or " " in value.strip():
+        raise _refuse(requirement)
+    return value.strip()
+
+
+def _url(schemes: tuple[str, ...]) -> BeforeValidator:
+    def check(value: object) -> str | None:
+        value = _blank_is_unset(value)
+        return None if value is None else _check_url(value, schemes)
+
+    return BeforeValidator(check)
+
+
+def _public_url(value: object) -> str:
+    checked = _check_url(value, ("http", "https"))
+    parts = urlsplit(checked)
+    if parts.query or parts.fragment:
+        raise _refuse("an http:// or https:// URL without a query or fragment")
+    return checked.rstrip("/")
+
+
+def _comma_list(value: object) -> list[str]:
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def _origins(value: object) -> list[str]:
+    requirement = (
+        "a comma-separated list of origins such as https://diary.school.example.org "
+        "('*' is refused: credentials must never be readable by any origin)"
+    )
+    origins = _comma_list(value)
+    if "*" in origins:
+        raise _refuse("a list of origins; '*' is refused: credentials must stay private")
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path.strip("/"):
+            raise _refuse(requirement)
+    return [origin.rstrip("/") for origin in origins]
+
+
+def _proxies(value: object) -> list[str]:
+    requirement = (
+        'a comma-separated list of addresses or networks such as "10.0.0.5, 172.16.0.0/12", '
+        'or "*" for any'
+    )
+    proxies = _comma_list(value)
+    for proxy in proxies:
+        if proxy == "*":
+            continue
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise _refuse(requirement) from None
+    return proxies
+
+
+def _address(value: object, *, named: bool, optional: bool) -> str | None:
+    requirement = (
+        'an email address, optionally with a name: "Schoolbell <no-reply@school.example.org>"'
+        if named
+        else "an email address such as admin@school.example.org"
+    )
+    value = _blank_is_unset(value)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise _refuse(requirement)
+    name, address = parseaddr(value.strip())
+    # A syntax check only: a school may well send from its own .local domain.
+    if (name and not named) or not re.fullmatch(
+        r"[^@\s<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", address
+    ):
+        raise _refuse(requirement)
+    return value.strip()
+
+
+def _host(value: object) -> str | None:
+    value = _blank_is_unset(value)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9._:\[\]-]+", value.strip()):
+        raise _refuse("a host name or IP address such as smtp.school.example.org")
+    return value.strip()
+
+
+def _database_name(value: object) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,63}", value.strip()):
+        raise _refuse("a MongoDB database name of 1 to 63 letters, digits, '_' or '-'")
+    return value.strip()
+
+
+def _secret(minimum: int) -> BeforeValidator:
+    def check(value: object) -> str | None:
+        value = _blank_is_unset(value)
+        if value is None:
+            return None
+        if not isinstance(value, str) or len(value) < minimum:
+            raise _refuse(f"at least {minimum} characters")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _optional_text(value: object) -> str | None:
+    return _blank_is_unset(value)  # type: ignore[return-value]
+
+
+def _directory(value: object) -> Path:
+    if isinstance(value, Path):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise _refuse("a folder path")
+    return Path(value.strip())
+
+
+def _log_format(value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in {"text", "json"}:
+        raise _refuse('"text" or "json"')
+    return text
+
+
+def _log_level(value: object) -> str:
+    text = str(value).strip().upper()
+    if text not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise _refuse("one of DEBUG, INFO, WARNING, ERROR")
+    return text
+
+
+# The kinds of setting. A new setting takes one of these, so it is checked at start too.
+Flag = Annotated[bool, BeforeValidator(_flag)]
+Rate = Annotated[str, BeforeValidator(_rate)]
+Port = Annotated[int, whole_number(1, 65535)]
+OptionalPort = Annotated[int, whole_number(0, 65535)]
+MongoUrl = Annotated[str | None, _url(("mongodb", "mongodb+srv"))]
+RedisUrl = Annotated[str | None, _url(("redis", "rediss", "unix"))]
+PublicUrl = Annotated[str, BeforeValidator(_public_url)]
+Origins = Annotated[list[str], NoDecode, BeforeValidator(_origins)]
+Proxies = Annotated[list[str], NoDecode, BeforeValidator(_proxies)]
+Sender = Annotated[str, BeforeValidator(lambda v: _address(v, named=True, optional=False))]
+OptionalEmail = Annotated[
+    str | None, BeforeValidator(lambda v: _address(v, named=False, optional=True))
+]
+Host = Annotated[str | None, BeforeValidator(_host)]
+DatabaseName = Annotated[str, BeforeValidator(_database_name)]
+Directory = Annotated[Path, BeforeValidator(_directory)]
+OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
+LogFormat = Annotated[Literal["text", "json"], BeforeValidator(_log_format)]
+LogLevel = Annotated[str, BeforeValidator(_log_level)]
+
+# Values never repeated in a message: a typo in one still must not land in a log.
+SECRET_SETTINGS = {"JWT_SECRET", "SMTP_PASSWORD", "BOOTSTRAP_ADMIN_PASSWORD", "METRICS_TOKEN"}
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    mongodb_url: str | None = None
-    mongodb_db: str = "schoolbell"
-    redis_url: str | None = None
-    jwt_secret: str | None = None
-    access_token_minutes: int = 15
-    refresh_token_days: int = 30
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    public_base_url: str = "http://127.0.0.1:8000"
-    data_dir: Path = Field(default=Path(".schoolbell"), alias="SCHOOLBELL_DATA_DIR")
+    # --- database and queue
+    mongodb_url: MongoUrl = None
+    mongodb_db: DatabaseName = "schoolbell"
+    redis_url: RedisUrl = None
 
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    smtp_user: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = False
-    smtp_ssl: bool = False
-    mail_from: str = "Schoolbell <no-reply@schoolbell.local>"
+    # --- tokens
+    jwt_secret: Annotated[str | None, _secret(1)] = None
+    access_token_minutes: Annotated[int, whole_number(1, 1440)] = 15
+    refresh_token_days: Annotated[int, whole_number(1, 365)] = 30
 
-    bootstrap_admin_email: str | None = None
-    bootstrap_admin_password: str | None = None
+    # --- web
+    cors_origins: Origins = Field(default_factory=list)
+    public_base_url: PublicUrl = "http://127.0.0.1:8000"
+    max_body_bytes: Annotated[int, whole_number(1024, 100 * 1024 * 1024)] = 1024 * 1024
+    data_dir: Directory = Field(default=Path(".schoolbell"), alias="SCHOOLBELL_DATA_DIR")
+    # Reverse proxies whose X-Forwarded-For names the real client (comma-separated addresses
+    # or networks, "*" for any). Behind an untrusted hop every client would share one
+    # rate-limit bucket, so name the proxy in front of the API here.
+    forwarded_allow_ips: Proxies = Field(default_factory=lambda: ["127.0.0.1", "::1"])
 
-    login_rate_per_account: str = "10/minute"
-    login_rate_per_client: str = "300/minute"
-    password_reset_rate: str = "5/hour"
-    announcement_rate: str = "30/hour"
-    email_rate_per_second: int = Field(default=20, ge=1)
-    max_body_bytes: int = 1024 * 1024
+    # --- email
+    smtp_host: Host = None
+    smtp_port: Port = 25
+    smtp_user: OptionalText = None
+    smtp_password: OptionalText = None
+    smtp_starttls: Flag = False
+    smtp_ssl: Flag = False
+    mail_from: Sender = "Schoolbell <no-reply@schoolbell.local>"
+    email_rate_per_second: Annotated[int, whole_number(1, 10_000)] = 20
 
-    @field_validator("cors_origins", mode="before")
-    @classmethod
-    def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
-        return value
+    # --- first admin
+    bootstrap_admin_email: OptionalEmail = None
+    bootstrap_admin_password: Annotated[str | None, _secret(MIN_PASSWORD_LENGTH)] = None
 
-    @field_validator("cors_origins")
-    @classmethod
-    def _refuse_wildcard(cls, value: list[str]) -> list[str]:
-        if "*" in value:
-            # Credentials (bearer tokens) must never be readable by any origin.
-            raise ValueError("CORS_ORIGINS must list origins explicitly; '*' is refused")
-        return value
+    # --- rate limits
+    login_rate_per_account: Rate = "10/minute"
+    # A quarter of what one hashing slot checks in a minute on a two-core box (bench/logins.py):
+    # loose enough for a school's families behind one address, never the whole capacity.
+    login_rate_per_client: Rate = "120/minute"
+    # Tight per address being registered, looser per client: a school's parents may register
+    # from one shared address on the evening the codes go home.
+    register_rate_per_email: Rate = "3/hour"
+    register_rate_per_client: Rate = "30/hour"
+    password_reset_rate: Rate = "5/hour"
+    announcement_rate: Rate = "30/hour"
 
-    def require_production_ready(self) -> None:
-        """Refuse to run against a real database with unsafe settings."""
+    # --- operations
+    log_format: LogFormat = "text"
+    log_level: LogLevel = "INFO"
+    metrics_token: Annotated[str | None, _secret(MIN_METRICS_TOKEN_LENGTH)] = None
+    worker_metrics_port: OptionalPort = 0
+
+    def combination_problems(self) -> list[str]:
+        """Settings that are fine alone but contradict each other."""
+        problems = []
+        if self.smtp_starttls and self.smtp_ssl:
+            problems.append(
+                "SMTP_STARTTLS and SMTP_SSL cannot both be true "
+                "(STARTTLS upgrades a plain connection, usually port 587; SSL is port 465)"
+            )
+        if bool(self.bootstrap_admin_email) != bool(self.bootstrap_admin_password):
+            problems.append(
+                "BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD must be set together"
+            )
+        return problems
+
+    def production_problems(self, *, needs_redis: bool = False) -> list[str]:
+        """What `schoolbell api`, `worker` and `beat` need beyond what `dev` does."""
+        problems = []
+        if needs_redis and not self.redis_url:
+            problems.append(
+                "REDIS_URL is required: workers and beat talk to the API through Redis "
+                "(`schoolbell dev` runs its own)"
+            )
         if not self.mongodb_url:
-            raise ValueError("MONGODB_URL is required for `schoolbell api`")
+            problems.append("MONGODB_URL is required (for a local run use `schoolbell dev`)")
         if not self.jwt_secret or len(self.jwt_secret) < MIN_JWT_SECRET_LENGTH:
-            raise ValueError(
+            problems.append(
                 f"JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters outside dev"
             )
+        return problems
 
     @property
     def secret(self) -> str:
         if not self.jwt_secret:
             raise RuntimeError("JWT_SECRET is not configured")
         return self.jwt_secret
+
+
+def env_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    return ((info.alias if info is not None else None) or field).upper()
+
+
+def redact_passwords(text: str) -> str:
+    """A connection string may carry a password (user:password@host): star it out."""
+    return re.sub(r"(://[^:/@\s]*):[^@/\s]*@", r"\1:***@", text)
+
+
+def _shown(name: str, value: Any) -> str:
+    if name in SECRET_SETTINGS:
+        return f"{len(str(value))} characters" if value is not None else "nothing"
+    return f'"{redact_passwords(str(value))}"'
+
+
+def describe_problems(exc: ValidationError) -> list[str]:
+    """One sentence per bad setting: its name, what it must be, what it was."""
+    problems = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = env_name(field) if field else "settings"
+        if error["type"] == SETTING_ERROR:
+            problems.append(f"{name} must be {error['msg']}, got {_shown(name, error['input'])}")
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(message if name in message else f"{name}: {message}")
+    return problems
+
+
+class SettingsError(Exception):
+    """Every problem with the settings, to be shown together."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def load_settings(
+    *, production: bool = False, needs_redis: bool = False, **overrides: Any
+) -> Settings:
+    """Read and check every setting; raise SettingsError naming all the bad ones at once."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = describe_problems(exc)
+        bad = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        # Check the rest on defaults for the bad ones, so a missing MONGODB_URL is named
+        # in the same message as a bad rate, not after the operator fixed the rate.
+        defaults = {
+            field: Settings.model_fields[field].get_default(call_default_factory=True)
+            for field in bad
+        }
+        try:
+            rest = Settings(**{**overrides, **defaults})
+        except ValidationError:  # a default overridden by an argument; nothing more to add
+            raise SettingsError(problems) from None
+        named = {env_name(field) for field in bad}
+        problems += [
+            problem
+            for problem in rest.combination_problems()
+            + (rest.production_problems(needs_redis=needs_redis) if production else [])
+            if problem.split(" ", 1)[0] not in named
+        ]
+        raise SettingsError(problems) from None
+    problems = settings.combination_problems()
+    if production:
+        problems += settings.production_problems(needs_redis=needs_redis)
+    if problems:
+        raise SettingsError(problems)
+    return settings
 
 
 _active: Settings | None = None

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -95,6 +96,79 @@ async def ping(client: Any) -> None:
     await client.admin.command("ping")
 
 
+def hosts_of(url: str) -> str:
+    """The host part of a connection string, without the user and password before it."""
+    after_scheme = url.partition("://")[2]
+    return after_scheme.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    # pymongo appends its timeouts and the whole topology; the first clause says what failed.
+    return text.split(" (configured timeouts", 1)[0].split(", Timeout:", 1)[0][:200]
+
+
+def check_mongodb(url: str, *, timeout_seconds: float) -> str | None:
+    """None when MongoDB at `url` answers a ping in time, else why not (no password in it)."""
+    from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
+
+    timeout_ms = int(timeout_seconds * 1000)
+    try:
+        client: MongoClient[dict[str, Any]] = MongoClient(
+            url,
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+            socketTimeoutMS=timeout_ms,
+        )
+    except (PyMongoError, ValueError) as exc:  # a URL pymongo cannot use, e.g. a bad option
+        return _first_line(exc)
+    try:
+        client.admin.command("ping")
+    except PyMongoError as exc:
+        return _first_line(exc)
+    finally:
+        client.close()
+    return None
+
+
+class UnreadableSnapshot(Exception):
+    """The embedded database file is not a snapshot this code wrote (corrupt, truncated)."""
+
+
+def read_snapshot(path: Path) -> dict[str, list[dict[str, Any]]]:
+    try:
+        collections = json_util.loads(path.read_bytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        raise UnreadableSnapshot(str(exc)[:200] or type(exc).__name__) from exc
+    if not isinstance(collections, dict) or not all(
+        isinstance(documents, list) and all(isinstance(d, dict) for d in documents)
+        for documents in collections.values()
+    ):
+        raise UnreadableSnapshot("it is JSON, but not collections of documents")
+    for name, documents in collections.items():
+        ids = [document.get("_id") for document in documents]
+        if None in ids or len({str(i) for i in ids}) != len(ids):
+            raise UnreadableSnapshot(f"documents of {name} lack an _id or share one")
+    return collections
+
+
+def move_aside_if_unreadable(directory: Path, *, now: datetime) -> tuple[Path, str] | None:
+    """A snapshot that cannot be loaded is renamed (never overwritten) so the next start is
+    clean and the file is still there to repair; returns where it went and why."""
+    path = directory / SNAPSHOT_FILE
+    if not path.exists():
+        return None
+    try:
+        read_snapshot(path)
+    except UnreadableSnapshot as exc:
+        stamp = now.strftime("%Y%m%dT%H%M%SZ")
+        moved = path.with_name(f"{path.stem}.unreadable-{stamp}{path.suffix}")
+        os.replace(path, moved)
+        return moved, str(exc)
+    return None
+
+
 class EmbeddedSnapshot:
     """Keeps the in-memory database in one JSON file so `schoolbell dev` survives restarts.
 
@@ -112,7 +186,7 @@ class EmbeddedSnapshot:
     async def load(self) -> int:
         if not self.path.exists():
             return 0
-        collections = json_util.loads(self.path.read_text(encoding="utf-8"))
+        collections = read_snapshot(self.path)
         restored = 0
         for name, documents in collections.items():
             if documents:

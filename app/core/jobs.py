@@ -11,6 +11,9 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
+from app.core.logs import current_request_id
+from app.core.observe import run_job
+
 log = logging.getLogger(__name__)
 
 JobFunction = Callable[..., Coroutine[Any, Any, Any]]
@@ -37,12 +40,21 @@ class Dispatcher(Protocol):
     async def enqueue(self, name: str, **kwargs: Any) -> None: ...
 
 
+# The message header that carries the enqueuing request's id to the worker's log lines.
+REQUEST_ID_HEADER = "schoolbell_request_id"
+
+
+async def run(name: str, kwargs: dict[str, Any], *, request_id: str | None) -> Any:
+    """Run the registered job `name` here, logged and counted (workers call this too)."""
+    _queue, function = JOBS[name]
+    return await run_job(name, function, kwargs, request_id=request_id)
+
+
 class InlineDispatcher:
     """Runs the job at once in the caller's event loop; for tests and one-off scripts."""
 
     async def enqueue(self, name: str, **kwargs: Any) -> None:
-        _queue, function = JOBS[name]
-        await function(**kwargs)
+        await run(name, kwargs, request_id=current_request_id())
 
 
 class CeleryDispatcher:
@@ -53,7 +65,9 @@ class CeleryDispatcher:
 
     async def enqueue(self, name: str, **kwargs: Any) -> None:
         queue, _function = JOBS[name]
-        self.celery_app.send_task(name, kwargs=kwargs, queue=queue)
+        request_id = current_request_id()
+        headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+        self.celery_app.send_task(name, kwargs=kwargs, queue=queue, headers=headers)
 
 
 _dispatcher: Dispatcher = InlineDispatcher()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,6 +11,9 @@ from fastapi.responses import JSONResponse
 from app.core.db import ping
 
 router = APIRouter(tags=["operations"])
+
+# A probe answers in time even when a driver would keep retrying a dead host for 30 s.
+PROBE_SECONDS = 3.0
 
 
 @router.get("/health")
@@ -23,13 +27,13 @@ async def ready(request: Request) -> Any:
     """The configured MongoDB and Redis answer; 503 names what is down."""
     down: list[str] = []
     try:
-        await ping(request.app.state.mongo_client)
+        await asyncio.wait_for(ping(request.app.state.mongo_client), PROBE_SECONDS)
     except Exception:
         down.append("mongodb")
     redis = request.app.state.redis
     if redis is not None:
         try:
-            await redis.ping()
+            await asyncio.wait_for(redis.ping(), PROBE_SECONDS)
         except Exception:
             down.append("redis")
     if down:

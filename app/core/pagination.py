@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from beanie import SortDirection
+from beanie import Document, SortDirection
 from bson import ObjectId
 from bson.errors import InvalidId
 from fastapi import Query
@@ -20,6 +20,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 T = TypeVar("T")
+DocumentT = TypeVar("DocumentT", bound=Document)
 
 
 class Page(BaseModel, Generic[T]):
@@ -33,8 +34,11 @@ class PageParams(BaseModel):
 
 
 def page_params(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=512, description="next_cursor of the previous page; none for the first"),
+    ] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)
 
@@ -88,3 +92,19 @@ def next_cursor(rows: list[Any], limit: int, field: str) -> tuple[list[Any], str
     rows = rows[:limit]
     last = rows[-1]
     return rows, encode_cursor(getattr(last, field), last.id)
+
+
+async def newest_first_page(
+    model: type[DocumentT],
+    query: dict[str, Any],
+    *,
+    limit: int,
+    cursor: str | None,
+    field: str = "created_at",
+) -> tuple[list[DocumentT], str | None]:
+    """One page of `model` matching `query`, newest first by `field`, and the next cursor."""
+    after = newest_first_filter(field, cursor)
+    # $and, so a query with its own $or keeps it beside the cursor's.
+    combined = {"$and": [query, after]} if after else query
+    rows = await model.find(combined).sort(newest_first_sort(field)).limit(limit + 1).to_list()
+    return next_cursor(rows, limit, field)

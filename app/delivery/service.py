@@ -32,7 +32,8 @@ from pymongo.errors import DuplicateKeyError
 from app.core import jobs
 from app.core.config import Settings, get_settings
 from app.core.db import insert_many_ignoring_duplicates
-from app.core.security import utcnow
+from app.core.metrics import EMAIL_DELAY, EMAILS, Gauges
+from app.core.security import as_utc, utcnow
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.delivery.render import Rendered
 from app.delivery.transport import DeliveryError, make_transport
@@ -91,6 +92,7 @@ async def queue_email(email: Email) -> Email:
         existing = await Email.find_one({"idempotency_key": email.idempotency_key})
         assert existing is not None
         return existing
+    EMAILS.labels("queued").inc()
     await jobs.enqueue(SEND_JOB, email_ids=[str(email.id)])
     return email
 
@@ -99,6 +101,7 @@ async def queue_emails(emails: Sequence[Email]) -> int:
     """Write a batch with one unordered insert (keys already there are skipped), then one job."""
     documents = [e.model_dump(by_alias=True, exclude={"id"}) for e in emails]
     written = await insert_many_ignoring_duplicates(Email.get_motor_collection(), documents)
+    EMAILS.labels("queued").inc(written)
     if written:
         await jobs.enqueue(SEND_JOB, email_ids=None)
     return written
@@ -188,6 +191,8 @@ def _this_claim(email: Email) -> dict[str, Any]:
 
 
 async def _record_sent(email: Email, now: datetime) -> None:
+    EMAILS.labels("sent").inc()
+    EMAIL_DELAY.observe(max(0.0, (now - as_utc(email.created_at)).total_seconds()))
     await Email.get_motor_collection().update_one(
         _this_claim(email),
         {
@@ -210,6 +215,7 @@ async def _record_failure(email: Email, failure: DeliveryError, now: datetime) -
             "next_attempt_at": now + backoff(email.attempts),
         }
     changes.update({"lease_until": None, "last_error": str(failure)[:1000]})
+    EMAILS.labels("dead" if changes["status"] == EmailStatus.dead else "retry").inc()
     await Email.get_motor_collection().update_one(_this_claim(email), {"$set": changes})
     log.warning("email %s to %s failed (%s): %s", email.id, email.to, changes["status"], failure)
 
@@ -268,6 +274,31 @@ async def sweep(*, now: datetime | None = None) -> int:
 
 
 # --- figures -----------------------------------------------------------------------------
+
+
+async def outbox_gauges() -> Gauges:
+    """How deep the outbox is and how long its oldest due email has waited (for /metrics):
+    three queries on the status indexes, never a scan of the sent ones."""
+    now = utcnow()
+    collection = Email.get_motor_collection()
+    depth = [
+        ({"status": status.value}, float(await collection.count_documents({"status": status})))
+        for status in (EmailStatus.pending, EmailStatus.sending)
+    ]
+    oldest = await collection.find_one(
+        {"status": EmailStatus.pending, "next_attempt_at": {"$lte": now}},
+        sort=[("next_attempt_at", 1)],
+        projection={"next_attempt_at": 1},
+    )
+    age = (now - as_utc(oldest["next_attempt_at"])).total_seconds() if oldest else 0.0
+    return {
+        "schoolbell_outbox_emails": ("Emails in the outbox not yet sent, by status.", depth),
+        "schoolbell_outbox_oldest_due_age_seconds": (
+            "How long the oldest pending email has been due and waiting (0 when none is); "
+            "emails held for quiet hours or a retry count only from when they fall due.",
+            [({}, max(0.0, age))],
+        ),
+    }
 
 
 async def email_counts(match: dict[str, Any]) -> dict[str, int]:

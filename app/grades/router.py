@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from app.auth.access import CurrentUser
 from app.core.db import parse_object_id
-from app.core.deps import CurrentUser
 from app.core.pagination import Page, PageParams, page_params
 from app.grades import service
 from app.grades.models import GradeKind
@@ -61,7 +61,9 @@ async def list_grades(
     subject: SubjectQuery = None,
     date_from: DateFromQuery = None,
     date_to: DateToQuery = None,
-    kind: GradeKind | None = None,
+    kind: Annotated[
+        GradeKind | None, Query(description="Only regular, test or term grades")
+    ] = None,
 ) -> Page[GradeOut]:
     """A student's grades, newest first (the student, linked parents, their teachers, admin)."""
     assert student.id is not None
@@ -82,7 +84,9 @@ async def grade_summary(
     subject: SubjectQuery = None,
     date_from: DateFromQuery = None,
     date_to: DateToQuery = None,
-    kind: GradeKind | None = None,
+    kind: Annotated[
+        GradeKind | None, Query(description="Only regular, test or term grades")
+    ] = None,
 ) -> GradeSummary:
     """Per-subject count, average, weighted average and last grade, plus the overall average."""
     assert student.id is not None

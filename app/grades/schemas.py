@@ -40,15 +40,20 @@ def _blank_to_none(value: str | None) -> str | None:
 class GradeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    student_id: ObjectIdField
-    class_id: ObjectIdField
-    subject: Subject
-    value: GradeValue
-    kind: GradeKind = GradeKind.regular
+    student_id: ObjectIdField = Field(description="The student graded, on the class's roster")
+    class_id: ObjectIdField = Field(description="A class the teacher teaches this subject in")
+    subject: Subject = Field(description="One of the teacher's subjects in that class")
+    value: GradeValue = Field(
+        description="Within the school's grade scale (1 to 5 unless the school set another)",
+        examples=[5],
+    )
+    kind: GradeKind = Field(default=GradeKind.regular, description="regular, test or term")
     weight: GradeWeight | None = Field(
         default=None, description="Defaults by kind: regular 1, test 2, term 3"
     )
-    comment: Comment | None = None
+    comment: Comment | None = Field(
+        default=None, description="Shown to the student and parents; up to 1000 characters"
+    )
     date: dt.date | None = Field(
         default=None, description="The day the grade is for; defaults to today at the school"
     )
@@ -63,8 +68,10 @@ _REQUIRED_ON_PATCH = ("value", "kind", "weight", "date")
 class GradeUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    value: GradeValue | None = None
-    kind: GradeKind | None = None
+    value: GradeValue | None = Field(
+        default=None, description="Within the school's grade scale", examples=[4]
+    )
+    kind: GradeKind | None = Field(default=None, description="regular, test or term")
     weight: GradeWeight | None = Field(
         default=None,
         description=(
@@ -73,7 +80,7 @@ class GradeUpdate(BaseModel):
         ),
     )
     comment: Comment | None = Field(default=None, description="null or empty clears it")
-    date: dt.date | None = None
+    date: dt.date | None = Field(default=None, description="The day the grade is for")
 
     _comment = field_validator("comment")(_blank_to_none)
 

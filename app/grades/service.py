@@ -17,18 +17,14 @@ from pymongo import ReturnDocument
 
 from app.auth.models import Role, User
 from app.core.errors import Forbidden, NotFound, Unprocessable
-from app.core.pagination import (
-    PageParams,
-    newest_first_filter,
-    newest_first_sort,
-    next_cursor,
-)
+from app.core.pagination import PageParams, newest_first_page
 from app.core.security import as_utc, utcnow
 from app.core.timezones import zone_or_utc
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
 from app.grades.schemas import GradeCreate, GradeSummary, GradeUpdate, SubjectSummary
 from app.notifications import events as notification_events
-from app.schools.access import is_school_admin
+from app.schools import hooks as school_hooks
+from app.schools.access import is_school_admin, load_class
 from app.schools.models import School, SchoolClass
 
 # Old enough for any record a school still keeps about a current pupil.
@@ -61,6 +57,14 @@ def _check_scale(school: School, value: int) -> None:
         raise Unprocessable(
             f"value {value} is outside this school's grade scale {scale.min}..{scale.max}"
         )
+
+
+@school_hooks.grade_scale_changing.connect
+async def count_grades_outside(*, school_id: PydanticObjectId, low: int, high: int) -> int:
+    """Grades of the school a new scale low..high would leave outside it."""
+    return await Grade.find(
+        {"school_id": school_id, "$or": [{"value": {"$lt": low}}, {"value": {"$gt": high}}]}
+    ).count()
 
 
 def _same_subject(a: str, b: str) -> bool:
@@ -100,10 +104,7 @@ async def create_grade(*, user: User, data: GradeCreate) -> Grade:
     """Post a grade as the class's teacher of that subject or as the school's admin."""
     if user.role not in (Role.teacher, Role.admin):
         raise Forbidden("Only teachers and admins may post grades")
-    school = await School.find_one({"classes.id": data.class_id, "deleted_at": None})
-    school_class = school.find_class(data.class_id) if school is not None else None
-    if school is None or school_class is None:
-        raise NotFound("Class not found")
+    school, school_class = await load_class(data.class_id)
     if not _may_grade(user, school, school_class, data.subject):
         raise Forbidden("You do not teach this subject in this class")
     _check_scale(school, data.value)
@@ -134,9 +135,22 @@ async def _editable_grade(*, user: User, grade_id: PydanticObjectId) -> tuple[Gr
     school = await School.get(grade.school_id) if grade is not None else None
     if grade is None or school is None or school.deleted_at is not None:
         raise NotFound("Grade not found")
-    grading_teacher = user.role == Role.teacher and user.id == grade.teacher_id
-    if not grading_teacher and not is_school_admin(user, grade.school_id):
-        raise Forbidden("Only the grading teacher or the school's admin may change this grade")
+    if is_school_admin(user, grade.school_id):
+        return grade, school
+    school_class = school.find_class(grade.class_id)
+    # The grading teacher, and only while they still teach that subject in that class: a
+    # teacher taken off a class keeps no hold on the grades given there.
+    still_teaching = (
+        user.role == Role.teacher
+        and user.id == grade.teacher_id
+        and school_class is not None
+        and _may_grade(user, school, school_class, grade.subject)
+    )
+    if not still_teaching:
+        raise Forbidden(
+            "Only the grading teacher, while teaching this class, or the school's admin "
+            "may change this grade"
+        )
     return grade, school
 
 
@@ -217,9 +231,7 @@ async def list_student_grades(
     query = _grade_filter(
         student_id, subject=subject, date_from=date_from, date_to=date_to, kind=kind
     )
-    query.update(newest_first_filter("date", page.cursor))
-    rows = await Grade.find(query).sort(newest_first_sort("date")).limit(page.limit + 1).to_list()
-    return next_cursor(rows, page.limit, "date")
+    return await newest_first_page(Grade, query, limit=page.limit, cursor=page.cursor, field="date")
 
 
 def _round(value: float) -> float:

@@ -318,7 +318,9 @@ async def save_preferences(request: Request, settings: AppSettings) -> HTMLRespo
             locale=user.locale.value, token=token, values=values, errors=errors
         )
     user = await auth_service.update_me(
-        user=user, changes=MeUpdateIn(locale=Locale(values["locale"]), timezone=values["timezone"])
+        settings=settings,
+        user=user,
+        changes=MeUpdateIn(locale=Locale(values["locale"]), timezone=values["timezone"]),
     )
     await service.replace_preferences(user=user, preferences=preferences)
     return _preferences_page(

@@ -55,14 +55,22 @@ class QuietHours(_Strict):
         return int(hours) * 60 + int(minutes)
 
 
+_FREQUENCY = "Email for this topic: immediate, daily or weekly (a digest), or off"
+_IN_APP = "Whether this topic reaches the in-app inbox (critical always does)"
+_DIGEST_HOUR = "Hour of the day (0 to 23, your time zone) digests are sent at"
+_QUIET_HOURS = "No immediate email in this window; it waits until the window ends"
+_MIN_PRIORITY = "Below this priority (low, normal, high) nothing is emailed; critical always is"
+_GRADE_VALUES = "false: grade emails say a grade was given, not which"
+
+
 class EmailTopics(_Strict):
-    grades: EmailFrequency = EmailFrequency.immediate
-    announcements: EmailFrequency = EmailFrequency.immediate
+    grades: EmailFrequency = Field(default=EmailFrequency.immediate, description=_FREQUENCY)
+    announcements: EmailFrequency = Field(default=EmailFrequency.immediate, description=_FREQUENCY)
 
 
 class InAppTopics(_Strict):
-    grades: bool = True
-    announcements: bool = True
+    grades: bool = Field(default=True, description=_IN_APP)
+    announcements: bool = Field(default=True, description=_IN_APP)
 
 
 DigestHour = Annotated[int, Field(ge=0, le=23)]
@@ -70,13 +78,13 @@ IsoWeekday = Annotated[int, Field(ge=1, le=7, description="ISO weekday, 1 = Mond
 
 
 class Preferences(_Strict):
-    email: EmailTopics = Field(default_factory=EmailTopics)
-    in_app: InAppTopics = Field(default_factory=InAppTopics)
-    digest_hour: DigestHour = 18
+    email: EmailTopics = Field(default_factory=EmailTopics, description="Email, per topic")
+    in_app: InAppTopics = Field(default_factory=InAppTopics, description="Inbox, per topic")
+    digest_hour: DigestHour = Field(default=18, description=_DIGEST_HOUR)
     digest_weekday: IsoWeekday = 5
-    quiet_hours: QuietHours | None = None
-    min_priority: Priority = Priority.low
-    include_grade_values: bool = True
+    quiet_hours: QuietHours | None = Field(default=None, description=_QUIET_HOURS)
+    min_priority: Priority = Field(default=Priority.low, description=_MIN_PRIORITY)
+    include_grade_values: bool = Field(default=True, description=_GRADE_VALUES)
 
 
 class _Patch(_Strict):
@@ -97,13 +105,13 @@ class _Patch(_Strict):
 
 
 class EmailTopicsPatch(_Patch):
-    grades: EmailFrequency | None = None
-    announcements: EmailFrequency | None = None
+    grades: EmailFrequency | None = Field(default=None, description=_FREQUENCY)
+    announcements: EmailFrequency | None = Field(default=None, description=_FREQUENCY)
 
 
 class InAppTopicsPatch(_Patch):
-    grades: bool | None = None
-    announcements: bool | None = None
+    grades: bool | None = Field(default=None, description=_IN_APP)
+    announcements: bool | None = Field(default=None, description=_IN_APP)
 
 
 class PreferencesPatch(_Patch):
@@ -111,13 +119,15 @@ class PreferencesPatch(_Patch):
 
     NULLABLE: ClassVar[frozenset[str]] = frozenset({"quiet_hours"})
 
-    email: EmailTopicsPatch | None = None
-    in_app: InAppTopicsPatch | None = None
-    digest_hour: DigestHour | None = None
-    digest_weekday: IsoWeekday | None = None
-    quiet_hours: QuietHours | None = None
-    min_priority: Priority | None = None
-    include_grade_values: bool | None = None
+    email: EmailTopicsPatch | None = Field(default=None, description="Email, per topic")
+    in_app: InAppTopicsPatch | None = Field(default=None, description="Inbox, per topic")
+    digest_hour: DigestHour | None = Field(default=None, description=_DIGEST_HOUR)
+    digest_weekday: IsoWeekday | None = Field(
+        default=None, description="Day weekly digests are sent: 1 Monday to 7 Sunday"
+    )
+    quiet_hours: QuietHours | None = Field(default=None, description=f"{_QUIET_HOURS}; null clears")
+    min_priority: Priority | None = Field(default=None, description=_MIN_PRIORITY)
+    include_grade_values: bool | None = Field(default=None, description=_GRADE_VALUES)
 
     def apply_to(self, current: Preferences) -> Preferences:
         merged = current.model_dump()

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from app.auth.access import CurrentUser
 from app.core.db import parse_object_id
-from app.core.deps import CurrentUser
 from app.core.errors import Unprocessable
 from app.core.pagination import Page, PageParams, page_params
 from app.notifications import service
@@ -90,8 +90,8 @@ async def delete_subscription(user: CurrentUser, subscription_id: str) -> None:
 async def list_notifications(
     user: CurrentUser,
     paging: Paging,
-    unread_only: bool = False,
-    topic: Annotated[Topic | None, Query()] = None,
+    unread_only: Annotated[bool, Query(description="Only what is not read yet")] = False,
+    topic: Annotated[Topic | None, Query(description="Only grades or announcements")] = None,
 ) -> Page[NotificationOut]:
     """Your inbox, newest first."""
     rows, cursor = await service.list_inbox(

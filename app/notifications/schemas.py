@@ -22,8 +22,8 @@ SubscribableTopic = Topic
 class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    target_type: TargetType
-    target_id: str = Field(min_length=1, max_length=64)
+    target_type: TargetType = Field(description="What to follow: a student, a class or a school")
+    target_id: str = Field(min_length=1, max_length=64, description="Its id")
     topics: list[SubscribableTopic] | None = Field(
         default=None, min_length=1, description="grades and/or announcements; default both"
     )

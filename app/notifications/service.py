@@ -13,11 +13,11 @@ from pymongo.errors import DuplicateKeyError
 from app.auth.models import Role, User
 from app.core.db import insert_many_ignoring_duplicates
 from app.core.errors import Forbidden, NotFound
-from app.core.pagination import newest_first_filter, newest_first_sort, next_cursor
+from app.core.pagination import newest_first_page
 from app.core.security import utcnow
 from app.delivery.immediate import immediate_emails
 from app.delivery.service import queue_emails
-from app.digests import service as digests
+from app.notifications import digests as digests
 from app.notifications.models import (
     SUBSCRIBABLE_TOPICS,
     EmailDecision,
@@ -34,8 +34,9 @@ from app.notifications.preferences import (
     PreferencesPatch,
     Priority,
 )
-from app.schools.access import is_linked_guardian, is_school_admin, load_student
-from app.schools.models import GuardianLink, School
+from app.schools import hooks as school_hooks
+from app.schools.access import is_linked_guardian, is_school_admin, load_class, load_student
+from app.schools.models import GuardianLink, School, SchoolClass
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,7 @@ def wants_in_app(preferences: Preferences, topic: Topic, priority: Priority) -> 
 
 
 async def _school_of_class(class_id: PydanticObjectId) -> School:
-    school = await School.find_one({"classes.id": class_id, "deleted_at": None})
-    if school is None:
-        raise NotFound("Class not found")
+    school, _ = await load_class(class_id)
     return school
 
 
@@ -200,6 +199,7 @@ async def _upsert_subscription(
     return subscription, True
 
 
+@school_hooks.guardian_linked.connect
 async def subscribe_guardian(
     *, parent_id: PydanticObjectId, student_id: PydanticObjectId
 ) -> Subscription:
@@ -216,26 +216,48 @@ async def subscribe_guardian(
     return subscription
 
 
+@school_hooks.guardian_unlinked.connect
 async def unsubscribe_guardian(
     *, parent_id: PydanticObjectId, student_id: PydanticObjectId
 ) -> None:
-    """An unlinked parent stops following the child."""
+    """An unlinked parent stops following the child, and the child's class and school unless
+    another of their children still sits there."""
     await Subscription.find(
         {"subscriber_id": parent_id, "target_type": TargetType.student, "target_id": student_id}
     ).delete()
+    through_children = await Subscription.find(
+        {
+            "subscriber_id": parent_id,
+            "target_type": {"$in": [TargetType.class_.value, TargetType.school.value]},
+        }
+    ).to_list()
+    if not through_children:
+        return
+    remaining = await _children_of(parent_id)
+    related: set[tuple[TargetType, PydanticObjectId]] = set()
+    if remaining:
+        students = await User.find({"_id": {"$in": remaining}, "deleted_at": None}).to_list()
+        related |= {(TargetType.school, sid) for child in students for sid in child.school_ids}
+        schools = await School.find(
+            {"deleted_at": None, "classes.student_ids": {"$in": remaining}}
+        ).to_list()
+        related |= {
+            (TargetType.class_, c.id)
+            for school in schools
+            for c in school.classes
+            if set(c.student_ids) & set(remaining)
+        }
+    stale = [s.id for s in through_children if (s.target_type, s.target_id) not in related]
+    if stale:
+        await Subscription.find({"_id": {"$in": stale}}).delete()
 
 
 async def list_subscriptions(
     *, user: User, limit: int, cursor: str | None
 ) -> tuple[list[Subscription], str | None]:
-    query: dict[str, Any] = {"subscriber_id": user.id, **newest_first_filter("created_at", cursor)}
-    rows = (
-        await Subscription.find(query)
-        .sort(newest_first_sort("created_at"))
-        .limit(limit + 1)
-        .to_list()
+    return await newest_first_page(
+        Subscription, {"subscriber_id": user.id}, limit=limit, cursor=cursor
     )
-    return next_cursor(rows, limit, "created_at")
 
 
 async def delete_subscription(*, user: User, subscription_id: PydanticObjectId) -> None:
@@ -259,17 +281,8 @@ def _inbox_query(user: User, *, unread_only: bool, topic: Topic | None) -> dict[
 async def list_inbox(
     *, user: User, unread_only: bool, topic: Topic | None, limit: int, cursor: str | None
 ) -> tuple[list[Notification], str | None]:
-    query = {
-        **_inbox_query(user, unread_only=unread_only, topic=topic),
-        **newest_first_filter("created_at", cursor),
-    }
-    rows = (
-        await Notification.find(query)
-        .sort(newest_first_sort("created_at"))
-        .limit(limit + 1)
-        .to_list()
-    )
-    return next_cursor(rows, limit, "created_at")
+    query = _inbox_query(user, unread_only=unread_only, topic=topic)
+    return await newest_first_page(Notification, query, limit=limit, cursor=cursor)
 
 
 async def unread_count(*, user: User) -> int:
@@ -376,28 +389,60 @@ async def _insert_ignoring_duplicates(notifications: list[Notification]) -> int:
 # --- who is notified, one function per event kind ---------------------------------------
 
 
-async def _parents_following(
+async def _parent_subscriptions(
     target_type: TargetType, target_ids: Sequence[PydanticObjectId], topic: Topic
-) -> list[PydanticObjectId]:
-    found: list[PydanticObjectId] = []
+) -> list[Subscription]:
+    found: list[Subscription] = []
     for batch in _batches(list(target_ids), FANOUT_BATCH_SIZE):
-        subscriptions = await Subscription.find(
-            {
-                "target_type": target_type,
-                "target_id": {"$in": batch},
-                "subscriber_role": Role.parent,
-                "topics": topic,
-            }
-        ).to_list()
-        found.extend(s.subscriber_id for s in subscriptions)
+        found.extend(
+            await Subscription.find(
+                {
+                    "target_type": target_type,
+                    "target_id": {"$in": batch},
+                    "subscriber_role": Role.parent,
+                    "topics": topic,
+                }
+            ).to_list()
+        )
     return found
+
+
+async def _children_by_parent(
+    parent_ids: Sequence[PydanticObjectId],
+) -> dict[PydanticObjectId, set[PydanticObjectId]]:
+    children: dict[PydanticObjectId, set[PydanticObjectId]] = {}
+    for batch in _batches(list(dict.fromkeys(parent_ids)), FANOUT_BATCH_SIZE):
+        for link in await GuardianLink.find({"parent_id": {"$in": batch}}).to_list():
+            children.setdefault(link.parent_id, set()).add(link.student_id)
+    return children
+
+
+def _related_through_a_child(
+    subscription: Subscription,
+    children: set[PydanticObjectId],
+    *,
+    school_students: set[PydanticObjectId],
+    rosters: dict[PydanticObjectId, set[PydanticObjectId]],
+) -> bool:
+    """Whether a parent's subscription still rests on a linked child: the child followed, a
+    child in the class followed, or a child in the school followed."""
+    if subscription.target_type == TargetType.student:
+        return subscription.target_id in children
+    if subscription.target_type == TargetType.class_:
+        return bool(children & rosters.get(subscription.target_id, set()))
+    return bool(children & school_students)
 
 
 async def grade_recipients(
     *, student_id: PydanticObjectId, teacher_id: PydanticObjectId | None
 ) -> list[PydanticObjectId]:
-    """A grade posted or changed: the student and parents subscribed to that student."""
-    parents = await _parents_following(TargetType.student, [student_id], Topic.grades)
+    """A grade posted or changed: the student and parents subscribed to that student who are
+    still linked to them (checked now, not when they subscribed)."""
+    subscriptions = await _parent_subscriptions(TargetType.student, [student_id], Topic.grades)
+    linked = {
+        link.parent_id for link in await GuardianLink.find({"student_id": student_id}).to_list()
+    }
+    parents = [s.subscriber_id for s in subscriptions if s.subscriber_id in linked]
     return unique_recipients([student_id, *parents], actor_id=teacher_id)
 
 
@@ -431,15 +476,44 @@ async def announcement_recipients(
         else:
             candidates.extend(t.teacher_id for c in addressed for t in c.teachers)
     if Role.parent in wanted:
-        topic = Topic.announcements
-        candidates.extend(await _parents_following(TargetType.school, [school.id], topic))
         candidates.extend(
-            await _parents_following(TargetType.class_, [c.id for c in addressed], topic)
+            await _following_parents(school=school, addressed=addressed, students=students)
         )
-        candidates.extend(await _parents_following(TargetType.student, students, topic))
         if critical:
             candidates.extend(await _linked_parents(students))
     return unique_recipients(candidates, actor_id=author_id)
+
+
+async def _following_parents(
+    *, school: School, addressed: Sequence[SchoolClass], students: Sequence[PydanticObjectId]
+) -> list[PydanticObjectId]:
+    """Parents who follow the school, an addressed class or a child in the audience for
+    announcements, and whose subscription still rests on a child linked to them now: a
+    parent unlinked since (custody, a child who moved) hears nothing through it."""
+    assert school.id is not None
+    topic = Topic.announcements
+    subscriptions = [
+        *await _parent_subscriptions(TargetType.school, [school.id], topic),
+        *await _parent_subscriptions(TargetType.class_, [c.id for c in addressed], topic),
+        *await _parent_subscriptions(TargetType.student, students, topic),
+    ]
+    if not subscriptions:
+        return []
+    children = await _children_by_parent([s.subscriber_id for s in subscriptions])
+    rosters = {c.id: set(c.student_ids) for c in school.classes}
+    school_students: set[PydanticObjectId] = set()
+    if any(s.target_type == TargetType.school for s in subscriptions):
+        school_students = set(await _member_ids(school.id, Role.student))
+    return [
+        s.subscriber_id
+        for s in subscriptions
+        if _related_through_a_child(
+            s,
+            children.get(s.subscriber_id, set()),
+            school_students=school_students,
+            rosters=rosters,
+        )
+    ]
 
 
 async def _member_ids(school_id: PydanticObjectId, role: Role) -> list[PydanticObjectId]:

@@ -7,9 +7,9 @@ from typing import Annotated
 from beanie import PydanticObjectId
 from fastapi import Depends
 
+from app.auth.access import AdminUser, CurrentUser
 from app.auth.models import Role, User
 from app.core.db import parse_object_id
-from app.core.deps import CurrentUser
 from app.core.errors import Forbidden, NotFound
 from app.schools.models import GuardianLink, School, SchoolClass
 
@@ -18,11 +18,28 @@ def is_school_admin(user: User, school_id: PydanticObjectId) -> bool:
     return user.role == Role.admin and school_id in user.school_ids
 
 
-async def load_school(school_id: str) -> School:
-    school = await School.get(parse_object_id(school_id, what="School"))
+async def load_school(school_id: str | PydanticObjectId | None) -> School:
+    """A live school, or 404."""
+    if school_id is None:
+        raise NotFound("School not found")
+    oid = (
+        school_id
+        if isinstance(school_id, PydanticObjectId)
+        else parse_object_id(school_id, what="School")
+    )
+    school = await School.get(oid)
     if school is None or school.deleted_at is not None:
         raise NotFound("School not found")
     return school
+
+
+async def load_class(class_id: PydanticObjectId) -> tuple[School, SchoolClass]:
+    """A class of a live school, with its school, or 404."""
+    school = await School.find_one({"classes.id": class_id, "deleted_at": None})
+    school_class = school.find_class(class_id) if school is not None else None
+    if school is None or school_class is None:
+        raise NotFound("Class not found")
+    return school, school_class
 
 
 async def load_student(student_id: str | PydanticObjectId) -> User:
@@ -93,3 +110,118 @@ async def readable_student(student_id: str, user: CurrentUser) -> User:
 
 
 ReadableStudent = Annotated[User, Depends(readable_student)]
+
+
+USER_NOT_FOUND = "User not found"
+
+
+async def schools_of(user: User) -> set[PydanticObjectId]:
+    """The schools a user belongs to; a parent belongs to the schools of their children."""
+    if user.role != Role.parent:
+        return set(user.school_ids)
+    links = await GuardianLink.find({"parent_id": user.id}).to_list()
+    if not links:
+        return set()
+    children = await User.find(
+        {"_id": {"$in": [link.student_id for link in links]}, "deleted_at": None}
+    ).to_list()
+    return {school_id for child in children for school_id in child.school_ids}
+
+
+async def administers_user(admin: User, user: User) -> bool:
+    """An admin acts on a user only when they administer every school of that user.
+
+    One shared school is not enough: it would let the admin of a small school take over an
+    admin, teacher or parent who also belongs to a school they do not run.
+    """
+    schools = await schools_of(user)
+    return bool(schools) and all(is_school_admin(admin, school_id) for school_id in schools)
+
+
+async def managed_user(user_id: str, admin: AdminUser) -> User:
+    """The user in the path, if the caller administers every school of theirs.
+
+    No such user, a deleted one and one out of reach answer alike, so the answer tells
+    nothing about who exists.
+    """
+    try:
+        user = await User.get(parse_object_id(user_id, what="User"))
+    except NotFound:
+        user = None
+    if user is None or user.is_deleted or not await administers_user(admin, user):
+        raise NotFound(USER_NOT_FOUND)
+    return user
+
+
+ManagedUser = Annotated[User, Depends(managed_user)]
+
+
+async def can_view_class(user: User, school: School, school_class: SchoolClass) -> bool:
+    """Admins of the school, the class's teachers, its students and their linked parents."""
+    assert school.id is not None and user.id is not None
+    if is_school_admin(user, school.id):
+        return True
+    if user.role == Role.teacher:
+        return school_class.has_teacher(user.id)
+    if user.role == Role.student:
+        return user.id in school_class.student_ids
+    if user.role == Role.parent and school_class.student_ids:
+        link = await GuardianLink.find_one(
+            {"parent_id": user.id, "student_id": {"$in": school_class.student_ids}}
+        )
+        return link is not None
+    return False
+
+
+async def viewable_class(school_id: str, class_id: str, user: CurrentUser) -> SchoolClass:
+    """The class in the path, if the caller may see it."""
+    school = await load_school(school_id)
+    school_class = find_class(school, class_id)
+    if not await can_view_class(user, school, school_class):
+        raise Forbidden("You are not a member of this class")
+    return school_class
+
+
+async def roster_class(school_id: str, class_id: str, user: CurrentUser) -> SchoolClass:
+    """The class in the path, if the caller administers the school or teaches the class."""
+    school = await load_school(school_id)
+    school_class = find_class(school, class_id)
+    assert school.id is not None and user.id is not None
+    if not (is_school_admin(user, school.id) or school_class.has_teacher(user.id)):
+        raise Forbidden("Only the school's admins and the class's teachers see the roster")
+    return school_class
+
+
+def can_manage_student(user: User, student: User) -> bool:
+    """An admin of one of the student's schools."""
+    return any(is_school_admin(user, school_id) for school_id in student.school_ids)
+
+
+async def managed_student(student_id: str, user: AdminUser) -> User:
+    """The student in the path, if the caller administers one of their schools."""
+    student = await load_student(student_id)
+    if not can_manage_student(user, student):
+        raise Forbidden("You are not an admin of this student's school")
+    return student
+
+
+async def code_student(student_id: str, user: CurrentUser) -> User:
+    """The student in the path, if the caller is an admin of their school or their teacher."""
+    if user.role not in (Role.admin, Role.teacher):
+        raise Forbidden("Only the school's admins and the child's teachers issue guardian codes")
+    student = await load_student(student_id)
+    assert user.id is not None and student.id is not None
+    allowed = (
+        await teaches_student(user.id, student.id)
+        if user.role == Role.teacher
+        else can_manage_student(user, student)
+    )
+    if not allowed:
+        raise Forbidden("You are neither an admin of this student's school nor their teacher")
+    return student
+
+
+ViewableClass = Annotated[SchoolClass, Depends(viewable_class)]
+RosterClass = Annotated[SchoolClass, Depends(roster_class)]
+ManagedStudent = Annotated[User, Depends(managed_student)]
+CodeStudent = Annotated[User, Depends(code_student)]

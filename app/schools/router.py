@@ -6,20 +6,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
-from app.auth.models import Role, User
-from app.core.deps import AdminUser, CurrentUser, ParentUser
-from app.core.errors import Forbidden
+from app.auth.access import AdminUser, CurrentUser, ParentUser
+from app.core.deps import SettingsDep
 from app.core.pagination import Page, PageParams, page_params
 from app.core.ratelimit import enforce
-from app.schools import service
-from app.schools.access import AdminSchool, load_student
-from app.schools.models import SchoolClass
+from app.schools import guardians, service
+from app.schools.access import (
+    AdminSchool,
+    CodeStudent,
+    ManagedStudent,
+    RosterClass,
+    ViewableClass,
+)
 from app.schools.schemas import (
     ChildClassOut,
     ChildOut,
     ClassCreate,
     ClassOut,
     ClassUpdate,
+    GuardianCodeIssue,
     GuardianCodeOut,
     GuardianCodeRedeem,
     RosterStudentOut,
@@ -31,45 +36,15 @@ from app.schools.schemas import (
 
 # Generous for a family typing a code off paper, hopeless for guessing one of 31**8.
 GUARDIAN_CODE_RATE = "10/minute"
+# A class's worth of families an hour per member of staff; never a way to flood a mailbox.
+GUARDIAN_CODE_MAIL_RATE = "60/hour"
 
 router = APIRouter(tags=["schools"])
 Paging = Annotated[PageParams, Depends(page_params)]
 NO_CONTENT = status.HTTP_204_NO_CONTENT
 
 
-async def _viewable_class(school_id: str, class_id: str, user: CurrentUser) -> SchoolClass:
-    return await service.readable_class(user=user, school_id=school_id, class_id=class_id)
-
-
-async def _roster_class(school_id: str, class_id: str, user: CurrentUser) -> SchoolClass:
-    return await service.roster_class(user=user, school_id=school_id, class_id=class_id)
-
-
-async def _managed_student(student_id: str, user: AdminUser) -> User:
-    """The student in the path, if the caller administers one of their schools."""
-    student = await load_student(student_id)
-    if not await service.can_manage_student(user, student):
-        raise Forbidden("You are not an admin of this student's school")
-    return student
-
-
-async def _code_student(student_id: str, user: CurrentUser) -> User:
-    """The student in the path, if the caller is an admin of their school or their teacher."""
-    if user.role not in (Role.admin, Role.teacher):
-        raise Forbidden("Only the school's admins and the child's teachers issue guardian codes")
-    student = await load_student(student_id)
-    if not await service.can_issue_guardian_code(user, student):
-        raise Forbidden("You are neither an admin of this student's school nor their teacher")
-    return student
-
-
-ViewableClass = Annotated[SchoolClass, Depends(_viewable_class)]
-RosterClass = Annotated[SchoolClass, Depends(_roster_class)]
-ManagedStudent = Annotated[User, Depends(_managed_student)]
-CodeStudent = Annotated[User, Depends(_code_student)]
-
-
-def _child_out(child: service.Child) -> ChildOut:
+def _child_out(child: guardians.Child) -> ChildOut:
     return ChildOut(
         id=str(child.student.id),
         full_name=child.student.full_name,
@@ -246,9 +221,21 @@ async def unassign_teacher(class_id: str, teacher_id: str, school: AdminSchool) 
 @router.post(
     "/students/{student_id}/guardian-codes", status_code=status.HTTP_201_CREATED, tags=["guardians"]
 )
-async def issue_guardian_code(student: CodeStudent, user: CurrentUser) -> GuardianCodeOut:
-    """A single-use code, valid 7 days, that links the parent who enters it to this student."""
-    code, document = await service.issue_guardian_code(issuer=user, student=student)
+async def issue_guardian_code(
+    request: Request,
+    student: CodeStudent,
+    user: CurrentUser,
+    settings: SettingsDep,
+    body: GuardianCodeIssue | None = None,
+) -> GuardianCodeOut:
+    """A single-use code, valid 7 days, that links the parent who enters it to this student;
+    with `email`, the code is also mailed there with how to register and use it."""
+    email = body.email if body is not None else None
+    if email is not None:
+        enforce(request, GUARDIAN_CODE_MAIL_RATE, "guardian-code-mail", str(user.id))
+    code, document = await guardians.issue_guardian_code(
+        settings=settings, issuer=user, student=student, email=email
+    )
     return GuardianCodeOut(code=code, expires_at=document.expires_at)
 
 
@@ -256,31 +243,24 @@ async def issue_guardian_code(student: CodeStudent, user: CurrentUser) -> Guardi
 async def redeem_guardian_code(
     request: Request, body: GuardianCodeRedeem, parent: ParentUser
 ) -> ChildOut:
-    """Enter a guardian code to link to the child; a wrong, used or expired code is a 400."""
+    """Enter a guardian code to link to the child; a wrong, used or expired code is a 400,
+    an account whose email is not verified yet gets 403."""
     enforce(request, GUARDIAN_CODE_RATE, "guardian-code", str(parent.id))
-    student = await service.redeem_guardian_code(parent=parent, code=body.code)
-    return _child_out(await service.child_view(student=student))
+    student = await guardians.redeem_guardian_code(parent=parent, code=body.code)
+    return _child_out(await guardians.child_view(student=student))
 
 
 @router.get("/users/me/children", tags=["guardians"])
 async def list_children(parent: ParentUser, page: Paging) -> Page[ChildOut]:
     """The caller's linked children, most recently linked first."""
-    children, cursor = await service.list_children(parent=parent, page=page)
+    children, cursor = await guardians.list_children(parent=parent, page=page)
     return Page(items=[_child_out(c) for c in children], next_cursor=cursor)
 
 
 @router.delete("/users/me/children/{student_id}", status_code=NO_CONTENT, tags=["guardians"])
 async def remove_child(student_id: str, parent: ParentUser) -> None:
     """Unlink from a child; 404 if not linked."""
-    await service.remove_child(parent=parent, student_id=student_id)
-
-
-@router.put(
-    "/students/{student_id}/guardians/{parent_id}", status_code=NO_CONTENT, tags=["guardians"]
-)
-async def link_guardian(parent_id: str, student: ManagedStudent) -> None:
-    """Link a parent to the student directly (idempotent)."""
-    await service.admin_link_guardian(student=student, parent_id=parent_id)
+    await guardians.remove_child(parent=parent, student_id=student_id)
 
 
 @router.delete(
@@ -288,4 +268,4 @@ async def link_guardian(parent_id: str, student: ManagedStudent) -> None:
 )
 async def unlink_guardian(parent_id: str, student: ManagedStudent) -> None:
     """Remove a parent's link to the student (idempotent)."""
-    await service.admin_unlink_guardian(student=student, parent_id=parent_id)
+    await guardians.admin_unlink_guardian(student=student, parent_id=parent_id)

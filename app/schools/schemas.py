@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import (
     BaseModel,
     ConfigDict,
+    EmailStr,
     Field,
     StringConstraints,
     model_validator,
@@ -34,8 +35,12 @@ class RequestBody(BaseModel):
 
 
 class GradeScaleIn(RequestBody):
-    min: Annotated[int, Field(ge=GRADE_SCALE_LOWEST, le=GRADE_SCALE_HIGHEST)]
-    max: Annotated[int, Field(ge=GRADE_SCALE_LOWEST, le=GRADE_SCALE_HIGHEST)]
+    min: Annotated[int, Field(ge=GRADE_SCALE_LOWEST, le=GRADE_SCALE_HIGHEST)] = Field(
+        description="Lowest grade a teacher may give", examples=[1]
+    )
+    max: Annotated[int, Field(ge=GRADE_SCALE_LOWEST, le=GRADE_SCALE_HIGHEST)] = Field(
+        description="Highest grade; above min", examples=[5]
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> GradeScaleIn:
@@ -54,15 +59,19 @@ def _refuse_nulls(data: Any, fields: tuple[str, ...]) -> Any:
 
 
 class SchoolCreate(RequestBody):
-    name: Name
-    timezone: TimeZone = "UTC"
-    grade_scale: GradeScaleIn | None = None
+    name: Name = Field(description="Up to 200 characters", examples=["School 12"])
+    timezone: TimeZone = Field(
+        default="UTC",
+        description="IANA time zone: dates of grades and digest hours follow it",
+        examples=["Europe/Moscow"],
+    )
+    grade_scale: GradeScaleIn | None = Field(default=None, description="1 to 5 when left out")
 
 
 class SchoolUpdate(RequestBody):
-    name: Name | None = None
-    timezone: TimeZone | None = None
-    grade_scale: GradeScaleIn | None = None
+    name: Name | None = Field(default=None, description="Left out: kept; never null")
+    timezone: TimeZone | None = Field(default=None, description="IANA time zone; never null")
+    grade_scale: GradeScaleIn | None = Field(default=None, description="Never null")
 
     @model_validator(mode="before")
     @classmethod
@@ -71,15 +80,15 @@ class SchoolUpdate(RequestBody):
 
 
 class ClassCreate(RequestBody):
-    name: ClassName
-    year: Year | None = None
+    name: ClassName = Field(description="Unique in the school, e.g. 7V", examples=["7V"])
+    year: Year | None = Field(default=None, description="School year (grade level), e.g. 7")
 
 
 class ClassUpdate(RequestBody):
     """`year: null` clears the year; `name` can be changed but not cleared."""
 
-    name: ClassName | None = None
-    year: Year | None = None
+    name: ClassName | None = Field(default=None, description="Left out: kept; never null")
+    year: Year | None = Field(default=None, description="null clears it")
 
     @model_validator(mode="before")
     @classmethod
@@ -88,7 +97,10 @@ class ClassUpdate(RequestBody):
 
 
 class TeacherSubjectsIn(RequestBody):
-    subjects: Annotated[list[Subject], Field(min_length=1, max_length=MAX_SUBJECTS)]
+    subjects: Annotated[list[Subject], Field(min_length=1, max_length=MAX_SUBJECTS)] = Field(
+        description="What this teacher teaches in the class (replaces the list)",
+        examples=[["physics"]],
+    )
 
     @model_validator(mode="after")
     def _deduplicate(self) -> TeacherSubjectsIn:
@@ -97,8 +109,16 @@ class TeacherSubjectsIn(RequestBody):
         return self
 
 
+class GuardianCodeIssue(RequestBody):
+    email: EmailStr | None = Field(
+        default=None, description="Also mail the code to this address (the parent's)"
+    )
+
+
 class GuardianCodeRedeem(RequestBody):
-    code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    code: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="The one-time guardian code the school gave the parent"
+    )
 
 
 class GradeScaleOut(BaseModel):

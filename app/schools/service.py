@@ -1,4 +1,4 @@
-"""Schools, their embedded classes, rosters, teacher assignments and guardian links.
+"""Schools, their embedded classes, rosters and teacher assignments.
 
 Every change to a class is one conditional update of the school document, so two admins
 working at once cannot undo each other's changes (there are no transactions to lean on).
@@ -13,45 +13,27 @@ again to tell "gone" (404) from "conflicts with a rule" (409) from "lost a race"
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
+from app.auth import service as auth_service
 from app.auth.models import Role, User
-from app.core.db import DuplicateKeyError, parse_object_id
-from app.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
-from app.core.pagination import (
-    PageParams,
-    decode_cursor,
-    encode_cursor,
-    newest_first_filter,
-    newest_first_sort,
-    next_cursor,
-)
-from app.core.security import hash_token, utcnow
-from app.grades.models import Grade
-from app.notifications import service as notifications_service
-from app.schools.access import is_school_admin, teaches_student
-from app.schools.models import GradeScale, GuardianCode, GuardianLink, School, SchoolClass
+from app.core.db import parse_object_id
+from app.core.errors import Conflict, NotFound
+from app.core.pagination import PageParams, decode_cursor, encode_cursor, newest_first_page
+from app.core.security import utcnow
+from app.schools import hooks
+from app.schools.access import is_school_admin, load_school
+from app.schools.models import GradeScale, School, SchoolClass
 
-# Unambiguous when read aloud or copied from paper: no 0/O, 1/I/L.
-GUARDIAN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-GUARDIAN_CODE_LENGTH = 8
-GUARDIAN_CODE_TTL = timedelta(days=7)
 # A lost race against another admin's edit of the same school is retried this often.
 UPDATE_ATTEMPTS = 5
 
 
 def _schools() -> Any:
     return School.get_motor_collection()
-
-
-def _users() -> Any:
-    return User.get_motor_collection()
 
 
 def _live(school_id: PydanticObjectId | None) -> dict[str, Any]:
@@ -63,10 +45,7 @@ def _class_match(class_id: PydanticObjectId, **conditions: Any) -> dict[str, Any
 
 
 async def _reload(school_id: PydanticObjectId | None) -> School:
-    school = await School.find_one(_live(school_id))
-    if school is None:
-        raise NotFound("School not found")
-    return school
+    return await load_school(school_id)
 
 
 def _require_class(school: School, class_id: PydanticObjectId) -> SchoolClass:
@@ -76,25 +55,24 @@ def _require_class(school: School, class_id: PydanticObjectId) -> SchoolClass:
     return school_class
 
 
-async def _add_school_to_user(user_id: PydanticObjectId, school_id: PydanticObjectId) -> None:
-    await _users().update_one({"_id": user_id}, {"$addToSet": {"school_ids": school_id}})
-
-
 async def _member_to_add(*, user_id: str, admin: User, role: Role, what: str) -> User:
     """A live user of `role` who belongs to no school yet or to one that `admin` runs.
 
-    Others are reported as not found: adding them would hand this admin access to people
-    (and, for students, grades) of a school they do not run.
+    Anyone else is reported as not found, whatever the reason (no such id, another role,
+    another school): adding them would hand this admin access to people of a school they
+    do not run, and a different answer per reason would tell who exists and in what role.
     """
-    user = await User.get(parse_object_id(user_id, what=what))
+    try:
+        user = await User.get(parse_object_id(user_id, what=what))
+    except NotFound:
+        user = None
     if (
         user is None
         or user.is_deleted
+        or user.role != role
         or (user.school_ids and not any(is_school_admin(admin, s) for s in user.school_ids))
     ):
         raise NotFound(f"{what} not found")
-    if user.role != role:
-        raise Unprocessable(f"User {user.id} is a {user.role.value}, not a {role.value}")
     return user
 
 
@@ -109,25 +87,15 @@ async def create_school(
     school = School(name=name, timezone=timezone, grade_scale=scale)
     await school.insert()
     assert school.id is not None and admin.id is not None
-    await _add_school_to_user(admin.id, school.id)
+    await auth_service.join_school(admin.id, school.id)
     admin.school_ids.append(school.id)
     return school
 
 
 async def list_schools(*, admin: User, page: PageParams) -> tuple[list[School], str | None]:
     """The schools this admin runs, newest first."""
-    query = {
-        "_id": {"$in": admin.school_ids},
-        "deleted_at": None,
-        **newest_first_filter("created_at", page.cursor),
-    }
-    rows = (
-        await School.find(query)
-        .sort(newest_first_sort("created_at"))
-        .limit(page.limit + 1)
-        .to_list()
-    )
-    return next_cursor(rows, page.limit, "created_at")
+    query = {"_id": {"$in": admin.school_ids}, "deleted_at": None}
+    return await newest_first_page(School, query, limit=page.limit, cursor=page.cursor)
 
 
 async def update_school(
@@ -146,9 +114,9 @@ async def update_school(
     if grade_scale is not None:
         low, high = grade_scale
         # Grades off the scale would break averages and could no longer be corrected.
-        outside = await Grade.find(
-            {"school_id": school.id, "$or": [{"value": {"$lt": low}}, {"value": {"$gt": high}}]}
-        ).count()
+        outside = sum(
+            await hooks.grade_scale_changing.send(school_id=school.id, low=low, high=high)
+        )
         if outside:
             raise Conflict(
                 f"{outside} existing grade(s) of this school fall outside {low}..{high}; "
@@ -199,34 +167,6 @@ async def list_classes(*, school: School, page: PageParams) -> tuple[list[School
     classes = classes[: page.limit]
     last = classes[-1].id
     return classes, encode_cursor(last.generation_time, last)
-
-
-async def can_view_class(user: User, school: School, school_class: SchoolClass) -> bool:
-    """Admins of the school, the class's teachers, its students and their linked parents."""
-    assert school.id is not None and user.id is not None
-    if is_school_admin(user, school.id):
-        return True
-    if user.role == Role.teacher:
-        return school_class.has_teacher(user.id)
-    if user.role == Role.student:
-        return user.id in school_class.student_ids
-    if user.role == Role.parent and school_class.student_ids:
-        link = await GuardianLink.find_one(
-            {"parent_id": user.id, "student_id": {"$in": school_class.student_ids}}
-        )
-        return link is not None
-    return False
-
-
-async def readable_class(*, user: User, school_id: str, class_id: str) -> SchoolClass:
-    """The class, if the caller may see it."""
-    school = await School.find_one(_live(parse_object_id(school_id, what="School")))
-    if school is None:
-        raise NotFound("School not found")
-    school_class = _require_class(school, parse_object_id(class_id, what="Class"))
-    if not await can_view_class(user, school, school_class):
-        raise Forbidden("You are not a member of this class")
-    return school_class
 
 
 async def update_class(
@@ -299,7 +239,7 @@ async def add_student(*, admin: User, school: School, class_id: str, student_id:
     else:
         raise Conflict("The class changed while saving; try again")
     # Also when already on the roster, so a retry repairs a write cut short here.
-    await _add_school_to_user(student.id, school_id)
+    await auth_service.join_school(student.id, school_id)
 
 
 async def remove_student(*, school: School, class_id: str, student_id: str) -> None:
@@ -314,31 +254,12 @@ async def remove_student(*, school: School, class_id: str, student_id: str) -> N
         raise NotFound("Class not found")
 
 
-async def roster_class(*, user: User, school_id: str, class_id: str) -> SchoolClass:
-    """The class, if the caller administers the school or teaches the class."""
-    school = await School.find_one(_live(parse_object_id(school_id, what="School")))
-    if school is None:
-        raise NotFound("School not found")
-    school_class = _require_class(school, parse_object_id(class_id, what="Class"))
-    assert school.id is not None and user.id is not None
-    if not (is_school_admin(user, school.id) or school_class.has_teacher(user.id)):
-        raise Forbidden("Only the school's admins and the class's teachers see the roster")
-    return school_class
-
-
 async def list_roster(
     *, school_class: SchoolClass, page: PageParams
 ) -> tuple[list[User], str | None]:
     """Students on the roster, newest accounts first."""
-    query = {
-        "_id": {"$in": school_class.student_ids},
-        "deleted_at": None,
-        **newest_first_filter("created_at", page.cursor),
-    }
-    rows = (
-        await User.find(query).sort(newest_first_sort("created_at")).limit(page.limit + 1).to_list()
-    )
-    return next_cursor(rows, page.limit, "created_at")
+    query = {"_id": {"$in": school_class.student_ids}, "deleted_at": None}
+    return await newest_first_page(User, query, limit=page.limit, cursor=page.cursor)
 
 
 # Teachers
@@ -390,7 +311,7 @@ async def assign_teacher(
         school = await _reload(school.id)
     else:
         raise Conflict("The class changed while saving; try again")
-    await _add_school_to_user(teacher.id, school_id)
+    await auth_service.join_school(teacher.id, school_id)
 
 
 async def unassign_teacher(*, school: School, class_id: str, teacher_id: str) -> None:
@@ -403,172 +324,3 @@ async def unassign_teacher(*, school: School, class_id: str, teacher_id: str) ->
     )
     if result.matched_count == 0:
         raise NotFound("Class not found")
-
-
-# Guardians
-
-
-async def can_manage_student(user: User, student: User) -> bool:
-    """An admin of one of the student's schools."""
-    return any(is_school_admin(user, school_id) for school_id in student.school_ids)
-
-
-async def can_issue_guardian_code(user: User, student: User) -> bool:
-    """An admin of the student's school or one of the student's teachers."""
-    assert user.id is not None and student.id is not None
-    if user.role == Role.teacher:
-        return await teaches_student(user.id, student.id)
-    return await can_manage_student(user, student)
-
-
-def _new_guardian_code() -> str:
-    return "".join(secrets.choice(GUARDIAN_CODE_ALPHABET) for _ in range(GUARDIAN_CODE_LENGTH))
-
-
-def normalise_guardian_code(code: str) -> str:
-    # People copy codes with spaces or dashes between groups and in any case.
-    return "".join(code.split()).replace("-", "").upper()
-
-
-async def issue_guardian_code(*, issuer: User, student: User) -> tuple[str, GuardianCode]:
-    """A fresh single-use code a parent redeems to link to `student`; only its hash is kept."""
-    assert issuer.id is not None and student.id is not None
-    for _ in range(UPDATE_ATTEMPTS):
-        code = _new_guardian_code()
-        document = GuardianCode(
-            code_hash=hash_token(code),
-            student_id=student.id,
-            issued_by=issuer.id,
-            expires_at=utcnow() + GUARDIAN_CODE_TTL,
-        )
-        try:
-            await document.insert()
-        except DuplicateKeyError:
-            continue  # one in 31**8; draw again
-        return code, document
-    raise Conflict("Could not issue a code; try again")
-
-
-async def link_guardian(*, parent_id: PydanticObjectId, student_id: PydanticObjectId) -> bool:
-    """Link a parent to a student; True if the link is new.
-
-    Every way of linking comes through here, so whatever must follow a link (the
-    parent's subscription to the child) belongs here too.
-    """
-    try:
-        await GuardianLink(parent_id=parent_id, student_id=student_id).insert()
-        created = True
-    except DuplicateKeyError:
-        created = False
-    # Also on an existing link, so a retry after a crash between the two writes heals it.
-    await notifications_service.subscribe_guardian(parent_id=parent_id, student_id=student_id)
-    return created
-
-
-async def unlink_guardian(*, parent_id: PydanticObjectId, student_id: PydanticObjectId) -> bool:
-    """Remove a parent's link to a student; True if there was one."""
-    result = await GuardianLink.get_motor_collection().delete_one(
-        {"parent_id": parent_id, "student_id": student_id}
-    )
-    await notifications_service.unsubscribe_guardian(parent_id=parent_id, student_id=student_id)
-    return bool(result.deleted_count)
-
-
-_WRONG_CODE = "Guardian code is wrong, already used or expired"
-
-
-async def redeem_guardian_code(*, parent: User, code: str) -> User:
-    """Spend a guardian code and link the parent to its child; returns the child."""
-    assert parent.id is not None
-    normalised = normalise_guardian_code(code)
-    if len(normalised) != GUARDIAN_CODE_LENGTH or not set(normalised) <= set(
-        GUARDIAN_CODE_ALPHABET
-    ):
-        raise BadRequest(_WRONG_CODE)
-    now = utcnow()
-    # One conditional update: of two parents racing for one code, exactly one gets it.
-    raw = await GuardianCode.get_motor_collection().find_one_and_update(
-        {"code_hash": hash_token(normalised), "redeemed_at": None, "expires_at": {"$gt": now}},
-        {"$set": {"redeemed_at": now, "redeemed_by": parent.id}},
-    )
-    if raw is None:
-        raise BadRequest(_WRONG_CODE)
-    student = await User.get(raw["student_id"])
-    if student is None or student.is_deleted or student.role != Role.student:
-        raise BadRequest("The child's account no longer exists")
-    assert student.id is not None
-    await link_guardian(parent_id=parent.id, student_id=student.id)
-    return student
-
-
-@dataclass
-class Child:
-    student: User
-    classes: list[tuple[School, SchoolClass]]
-
-
-async def _with_classes(students: list[User]) -> list[Child]:
-    ids = [s.id for s in students]
-    schools = await School.find({"deleted_at": None, "classes.student_ids": {"$in": ids}}).to_list()
-    return [
-        Child(
-            student=s,
-            classes=[
-                (school, c) for school in schools for c in school.classes if s.id in c.student_ids
-            ],
-        )
-        for s in students
-    ]
-
-
-async def child_view(*, student: User) -> Child:
-    """A child with the classes they sit in."""
-    return (await _with_classes([student]))[0]
-
-
-async def list_children(*, parent: User, page: PageParams) -> tuple[list[Child], str | None]:
-    """The parent's linked children, most recently linked first."""
-    query = {"parent_id": parent.id, **newest_first_filter("created_at", page.cursor)}
-    links = (
-        await GuardianLink.find(query)
-        .sort(newest_first_sort("created_at"))
-        .limit(page.limit + 1)
-        .to_list()
-    )
-    links, cursor = next_cursor(links, page.limit, "created_at")
-    students = {
-        s.id: s
-        for s in await User.find(
-            {"_id": {"$in": [link.student_id for link in links]}, "deleted_at": None}
-        ).to_list()
-    }
-    ordered = [students[link.student_id] for link in links if link.student_id in students]
-    return await _with_classes(ordered), cursor
-
-
-async def remove_child(*, parent: User, student_id: str) -> None:
-    """The parent unlinks themselves from a child."""
-    assert parent.id is not None
-    student_oid = parse_object_id(student_id, what="Child")
-    if not await unlink_guardian(parent_id=parent.id, student_id=student_oid):
-        raise NotFound("You are not linked to this child")
-
-
-async def admin_link_guardian(*, student: User, parent_id: str) -> None:
-    """Link a parent to a student directly, without a code."""
-    assert student.id is not None
-    parent = await User.get(parse_object_id(parent_id, what="Parent"))
-    if parent is None or parent.is_deleted:
-        raise NotFound("Parent not found")
-    if parent.role != Role.parent:
-        raise Unprocessable(f"User {parent.id} is a {parent.role.value}, not a parent")
-    assert parent.id is not None
-    await link_guardian(parent_id=parent.id, student_id=student.id)
-
-
-async def admin_unlink_guardian(*, student: User, parent_id: str) -> None:
-    """Remove a parent's link to a student (nothing to do if there is none)."""
-    assert student.id is not None
-    await unlink_guardian(
-        parent_id=parse_object_id(parent_id, what="Parent"), student_id=student.id
-    )

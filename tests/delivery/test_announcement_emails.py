@@ -14,6 +14,7 @@ from app.core.security import utcnow
 from app.delivery.models import EmailStatus
 from app.notifications import service as notifications
 from app.notifications.models import TargetType
+from app.schools.guardians import link_guardian
 from tests.conftest import UserFactory, World
 from tests.delivery.conftest import CountingSmtpServer
 from tests.delivery.helpers import (
@@ -166,7 +167,7 @@ async def test_below_min_priority_is_in_app_only(
     relaxed = await make_user(Role.parent)
     for parent in (picky, relaxed):
         assert parent.id
-        await notifications.subscribe_guardian(parent_id=parent.id, student_id=world.student.id)
+        await link_guardian(parent_id=parent.id, student_id=world.student.id)
     await set_preferences(client, picky, login_as, min_priority="high")
     await set_preferences(client, relaxed, login_as, min_priority="normal")
 

@@ -12,7 +12,7 @@ from app.auth.models import Role, User
 from app.delivery.models import Email, EmailStatus
 from app.grades.models import Grade
 from app.notifications import events
-from app.notifications.service import subscribe_guardian
+from app.schools.guardians import link_guardian
 from app.schools.models import School
 from tests.conftest import UserFactory, World
 from tests.delivery.conftest import CountingSmtpServer
@@ -25,7 +25,7 @@ Login = Callable[[User], dict[str, str]]
 async def follow(world: World, parent: User | None = None) -> User:
     parent = parent or world.parent
     assert parent.id is not None and world.student.id is not None
-    await subscribe_guardian(parent_id=parent.id, student_id=world.student.id)
+    await link_guardian(parent_id=parent.id, student_id=world.student.id)
     return parent
 
 

@@ -14,7 +14,7 @@ from app.auth.models import Role, User
 from app.core.security import utcnow
 from app.delivery import service as delivery
 from app.delivery.models import Email, EmailStatus
-from app.notifications.service import subscribe_guardian
+from app.schools.guardians import link_guardian
 from tests.conftest import UserFactory, World
 from tests.delivery.conftest import CountingSmtpServer
 from tests.delivery.helpers import only_message_to, outbox_of, put_email, received_by, reload
@@ -38,7 +38,7 @@ async def test_a_5xx_recipient_ends_dead_and_the_others_still_get_the_grade(
     other = await make_user(Role.parent)
     for parent in (world.parent, other):
         assert parent.id and world.student.id
-        await subscribe_guardian(parent_id=parent.id, student_id=world.student.id)
+        await link_guardian(parent_id=parent.id, student_id=world.student.id)
     smtp_server.refuse.add(world.parent.email)
 
     await posted(client, login_as(world.teacher), world)

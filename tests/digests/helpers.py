@@ -13,7 +13,7 @@ import httpx
 from beanie import PydanticObjectId
 
 from app.auth.models import Locale, Role, User
-from app.digests import service as digests
+from app.notifications import digests as digests
 from app.notifications import service as notifications
 from app.notifications.models import Event, Notification, Topic
 from app.notifications.preferences import Preferences

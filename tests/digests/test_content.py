@@ -9,7 +9,7 @@ import pytest
 
 from app.auth.models import User
 from app.delivery.models import Email
-from app.digests import service as digests
+from app.notifications import digests as digests
 from app.notifications.models import Notification
 from tests.conftest import SmtpServer
 from tests.digests.helpers import (

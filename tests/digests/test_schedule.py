@@ -10,7 +10,7 @@ import pytest
 
 from app.auth.models import User
 from app.core.security import as_utc
-from app.digests import service as digests
+from app.notifications import digests as digests
 from tests.conftest import SmtpServer, World
 from tests.digests.helpers import Family, announce, local, received, reload, text_of
 

@@ -12,7 +12,7 @@ from app.auth.models import User
 from app.core.security import as_utc
 from app.delivery import service as delivery
 from app.delivery.models import Email, EmailKind, EmailStatus
-from app.digests import service as digests
+from app.notifications import digests as digests
 from app.notifications.models import Notification
 from tests.conftest import SmtpServer
 from tests.digests.helpers import (

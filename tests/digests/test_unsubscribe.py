@@ -11,7 +11,7 @@ import pytest
 
 from app.auth.models import User
 from app.core.security import as_utc
-from app.digests import service as digests
+from app.notifications import digests as digests
 from app.notifications.preferences import EmailFrequency
 from tests.conftest import SmtpServer
 from tests.digests.helpers import (

@@ -103,18 +103,13 @@ async def test_a_parent_unlinking_stops_following(
     assert await _grade_items(client, headers) == []
 
 
-async def test_an_admin_link_subscribes_and_unlink_unsubscribes(
-    client: httpx.AsyncClient, world: World, login_as: Login, make_user: UserFactory
+async def test_an_admin_unlink_unsubscribes(
+    client: httpx.AsyncClient, world: World, login_as: Login
 ) -> None:
-    parent = await make_user(Role.parent)
-    path = f"/students/{world.student.id}/guardians/{parent.id}"
-    response = await client.put(path, headers=login_as(world.admin))
-    assert response.status_code == 204, response.text
-    assert await _followed_students(client, login_as(parent)) == [str(world.student.id)]
-    # Linking again is idempotent and does not add a second subscription.
-    await client.put(path, headers=login_as(world.admin))
-    assert await Subscription.find({"subscriber_id": parent.id}).count() == 1
-
+    assert world.parent.id and world.student.id
+    await service.subscribe_guardian(parent_id=world.parent.id, student_id=world.student.id)
+    path = f"/students/{world.student.id}/guardians/{world.parent.id}"
     response = await client.delete(path, headers=login_as(world.admin))
     assert response.status_code == 204
-    assert await _followed_students(client, login_as(parent)) == []
+    assert await _followed_students(client, login_as(world.parent)) == []
+    assert await Subscription.find({"subscriber_id": world.parent.id}).count() == 0

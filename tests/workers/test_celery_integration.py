@@ -24,7 +24,7 @@ from app.core.jobs import CeleryDispatcher
 from app.main import create_app
 from app.notifications.models import Notification, Subscription, TargetType
 from app.notifications.preferences import Preferences
-from app.schools.models import School, SchoolClass, TeacherAssignment
+from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
 from tests.conftest import default_password_hash, make_settings
 from workers import runtime
 from workers.celery_app import QUEUES, create_celery
@@ -99,7 +99,17 @@ async def test_announcement_reaches_2500_inboxes_exactly_once_through_redis_and_
         SchoolClass(name="6B", student_ids=students[half:]),
     ]
     await school.save()
-    # Parents follow the school and, for some, also a child: still one notification each.
+    # Each parent is linked to a child of the school (the first 20 to children in 5A), as
+    # redeeming a guardian code leaves them: a subscription rests on a linked child.
+    await GuardianLink.get_motor_collection().insert_many(
+        [
+            GuardianLink(parent_id=parent, student_id=child).model_dump(
+                by_alias=True, exclude={"id"}
+            )
+            for parent, child in zip(parents, students, strict=False)
+        ]
+    )
+    # Parents follow the school and, for some, also a class: still one notification each.
     await Subscription.get_motor_collection().insert_many(
         [
             Subscription(

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from beanie import PydanticObjectId, SortDirection
 
+from app.auth import hooks as auth_hooks
 from app.auth.models import DigestDue, User
 from app.core import jobs
 from app.core.config import get_settings
@@ -29,6 +30,12 @@ from app.notifications.preferences import EmailFrequency, Preferences
 SCAN_JOB = "digests.scan"
 SEND_JOB = "digests.send"
 PERIODS = (EmailFrequency.daily, EmailFrequency.weekly)
+
+
+@auth_hooks.timezone_changed.connect
+async def follow_new_time_zone(*, user: User, timezone: str) -> None:
+    """Digest hours are local: a user who moves to another zone moves their due times."""
+    await reschedule(user=user, preferences=user.preferences, timezone=timezone)
 
 
 def user_zone(user: User) -> ZoneInfo:

@@ -1,0 +1,118 @@
+"""Login sessions: a password opens one, refresh tokens rotate inside it, logout ends it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from beanie import PydanticObjectId
+from pymongo import ReturnDocument
+
+from app.auth.models import (
+    AuthSession,
+    RefreshToken,
+    User,
+    normalize_email,
+)
+from app.auth.schemas import (
+    MAX_EMAIL_LENGTH,
+    MAX_PASSWORD_LENGTH,
+    TokenPair,
+)
+from app.core.config import Settings
+from app.core.errors import Unauthorized
+from app.core.security import (
+    create_access_token,
+    hash_token,
+    new_opaque_token,
+    utcnow,
+    verify_password_async,
+)
+
+log = logging.getLogger(__name__)
+
+INVALID_CREDENTIALS = "Incorrect email or password"
+INVALID_REFRESH = "Invalid or expired refresh token"
+
+
+async def _issue_pair(
+    *, settings: Settings, user_id: PydanticObjectId, session_id: PydanticObjectId
+) -> TokenPair:
+    refresh_token = new_opaque_token()
+    await RefreshToken(
+        token_hash=hash_token(refresh_token),
+        session_id=session_id,
+        user_id=user_id,
+        expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
+    ).insert()
+    access_token, expires_in = create_access_token(
+        user_id=str(user_id), secret=settings.secret, minutes=settings.access_token_minutes
+    )
+    return TokenPair(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
+
+
+async def _revoke_sessions(condition: dict[str, Any], *, now: datetime | None = None) -> None:
+    await AuthSession.get_motor_collection().update_many(
+        {**condition, "revoked_at": None}, {"$set": {"revoked_at": now or utcnow()}}
+    )
+
+
+async def end_every_session(user_id: PydanticObjectId, now: datetime) -> None:
+    """Refresh tokens die with their sessions; access tokens die by `tokens_valid_after`."""
+    await User.get_motor_collection().update_one(
+        {"_id": user_id}, {"$set": {"tokens_valid_after": now}}
+    )
+    await _revoke_sessions({"user_id": user_id}, now=now)
+
+
+async def login(*, settings: Settings, email: str, password: str) -> TokenPair:
+    """Check the password and open a new session with its first token pair."""
+    user = None
+    if len(email) <= MAX_EMAIL_LENGTH:
+        user = await User.find_one({"email": normalize_email(email)})
+    password = password[: MAX_PASSWORD_LENGTH + 1]
+    if user is not None and user.is_deleted:
+        user = None
+    # Checked against a dummy hash when there is no account, so timing tells nothing.
+    matches = await verify_password_async(password, user.password_hash if user else None)
+    if user is None or not matches:
+        raise Unauthorized(INVALID_CREDENTIALS)
+    assert user.id is not None
+    session = AuthSession(user_id=user.id)
+    await session.insert()
+    assert session.id is not None
+    return await _issue_pair(settings=settings, user_id=user.id, session_id=session.id)
+
+
+async def refresh(*, settings: Settings, refresh_token: str) -> TokenPair:
+    """Spend a refresh token for a new pair; a spent one presented again ends its session."""
+    now = utcnow()
+    token_hash = hash_token(refresh_token)
+    # One conditional update: of two requests racing with the same token exactly one wins.
+    spent = await RefreshToken.get_motor_collection().find_one_and_update(
+        {"token_hash": token_hash, "spent_at": None, "expires_at": {"$gt": now}},
+        {"$set": {"spent_at": now}},
+        return_document=ReturnDocument.BEFORE,
+    )
+    if spent is None:
+        presented = await RefreshToken.find_one({"token_hash": token_hash})
+        if presented is not None and presented.spent_at is not None:
+            # Someone else holds a copy of this token; neither copy may keep the session.
+            log.warning("refresh token reused; revoking session %s", presented.session_id)
+            await _revoke_sessions({"_id": presented.session_id}, now=now)
+        raise Unauthorized(INVALID_REFRESH)
+    session = await AuthSession.get(spent["session_id"])
+    if session is None or session.revoked_at is not None:
+        raise Unauthorized(INVALID_REFRESH)
+    user = await User.get(spent["user_id"])
+    if user is None or user.is_deleted or user.id is None or session.id is None:
+        raise Unauthorized(INVALID_REFRESH)
+    return await _issue_pair(settings=settings, user_id=user.id, session_id=session.id)
+
+
+async def logout(*, refresh_token: str) -> None:
+    """End the session the refresh token belongs to; unknown tokens are ignored."""
+    token = await RefreshToken.find_one({"token_hash": hash_token(refresh_token)})
+    if token is not None:
+        await _revoke_sessions({"_id": token.session_id})

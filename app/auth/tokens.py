@@ -1,0 +1,193 @@
+"""Mailed single-use tokens: verifying an address, resetting a password.
+
+Each is bound to the address it was mailed to and proves only that mailbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from beanie import PydanticObjectId
+
+from app.auth import sessions
+from app.auth.models import (
+    AccountToken,
+    AccountTokenPurpose,
+    User,
+    normalize_email,
+)
+from app.auth.schemas import MAX_EMAIL_LENGTH, MAX_TOKEN_LENGTH
+from app.core.config import Settings
+from app.core.errors import BadRequest
+from app.core.security import (
+    hash_password_async,
+    hash_token,
+    new_opaque_token,
+    utcnow,
+)
+from app.delivery import service as delivery
+from app.delivery.models import EmailKind
+from app.delivery.render import render
+
+log = logging.getLogger(__name__)
+
+VERIFY_EMAIL_TTL = timedelta(days=7)
+PASSWORD_RESET_TTL = timedelta(minutes=30)
+
+
+async def _issue_account_token(*, user: User, purpose: AccountTokenPurpose, ttl: timedelta) -> str:
+    assert user.id is not None
+    token = new_opaque_token()
+    await AccountToken(
+        token_hash=hash_token(token),
+        purpose=purpose,
+        user_id=user.id,
+        email=user.email,
+        expires_at=utcnow() + ttl,
+    ).insert()
+    return token
+
+
+INVALID_LINK = "The link is invalid, already used or expired"
+
+
+async def _redeem_account_token(*, token: str, purpose: AccountTokenPurpose) -> dict[str, Any]:
+    """Spend a token; the caller acts only if the account still has the address it proves."""
+    now = utcnow()
+    redeemed = await AccountToken.get_motor_collection().find_one_and_update(
+        {
+            "token_hash": hash_token(token),
+            "purpose": purpose.value,
+            "used_at": None,
+            "expires_at": {"$gt": now},
+            "email": {"$ne": None},
+        },
+        {"$set": {"used_at": now}},
+    )
+    if redeemed is None:
+        raise BadRequest(INVALID_LINK)
+    return {"_id": redeemed["user_id"], "email": redeemed["email"], "deleted_at": None}
+
+
+async def burn_account_tokens(user_id: PydanticObjectId, *purposes: AccountTokenPurpose) -> None:
+    await AccountToken.get_motor_collection().update_many(
+        {"user_id": user_id, "purpose": {"$in": [p.value for p in purposes]}, "used_at": None},
+        {"$set": {"used_at": utcnow()}},
+    )
+
+
+async def _queue_account_mail(*, user: User, template: str, token: str, **context: object) -> None:
+    """Account mail ignores preferences and carries no unsubscribe link; like every email
+    it is written to the outbox and sent by a worker, so a mail server that is down never
+    fails the request that caused it.
+
+    Until the address is verified, anyone could have typed it in, so the mail does not
+    repeat the account's name: free text chosen by a stranger never reaches an inbox.
+    """
+    assert user.id is not None
+    rendered = render(
+        template,
+        user.locale.value,
+        full_name=user.full_name if user.email_verified else None,
+        code=token,
+        unsubscribe_url=None,
+        **context,
+    )
+    await delivery.queue_email(
+        delivery.new_email(
+            key=f"account:{template}:{hash_token(token)}",
+            kind=EmailKind.account,
+            to=user.email,
+            rendered=rendered,
+            recipient_id=user.id,
+        )
+    )
+
+
+async def send_verification(*, settings: Settings, user: User) -> None:
+    token = await _issue_account_token(
+        user=user, purpose=AccountTokenPurpose.verify_email, ttl=VERIFY_EMAIL_TTL
+    )
+    link = f"{settings.public_base_url.rstrip('/')}/verify-email?token={token}"
+    await _queue_account_mail(user=user, template="verify_email", token=token, link=link)
+
+
+async def verify_email(*, token: str) -> None:
+    """Redeem a verification token and mark the address it was mailed to verified."""
+    bound = await _redeem_account_token(token=token, purpose=AccountTokenPurpose.verify_email)
+    result = await User.get_motor_collection().update_one(bound, {"$set": {"email_verified": True}})
+    if result.matched_count == 0:
+        raise BadRequest(INVALID_LINK)
+
+
+async def resend_verification(*, settings: Settings, email: str) -> None:
+    """Mail a new verification link when an active, unverified account has this email."""
+    if len(email) > MAX_EMAIL_LENGTH:
+        return
+    user = await User.find_one({"email": normalize_email(email), "deleted_at": None})
+    if user is None or user.email_verified:
+        return
+    await send_verification(settings=settings, user=user)
+
+
+async def account_token_holder(*, token: str, purpose: AccountTokenPurpose) -> User | None:
+    """The live user a mailed token would act for, if it is still good; changes nothing.
+
+    Pages call this on GET (mail scanners open links) to choose the reader's language and
+    to say at once when a link has expired; only the POST redeems the token.
+    """
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    found = await AccountToken.find_one(
+        {
+            "token_hash": hash_token(token),
+            "purpose": purpose.value,
+            "used_at": None,
+            "expires_at": {"$gt": utcnow()},
+            "email": {"$ne": None},
+        }
+    )
+    if found is None:
+        return None
+    user = await User.get(found.user_id)
+    if user is None or user.is_deleted or user.email != found.email:
+        return None
+    return user
+
+
+async def send_password_reset(*, settings: Settings, user: User) -> None:
+    """Mail the user a single-use link to set a new password."""
+    token = await _issue_account_token(
+        user=user, purpose=AccountTokenPurpose.password_reset, ttl=PASSWORD_RESET_TTL
+    )
+    link = f"{settings.public_base_url.rstrip('/')}/reset-password?token={token}"
+    minutes = int(PASSWORD_RESET_TTL.total_seconds() // 60)
+    await _queue_account_mail(
+        user=user, template="password_reset", token=token, link=link, minutes=minutes
+    )
+
+
+async def request_password_reset(*, settings: Settings, email: str) -> None:
+    """Mail a reset link when an active account has this email; otherwise do nothing."""
+    user = await User.find_one({"email": normalize_email(email), "deleted_at": None})
+    if user is None:
+        return
+    await send_password_reset(settings=settings, user=user)
+
+
+async def reset_password(*, token: str, new_password: str) -> None:
+    """Redeem a reset token, set the new password and end every session of the account."""
+    bound = await _redeem_account_token(token=token, purpose=AccountTokenPurpose.password_reset)
+    password_hash = await hash_password_async(new_password)
+    now = utcnow()
+    # The mailbox the token went to answered, and the account still has that address.
+    result = await User.get_motor_collection().update_one(
+        bound, {"$set": {"password_hash": password_hash, "email_verified": True}}
+    )
+    if result.matched_count == 0:
+        raise BadRequest(INVALID_LINK)
+    user_id = PydanticObjectId(bound["_id"])
+    await burn_account_tokens(user_id, AccountTokenPurpose.password_reset)
+    await sessions.end_every_session(user_id, now)

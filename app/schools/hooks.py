@@ -1,0 +1,13 @@
+"""What the schools domain tells the layers above it, which it may not import."""
+
+from __future__ import annotations
+
+from app.core.hooks import Hook
+
+# Called with parent_id and student_id after a link is written (or found already there).
+guardian_linked: Hook[object] = Hook("schools.guardian_linked")
+# Called with parent_id and student_id after a link is removed.
+guardian_unlinked: Hook[object] = Hook("schools.guardian_unlinked")
+# Called with school_id, low and high before a school's grade scale changes; each listener
+# answers how many of its records would fall outside the new scale.
+grade_scale_changing: Hook[int] = Hook("schools.grade_scale_changing")

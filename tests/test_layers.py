@@ -1,0 +1,67 @@
+"""The layer check of architecture.md: it passes on the tree and fails on an upward import."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
+    executable = Path(sys.executable).with_name("lint-imports")
+    if not executable.exists():
+        pytest.skip("import-linter is not installed (uv sync installs it with the dev group)")
+    # The copy comes first on the path, so the check reads it rather than the installed app.
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    return subprocess.run(
+        [str(executable), "--no-cache"],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    for package in ("app", "workers"):
+        shutil.copytree(
+            ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def test_the_tree_keeps_its_layers(tree: Path) -> None:
+    result = _lint_imports(tree)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "wrong_import"),
+    [
+        ("app/core/errors.py", "import app.grades.models"),  # the bottom reaching the top
+        ("app/grades/models.py", "import app.announcements.models"),  # two producers
+        ("app/schools/access.py", "import app.notifications.models"),  # one layer up
+    ],
+)
+def test_an_upward_or_sideways_import_fails_the_check(
+    tree: Path, module: str, wrong_import: str
+) -> None:
+    target = tree / module
+    target.write_text(target.read_text() + f"\n{wrong_import}  # deliberately wrong\n")
+
+    result = _lint_imports(tree)
+
+    importer = module.removesuffix(".py").replace("/", ".")
+    imported = wrong_import.removeprefix("import ")
+    assert result.returncode != 0
+    assert f"{importer} -> {imported}" in result.stdout, result.stdout
