@@ -196,7 +196,7 @@ async def _send_period(user: User, period: EmailFrequency, due: datetime, now: d
         )
         included = []
         if pending:
-            candidate = _digest_email(user, period, key, pending, zone)
+            candidate = _digest_email(user, period, key, pending)
             written = await delivery.queue_email(candidate)
             # A racing job may have written this period's email first, from fewer
             # notifications: only what that email holds is digested; the rest waits.
@@ -247,7 +247,7 @@ async def _advance(
 
 
 def _digest_email(
-    user: User, period: EmailFrequency, key: str, notifications: list[Notification], zone: ZoneInfo
+    user: User, period: EmailFrequency, key: str, notifications: list[Notification]
 ) -> Email:
     assert user.id is not None
     settings = get_settings()
