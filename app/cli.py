@@ -194,6 +194,17 @@ def build_app_with_embedded_workers(settings: Settings, *, snapshot_dir: Path | 
     return app
 
 
+def dev_base_url(settings: Settings, host: str, port: int) -> str:
+    """PUBLIC_BASE_URL when set, else the address `dev` listens on, so mailed links open."""
+    if "public_base_url" in settings.model_fields_set:
+        return settings.public_base_url
+    # A wildcard address is not one a browser can open; the same machine's loopback is.
+    reachable = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
+    if ":" in reachable and not reachable.startswith("["):
+        reachable = f"[{reachable}]"
+    return f"http://{reachable}:{port}"
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings.mongodb_url:
@@ -209,7 +220,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
         move_aside_unreadable_database(data_dir)
         secret = settings.jwt_secret or dev_jwt_secret(data_dir)
         settings = settings.model_copy(
-            update={"mongodb_url": None, "jwt_secret": secret, "data_dir": data_dir}
+            update={
+                "mongodb_url": None,
+                "jwt_secret": secret,
+                "data_dir": data_dir,
+                "public_base_url": dev_base_url(settings, args.host, args.port),
+            }
         )
         app = build_app_with_embedded_workers(settings, snapshot_dir=data_dir)
         if args.demo:

@@ -15,11 +15,13 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app import jobs as _registered_jobs  # noqa: F401  (fills the job registry)
 from app.announcements.router import router as announcements_router
 from app.auth import service as auth_service
+from app.auth.pages import router as account_pages
 from app.auth.router import router as auth_router
 from app.auth.router import users_router
 from app.core.body_limit import BodySizeLimit
 from app.core.config import Settings, get_settings, use_settings
 from app.core.db import EmbeddedSnapshot, init_database, make_client
+from app.core.docs import install_offline_docs
 from app.core.errors import install_error_handlers
 from app.core.jobs import Dispatcher, InlineDispatcher, use_dispatcher
 from app.core.metrics import add_gauge_source
@@ -29,9 +31,10 @@ from app.core.openapi import tidy_openapi
 from app.core.ops import router as ops_router
 from app.core.ratelimit import build_limiter
 from app.delivery import service as delivery_service
-from app.delivery.router import router as unsubscribe_router
 from app.documents import DOCUMENT_MODELS
 from app.grades.router import router as grades_router
+from app.notifications.pages import api_router as unsubscribe_router
+from app.notifications.pages import router as notification_pages
 from app.notifications.router import router as notifications_router
 from app.schools.members_router import router as members_router
 from app.schools.router import router as schools_router
@@ -75,8 +78,10 @@ def create_app(
         version="0.1.0",
         description="School e-diary API whose centre is notifications.",
         lifespan=lifespan,
-        swagger_ui_parameters={"persistAuthorization": True},
+        docs_url=None,
+        redoc_url=None,
     )
+    install_offline_docs(app, swagger_ui_parameters={"persistAuthorization": True})
     app.state.settings = settings
     app.state.mongo_client = client
     app.state.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
@@ -101,6 +106,9 @@ def create_app(
     app.include_router(ops_router)
     app.include_router(metrics_router)
     add_gauge_source(delivery_service.outbox_gauges)
+    # Pages people open from their email, at the site root.
+    app.include_router(account_pages)
+    app.include_router(notification_pages)
     for router in (
         auth_router,
         # /users/me before /users/{user_id}, which would otherwise take "me" for an id.

@@ -62,6 +62,14 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+@pytest.fixture
+async def site(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client at the site root, where the pages people open from their email live."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
 UserFactory = Callable[..., Awaitable[User]]
 
 

@@ -132,6 +132,32 @@ class DevServer:
         assert response.status_code == 201, response.text
 
 
+def mailed_link(data_dir: Path, to: str, path: str) -> str:
+    """The first link to `path` in mail the dev outbox holds for `to`, waiting for the worker."""
+    from email import message_from_bytes, policy
+
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        for eml in sorted((data_dir / "outbox").glob("*.eml")):
+            message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+            body = message.get_body(preferencelist=("plain",))
+            if message["To"] == to and body is not None:
+                found = re.search(rf"http://\S+{re.escape(path)}\?token=\S+", body.get_content())
+                if found:
+                    return found.group(0)
+        time.sleep(0.1)
+    raise AssertionError(f"no mail with a {path} link reached {to}")
+
+
+def test_dev_links_use_public_base_url_or_where_dev_listens() -> None:
+    unset = Settings(_env_file=None)
+    assert cli.dev_base_url(unset, "127.0.0.1", 8123) == "http://127.0.0.1:8123"
+    assert cli.dev_base_url(unset, "0.0.0.0", 9000) == "http://127.0.0.1:9000"
+    assert cli.dev_base_url(unset, "::1", 9000) == "http://[::1]:9000"
+    chosen = Settings(_env_file=None, public_base_url="https://school.example.org")
+    assert cli.dev_base_url(chosen, "127.0.0.1", 8123) == "https://school.example.org"
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     # A directory without a .env, so only what a test sets is configured.
@@ -198,6 +224,11 @@ def test_dev_keeps_data_tokens_and_demo_across_a_clean_restart(
     assert sum(subject["count"] for subject in summary.json()["subjects"]) >= 4
     admin_token = first.token(DEMO_ADMIN_EMAIL, DEMO_PASSWORD)
     first.register("newcomer@example.org")
+    # The mailed link points where this dev listens (not at a default port) and opens a page.
+    link = mailed_link(data_dir, "newcomer@example.org", "/verify-email")
+    assert link.startswith(f"{first.base}/verify-email?token=")
+    page = httpx.get(link, timeout=10)
+    assert page.status_code == 200 and "Confirm my email" in page.text
     assert first.stop(signal.SIGINT) == 0
 
     secret_file = data_dir / "jwt_secret"

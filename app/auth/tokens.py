@@ -18,6 +18,7 @@ from app.auth.models import (
     User,
     normalize_email,
 )
+from app.auth.schemas import MAX_EMAIL_LENGTH, MAX_TOKEN_LENGTH
 from app.core.config import Settings
 from app.core.errors import BadRequest
 from app.core.security import (
@@ -32,7 +33,7 @@ from app.delivery.render import render
 
 log = logging.getLogger(__name__)
 
-VERIFY_EMAIL_TTL = timedelta(hours=48)
+VERIFY_EMAIL_TTL = timedelta(days=7)
 PASSWORD_RESET_TTL = timedelta(minutes=30)
 
 
@@ -119,6 +120,41 @@ async def verify_email(*, token: str) -> None:
     result = await User.get_motor_collection().update_one(bound, {"$set": {"email_verified": True}})
     if result.matched_count == 0:
         raise BadRequest(INVALID_LINK)
+
+
+async def resend_verification(*, settings: Settings, email: str) -> None:
+    """Mail a new verification link when an active, unverified account has this email."""
+    if len(email) > MAX_EMAIL_LENGTH:
+        return
+    user = await User.find_one({"email": normalize_email(email), "deleted_at": None})
+    if user is None or user.email_verified:
+        return
+    await send_verification(settings=settings, user=user)
+
+
+async def account_token_holder(*, token: str, purpose: AccountTokenPurpose) -> User | None:
+    """The live user a mailed token would act for, if it is still good; changes nothing.
+
+    Pages call this on GET (mail scanners open links) to choose the reader's language and
+    to say at once when a link has expired; only the POST redeems the token.
+    """
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    found = await AccountToken.find_one(
+        {
+            "token_hash": hash_token(token),
+            "purpose": purpose.value,
+            "used_at": None,
+            "expires_at": {"$gt": utcnow()},
+            "email": {"$ne": None},
+        }
+    )
+    if found is None:
+        return None
+    user = await User.get(found.user_id)
+    if user is None or user.is_deleted or user.email != found.email:
+        return None
+    return user
 
 
 async def send_password_reset(*, settings: Settings, user: User) -> None:

@@ -7,13 +7,31 @@ from datetime import datetime
 
 from app.auth.models import User
 from app.core.config import get_settings
+from app.core.i18n import translate
 from app.delivery.models import Email, EmailKind
 from app.delivery.quiet_hours import quiet_hours_end
 from app.delivery.render import render
 from app.delivery.service import new_email
-from app.delivery.unsubscribe import unsubscribe_headers, unsubscribe_url
+from app.delivery.unsubscribe import preferences_url, unsubscribe_headers, unsubscribe_url
 from app.notifications.models import EmailDecision, Event, Notification, Topic
 from app.notifications.preferences import Priority
+
+
+def why_this_email(event: Event, user: User) -> str:
+    """The footer line that says why this person got this email, in their language."""
+    locale, data = user.locale.value, event.data
+    if event.topic == Topic.grades:
+        if str(user.id) == data.get("student_id"):
+            return translate(locale, "reason.own_grade")
+        if data.get("class_name"):
+            return translate(
+                locale,
+                "reason.follow_student_class",
+                student=data.get("student_name"),
+                class_name=data["class_name"],
+            )
+        return translate(locale, "reason.follow_student", student=data.get("student_name"))
+    return translate(locale, "reason.announcement", school=data.get("school_name") or "")
 
 
 def immediate_emails(
@@ -40,6 +58,8 @@ def immediate_emails(
             "body": event.body,
             "priority": event.priority.value,
             "unsubscribe_url": link,
+            "preferences_url": preferences_url(settings=settings, user_id=user.id),
+            "reason": why_this_email(event, user),
         }
         if event.topic == Topic.grades and not user.preferences.include_grade_values:
             # A comment often gives the value away ("Excellent, a 5!"); digests hide it too.

@@ -1,16 +1,33 @@
-"""Email templates: Jinja2, one folder per locale, each email a subject, a text and an HTML part."""
+"""Email templates: Jinja2, each email a subject, a text and an HTML part.
+
+Each email's words live in a folder per locale; they share one HTML layout (base.html:
+600 px, the school's name at the top, readable in dark mode) and one plain-text footer,
+whose words come from the message catalogue. The HTML leaves with its CSS inlined, as
+mail clients drop <style>; only the dark-mode rules stay in one.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from app.core import i18n
+
 TEMPLATES = Path(__file__).parent / "templates"
-LOCALES = ("en", "ru")
-DEFAULT_LOCALE = "en"
+LOCALES = i18n.LOCALES
+DEFAULT_LOCALE = i18n.DEFAULT_LOCALE
+# What the shared layout and footer show when an email has nothing to say there.
+LAYOUT_DEFAULTS: dict[str, Any] = {
+    "school_name": None,
+    "reason": None,
+    "preferences_url": None,
+    "unsubscribe_url": None,
+}
 
 _environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -20,6 +37,7 @@ _environment = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+_inliner = css_inline.CSSInliner(keep_at_rules=True)
 
 
 @dataclass(frozen=True)
@@ -29,12 +47,37 @@ class Rendered:
     html: str
 
 
+def _helpers(locale: str) -> dict[str, Any]:
+    def t(key: str, **params: Any) -> str:
+        return i18n.translate(locale, key, **params)
+
+    def plural(key: str, count: int, **params: Any) -> str:
+        return i18n.plural(locale, key, count, **params)
+
+    def day(value: str | date) -> str:
+        return i18n.format_date(
+            date.fromisoformat(value) if isinstance(value, str) else value, locale
+        )
+
+    def grade_kind(kind: str) -> str:
+        return i18n.translate(locale, f"grade_kind.{kind}") if kind else ""
+
+    return {"lang": locale, "t": t, "plural": plural, "day": day, "grade_kind": grade_kind}
+
+
 def render(name: str, locale: str, **context: Any) -> Rendered:
     """Render email `name` in the recipient's locale (English when it has none)."""
-    folder = locale if locale in LOCALES else DEFAULT_LOCALE
-    subject = _environment.get_template(f"{folder}/{name}.subject.txt").render(**context)
+    folder = i18n.supported(locale)
+    values = {**LAYOUT_DEFAULTS, **context, **_helpers(folder)}
+    subject = _environment.get_template(f"{folder}/{name}.subject.txt").render(**values)
+    html = _environment.get_template(f"{folder}/{name}.html").render(**values)
     return Rendered(
         subject=" ".join(subject.split()),
-        text=_environment.get_template(f"{folder}/{name}.txt").render(**context),
-        html=_environment.get_template(f"{folder}/{name}.html").render(**context),
+        text=_environment.get_template(f"{folder}/{name}.txt").render(**values),
+        html=_inliner.inline(html),
     )
+
+
+def when(moment: datetime, locale: str, timezone: str) -> str:
+    """A moment as the recipient reads it: «1 декабря 2026, 18:00» in their own zone."""
+    return i18n.format_datetime(moment, locale, timezone)

@@ -1,44 +1,81 @@
-"""Signed one-click unsubscribe links (RFC 8058): verifiable without a database lookup.
+"""The signed links of notification emails: one-click unsubscribe (RFC 8058) and the
+preference centre. Both are verifiable without a database lookup and last 60 days.
 
-A link is signed for one user and the topics the email was about (one for an immediate
-email, those of its items for a digest); following it turns their email off.
+An unsubscribe link is signed for one user and the topics the email was about (one for an
+immediate email, those of its items for a digest); following it turns their email off.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urlencode
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from beanie import PydanticObjectId
 from bson.errors import InvalidId
-from jose import JWTError, jwt
 
 from app.core.config import Settings
-from app.core.errors import BadRequest
-from app.core.security import JWT_ALGORITHM
+from app.core.page_tokens import InvalidPageToken, read_page_token, sign_page_token
+from app.core.web import public_url
 from app.notifications.models import SUBSCRIBABLE_TOPICS, Topic
 
-TOKEN_TYPE = "unsubscribe"
-UNSUBSCRIBE_PATH = "/api/v1/unsubscribe"
+UNSUBSCRIBE_PURPOSE = "unsubscribe"
+PREFERENCES_PURPOSE = "preferences"
+LINK_TTL = timedelta(days=60)
+# The RFC 8058 endpoint (POST) and the page explaining it (GET) share this path; links
+# mailed before the pages existed pointed at the same path under /api/v1.
+UNSUBSCRIBE_PATH = "/unsubscribe"
+PREFERENCES_PATH = "/preferences"
+
+
+@dataclass(frozen=True)
+class LinkHolder:
+    """Whom a link was signed for, what about, and whether it has expired."""
+
+    user_id: PydanticObjectId
+    topics: list[Topic]
+    expired: bool
 
 
 def unsubscribe_token(
-    *, settings: Settings, user_id: PydanticObjectId, topics: Sequence[Topic]
+    *,
+    settings: Settings,
+    user_id: PydanticObjectId,
+    topics: Sequence[Topic],
+    now: datetime | None = None,
 ) -> str:
-    claims = {
-        "sub": str(user_id),
-        "topics": sorted({t.value for t in topics}),
-        "type": TOKEN_TYPE,
-    }
-    return jwt.encode(claims, settings.secret, algorithm=JWT_ALGORITHM)
+    return sign_page_token(
+        secret=settings.secret,
+        user_id=str(user_id),
+        purpose=UNSUBSCRIBE_PURPOSE,
+        ttl=LINK_TTL,
+        now=now,
+        topics=sorted({t.value for t in topics}),
+    )
 
 
 def unsubscribe_url(
     *, settings: Settings, user_id: PydanticObjectId, topics: Sequence[Topic]
 ) -> str:
     token = unsubscribe_token(settings=settings, user_id=user_id, topics=topics)
-    query = urlencode({"token": token})
-    return f"{settings.public_base_url.rstrip('/')}{UNSUBSCRIBE_PATH}?{query}"
+    return public_url(settings.public_base_url, UNSUBSCRIBE_PATH, token=token)
+
+
+def preferences_token(
+    *, settings: Settings, user_id: PydanticObjectId, now: datetime | None = None
+) -> str:
+    return sign_page_token(
+        secret=settings.secret,
+        user_id=str(user_id),
+        purpose=PREFERENCES_PURPOSE,
+        ttl=LINK_TTL,
+        now=now,
+    )
+
+
+def preferences_url(*, settings: Settings, user_id: PydanticObjectId) -> str:
+    token = preferences_token(settings=settings, user_id=user_id)
+    return public_url(settings.public_base_url, PREFERENCES_PATH, token=token)
 
 
 def unsubscribe_headers(url: str) -> dict[str, str]:
@@ -48,15 +85,26 @@ def unsubscribe_headers(url: str) -> dict[str, str]:
     }
 
 
-def read_token(*, settings: Settings, token: str) -> tuple[PydanticObjectId, list[Topic]]:
-    """The user and topics a link was signed for; 400 when tampered with or malformed."""
+def _holder(settings: Settings, token: str, purpose: str) -> LinkHolder:
+    page_token = read_page_token(secret=settings.secret, token=token, purpose=purpose)
     try:
-        claims = jwt.decode(token, settings.secret, algorithms=[JWT_ALGORITHM])
-        if claims.get("type") != TOKEN_TYPE:
-            raise ValueError("not an unsubscribe token")
-        topics = [Topic(value) for value in claims["topics"]]
-        if not topics or any(topic not in SUBSCRIBABLE_TOPICS for topic in topics):
-            raise ValueError("not email topics")
-        return PydanticObjectId(claims["sub"]), topics
-    except (JWTError, ValueError, KeyError, TypeError, InvalidId) as exc:
-        raise BadRequest("This unsubscribe link is invalid or has been altered") from exc
+        topics = [Topic(value) for value in page_token.claims.get("topics", [])]
+        user_id = PydanticObjectId(page_token.user_id)
+    except (ValueError, TypeError, InvalidId) as exc:
+        raise InvalidPageToken(str(exc)) from exc
+    if any(topic not in SUBSCRIBABLE_TOPICS for topic in topics):
+        raise InvalidPageToken("not email topics")
+    return LinkHolder(user_id=user_id, topics=topics, expired=page_token.expired)
+
+
+def read_unsubscribe_token(*, settings: Settings, token: str) -> LinkHolder:
+    """The user and topics an unsubscribe link was signed for; InvalidPageToken if forged."""
+    holder = _holder(settings, token, UNSUBSCRIBE_PURPOSE)
+    if not holder.topics:
+        raise InvalidPageToken("no topics")
+    return holder
+
+
+def read_preferences_token(*, settings: Settings, token: str) -> LinkHolder:
+    """The user a preference-centre link was signed for; InvalidPageToken if forged."""
+    return _holder(settings, token, PREFERENCES_PURPOSE)

@@ -17,22 +17,19 @@ from app.auth import hooks as auth_hooks
 from app.auth.models import DigestDue, User
 from app.core import jobs
 from app.core.config import get_settings
+from app.core.i18n import translate
 from app.core.security import as_utc, utcnow
 from app.core.timezones import UTC, zone_or_utc
 from app.delivery import service as delivery
 from app.delivery.models import Email, EmailKind
-from app.delivery.render import render
-from app.delivery.unsubscribe import unsubscribe_headers, unsubscribe_url
+from app.delivery.render import render, when
+from app.delivery.unsubscribe import preferences_url, unsubscribe_headers, unsubscribe_url
 from app.notifications.models import SUBSCRIBABLE_TOPICS, EmailDecision, Notification, Topic
 from app.notifications.preferences import EmailFrequency, Preferences
 
 SCAN_JOB = "digests.scan"
 SEND_JOB = "digests.send"
 PERIODS = (EmailFrequency.daily, EmailFrequency.weekly)
-TOPIC_LABELS = {
-    "en": {Topic.grades: "Grades", Topic.announcements: "Announcements"},
-    "ru": {Topic.grades: "Оценки", Topic.announcements: "Объявления"},
-}
 
 
 @auth_hooks.timezone_changed.connect
@@ -199,7 +196,7 @@ async def _send_period(user: User, period: EmailFrequency, due: datetime, now: d
         )
         included = []
         if pending:
-            candidate = _digest_email(user, period, key, pending, zone)
+            candidate = _digest_email(user, period, key, pending)
             written = await delivery.queue_email(candidate)
             # A racing job may have written this period's email first, from fewer
             # notifications: only what that email holds is digested; the rest waits.
@@ -250,12 +247,11 @@ async def _advance(
 
 
 def _digest_email(
-    user: User, period: EmailFrequency, key: str, notifications: list[Notification], zone: ZoneInfo
+    user: User, period: EmailFrequency, key: str, notifications: list[Notification]
 ) -> Email:
     assert user.id is not None
     settings = get_settings()
     locale = user.locale.value
-    labels = TOPIC_LABELS[locale]
     groups: OrderedDict[tuple[str | None, Topic], dict[str, Any]] = OrderedDict()
     hide_values = not user.preferences.include_grade_values
     for notification in notifications:
@@ -265,9 +261,13 @@ def _digest_email(
         child_key = str(notification.data.get("student_id") or child) if is_grade else None
         group = groups.setdefault(
             (child_key, notification.topic),
-            {"child": child, "topic_label": labels[notification.topic], "items": []},
+            {
+                "child": child,
+                "topic_label": translate(locale, f"topics.{notification.topic.value}.name"),
+                "items": [],
+            },
         )
-        group["items"].append(_item(notification, zone, hide_values=hide_values))
+        group["items"].append(_item(notification, user, hide_values=hide_values))
     topics = list(dict.fromkeys(n.topic for n in notifications))
     link = unsubscribe_url(settings=settings, user_id=user.id, topics=topics)
     rendered = render(
@@ -277,6 +277,8 @@ def _digest_email(
         count=len(notifications),
         groups=list(groups.values()),
         unsubscribe_url=link,
+        preferences_url=preferences_url(settings=settings, user_id=user.id),
+        reason=translate(locale, f"reason.{period.value}"),
     )
     return delivery.new_email(
         key=key,
@@ -289,11 +291,11 @@ def _digest_email(
     )
 
 
-def _item(notification: Notification, zone: ZoneInfo, *, hide_values: bool) -> dict[str, Any]:
+def _item(notification: Notification, user: User, *, hide_values: bool) -> dict[str, Any]:
     """One line of a digest; a grade from its fields, so the template words it per locale."""
     data = notification.data
     item: dict[str, Any] = {
-        "when": as_utc(notification.created_at).astimezone(zone).strftime("%d.%m %H:%M"),
+        "when": when(as_utc(notification.created_at), user.locale.value, user.timezone),
         "title": notification.title,
         "body": notification.body,
         "grade": None,

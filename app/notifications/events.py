@@ -6,6 +6,7 @@ from beanie import PydanticObjectId
 
 from app.auth.models import User
 from app.core import jobs
+from app.core.i18n import DEFAULT_LOCALE, LOCALES, translate
 from app.core.security import as_utc
 from app.grades.models import Grade
 from app.notifications.models import Event, Topic
@@ -30,6 +31,33 @@ async def grade_written(grade: Grade, *, changed: bool) -> None:
     )
 
 
+def grade_words(
+    locale: str,
+    *,
+    student: str,
+    subject: str,
+    value: object,
+    kind: str,
+    comment: str | None,
+    changed: bool,
+) -> tuple[str, str]:
+    """The inbox title and body of a grade notice, in one language."""
+    title = translate(
+        locale,
+        "inbox.grade_changed" if changed else "inbox.grade_new",
+        student=student,
+        subject=subject,
+    )
+    body = translate(
+        locale,
+        "inbox.grade_body",
+        value=value,
+        kind=translate(locale, f"grade_kind.{kind}"),
+        subject=subject,
+    )
+    return title, body + (f" — {comment}" if comment else "")
+
+
 @jobs.job(GRADE_EVENT_JOB)
 async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) -> int:
     """Tell the student and the parents following them about a posted or changed grade."""
@@ -39,15 +67,29 @@ async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) 
     student = await User.get(grade.student_id)
     teacher = await User.get(grade.teacher_id)
     school = await School.get(grade.school_id)
-    student_name = student.full_name if student else "Student"
-    verb = "changed" if changed else "new"
+    student_name = student.full_name if student else "—"
+    texts = {
+        locale: grade_words(
+            locale,
+            student=student_name,
+            subject=grade.subject,
+            value=grade.value,
+            kind=grade.kind.value,
+            comment=grade.comment,
+            changed=changed,
+        )
+        for locale in LOCALES
+    }
+    school_class = next(
+        (c for c in (school.classes if school else []) if c.id == grade.class_id), None
+    )
     event = Event(
         key=event_key,
         topic=Topic.grades,
         template="grade",
-        title=f"{student_name}: {verb} grade in {grade.subject}",
-        body=f"{grade.value} ({grade.kind.value}) in {grade.subject}"
-        + (f" — {grade.comment}" if grade.comment else ""),
+        title=texts[DEFAULT_LOCALE][0],
+        body=texts[DEFAULT_LOCALE][1],
+        texts=texts,
         school_id=grade.school_id,
         actor_id=grade.teacher_id,
         data={
@@ -61,6 +103,7 @@ async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) 
             "teacher_name": teacher.full_name if teacher else None,
             "comment": grade.comment,
             "school_name": school.name if school else None,
+            "class_name": school_class.name if school_class else None,
             "changed": changed,
         },
     )

@@ -125,3 +125,9 @@ class Event:
     school_id: PydanticObjectId | None = None
     actor_id: PydanticObjectId | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # (title, body) by locale, for what the app words itself; people's own words (an
+    # announcement's) are the same for everyone and stay in `title` and `body`.
+    texts: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def words_for(self, locale: str) -> tuple[str, str]:
+        return self.texts.get(locale, (self.title, self.body))

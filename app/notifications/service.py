@@ -330,14 +330,15 @@ def build_notification(event: Event, recipient: User) -> Notification | None:
     if not in_app and decision == EmailDecision.none:
         return None
     frequency = getattr(preferences.email, event.topic.value, None)
+    title, body = event.words_for(recipient.locale.value)
     return Notification(
         event_key=event.key,
         recipient_id=recipient.id,
         school_id=event.school_id,
         topic=event.topic,
         priority=event.priority,
-        title=event.title,
-        body=event.body,
+        title=title,
+        body=body,
         data=event.data,
         in_app=in_app,
         email_decision=decision,

@@ -70,8 +70,9 @@ async def test_grade_values_stay_out_when_the_parent_said_so(
     for part in (text_of(digest), html_of(digest)):
         # The child, the subject, the kind and the teacher stay.
         assert "Anna Petrova" in part and family.world.teacher.full_name in part
-        assert f"math</strong>: regular, {hidden}" in part or f"math: regular, {hidden}" in part
-        assert "(regular)" not in part and "fractions" not in part
+        kind = "текущая" if 'lang="ru"' in html_of(digest) else "regular"
+        assert f"math</strong>: {kind}, {hidden}" in part or f"math: {kind}, {hidden}" in part
+        assert f"({kind})" not in part and "fractions" not in part
         # Other topics keep their text.
         assert "Zoo at 9" in part
 
@@ -115,7 +116,7 @@ async def test_daily_and_weekly_digests_of_one_user_are_independent(
 
     assert await digests.scan(now=vl(10, 18, 5)) == 1
     [tuesday] = received(smtp_server, olga)
-    assert tuesday["Subject"] == "Ежедневная сводка Schoolbell: событий — 1"
+    assert tuesday["Subject"] == "Ежедневная сводка Schoolbell: 1 событие"
     assert "Anna Petrova" in text_of(tuesday) and "Trip" not in text_of(tuesday)
 
     # Wednesday and Thursday: nothing for either digest, no email.
@@ -129,8 +130,8 @@ async def test_daily_and_weekly_digests_of_one_user_are_independent(
     mail = received(smtp_server, olga)
     assert len(mail) == 3
     by_subject = {str(m["Subject"]): text_of(m) for m in mail[1:]}
-    daily = by_subject["Ежедневная сводка Schoolbell: событий — 1"]
-    weekly = by_subject["Еженедельная сводка Schoolbell: событий — 2"]
+    daily = by_subject["Ежедневная сводка Schoolbell: 1 событие"]
+    weekly = by_subject["Еженедельная сводка Schoolbell: 2 события"]
     assert "Boris Petrov" in daily and "Trip" not in daily and "Concert" not in daily
     assert "Trip: Zoo on Friday" in weekly and "Concert: Saturday 11:00" in weekly
     assert "Boris" not in weekly and "Anna" not in weekly
@@ -161,8 +162,8 @@ async def test_a_corrected_grade_says_so(
     await digests.scan(now=la(10, 18))
     [digest] = received(smtp_server, emma)
     text = text_of(digest)
-    assert "- 10.06 10:00  math: 3 (regular) · " in text
-    assert "- 10.06 11:00  math: 4 (regular), changed · " in text
+    assert "- 10 June 2025, 10:00  math: 3 (regular) · " in text
+    assert "- 10 June 2025, 11:00  math: 4 (regular), changed · " in text
 
 
 async def test_switching_a_topic_to_the_other_digest_takes_its_pending_items_along(

@@ -85,9 +85,9 @@ async def test_daily_digests_follow_each_users_own_evening(
     assert await digests.scan(now=vl(10, 18, 5)) == 1
     assert received(smtp_server, emma) == []
     [first] = received(smtp_server, olga)
-    assert first["Subject"] == "Ежедневная сводка Schoolbell: событий — 4"
+    assert first["Subject"] == "Ежедневная сводка Schoolbell: 4 события"
     text = text_of(first)
-    assert text.startswith("Ежедневная сводка: событий — 4.")
+    assert text.startswith("Ежедневная сводка: 4 события.")
     anna, boris, news = (
         text.index("== Anna Petrova · Оценки =="),
         text.index("== Boris Petrov · Оценки =="),
@@ -97,19 +97,22 @@ async def test_daily_digests_follow_each_users_own_evening(
     anna_part, boris_part, news_part = text[anna:boris], text[boris:news], text[news:]
     # Times are Olga's own, in order, each item under its child, with its teacher.
     by = family.world.teacher.full_name
-    assert f"- 10.06 11:00  math: 5 (regular) · {by} — Great work\n" in anna_part
-    assert f"- 10.06 16:00  english: 3 (regular) · {by}\n" in anna_part
-    assert anna_part.index("10.06 11:00") < anna_part.index("10.06 16:00")
+    assert f"- 10 июня 2025, 11:00  math: 5 (текущая) · {by} — Great work\n" in anna_part
+    assert f"- 10 июня 2025, 16:00  english: 3 (текущая) · {by}\n" in anna_part
+    assert anna_part.index("10 июня 2025, 11:00") < anna_part.index("10 июня 2025, 16:00")
     assert boris_part.count("\n- ") == 1
-    assert f"- 10.06 14:00  english: 4 (regular) · {by}\n" in boris_part
-    assert "- 10.06 15:00  Parents' meeting: Thursday 19:00" in news_part
-    assert "Отписаться от этих писем: http://testserver/api/v1/unsubscribe?token=" in text
+    assert f"- 10 июня 2025, 14:00  english: 4 (текущая) · {by}\n" in boris_part
+    assert "- 10 июня 2025, 15:00  Parents' meeting: Thursday 19:00" in news_part
+    assert "Отписаться: http://testserver/unsubscribe?token=" in text
     html = html_of(first)
     assert "<h3>Anna Petrova · Оценки</h3>" in html
-    assert f"<li>10.06 11:00 — <strong>math</strong>: <strong>5</strong> (regular) · {by}" in html
+    assert (
+        f"<li>10 июня 2025, 11:00 — <strong>math</strong>: <strong>5</strong> (текущая) · {by}"
+        in html
+    )
     assert "<h3>Boris Petrov · Оценки</h3>" in html
     assert "<h3>Объявления</h3>" in html
-    assert "<strong>Parents&#39; meeting</strong>: Thursday 19:00" in html
+    assert "<strong>Parents' meeting</strong>: Thursday 19:00" in html
     assert 'lang="ru"' in html
 
     await post_grade(client, teacher, family, family.anna, at=vl(10, 20), value=4)
@@ -123,18 +126,18 @@ async def test_daily_digests_follow_each_users_own_evening(
     assert "== Anna Petrova · Grades ==" in text
     assert "Boris" not in text and "Parents' meeting" not in text
     # 11:00 in Vladivostok on the 10th was 18:00 on the 9th in Los Angeles.
-    assert f"- 09.06 18:00  math: 5 (regular) · {by} — Great work\n" in text
-    assert f"- 10.06 03:00  math: 4 (regular) · {by}\n" in text
-    assert "Stop these emails: http://testserver/api/v1/unsubscribe?token=" in text
+    assert f"- 9 June 2025, 18:00  math: 5 (regular) · {by} — Great work\n" in text
+    assert f"- 10 June 2025, 03:00  math: 4 (regular) · {by}\n" in text
+    assert "Unsubscribe: http://testserver/unsubscribe?token=" in text
     assert 'lang="en"' in html_of(for_emma)
 
     # Olga's next evening covers only what came after her last digest.
     assert await digests.scan(now=vl(11, 18, 5)) == 1
     olga_mail = received(smtp_server, olga)
     assert len(olga_mail) == 2 and len(received(smtp_server, emma)) == 1
-    assert olga_mail[1]["Subject"] == "Ежедневная сводка Schoolbell: событий — 1"
+    assert olga_mail[1]["Subject"] == "Ежедневная сводка Schoolbell: 1 событие"
     second = text_of(olga_mail[1])
-    assert f"- 10.06 20:00  math: 4 (regular) · {by}\n" in second
+    assert f"- 10 июня 2025, 20:00  math: 4 (текущая) · {by}\n" in second
     assert "Anna Petrova · Оценки" in second
     assert "Boris" not in second and "Parents' meeting" not in second and "Great work" not in second
 
@@ -210,7 +213,7 @@ async def test_a_job_that_runs_before_the_digest_is_due_does_nothing(
     assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 17, 59)) == 0
     assert received(smtp_server, olga) == []
     assert daily_due(await reload(olga)) == vl(10, 18)
-    assert await pending_titles(olga) == ["Anna Petrova: new grade in math"]
+    assert await pending_titles(olga) == ["Anna Petrova: новая оценка, math"]
 
 
 async def test_a_crash_after_the_email_was_written_does_not_send_it_again(
@@ -240,18 +243,18 @@ async def test_a_crash_after_the_email_was_written_does_not_send_it_again(
     refreshed = await reload(olga)
     assert daily_due(refreshed) == vl(11, 18)
     assert as_utc(refreshed.next_digest_at) == vl(11, 18)  # type: ignore[arg-type]
-    assert await pending_titles(olga) == ["Anna Petrova: new grade in math"]
+    assert await pending_titles(olga) == ["Anna Petrova: новая оценка, math"]
     digested = await Notification.find(
         {"recipient_id": olga.id, "digested_at": {"$ne": None}}
     ).to_list()
     assert sorted(n.title for n in digested) == [
-        "Anna Petrova: new grade in math",
-        "Boris Petrov: new grade in math",
+        "Anna Petrova: новая оценка, math",
+        "Boris Petrov: новая оценка, math",
     ]
     assert await digests.scan(now=vl(11, 18)) == 1
     mail = received(smtp_server, olga)
     assert len(mail) == 2
-    assert "math: 2 (regular)" in text_of(mail[1]) and "Boris" not in text_of(mail[1])
+    assert "math: 2 (текущая)" in text_of(mail[1]) and "Boris" not in text_of(mail[1])
 
 
 async def test_a_crash_recovered_the_next_evening_still_sends_that_evenings_digest(
@@ -311,7 +314,7 @@ async def test_a_racing_job_that_wrote_the_email_first_wins_and_nothing_is_lost(
 
     assert await Email.find({"recipient_id": olga.id}).count() == 1
     # Only what the written email holds is digested; Boris's grade goes tomorrow.
-    assert await pending_titles(olga) == ["Boris Petrov: new grade in math"]
+    assert await pending_titles(olga) == ["Boris Petrov: новая оценка, math"]
     assert await digests.scan(now=vl(11, 18)) == 1
     [tomorrow] = [m for m in received(smtp_server, olga) if "Boris" in text_of(m)]
     assert "Anna" not in text_of(tomorrow)
@@ -378,8 +381,8 @@ async def test_weekly_digests_go_on_the_digest_weekday_in_each_zone(
     assert await digests.scan(now=vl(13, 18, 5)) == 1
     [for_olga] = received(smtp_server, olga)
     assert received(smtp_server, emma) == []
-    assert for_olga["Subject"] == "Еженедельная сводка Schoolbell: событий — 2"
-    assert text_of(for_olga).startswith("Еженедельная сводка: событий — 2.")
+    assert for_olga["Subject"] == "Еженедельная сводка Schoolbell: 2 события"
+    assert text_of(for_olga).startswith("Еженедельная сводка: 2 события.")
 
     assert await digests.scan(now=la(13, 18, 5)) == 1
     [for_emma] = received(smtp_server, emma)
@@ -419,7 +422,7 @@ async def test_a_missed_digest_goes_out_once_when_the_workers_are_back(
     # The workers were down from the 10th until `back_at`: one digest, not three.
     assert await digests.scan(now=back_at) == 1
     [digest] = received(smtp_server, olga)
-    assert digest["Subject"] == "Ежедневная сводка Schoolbell: событий — 3"
+    assert digest["Subject"] == "Ежедневная сводка Schoolbell: 3 события"
     assert await digests.scan(now=back_at) == 0
     refreshed = await reload(olga)
     assert daily_due(refreshed) == next_due
@@ -433,4 +436,4 @@ async def test_a_missed_digest_goes_out_once_when_the_workers_are_back(
     assert await digests.scan(now=next_due) == 1
     mail = received(smtp_server, olga)
     assert len(mail) == 2
-    assert "math: 2 (regular)" in text_of(mail[1]) and "5 (regular)" not in text_of(mail[1])
+    assert "math: 2 (текущая)" in text_of(mail[1]) and "5 (текущая)" not in text_of(mail[1])
