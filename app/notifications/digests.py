@@ -23,7 +23,7 @@ from app.core.timezones import UTC, zone_or_utc
 from app.delivery import service as delivery
 from app.delivery.models import Email, EmailKind
 from app.delivery.render import render, when
-from app.delivery.unsubscribe import preferences_url, unsubscribe_headers, unsubscribe_url
+from app.notifications.links import preferences_url, unsubscribe_headers, unsubscribe_url
 from app.notifications.models import SUBSCRIBABLE_TOPICS, EmailDecision, Notification, Topic
 from app.notifications.preferences import EmailFrequency, Preferences
 

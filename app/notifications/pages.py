@@ -1,6 +1,6 @@
 """The preference centre and the unsubscribe page, for people arriving from an email.
 
-Both open from signed links (see app.delivery.unsubscribe): GET shows, POST changes. The
+Both open from signed links (see app.notifications.links): GET shows, POST changes. The
 one-click endpoint of RFC 8058 is the POST of the unsubscribe page, so a mail client and a
 person pressing the button do the same thing.
 """
@@ -31,13 +31,13 @@ from app.core.web import Pages, page_locale
 from app.delivery import service as delivery
 from app.delivery.models import EmailKind
 from app.delivery.render import render as render_email
-from app.delivery.unsubscribe import (
+from app.notifications import service
+from app.notifications.links import (
     LinkHolder,
     preferences_url,
     read_preferences_token,
     read_unsubscribe_token,
 )
-from app.notifications import service
 from app.notifications.models import SUBSCRIBABLE_TOPICS
 from app.notifications.preferences import EmailFrequency, Preferences, Priority
 

@@ -15,9 +15,9 @@ from app.core.db import insert_many_ignoring_duplicates
 from app.core.errors import Forbidden, NotFound
 from app.core.pagination import newest_first_page
 from app.core.security import utcnow
-from app.delivery.immediate import immediate_emails
 from app.delivery.service import queue_emails
 from app.notifications import digests as digests
+from app.notifications.emails import immediate_emails
 from app.notifications.models import (
     SUBSCRIBABLE_TOPICS,
     EmailDecision,

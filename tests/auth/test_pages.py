@@ -12,7 +12,7 @@ import pytest
 from app.auth.models import User
 from app.core.config import Settings
 from app.core.security import utcnow
-from app.delivery.unsubscribe import preferences_token
+from app.notifications.links import preferences_token
 from tests.auth.conftest import NEW_PASSWORD, login, mailed_token, outbox
 from tests.conftest import DEFAULT_PASSWORD, World
 from tests.pages import english_words

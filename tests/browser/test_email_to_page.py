@@ -284,7 +284,7 @@ def test_every_page_works_without_javascript(live_app: LiveApp, open_browser: An
     from beanie import PydanticObjectId
 
     from app.core.security import utcnow
-    from app.delivery.unsubscribe import preferences_token, unsubscribe_token
+    from app.notifications.links import preferences_token, unsubscribe_token
     from app.notifications.models import Topic
     from tests.conftest import make_settings
 

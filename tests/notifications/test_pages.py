@@ -13,7 +13,7 @@ import pytest
 from app.auth.models import User
 from app.core.config import Settings
 from app.core.security import utcnow
-from app.delivery.unsubscribe import preferences_token, unsubscribe_token
+from app.notifications.links import preferences_token, unsubscribe_token
 from app.notifications.models import Topic
 from tests.auth.conftest import outbox, text_of
 from tests.auth.test_pages import error_after

@@ -9,12 +9,12 @@ from app.auth.models import User
 from app.core.config import get_settings
 from app.core.i18n import translate
 from app.delivery.models import Email, EmailKind
-from app.delivery.quiet_hours import quiet_hours_end
 from app.delivery.render import render
 from app.delivery.service import new_email
-from app.delivery.unsubscribe import preferences_url, unsubscribe_headers, unsubscribe_url
+from app.notifications.links import preferences_url, unsubscribe_headers, unsubscribe_url
 from app.notifications.models import EmailDecision, Event, Notification, Topic
 from app.notifications.preferences import Priority
+from app.notifications.quiet_hours import quiet_hours_end
 
 
 def why_this_email(event: Event, user: User) -> str:
