@@ -20,7 +20,7 @@ from app.core.body_limit import BodySizeLimit
 from app.core.config import Settings, get_settings, use_settings
 from app.core.db import EmbeddedSnapshot, init_database, make_client
 from app.core.errors import install_error_handlers
-from app.core.jobs import Dispatcher, InlineDispatcher, use_dispatcher
+from app.core.jobs import Dispatcher, InlineDispatcher, JobRelay, use_dispatcher
 from app.core.ops import router as ops_router
 from app.core.ratelimit import build_limiter
 from app.delivery.router import router as unsubscribe_router
@@ -30,6 +30,7 @@ from app.notifications.router import router as notifications_router
 from app.schools.router import router as schools_router
 
 API_PREFIX = "/api/v1"
+REDIS_TIMEOUT_SECONDS = 2.0
 
 
 def create_app(
@@ -55,9 +56,12 @@ def create_app(
             await snapshot.load()
             snapshot.start()
         await auth_service.ensure_bootstrap_admin(settings=settings)
+        relay = JobRelay()
+        relay.start()
         try:
             yield
         finally:
+            await relay.stop()
             if snapshot is not None:
                 await snapshot.stop()
             if app.state.redis is not None:
@@ -72,7 +76,18 @@ def create_app(
     )
     app.state.settings = settings
     app.state.mongo_client = client
-    app.state.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
+    app.state.redis = (
+        aioredis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        if settings.redis_url
+        else None
+    )
+    # Parts that run beside the API (the embedded worker and beat) add a check here:
+    # each returns the names of what has stopped, and /ready answers 503 naming them.
+    app.state.liveness_checks = []
     app.state.limiter = build_limiter(settings)
 
     install_error_handlers(app)

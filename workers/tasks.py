@@ -8,13 +8,13 @@ from celery import Celery
 from pymongo.errors import PyMongoError
 
 from app import jobs as _registered_jobs  # noqa: F401  (fills the job registry)
-from app.core.jobs import JOBS, JobFunction
+from app.core.jobs import JOBS, JobFunction, run_job
 from workers import runtime
 
 
-def _task_body(function: JobFunction) -> Any:
+def _task_body(name: str, function: JobFunction) -> Any:
     def body(**kwargs: Any) -> Any:
-        return runtime.run(function(**kwargs))
+        return runtime.run(run_job(name, kwargs))
 
     body.__name__ = function.__name__
     body.__doc__ = function.__doc__
@@ -30,4 +30,4 @@ def register_tasks(celery_app: Celery) -> None:
             retry_backoff=True,
             max_retries=5,
             shared=False,
-        )(_task_body(function))
+        )(_task_body(name, function))

@@ -41,7 +41,7 @@ async def post_announcement(
     if replay is not None:
         return AnnouncementOut.of(replay)
     settings = request.app.state.settings
-    enforce(request, settings.announcement_rate, "announce", str(user.id))
+    await enforce(request, settings.announcement_rate, "announce", str(user.id))
     announcement = await service.create_announcement(
         author=user, body=body, idempotency_key=idempotency_key
     )

@@ -63,8 +63,8 @@ async def login(
 ) -> TokenPair:
     """Exchange email (`username`) and password for an access and a refresh token."""
     # Loose per address, since whole schools share one; tight per account against guessing.
-    enforce(request, settings.login_rate_per_client, "login:client", client_address(request))
-    enforce(
+    await enforce(request, settings.login_rate_per_client, "login:client", client_address(request))
+    await enforce(
         request,
         settings.login_rate_per_account,
         "login:account",
@@ -96,8 +96,8 @@ async def request_password_reset(
     background: BackgroundTasks,
 ) -> Response:
     """Mail a reset link if the account exists; the answer is the same either way."""
-    enforce(request, settings.password_reset_rate, "reset:client", client_address(request))
-    enforce(
+    await enforce(request, settings.password_reset_rate, "reset:client", client_address(request))
+    await enforce(
         request, settings.password_reset_rate, "reset:email", service.normalize_email(body.email)
     )
     # After the response, so its timing does not tell whether the account exists.
@@ -129,7 +129,7 @@ async def update_me(
     """Change name, locale, time zone or password; a password change ends every session."""
     if body.current_password is not None:
         # A stolen access token must not become a way to guess the password.
-        enforce(request, settings.login_rate_per_account, "password-change", str(user.id))
+        await enforce(request, settings.login_rate_per_account, "password-change", str(user.id))
     return UserOut.of(await service.update_me(user=user, changes=body))
 
 

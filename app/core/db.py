@@ -20,6 +20,7 @@ from bson.errors import InvalidId
 from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pydantic import BeforeValidator, Field
+from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError
 from pymongo.errors import DuplicateKeyError as DuplicateKeyError  # re-exported
 
@@ -153,3 +154,18 @@ class EmbeddedSnapshot:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.save()
+
+
+async def claim_one(
+    model: type[Document],
+    query: dict[str, Any],
+    update: dict[str, Any],
+    *,
+    sort: list[tuple[str, int]] | None = None,
+) -> dict[str, Any] | None:
+    """One atomic find-and-update returning the document as changed; None when none matches.
+    Two callers racing for the same document: exactly one gets it."""
+    raw: dict[str, Any] | None = await model.get_motor_collection().find_one_and_update(
+        query, update, sort=sort, return_document=ReturnDocument.AFTER
+    )
+    return raw

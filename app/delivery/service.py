@@ -1,9 +1,10 @@
 """The outbox: write every email first, then send it from a worker, exactly once.
 
-A worker claims an email with one atomic find_one_and_update (pending → sending, with a
-lease), so two workers never send the same one. A transient failure puts it back to
-pending with exponential backoff and jitter; a permanent one, or the last attempt,
-makes it dead. A sweep every minute re-enqueues what is due and what a dead worker held.
+A worker claims an email with one atomic find_one_and_update (pending or failed → sending,
+with a lease), so two workers never send the same one. A transient failure makes it
+`failed` with its next try scheduled (exponential backoff and jitter) and a send job due at
+that very time; a permanent one, or the last attempt, makes it `dead`. The sweep every
+minute is the safety net: it re-enqueues what is due and what a dead worker held.
 """
 
 from __future__ import annotations
@@ -23,15 +24,14 @@ from email.utils import format_datetime, parseaddr
 from typing import Any
 
 from beanie import PydanticObjectId
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from app.core import jobs
 from app.core.config import Settings, get_settings
-from app.core.db import insert_many_ignoring_duplicates
+from app.core.db import claim_one, insert_many_ignoring_duplicates
 from app.core.security import utcnow
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.delivery.render import Rendered
@@ -46,6 +46,10 @@ LEASE = timedelta(minutes=5)
 BACKOFF_SECONDS = (30, 120, 480, 1800, 7200)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 SEND_BATCH = 100
+# Waiting for a (first or next) attempt.
+DUE_STATUSES = [EmailStatus.pending, EmailStatus.failed]
+# What a person may send again.
+RETRYABLE_STATUSES = [EmailStatus.failed, EmailStatus.dead]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -108,37 +112,54 @@ async def queue_emails(emails: Sequence[Email]) -> int:
 
 
 _limiters: dict[str, MovingWindowRateLimiter] = {}
+MEMORY = "memory://"
 
 
-def _rate_limiter(settings: Settings) -> MovingWindowRateLimiter:
-    uri = settings.redis_url or "memory://"
+def _rate_limiter(uri: str) -> MovingWindowRateLimiter:
     if uri not in _limiters:
         _limiters[uri] = MovingWindowRateLimiter(storage_from_string(uri))
     return _limiters[uri]
 
 
+def _take_slot(uri: str, item: RateLimitItem) -> float | None:
+    """One send from the window at `uri`, or, with Redis away, from this process's own
+    window; None when granted, else when the window frees up."""
+    try:
+        limiter = _rate_limiter(uri)
+        if limiter.hit(item, "schoolbell", "email"):
+            return None
+        return limiter.get_window_stats(item, "schoolbell", "email")[0]
+    except Exception as exc:
+        if uri == MEMORY:
+            raise
+        log.warning("email rate: Redis is unreachable (%s); counting in memory", exc)
+        return _take_slot(MEMORY, item)
+
+
 async def _wait_for_sending_slot(settings: Settings) -> None:
     """Every worker draws from one shared window, so the provider's quota holds overall."""
-    limiter = _rate_limiter(settings)
     item = parse(f"{settings.email_rate_per_second}/second")
-    while not await asyncio.to_thread(limiter.hit, item, "schoolbell", "email"):
-        reset_at, _ = await asyncio.to_thread(limiter.get_window_stats, item, "schoolbell", "email")
+    uri = settings.redis_url or MEMORY
+    while True:
+        reset_at = await asyncio.to_thread(_take_slot, uri, item)
+        if reset_at is None:
+            return
         await asyncio.sleep(max(0.01, min(1.0, reset_at - time.time())))
 
 
 async def claim(*, now: datetime, email_ids: Sequence[PydanticObjectId] | None) -> Email | None:
     """Take one due email for sending; None when there is none. Atomic: one winner."""
-    query: dict[str, Any] = {"status": EmailStatus.pending, "next_attempt_at": {"$lte": now}}
+    query: dict[str, Any] = {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}}
     if email_ids is not None:
         query["_id"] = {"$in": list(email_ids)}
-    raw = await Email.get_motor_collection().find_one_and_update(
+    raw = await claim_one(
+        Email,
         query,
         {
             "$set": {"status": EmailStatus.sending, "lease_until": now + LEASE},
             "$inc": {"attempts": 1},
         },
         sort=[("next_attempt_at", 1)],
-        return_document=ReturnDocument.AFTER,
     )
     return Email.model_validate(raw) if raw is not None else None
 
@@ -202,16 +223,22 @@ async def _record_sent(email: Email, now: datetime) -> None:
 
 
 async def _record_failure(email: Email, failure: DeliveryError, now: datetime) -> None:
+    retry_at: datetime | None = None
     if failure.permanent or email.attempts >= MAX_ATTEMPTS:
         changes: dict[str, Any] = {"status": EmailStatus.dead}
     else:
-        changes = {
-            "status": EmailStatus.pending,
-            "next_attempt_at": now + backoff(email.attempts),
-        }
+        retry_at = now + backoff(email.attempts)
+        changes = {"status": EmailStatus.failed, "next_attempt_at": retry_at}
     changes.update({"lease_until": None, "last_error": str(failure)[:1000]})
-    await Email.get_motor_collection().update_one(_this_claim(email), {"$set": changes})
+    result = await Email.get_motor_collection().update_one(_this_claim(email), {"$set": changes})
     log.warning("email %s to %s failed (%s): %s", email.id, email.to, changes["status"], failure)
+    if retry_at is not None and result.modified_count:
+        # The next try is a job due at its own time; the sweep only catches what slips.
+        await jobs.enqueue(
+            SEND_JOB,
+            countdown=(retry_at - utcnow()).total_seconds(),
+            email_ids=[str(email.id)],
+        )
 
 
 @jobs.job(SEND_JOB, queue=jobs.EMAIL_QUEUE)
@@ -248,18 +275,22 @@ async def send_emails(
 
 
 @jobs.job(SWEEP_JOB)
-async def sweep(*, now: datetime | None = None) -> int:
-    """Hand back emails whose sender died (lease expired) and send everything due (beat)."""
+async def sweep(*, now: datetime | None = None, all_leases: bool = False) -> int:
+    """Hand back emails whose sender died (lease expired) and send everything due (beat).
+    `all_leases`: every email being sent is an orphan (the start of the only process)."""
     # A time given by the caller (a replay, a test's clock) is the send jobs' time too.
     clock: dict[str, Any] = {"now": now} if now is not None else {}
     now = now or utcnow()
     collection = Email.get_motor_collection()
+    orphaned: dict[str, Any] = {"status": EmailStatus.sending}
+    if not all_leases:
+        orphaned["lease_until"] = {"$lt": now}
     await collection.update_many(
-        {"status": EmailStatus.sending, "lease_until": {"$lt": now}},
+        orphaned,
         {"$set": {"status": EmailStatus.pending, "next_attempt_at": now, "lease_until": None}},
     )
     due = await collection.count_documents(
-        {"status": EmailStatus.pending, "next_attempt_at": {"$lte": now}}
+        {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}}
     )
     # One job per batch of due emails; each claims its own, so they never overlap.
     for _ in range((due + SEND_BATCH - 1) // SEND_BATCH):

@@ -257,7 +257,7 @@ async def redeem_guardian_code(
     request: Request, body: GuardianCodeRedeem, parent: ParentUser
 ) -> ChildOut:
     """Enter a guardian code to link to the child; a wrong, used or expired code is a 400."""
-    enforce(request, GUARDIAN_CODE_RATE, "guardian-code", str(parent.id))
+    await enforce(request, GUARDIAN_CODE_RATE, "guardian-code", str(parent.id))
     student = await service.redeem_guardian_code(parent=parent, code=body.code)
     return _child_out(await service.child_view(student=student))
 
