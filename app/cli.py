@@ -106,21 +106,47 @@ def add_startup(app: FastAPI, hook: Callable[[], Awaitable[None]]) -> None:
     app.router.lifespan_context = lifespan
 
 
-def run_embedded_workers(app: FastAPI, workers: Any) -> None:
-    """Start the in-process Celery worker and beat with the app, and stop them before it."""
+def run_embedded_workers(app: FastAPI, workers: Any, *, owns_all_work: bool) -> None:
+    """Start the in-process Celery worker and beat with the app, and stop them before it.
+
+    `owns_all_work`: this process is the only one on its database (schoolbell dev holds the
+    data dir's lock), so at start whatever was in flight belongs to a process that is gone:
+    every recorded job is sent again and every email being sent goes back to the queue at
+    once, instead of after leases and the first sweep.
+    """
+    from app.core.jobs import enqueue, relay_due_jobs
+    from app.delivery.service import SWEEP_JOB
+
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
         async with inner(application) as state:
             workers.start()
+            application.state.liveness_checks.append(workers.dead)
+            if owns_all_work:
+                await relay_due_jobs(everything=True)
+                await enqueue(SWEEP_JOB, all_leases=True)
+            watch = asyncio.create_task(_watch(workers))
             try:
                 yield state
             finally:
+                watch.cancel()
                 # Before the app's own shutdown, so the last snapshot has the workers' writes.
                 await asyncio.to_thread(workers.stop)
 
     app.router.lifespan_context = lifespan
+
+
+WATCH_INTERVAL_SECONDS = 5.0
+
+
+async def _watch(workers: Any) -> None:
+    """Look at the worker and beat threads now and then, so a dead one is logged even when
+    nobody asks /ready."""
+    while True:
+        await asyncio.sleep(WATCH_INTERVAL_SECONDS)
+        workers.dead()
 
 
 def say(message: str, stream: IO[str] | None = None) -> None:
@@ -148,7 +174,11 @@ def build_app_with_embedded_workers(settings: Settings, *, snapshot_dir: Path | 
     celery_app = create_celery(settings)
     app = create_app(settings, snapshot_dir=snapshot_dir, dispatcher=CeleryDispatcher(celery_app))
     schedule_file = settings.data_dir / "beat-schedule"
-    run_embedded_workers(app, EmbeddedWorkers(celery_app, schedule_file=schedule_file))
+    run_embedded_workers(
+        app,
+        EmbeddedWorkers(celery_app, schedule_file=schedule_file),
+        owns_all_work=snapshot_dir is not None,
+    )
     return app
 
 
