@@ -32,6 +32,8 @@ from pymongo.errors import DuplicateKeyError
 from app.core import jobs
 from app.core.config import Settings, get_settings
 from app.core.db import claim_one, insert_many_ignoring_duplicates
+from app.core.errors import Conflict, NotFound
+from app.core.pagination import newest_first_filter, newest_first_sort, next_cursor
 from app.core.security import utcnow
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.delivery.render import Rendered
@@ -309,3 +311,50 @@ async def email_counts(match: dict[str, Any]) -> dict[str, int]:
     ):
         counts[row["_id"]] = row["count"]
     return counts
+
+
+# --- what a person sees and requeues -----------------------------------------------------
+
+
+async def list_emails(
+    *, scope: dict[str, Any], statuses: Sequence[EmailStatus], limit: int, cursor: str | None
+) -> tuple[list[Email], str | None]:
+    """Emails within `scope` (the caller's schools, an announcement) in these statuses,
+    newest first."""
+    query: dict[str, Any] = {**scope, "status": {"$in": list(statuses)}}
+    query.update(newest_first_filter("created_at", cursor))
+    rows = await Email.find(query).sort(newest_first_sort("created_at")).limit(limit + 1).to_list()
+    return next_cursor(rows, limit, "created_at")
+
+
+def _requeued() -> dict[str, Any]:
+    # A fresh set of attempts: a person decided the cause is fixed.
+    return {
+        "$set": {"status": EmailStatus.pending, "next_attempt_at": utcnow(), "attempts": 0},
+    }
+
+
+async def retry_email(*, email_id: PydanticObjectId, scope: dict[str, Any]) -> Email:
+    """Send a failed or dead email again, now. 404 outside `scope`; 409 unless it failed."""
+    email = await Email.find_one({**scope, "_id": email_id})
+    if email is None:
+        raise NotFound("Email not found")
+    raw = await claim_one(
+        Email, {"_id": email_id, "status": {"$in": RETRYABLE_STATUSES}}, _requeued()
+    )
+    if raw is None:
+        raise Conflict(f"Only a failed or dead email can be sent again; this one is {email.status}")
+    await jobs.enqueue(SEND_JOB, email_ids=[str(email_id)])
+    return Email.model_validate(raw)
+
+
+async def retry_emails(*, scope: dict[str, Any], statuses: Sequence[EmailStatus]) -> int:
+    """Send every failed or dead email within `scope` again, now; returns how many."""
+    wanted = [s for s in statuses if s in RETRYABLE_STATUSES]
+    result = await Email.get_motor_collection().update_many(
+        {**scope, "status": {"$in": wanted}}, _requeued()
+    )
+    requeued = int(result.modified_count)
+    for _ in range((requeued + SEND_BATCH - 1) // SEND_BATCH):
+        await jobs.enqueue(SEND_JOB, email_ids=None)
+    return requeued
