@@ -154,7 +154,13 @@ def say(message: str, stream: IO[str] | None = None) -> None:
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:
+    import logging
+
     import uvicorn
+
+    # The app's own notices (a background save, a worker that died) next to uvicorn's.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:  %(name)s: %(message)s")
+    logging.getLogger("app").setLevel(logging.INFO)
 
     # uvicorn turns SIGINT/SIGTERM into a graceful stop that runs the lifespan shutdown.
     uvicorn.run(app, host=host, port=port, log_level="info")
@@ -310,14 +316,14 @@ async def _create_admin(settings: Settings, email: str, password: str, full_name
     from pymongo.errors import PyMongoError
 
     from app.auth import service as auth_service
-    from app.core.db import EmbeddedSnapshot, init_database, is_embedded, make_client
+    from app.core.db import EmbeddedStore, init_database, is_embedded, make_client
     from app.core.errors import AppError
     from app.documents import DOCUMENT_MODELS
 
     client = make_client(settings)
     try:
         database = await init_database(client, settings.mongodb_db, DOCUMENT_MODELS)
-        snapshot = EmbeddedSnapshot(database, settings.data_dir) if is_embedded(client) else None
+        snapshot = EmbeddedStore(database, settings.data_dir) if is_embedded(client) else None
         if snapshot is not None:
             await snapshot.load()
         try:
@@ -327,7 +333,7 @@ async def _create_admin(settings: Settings, email: str, password: str, full_name
         except AppError as exc:
             raise CommandError(f"could not create the admin: {exc.detail}") from exc
         if snapshot is not None:
-            await snapshot.save()
+            await snapshot.stop()
         return user
     except PyMongoError as exc:
         raise CommandError(f"database error: {exc}") from exc

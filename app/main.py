@@ -18,7 +18,7 @@ from app.auth.router import router as auth_router
 from app.auth.router import users_router
 from app.core.body_limit import BodySizeLimit
 from app.core.config import Settings, get_settings, use_settings
-from app.core.db import EmbeddedSnapshot, init_database, make_client
+from app.core.db import EmbeddedStore, init_database, make_client
 from app.core.errors import install_error_handlers
 from app.core.jobs import Dispatcher, InlineDispatcher, JobRelay, use_dispatcher
 from app.core.ops import router as ops_router
@@ -52,7 +52,7 @@ def create_app(
         use_dispatcher(dispatcher or InlineDispatcher())
         snapshot = None
         if snapshot_dir is not None:
-            snapshot = EmbeddedSnapshot(database, snapshot_dir)
+            snapshot = EmbeddedStore(database, snapshot_dir)
             await snapshot.load()
             snapshot.start()
         await auth_service.ensure_bootstrap_admin(settings=settings)
