@@ -111,11 +111,14 @@ def run_embedded_workers(app: FastAPI, workers: Any, *, owns_all_work: bool) -> 
 
     `owns_all_work`: this process is the only one on its database (schoolbell dev holds the
     data dir's lock), so at start whatever was in flight belongs to a process that is gone:
-    every recorded job is sent again and every email being sent goes back to the queue at
-    once, instead of after leases and the first sweep.
+    every recorded job is sent again, every email being sent goes back to the queue, and
+    due digests and scheduled announcements go, at once rather than after leases and beat's
+    first minute.
     """
+    from app.announcements.service import PUBLISH_DUE_JOB
     from app.core.jobs import enqueue, relay_due_jobs
     from app.delivery.service import SWEEP_JOB
+    from app.digests.service import SCAN_JOB
 
     inner = app.router.lifespan_context
 
@@ -127,6 +130,10 @@ def run_embedded_workers(app: FastAPI, workers: Any, *, owns_all_work: bool) -> 
             if owns_all_work:
                 await relay_due_jobs(everything=True)
                 await enqueue(SWEEP_JOB, all_leases=True)
+                # Beat's first run of these is a minute away: what fell due while dev was
+                # stopped goes now.
+                await enqueue(SCAN_JOB)
+                await enqueue(PUBLISH_DUE_JOB)
             watch = asyncio.create_task(_watch(workers))
             try:
                 yield state

@@ -105,9 +105,15 @@ async def queue_emails(emails: Sequence[Email]) -> int:
     """Write a batch with one unordered insert (keys already there are skipped), then one job."""
     documents = [e.model_dump(by_alias=True, exclude={"id"}) for e in emails]
     written = await insert_many_ignoring_duplicates(Email.get_motor_collection(), documents)
-    if written:
-        await jobs.enqueue(SEND_JOB, email_ids=None)
+    await _enqueue_sends(written)
     return written
+
+
+async def _enqueue_sends(count: int, **clock: Any) -> None:
+    """One send job per batch of `count` due emails; each claims its own, so they never
+    overlap, and none is left for the next sweep."""
+    for _ in range((count + SEND_BATCH - 1) // SEND_BATCH):
+        await jobs.enqueue(SEND_JOB, email_ids=None, **clock)
 
 
 # --- sending -----------------------------------------------------------------------------
@@ -236,10 +242,12 @@ async def _record_failure(email: Email, failure: DeliveryError, now: datetime) -
     log.warning("email %s to %s failed (%s): %s", email.id, email.to, changes["status"], failure)
     if retry_at is not None and result.modified_count:
         # The next try is a job due at its own time; the sweep only catches what slips.
+        # With the server away, the run stopped here and the emails after this one wait
+        # too: that job sends whatever is due then, not just this one.
         await jobs.enqueue(
             SEND_JOB,
             countdown=(retry_at - utcnow()).total_seconds(),
-            email_ids=[str(email.id)],
+            email_ids=None if failure.connection_lost else [str(email.id)],
         )
 
 
@@ -294,9 +302,7 @@ async def sweep(*, now: datetime | None = None, all_leases: bool = False) -> int
     due = await collection.count_documents(
         {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}}
     )
-    # One job per batch of due emails; each claims its own, so they never overlap.
-    for _ in range((due + SEND_BATCH - 1) // SEND_BATCH):
-        await jobs.enqueue(SEND_JOB, email_ids=None, **clock)
+    await _enqueue_sends(due, **clock)
     return due
 
 
@@ -355,6 +361,5 @@ async def retry_emails(*, scope: dict[str, Any], statuses: Sequence[EmailStatus]
         {**scope, "status": {"$in": wanted}}, _requeued()
     )
     requeued = int(result.modified_count)
-    for _ in range((requeued + SEND_BATCH - 1) // SEND_BATCH):
-        await jobs.enqueue(SEND_JOB, email_ids=None)
+    await _enqueue_sends(requeued)
     return requeued
