@@ -74,13 +74,8 @@ async def test_a_deferred_recipient_is_failed_with_its_next_try(
 
 
 async def test_retry_all_sends_every_failed_and_dead_email_once(
-    client: httpx.AsyncClient,
-    world: World,
-    login_as: Login,
-    smtp_server: CountingSmtpServer,
-    make_user: UserFactory,
+    client: httpx.AsyncClient, world: World, login_as: Login, smtp_server: CountingSmtpServer
 ) -> None:
-    assert world.school.id is not None and world.class_5a.id is not None
     smtp_server.refuse.add(world.student.email)
     smtp_server.defer.add(world.teacher.email)
     await announce(client, world, login_as, priority="critical")

@@ -8,7 +8,7 @@ import asyncio
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,8 @@ from app.documents import DOCUMENT_MODELS
 from app.notifications.models import EmailDecision, Notification, Topic
 from app.notifications.preferences import EmailFrequency, Preferences
 from app.schools.models import School, SchoolClass
-from tests.conftest import SmtpServer
-from tests.test_cli import DevServer
+from tests.conftest import SmtpServer, running
+from tests.dev_server import DevServer
 
 pytestmark = pytest.mark.slow
 
@@ -56,37 +56,17 @@ class FlakySmtp(SmtpServer):
 
 @pytest.fixture
 def smtp() -> Iterator[FlakySmtp]:
-    server = FlakySmtp()
-    server.start()
-    try:
+    with running(FlakySmtp()) as server:
         yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    # Without a .env: only what a test sets is configured.
-    path = tmp_path / "work"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def started() -> Iterator[list[DevServer]]:
-    servers: list[DevServer] = []
-    yield servers
-    for server in servers:
-        if server.process.poll() is None:
-            server.stop(signal.SIGKILL)
 
 
 def students(count: int) -> list[str]:
     return [f"student{n}@faults.example.org" for n in range(count)]
 
 
-def build_school(data_dir: Path, pupils: int, *, extra: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
-    """A school whose admin can broadcast to `pupils` students, written as dev's data."""
+def build_school(tmp_path: Path, pupils: int, *, extra: Sequence[dict[str, Any]] = ()) -> Path:
+    """A data dir for dev with a school whose admin can broadcast to `pupils` students."""
+    data_dir = tmp_path / "data"
 
     async def build() -> None:
         await init_database(AsyncMongoMockClient(tz_aware=True), "build", DOCUMENT_MODELS)
@@ -127,6 +107,7 @@ def build_school(data_dir: Path, pupils: int, *, extra: list[dict[str, Any]] = (
         )
 
     asyncio.run(build())
+    return data_dir
 
 
 def dev(workdir: Path, data_dir: Path, smtp: SmtpServer, **env: str) -> DevServer:
@@ -171,13 +152,12 @@ def wait_until(condition: Callable[[], bool], seconds: float = DRAIN_SECONDS) ->
 
 
 def test_kill_9_in_the_middle_of_a_broadcast_loses_nothing_and_doubles_at_most_one(
-    workdir: Path, tmp_path: Path, smtp: FlakySmtp, started: list[DevServer]
+    workdir: Path, tmp_path: Path, smtp: FlakySmtp, servers: list[DevServer]
 ) -> None:
     pupils = 150
-    data_dir = tmp_path / "data"
-    build_school(data_dir, pupils)
+    data_dir = build_school(tmp_path, pupils)
     first = dev(workdir, data_dir, smtp, EMAIL_RATE_PER_SECOND="30")
-    started.append(first)
+    servers.append(first)
     announce(first)
     wait_until(lambda: len(smtp.envelopes) >= pupils // 3)
     first.stop(signal.SIGKILL)
@@ -186,7 +166,7 @@ def test_kill_9_in_the_middle_of_a_broadcast_loses_nothing_and_doubles_at_most_o
 
     restarted = time.monotonic()
     second = dev(workdir, data_dir, smtp, EMAIL_RATE_PER_SECOND="30")
-    started.append(second)
+    servers.append(second)
     wanted = set(students(pupils))
     wait_until(lambda: wanted <= set(smtp.by_recipient()))
     drain = time.monotonic() - restarted
@@ -204,9 +184,8 @@ def test_kill_9_in_the_middle_of_a_broadcast_loses_nothing_and_doubles_at_most_o
 
 
 def test_a_digest_sent_before_a_kill_9_is_not_sent_again(
-    workdir: Path, tmp_path: Path, smtp: FlakySmtp, started: list[DevServer]
+    workdir: Path, tmp_path: Path, smtp: FlakySmtp, servers: list[DevServer]
 ) -> None:
-    data_dir = tmp_path / "data"
     due = utcnow() - timedelta(minutes=5)
     parent_id = PydanticObjectId()
     parent = {
@@ -223,7 +202,9 @@ def test_a_digest_sent_before_a_kill_9_is_not_sent_again(
         "digest_due": DigestDue(daily=due).model_dump(),
         "next_digest_at": due,
     }
-    build_school(data_dir, 0, extra=[User.model_validate(parent).model_dump(by_alias=True)])
+    data_dir = build_school(
+        tmp_path, 0, extra=[User.model_validate(parent).model_dump(by_alias=True)]
+    )
     notifications = [
         Notification(
             event_key=f"grade:{n}",
@@ -240,14 +221,14 @@ def test_a_digest_sent_before_a_kill_9_is_not_sent_again(
     asyncio.run(_write_notifications(data_dir, notifications))
 
     first = dev(workdir, data_dir, smtp)
-    started.append(first)
+    servers.append(first)
     wait_until(lambda: smtp.by_recipient()["parent@faults.example.org"] == 1, 60)
     # Killed once the digest is recorded as sent on disk: the moment a 2 s save used to miss.
     wait_until(lambda: _digest_status(data_dir) == "sent", 30)
     first.stop(signal.SIGKILL)
 
     second = dev(workdir, data_dir, smtp)
-    started.append(second)
+    servers.append(second)
     time.sleep(5)  # dev scans for due digests at start; a second one would be sent now
     received = smtp.by_recipient()["parent@faults.example.org"]
     print(f"\ndigest crash: the digest arrived {received} time(s)")
@@ -271,14 +252,13 @@ def _digest_status(data_dir: Path) -> str | None:
 
 
 def test_smtp_away_then_back_every_email_goes_once(
-    workdir: Path, tmp_path: Path, smtp: FlakySmtp, started: list[DevServer]
+    workdir: Path, tmp_path: Path, smtp: FlakySmtp, servers: list[DevServer]
 ) -> None:
     pupils = 20
-    data_dir = tmp_path / "data"
-    build_school(data_dir, pupils)
+    data_dir = build_school(tmp_path, pupils)
     smtp.stop()
     server = dev(workdir, data_dir, smtp)
-    started.append(server)
+    servers.append(server)
     announce(server)
     token = server.token(ADMIN, PASSWORD)
     headers = {"Authorization": f"Bearer {token}"}
@@ -311,16 +291,15 @@ def test_smtp_away_then_back_every_email_goes_once(
 
 
 def test_451_then_250_goes_once_and_550_is_dead_with_the_reason_shown(
-    workdir: Path, tmp_path: Path, smtp: FlakySmtp, started: list[DevServer]
+    workdir: Path, tmp_path: Path, smtp: FlakySmtp, servers: list[DevServer]
 ) -> None:
     pupils = 5
-    data_dir = tmp_path / "data"
-    build_school(data_dir, pupils)
+    data_dir = build_school(tmp_path, pupils)
     deferred, refused = students(pupils)[0], students(pupils)[1]
     smtp.defer_once.add(deferred)
     smtp.refuse.add(refused)
     server = dev(workdir, data_dir, smtp)
-    started.append(server)
+    servers.append(server)
     posted = time.monotonic()
     announce(server)
 

@@ -23,7 +23,7 @@ from app.core.config import Settings
 from app.core.jobs import CeleryDispatcher, JobRecord
 from app.delivery.models import Email, EmailStatus
 from app.notifications.models import Notification
-from tests.conftest import DEFAULT_PASSWORD, World, make_settings
+from tests.conftest import DEFAULT_PASSWORD, World, make_settings, running
 from tests.delivery.conftest import CountingSmtpServer
 from tests.delivery.helpers import received_by
 from tests.faults.redis_server import OwnRedis
@@ -39,12 +39,8 @@ DRAIN_TIMEOUT_SECONDS = 60
 
 @pytest.fixture
 def own_redis() -> Iterator[OwnRedis]:
-    server = OwnRedis()
-    server.start()
-    try:
+    with running(OwnRedis()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
