@@ -23,6 +23,7 @@ from bson.codec_options import CodecOptions
 from bson.errors import InvalidBSON, InvalidId
 from bson.raw_bson import RawBSONDocument
 from mongomock.collection import Collection as MongoMockCollection
+from mongomock.helpers import patch_datetime_awareness_in_document
 from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pydantic import BeforeValidator, Field
@@ -394,16 +395,20 @@ class EmbeddedStore:
         return restored
 
     async def _import_legacy_snapshot(self) -> int:
-        """Earlier versions kept one JSON file: read it once, through the journal."""
+        """Earlier versions kept one JSON file: read it once, into the store and the journal."""
         legacy = self.directory / LEGACY_SNAPSHOT_FILE
-        if not legacy.exists():
+        if not legacy.exists() or self._journal is None:
             return 0
         collections = json_util.loads(legacy.read_text(encoding="utf-8"))
+        database_store = self.database.delegate._store
         restored = 0
         for name, documents in collections.items():
-            if documents:
-                await insert_many_ignoring_duplicates(self.database[name], documents)
-                restored += len(documents)
+            for document in documents:
+                # As mongomock itself would keep it: naive UTC datetimes, to the millisecond.
+                stored = patch_datetime_awareness_in_document(document)
+                database_store[name]._documents[stored["_id"]] = stored
+                self._journal.append(name, stored["_id"], stored)
+                restored += 1
         os.replace(legacy, legacy.with_name(f"{LEGACY_SNAPSHOT_FILE}.imported"))
         return restored
 
