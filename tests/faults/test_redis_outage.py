@@ -106,23 +106,35 @@ async def test_a_grade_posted_while_redis_is_down_is_notified_and_mailed_once_it
         "/auth/login", data={"username": world.teacher.email, "password": DEFAULT_PASSWORD}
     )
     assert login.status_code == 200, login.text
+    reset = await client.post("/auth/password-reset/request", json={"email": world.parent.email})
+    assert reset.status_code == 202, reset.text
+    announced = await client.post(
+        "/announcements",
+        json={"school_id": str(world.school.id), "title": "Outage", "body": "Still here"},
+        headers=login_as(world.admin),
+    )
+    assert announced.status_code == 202, announced.text
     # The grade's notification waits in the job outbox, not in a lost send_task.
     assert await JobRecord.find({"name": "notifications.grade_event"}).count() == 1
 
     own_redis.start()
 
     async def mailed() -> bool:
-        return len(received_by(smtp_server, world.student.email)) == 1
+        # The grade's email and the announcement's.
+        return len(received_by(smtp_server, world.student.email)) >= 2
 
     drain = await _until(mailed, DRAIN_TIMEOUT_SECONDS)
     await asyncio.sleep(3)  # a duplicate would arrive in this time
-    assert len(received_by(smtp_server, world.student.email)) == 1
-    assert await Notification.find({"recipient_id": world.student.id}).count() == 1
-    (email,) = await Email.find({"recipient_id": world.student.id}).to_list()
-    assert email.status == EmailStatus.sent
+    assert len(received_by(smtp_server, world.student.email)) == 2
+    assert await Notification.find({"recipient_id": world.student.id}).count() == 2
+    emails = await Email.find({"recipient_id": world.student.id}).to_list()
+    assert [e.status for e in emails] == [EmailStatus.sent] * 2
+    assert sorted(e.announcement_id is None for e in emails) == [False, True]
+    subjects = [str(m["Subject"]) for m in received_by(smtp_server, world.parent.email)]
+    assert subjects.count("Reset your Schoolbell password") == 1
     ready = await client.get("http://test/ready")
     assert ready.status_code == 200, ready.text
     print(
-        f"\nredis outage: grade answered in {request_seconds:.2f} s; mailed {drain:.1f} s "
-        "after Redis came back; lost 0, duplicated 0"
+        f"\nredis outage: grade answered in {request_seconds:.2f} s; its email and the "
+        f"announcement's arrived {drain:.1f} s after Redis came back; lost 0, duplicated 0"
     )
