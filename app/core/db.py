@@ -161,15 +161,22 @@ class _Journal:
             self._dirty = True
 
     def sync(self) -> None:
+        """Flush to the disk (from a thread). The fsync runs on a duplicate descriptor,
+        outside the lock, so appends on the event loop never wait for the disk."""
         with self.lock:
-            if self._dirty:
-                os.fsync(self._fd)
-                self._dirty = False
+            if not self._dirty:
+                return
+            descriptor = os.dup(self._fd)
+            self._dirty = False
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
     def rotate(self) -> int:
-        """Continue in a new segment; returns the last one written, now closed."""
+        """Continue in a new segment; returns the last one written, now closed. No fsync
+        here, on the event loop: the fold writes the snapshot that holds it durably."""
         with self.lock:
-            os.fsync(self._fd)
             os.close(self._fd)
             closed, self.segment = self.segment, self.segment + 1
             self._fd = self._open(self.segment)
