@@ -73,23 +73,36 @@ def require_reachable(settings: Settings, *, mongodb: bool, redis: bool) -> None
 
 
 def move_aside_unreadable_database(data_dir: Path) -> None:
-    """A corrupt or truncated snapshot is renamed, never overwritten, and the operator is told."""
+    """A damaged database file is renamed, never overwritten, and the operator is told; dev
+    then starts from what is still readable."""
     from datetime import UTC, datetime
 
-    from app.core.db import SNAPSHOT_FILE, move_aside_if_unreadable
+    from app.core.db import (
+        LEGACY_SNAPSHOT_FILE,
+        EmbeddedDataError,
+        move_aside_if_unreadable,
+        read_embedded,
+    )
 
     moved = move_aside_if_unreadable(data_dir, now=datetime.now(UTC))
-    if moved is None:
-        return
-    moved_to, reason = moved
-    say(
-        f"warning: the embedded database {data_dir / SNAPSHOT_FILE} could not be read "
-        f"({reason}).\n"
-        f"  It was moved to {moved_to} and dev starts with an empty database.\n"
-        f"  To recover: stop dev, repair the moved file (or take a backup copy) and put it "
-        f"back as {data_dir / SNAPSHOT_FILE}; or delete it if the data does not matter.",
-        sys.stderr,
-    )
+    if moved is not None:
+        moved_to, reason = moved
+        say(
+            f"warning: the embedded database {data_dir / LEGACY_SNAPSHOT_FILE} could not be "
+            f"read ({reason}).\n"
+            f"  It was moved to {moved_to} and dev starts with an empty database.\n"
+            f"  To recover: stop dev, repair the moved file (or take a backup copy) and put it "
+            f"back as {data_dir / LEGACY_SNAPSHOT_FILE}; or delete it if the data does not "
+            "matter.",
+            sys.stderr,
+        )
+    # Each unreadable snapshot or journal file is moved aside as it is found; the rest load.
+    for _ in range(100):
+        try:
+            read_embedded(data_dir)
+            return
+        except EmbeddedDataError as exc:
+            say(f"warning: {exc}", sys.stderr)
 
 
 def dev_jwt_secret(data_dir: Path) -> str:
@@ -140,21 +153,54 @@ def add_startup(app: FastAPI, hook: Callable[[], Awaitable[None]]) -> None:
     app.router.lifespan_context = lifespan
 
 
-def run_embedded_workers(app: FastAPI, workers: Any) -> None:
-    """Start the in-process Celery worker and beat with the app, and stop them before it."""
+def run_embedded_workers(app: FastAPI, workers: Any, *, owns_all_work: bool) -> None:
+    """Start the in-process Celery worker and beat with the app, and stop them before it.
+
+    `owns_all_work`: this process is the only one on its database (schoolbell dev holds the
+    data dir's lock), so at start whatever was in flight belongs to a process that is gone:
+    every recorded job is sent again, every email being sent goes back to the queue, and
+    due digests and scheduled announcements go, at once rather than after leases and beat's
+    first minute.
+    """
+    from app.announcements.service import PUBLISH_DUE_JOB
+    from app.core.jobs import enqueue, relay_due_jobs
+    from app.delivery.service import SWEEP_JOB
+    from app.notifications.digests import SCAN_JOB
+
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
         async with inner(application) as state:
             workers.start()
+            application.state.liveness_checks.append(workers.dead)
+            if owns_all_work:
+                await relay_due_jobs(everything=True)
+                await enqueue(SWEEP_JOB, all_leases=True)
+                # Beat's first run of these is a minute away: what fell due while dev was
+                # stopped goes now.
+                await enqueue(SCAN_JOB)
+                await enqueue(PUBLISH_DUE_JOB)
+            watch = asyncio.create_task(_watch(workers))
             try:
                 yield state
             finally:
+                watch.cancel()
                 # Before the app's own shutdown, so the last snapshot has the workers' writes.
                 await asyncio.to_thread(workers.stop)
 
     app.router.lifespan_context = lifespan
+
+
+WATCH_INTERVAL_SECONDS = 5.0
+
+
+async def _watch(workers: Any) -> None:
+    """Look at the worker and beat threads now and then, so a dead one is logged even when
+    nobody asks /ready."""
+    while True:
+        await asyncio.sleep(WATCH_INTERVAL_SECONDS)
+        workers.dead()
 
 
 def say(message: str, stream: IO[str] | None = None) -> None:
@@ -168,7 +214,13 @@ def start_logging(settings: Settings, level: str | None = None) -> None:
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:
+    import logging
+
     import uvicorn
+
+    # The app's own notices (a background save, a worker that died) next to uvicorn's.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:  %(name)s: %(message)s")
+    logging.getLogger("app").setLevel(logging.INFO)
 
     # uvicorn turns SIGINT/SIGTERM into a graceful stop that runs the lifespan shutdown.
     # Its own access line is off: RequestObserver writes one per request, with its id. Its
@@ -190,7 +242,11 @@ def build_app_with_embedded_workers(settings: Settings, *, snapshot_dir: Path | 
     celery_app = create_celery(settings)
     app = create_app(settings, snapshot_dir=snapshot_dir, dispatcher=CeleryDispatcher(celery_app))
     schedule_file = settings.data_dir / "beat-schedule"
-    run_embedded_workers(app, EmbeddedWorkers(celery_app, schedule_file=schedule_file))
+    run_embedded_workers(
+        app,
+        EmbeddedWorkers(celery_app, schedule_file=schedule_file),
+        owns_all_work=snapshot_dir is not None,
+    )
     return app
 
 
@@ -368,7 +424,8 @@ async def _create_admin(settings: Settings, email: str, password: str, full_name
 
     from app.auth import service as auth_service
     from app.core.db import (
-        EmbeddedSnapshot,
+        EmbeddedDataError,
+        EmbeddedStore,
         UnreadableSnapshot,
         init_database,
         is_embedded,
@@ -380,11 +437,11 @@ async def _create_admin(settings: Settings, email: str, password: str, full_name
     client = make_client(settings)
     try:
         database = await init_database(client, settings.mongodb_db, DOCUMENT_MODELS)
-        snapshot = EmbeddedSnapshot(database, settings.data_dir) if is_embedded(client) else None
+        snapshot = EmbeddedStore(database, settings.data_dir) if is_embedded(client) else None
         if snapshot is not None:
             try:
                 await snapshot.load()
-            except UnreadableSnapshot as exc:
+            except (UnreadableSnapshot, EmbeddedDataError) as exc:
                 raise CommandError(
                     f"the embedded database in {settings.data_dir} could not be read ({exc}); "
                     "start `schoolbell dev` once to move it aside, or repair it",
@@ -397,7 +454,7 @@ async def _create_admin(settings: Settings, email: str, password: str, full_name
         except AppError as exc:
             raise CommandError(f"could not create the admin: {exc.detail}") from exc
         if snapshot is not None:
-            await snapshot.save()
+            await snapshot.stop()
         return user
     except PyMongoError as exc:
         raise CommandError(f"database error: {exc}") from exc

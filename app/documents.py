@@ -4,6 +4,7 @@ from beanie import Document
 
 from app.announcements.models import Announcement
 from app.auth.models import AccountToken, AuthSession, RefreshToken, User
+from app.core.jobs import JobRecord
 from app.delivery.models import Email
 from app.grades.models import Grade
 from app.notifications.models import Notification, Subscription
@@ -22,4 +23,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Notification,
     Announcement,
     Email,
+    JobRecord,
 ]

@@ -20,10 +20,10 @@ from app.auth.router import router as auth_router
 from app.auth.router import users_router
 from app.core.body_limit import BodySizeLimit
 from app.core.config import Settings, get_settings, use_settings
-from app.core.db import EmbeddedSnapshot, init_database, make_client
+from app.core.db import EmbeddedStore, init_database, make_client
 from app.core.docs import install_offline_docs
 from app.core.errors import install_error_handlers
-from app.core.jobs import Dispatcher, InlineDispatcher, use_dispatcher
+from app.core.jobs import Dispatcher, InlineDispatcher, JobRelay, use_dispatcher
 from app.core.metrics import add_gauge_source
 from app.core.metrics import router as metrics_router
 from app.core.observe import RequestObserver
@@ -40,6 +40,7 @@ from app.schools.members_router import router as members_router
 from app.schools.router import router as schools_router
 
 API_PREFIX = "/api/v1"
+REDIS_TIMEOUT_SECONDS = 2.0
 
 
 def create_app(
@@ -61,13 +62,16 @@ def create_app(
         use_dispatcher(dispatcher or InlineDispatcher())
         snapshot = None
         if snapshot_dir is not None:
-            snapshot = EmbeddedSnapshot(database, snapshot_dir)
+            snapshot = EmbeddedStore(database, snapshot_dir)
             await snapshot.load()
             snapshot.start()
         await auth_service.ensure_bootstrap_admin(settings=settings)
+        relay = JobRelay()
+        relay.start()
         try:
             yield
         finally:
+            await relay.stop()
             if snapshot is not None:
                 await snapshot.stop()
             if app.state.redis is not None:
@@ -84,7 +88,18 @@ def create_app(
     install_offline_docs(app, swagger_ui_parameters={"persistAuthorization": True})
     app.state.settings = settings
     app.state.mongo_client = client
-    app.state.redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
+    app.state.redis = (
+        aioredis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        if settings.redis_url
+        else None
+    )
+    # Parts that run beside the API (the embedded worker and beat) add a check here:
+    # each returns the names of what has stopped, and /ready answers 503 naming them.
+    app.state.liveness_checks = []
     app.state.limiter = build_limiter(settings)
 
     install_error_handlers(app)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import pytest
@@ -19,6 +21,7 @@ from app.core.config import Settings
 from app.core.security import create_access_token, hash_password
 from app.main import create_app
 from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
+from tests.dev_server import DevServer
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256"
 DEFAULT_PASSWORD = "correct-horse-battery"
@@ -246,11 +249,43 @@ class SmtpServer:
             self._controller = None
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer()
+class Startable(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Startable)
+
+
+@contextmanager
+def running(server: S) -> Iterator[S]:
+    """A server started for the length of a fixture, and stopped however it ends."""
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    with running(SmtpServer()) as server:
+        yield server
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    # A directory without a .env, so only what a test sets is configured.
+    path = tmp_path / "work"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def servers() -> Iterator[list[DevServer]]:
+    """The dev processes a test starts; killed after it, whatever its outcome."""
+    started: list[DevServer] = []
+    yield started
+    for server in started:  # a failed assertion must not leave a server running
+        if server.process.poll() is None:
+            server.stop(signal.SIGKILL)

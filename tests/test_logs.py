@@ -18,10 +18,8 @@ from app.core.logs import REQUEST_ID_HEADER, JsonFormatter
 from app.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
 from app.notifications.events import GRADE_EVENT_JOB
 from tests.conftest import World
+from tests.dev_server import DevServer
 from tests.grades.helpers import post_grade
-from tests.test_cli import DevServer, servers, workdir
-
-__all__ = ["servers", "workdir"]  # fixtures used below
 
 Login = Callable[[User], dict[str, str]]
 

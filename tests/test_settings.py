@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.core.config import Settings, SettingsError, load_settings
-from tests.test_cli import command, settings_env_names
+from tests.dev_server import command, settings_env_names
 
 GOOD_PRODUCTION = {
     "MONGODB_URL": "mongodb://127.0.0.1:9/",
@@ -161,7 +161,7 @@ def test_values_are_parsed_into_their_types(monkeypatch: pytest.MonkeyPatch) -> 
 def test_every_command_refuses_bad_settings_in_one_message_without_a_traceback(
     command_name: str, tmp_path: Path
 ) -> None:
-    from tests.test_cli import clean_env
+    from tests.dev_server import clean_env
 
     env = clean_env(
         tmp_path / "data",

@@ -11,18 +11,17 @@ import pytest
 from bson import json_util
 
 from app.core.config import load_settings
-from app.core.db import SNAPSHOT_FILE, move_aside_if_unreadable
+from app.core.db import LEGACY_SNAPSHOT_FILE, move_aside_if_unreadable, read_embedded
 from app.core.startup import CHECK_SECONDS, unreachable_services
-from tests.test_cli import DevServer, clean_env, command, run_cli, servers, workdir
-
-__all__ = ["servers", "workdir"]  # fixtures used below
+from tests.dev_server import DevServer, clean_env, command
+from tests.test_cli import run_cli
 
 SECRET = "x" * 40
 PASSWORD_IN_URL = "s3cret-do-not-print"
 
 
 def closed_port() -> int:
-    from tests.test_cli import free_port
+    from tests.dev_server import free_port
 
     return free_port()  # bound and released at once: nothing listens there
 
@@ -113,20 +112,20 @@ def test_dev_with_an_unreachable_redis_says_so(tmp_path: Path) -> None:
 def test_an_unreadable_snapshot_is_moved_aside_under_a_name_that_says_so(
     tmp_path: Path, content: bytes
 ) -> None:
-    (tmp_path / SNAPSHOT_FILE).write_bytes(content)
+    (tmp_path / LEGACY_SNAPSHOT_FILE).write_bytes(content)
     moved = move_aside_if_unreadable(tmp_path, now=datetime(2026, 12, 1, 3, 4, 5, tzinfo=UTC))
     assert moved is not None
     path, reason = moved
     assert path == tmp_path / "database.unreadable-20261201T030405Z.json"
     assert path.read_bytes() == content
-    assert not (tmp_path / SNAPSHOT_FILE).exists()
+    assert not (tmp_path / LEGACY_SNAPSHOT_FILE).exists()
     assert reason
 
 
 def test_a_readable_snapshot_stays_where_it_is(tmp_path: Path) -> None:
-    (tmp_path / SNAPSHOT_FILE).write_text(json_util.dumps({"users": []}))
+    (tmp_path / LEGACY_SNAPSHOT_FILE).write_text(json_util.dumps({"users": []}))
     assert move_aside_if_unreadable(tmp_path, now=datetime.now(UTC)) is None
-    assert (tmp_path / SNAPSHOT_FILE).exists()
+    assert (tmp_path / LEGACY_SNAPSHOT_FILE).exists()
 
 
 def test_dev_moves_a_truncated_database_aside_says_how_to_recover_and_runs(
@@ -135,7 +134,7 @@ def test_dev_moves_a_truncated_database_aside_says_how_to_recover_and_runs(
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     damaged = b'{"users": [{"_id": {"$oid": "65a000000000000000000001"}, "email": "a@ex'
-    (data_dir / SNAPSHOT_FILE).write_bytes(damaged)
+    (data_dir / LEGACY_SNAPSHOT_FILE).write_bytes(damaged)
 
     server = DevServer(workdir, data_dir)
     servers.append(server)
@@ -143,13 +142,14 @@ def test_dev_moves_a_truncated_database_aside_says_how_to_recover_and_runs(
     assert server.stop() == 0
 
     output = server.output()
-    assert f"the embedded database {data_dir / SNAPSHOT_FILE} could not be read" in output
+    assert f"the embedded database {data_dir / LEGACY_SNAPSHOT_FILE} could not be read" in output
     assert "To recover: stop dev, repair the moved file" in output
     assert "Traceback" not in output
     moved = list(data_dir.glob("database.unreadable-*.json"))
     assert len(moved) == 1 and moved[0].read_bytes() == damaged
-    # The fresh database was written beside it, never over it.
-    assert json_util.loads((data_dir / SNAPSHOT_FILE).read_text())
+    # The fresh database was kept beside it (in the journal store), never over it.
+    assert not (data_dir / LEGACY_SNAPSHOT_FILE).exists()
+    assert isinstance(read_embedded(data_dir), dict)
 
 
 def test_create_admin_refuses_a_damaged_database_and_leaves_it_alone(
@@ -157,10 +157,10 @@ def test_create_admin_refuses_a_damaged_database_and_leaves_it_alone(
 ) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    (data_dir / SNAPSHOT_FILE).write_bytes(b'{"users": [')
+    (data_dir / LEGACY_SNAPSHOT_FILE).write_bytes(b'{"users": [')
     result = run_cli(
         workdir, data_dir, "create-admin", "--email", "a@school.org", "--password", "long-enough"
     )
     assert result.returncode == 2
     assert "could not be read" in result.stderr and "Traceback" not in result.stderr
-    assert (data_dir / SNAPSHOT_FILE).read_bytes() == b'{"users": ['
+    assert (data_dir / LEGACY_SNAPSHOT_FILE).read_bytes() == b'{"users": ['

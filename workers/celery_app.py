@@ -39,6 +39,9 @@ def create_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
+        # A publish waits for a broker that is down for one quick retry, not for kombu's
+        # default of seconds: the API keeps the job in its outbox and the relay sends it.
+        broker_transport_options={"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
         beat_schedule=BEAT_SCHEDULE,
         timezone="UTC",
         enable_utc=True,

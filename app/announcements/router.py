@@ -9,11 +9,23 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 from app.announcements import service
 from app.announcements.schemas import AnnouncementIn, AnnouncementOut, Stats
 from app.auth.access import AdminUser, CurrentUser
+from app.core.db import parse_object_id
 from app.core.pagination import Page, PageParams, page_params
 from app.core.ratelimit import enforce
+from app.delivery import service as delivery
+from app.delivery.models import EmailStatus
+from app.delivery.schemas import EmailOut, Requeued
 
 router = APIRouter(tags=["announcements"])
 Paging = Annotated[PageParams, Depends(page_params)]
+Statuses = Annotated[
+    list[EmailStatus] | None,
+    Query(alias="status", description="Repeat for several; failed and dead when omitted"),
+]
+SchoolFilter = Annotated[
+    str | None, Query(max_length=64, description="One of your schools; all of them when omitted")
+]
+TROUBLE = [EmailStatus.failed, EmailStatus.dead]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -41,7 +53,7 @@ async def post_announcement(
     if replay is not None:
         return AnnouncementOut.of(replay)
     settings = request.app.state.settings
-    enforce(request, settings.announcement_rate, "announce", str(user.id))
+    await enforce(request, settings.announcement_rate, "announce", str(user.id))
     announcement = await service.create_announcement(
         author=user, body=body, idempotency_key=idempotency_key
     )
@@ -80,3 +92,64 @@ async def cancel_announcement(user: CurrentUser, announcement_id: str) -> None:
 async def get_stats(admin: AdminUser) -> Stats:
     """Figures over your schools: subscribers, users by role, the last 24 hours' traffic."""
     return await service.school_stats(admin=admin)
+
+
+@router.get("/announcements/{announcement_id}/emails", tags=["delivery"])
+async def list_announcement_emails(
+    user: CurrentUser, announcement_id: str, paging: Paging, statuses: Statuses = None
+) -> Page[EmailOut]:
+    """An announcement's emails in the given statuses (all when omitted), newest first."""
+    scope = await service.announcement_email_scope(user=user, announcement_id=announcement_id)
+    rows, cursor = await delivery.list_emails(
+        scope=scope,
+        statuses=statuses or list(EmailStatus),
+        limit=paging.limit,
+        cursor=paging.cursor,
+    )
+    return Page(items=[EmailOut.of(e) for e in rows], next_cursor=cursor)
+
+
+@router.get("/emails", tags=["delivery"])
+async def list_emails(
+    admin: AdminUser, paging: Paging, statuses: Statuses = None, school_id: SchoolFilter = None
+) -> Page[EmailOut]:
+    """Your schools' emails that failed (a retry is due) or are dead (given up), newest
+    first, with the last error and the attempts made."""
+    rows, cursor = await delivery.list_emails(
+        scope=service.email_scope(admin=admin, school_id=school_id),
+        statuses=statuses or TROUBLE,
+        limit=paging.limit,
+        cursor=paging.cursor,
+    )
+    return Page(items=[EmailOut.of(e) for e in rows], next_cursor=cursor)
+
+
+@router.post(
+    "/emails/retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["delivery"],
+    responses={404: {"description": "Not one of your schools"}},
+)
+async def retry_emails(
+    admin: AdminUser, statuses: Statuses = None, school_id: SchoolFilter = None
+) -> Requeued:
+    """Send all your schools' failed and dead emails (or those in `status`) again, now."""
+    requeued = await delivery.retry_emails(
+        scope=service.email_scope(admin=admin, school_id=school_id), statuses=statuses or TROUBLE
+    )
+    return Requeued(requeued=requeued)
+
+
+@router.post(
+    "/emails/{email_id}/retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["delivery"],
+    responses={404: {"description": "No such email in your schools"}, 409: {}},
+)
+async def retry_email(admin: AdminUser, email_id: str) -> EmailOut:
+    """Send one failed or dead email of your schools again, now."""
+    email = await delivery.retry_email(
+        email_id=parse_object_id(email_id, what="Email"),
+        scope=service.email_scope(admin=admin, school_id=None),
+    )
+    return EmailOut.of(email)

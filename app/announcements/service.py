@@ -346,3 +346,22 @@ async def school_stats(*, admin: User, now: datetime | None = None) -> Stats:
         ),
         emails_last_24h=EmailFigures(**await delivery.email_counts(recent)),
     )
+
+
+# --- the outbox, as a school admin sees it -------------------------------------------------
+
+
+def email_scope(*, admin: User, school_id: str | None) -> dict[str, Any]:
+    """The emails of the admin's schools, or of the one named (404 if not theirs)."""
+    if school_id is None:
+        return {"school_id": {"$in": list(admin.school_ids)}}
+    wanted = parse_object_id(school_id, what="School")
+    if wanted not in admin.school_ids:
+        raise NotFound("School not found")
+    return {"school_id": wanted}
+
+
+async def announcement_email_scope(*, user: User, announcement_id: str) -> dict[str, Any]:
+    """The emails of an announcement, for its author and the school's admins."""
+    announcement = await _announcement_for_manager(user, announcement_id)
+    return {"announcement_id": announcement.id}

@@ -54,8 +54,10 @@ async def _new_link(request: Request, *, settings: Settings, flow: str, email: s
         return _link_problem(request, flow, errors=errors, email=email[:MAX_EMAIL_LENGTH])
     try:
         # The API's password-reset limits, so a page is no way around them.
-        enforce(request, settings.password_reset_rate, f"{flow}:client", client_address(request))
-        enforce(request, settings.password_reset_rate, f"{flow}:email", email.lower())
+        await enforce(
+            request, settings.password_reset_rate, f"{flow}:client", client_address(request)
+        )
+        await enforce(request, settings.password_reset_rate, f"{flow}:email", email.lower())
     except TooManyRequests:
         errors = {"email": translate(locale, "errors.too_many")}
         return _link_problem(request, flow, errors=errors, email=email)

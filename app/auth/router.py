@@ -44,8 +44,10 @@ async def register(request: Request, body: RegisterIn, settings: SettingsDep) ->
     A taken email answers 409, which tells the caller the address has an account: a
     documented trade-off for a clear sign-up, bounded by these two rate limits.
     """
-    enforce(request, settings.register_rate_per_client, "register:client", client_address(request))
-    enforce(
+    await enforce(
+        request, settings.register_rate_per_client, "register:client", client_address(request)
+    )
+    await enforce(
         request,
         settings.register_rate_per_email,
         "register:email",
@@ -77,8 +79,8 @@ async def login(
 ) -> TokenPair:
     """Exchange email (`username`) and password for an access and a refresh token."""
     # Loose per address, since whole schools share one; tight per account against guessing.
-    enforce(request, settings.login_rate_per_client, "login:client", client_address(request))
-    enforce(
+    await enforce(request, settings.login_rate_per_client, "login:client", client_address(request))
+    await enforce(
         request,
         settings.login_rate_per_account,
         "login:account",
@@ -110,8 +112,8 @@ async def request_password_reset(
     background: BackgroundTasks,
 ) -> Response:
     """Mail a reset link if the account exists; the answer is the same either way."""
-    enforce(request, settings.password_reset_rate, "reset:client", client_address(request))
-    enforce(request, settings.password_reset_rate, "reset:email", normalize_email(body.email))
+    await enforce(request, settings.password_reset_rate, "reset:client", client_address(request))
+    await enforce(request, settings.password_reset_rate, "reset:email", normalize_email(body.email))
     # After the response, so its timing does not tell whether the account exists.
     background.add_task(tokens.request_password_reset, settings=settings, email=body.email)
     return Response(status_code=status.HTTP_202_ACCEPTED)
@@ -142,5 +144,5 @@ async def update_me(
     password); a password change ends every session, a new email must be verified."""
     if body.current_password is not None:
         # A stolen access token must not become a way to guess the password.
-        enforce(request, settings.login_rate_per_account, "password-change", str(user.id))
+        await enforce(request, settings.login_rate_per_account, "password-change", str(user.id))
     return UserOut.of(await service.update_me(settings=settings, user=user, changes=body))

@@ -7,29 +7,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import gc
 import logging
 import os
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import bson
 from beanie import Document, PydanticObjectId, init_beanie
 from bson import ObjectId, json_util
-from bson.errors import InvalidId
+from bson.codec_options import CodecOptions
+from bson.errors import InvalidBSON, InvalidId
+from bson.raw_bson import RawBSONDocument
+from mongomock.collection import Collection as MongoMockCollection
+from mongomock.helpers import patch_datetime_awareness_in_document
 from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pydantic import BeforeValidator, Field
+from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError
 from pymongo.errors import DuplicateKeyError as DuplicateKeyError  # re-exported
 
 from app.core.config import Settings
 from app.core.errors import NotFound
+from app.core.security import utcnow
 
 log = logging.getLogger(__name__)
-
-SNAPSHOT_FILE = "database.json"
 
 
 def parse_object_id(value: str, *, what: str = "Resource") -> PydanticObjectId:
@@ -133,7 +140,7 @@ def check_mongodb(url: str, *, timeout_seconds: float) -> str | None:
 
 
 class UnreadableSnapshot(Exception):
-    """The embedded database file is not a snapshot this code wrote (corrupt, truncated)."""
+    """The JSON file of earlier versions is not one they wrote (corrupt, truncated)."""
 
 
 def read_snapshot(path: Path) -> dict[str, list[dict[str, Any]]]:
@@ -154,9 +161,10 @@ def read_snapshot(path: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def move_aside_if_unreadable(directory: Path, *, now: datetime) -> tuple[Path, str] | None:
-    """A snapshot that cannot be loaded is renamed (never overwritten) so the next start is
-    clean and the file is still there to repair; returns where it went and why."""
-    path = directory / SNAPSHOT_FILE
+    """A JSON database of earlier versions that cannot be read is renamed (never overwritten)
+    so the next start is clean and the file is still there to repair; returns where it went
+    and why."""
+    path = directory / LEGACY_SNAPSHOT_FILE
     if not path.exists():
         return None
     try:
@@ -169,61 +177,378 @@ def move_aside_if_unreadable(directory: Path, *, now: datetime) -> tuple[Path, s
     return None
 
 
-class EmbeddedSnapshot:
-    """Keeps the in-memory database in one JSON file so `schoolbell dev` survives restarts.
+# --- the embedded database of `schoolbell dev`: a journal of every write, and snapshots ------
+#
+# mongomock keeps the database in memory. Every document it inserts, changes or deletes is
+# appended to a journal file as it happens (on the caller's thread, before the write
+# returns: acknowledged writes survive a crash of the process); a background thread folds
+# the journal into a snapshot now and then, reading only files, so saving never waits on
+# nor blocks the event loop. Start-up reads the snapshot and the journal into mongomock's
+# store directly: documents written once already passed the unique indexes.
 
-    Saved every few seconds when something changed and once more on a clean stop,
-    so a crash loses at most the last interval of writes.
-    """
+SNAPSHOT_FILE = "database.snapshot"
+JOURNAL_PREFIX = "journal."
+LEGACY_SNAPSHOT_FILE = "database.json"
+# The journal is synced to the disk this often (a crash of the process loses nothing; a
+# power cut at most this much).
+FSYNC_EVERY_SECONDS = 1.0
+# A journal is folded into the snapshot after this long, or when it grows past this size.
+COMPACT_EVERY_SECONDS = 30.0
+COMPACT_AT_BYTES = 64 * 1024 * 1024
 
-    def __init__(self, database: Any, directory: Path, interval_seconds: float = 2.0) -> None:
+_RAW = CodecOptions(document_class=RawBSONDocument)
+# mongomock keeps datetimes naive, in UTC: decoded so, they are what it would have stored.
+_AS_STORED: CodecOptions[dict[str, Any]] = CodecOptions()
+# Journals by the id() of the mongomock database store whose writes they record.
+_journals: dict[int, _Journal] = {}
+
+
+class EmbeddedDataError(Exception):
+    """The embedded database on disk cannot be read; the message says what to do."""
+
+
+class _Journal:
+    """An append-only file of BSON records {c: collection, i: _id, d: document}; without
+    `d` the document was deleted."""
+
+    def __init__(self, directory: Path, segment: int) -> None:
+        self.directory = directory
+        self.segment = segment
+        self.lock = threading.Lock()
+        self.size = 0
+        self._dirty = False
+        self._fd = self._open(segment)
+
+    def _open(self, segment: int) -> int:
+        path = self.directory / f"{JOURNAL_PREFIX}{segment:08d}"
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def append(self, collection: str, document_id: Any, document: Any) -> None:
+        record: dict[str, Any] = {"c": collection, "i": document_id}
+        if document is not None:
+            record["d"] = document
+        encoded = bson.encode(record)
+        data = memoryview(encoded)
+        with self.lock:
+            while data:
+                data = data[os.write(self._fd, data) :]
+            self.size += len(encoded)
+            self._dirty = True
+
+    def sync(self) -> None:
+        """Flush to the disk (from a thread). The fsync runs on a duplicate descriptor,
+        outside the lock, so appends on the event loop never wait for the disk."""
+        with self.lock:
+            if not self._dirty:
+                return
+            descriptor = os.dup(self._fd)
+            self._dirty = False
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+    def rotate(self) -> int:
+        """Continue in a new segment; returns the last one written, now closed. No fsync
+        here, on the event loop: the fold writes the snapshot that holds it durably."""
+        with self.lock:
+            os.close(self._fd)
+            closed, self.segment = self.segment, self.segment + 1
+            self._fd = self._open(self.segment)
+            self.size, self._dirty = 0, False
+            return closed
+
+    def close(self) -> None:
+        with self.lock:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            if self.size == 0:
+                (self.directory / f"{JOURNAL_PREFIX}{self.segment:08d}").unlink(missing_ok=True)
+
+
+def _install_journal_hooks() -> None:
+    """Make mongomock report every document it writes. Only databases with a journal
+    registered in `_journals` are recorded; others (tests' databases) are untouched."""
+    if getattr(MongoMockCollection, "_schoolbell_journal_hooks", False):
+        return
+    ensure_uniques = MongoMockCollection._ensure_uniques
+    delete = MongoMockCollection._delete
+
+    # mongomock calls this with the final document after every insert and every update
+    # that changed one (and rolls back when it raises).
+    def _ensure_uniques(self: Any, new_data: dict[str, Any]) -> None:
+        ensure_uniques(self, new_data)
+        journal = _journals.get(id(self._db_store))
+        if journal is not None:
+            journal.append(self.name, new_data["_id"], new_data)
+
+    def _delete(self: Any, filter: Any, *args: Any, **kwargs: Any) -> Any:
+        journal = _journals.get(id(self._db_store))
+        if journal is None:
+            return delete(self, filter, *args, **kwargs)
+        query = filter if isinstance(filter, Mapping) or filter is None else {"_id": filter}
+        candidates = [row["_id"] for row in self.find(query or {}, {"_id": 1})]
+        result = delete(self, filter, *args, **kwargs)
+        for document_id in candidates:
+            if document_id not in self._store:
+                journal.append(self.name, document_id, None)
+        return result
+
+    # mongomock has no hook for this; these two methods see every document write.
+    setattr(MongoMockCollection, "_ensure_uniques", _ensure_uniques)  # noqa: B010
+    setattr(MongoMockCollection, "_delete", _delete)  # noqa: B010
+    setattr(MongoMockCollection, "_schoolbell_journal_hooks", True)  # noqa: B010
+
+
+# At import, before any collection exists: mongomock_motor copies these methods onto each
+# collection object it makes.
+_install_journal_hooks()
+
+
+def _segments(directory: Path) -> list[tuple[int, Path]]:
+    found = []
+    for path in directory.glob(f"{JOURNAL_PREFIX}*"):
+        suffix = path.name[len(JOURNAL_PREFIX) :]
+        if suffix.isdigit():
+            found.append((int(suffix), path))
+    return sorted(found)
+
+
+def _records(path: Path, *, tail_may_be_torn: bool) -> Iterator[bytes]:
+    data = path.read_bytes()
+    position = 0
+    while position < len(data):
+        length = int.from_bytes(data[position : position + 4], "little")
+        if length < 5 or position + length > len(data):
+            if tail_may_be_torn:
+                # A write cut short by the crash: never acknowledged, so never relied on.
+                log.warning("ignoring a torn last record in %s", path)
+                return
+            raise InvalidBSON(f"a record at byte {position} is cut short")
+        yield data[position : position + length]
+        position += length
+
+
+_STRING, _OBJECT_ID, _DOCUMENT = 0x02, 0x07, 0x03
+
+
+def _key(record: bytes) -> tuple[str, Any, bool]:
+    """(collection, _id, whether it holds a document) of a record, read from the bytes
+    where the layout is the usual one (a string `c`, then an ObjectId `i`): decoding every
+    record in full would double the time a start takes."""
+    if record[4] == _STRING and record[5:7] == b"c\x00":
+        length = int.from_bytes(record[7:11], "little")
+        at = 11 + length
+        if record[at] == _OBJECT_ID and record[at + 1 : at + 3] == b"i\x00":
+            name = record[11 : at - 1].decode()
+            return name, ObjectId(record[at + 3 : at + 15]), record[at + 15] == _DOCUMENT
+    decoded = RawBSONDocument(record, _RAW)
+    return decoded["c"], decoded["i"], "d" in decoded
+
+
+def _merged(directory: Path, upto: int | None = None) -> list[bytes]:
+    """The latest record of every document: the snapshot, then the journal segments (up to
+    `upto`) in order. A torn record can only be the last one of a segment."""
+    latest: dict[tuple[str, Any], bytes] = {}
+    sources = [(directory / SNAPSHOT_FILE, False)] if (directory / SNAPSHOT_FILE).exists() else []
+    sources += [(p, True) for n, p in _segments(directory) if upto is None or n <= upto]
+    for path, is_journal in sources:
+        try:
+            for record in _records(path, tail_may_be_torn=is_journal):
+                name, document_id, holds_document = _key(record)
+                if holds_document:
+                    latest[(name, document_id)] = record
+                else:
+                    latest.pop((name, document_id), None)
+        except (InvalidBSON, KeyError, ValueError, IndexError) as exc:
+            aside = path.with_name(f"{path.name}.corrupt-{utcnow():%Y%m%dT%H%M%S}")
+            os.replace(path, aside)
+            raise EmbeddedDataError(
+                f"{path} cannot be read ({exc}); it was moved aside to {aside}. "
+                f"To start afresh, delete {directory}; to keep the rest, start again "
+                "(the other files are read without it)."
+            ) from exc
+    return list(latest.values())
+
+
+def _decoded(records: list[bytes]) -> list[dict[str, Any]]:
+    # One call for all: the C decoder is fastest over one buffer.
+    decoded: list[dict[str, Any]] = bson.decode_all(b"".join(records), _AS_STORED)
+    return decoded
+
+
+def read_embedded(directory: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every document kept in an embedded data dir, by collection (for tools and tests)."""
+    collections: dict[str, list[dict[str, Any]]] = {}
+    for record in _decoded(_merged(directory)):
+        collections.setdefault(record["c"], []).append(record["d"])
+    return collections
+
+
+def write_embedded(directory: Path, collections: dict[str, list[dict[str, Any]]]) -> None:
+    """Write documents as an embedded data dir's snapshot (for tools and benchmarks)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(directory / SNAPSHOT_FILE, "ab") as handle:
+        for name, documents in collections.items():
+            for document in documents:
+                handle.write(bson.encode({"c": name, "i": document["_id"], "d": document}))
+
+
+def _fold(directory: Path, upto: int) -> int:
+    """Fold journal segments up to `upto` into a new snapshot; returns its size in bytes.
+    Runs in a thread and reads only files: the live database is never touched."""
+    segments = [path for number, path in _segments(directory) if number <= upto]
+    if not segments:
+        return 0
+    latest = _merged(directory, upto)
+    snapshot = directory / SNAPSHOT_FILE
+    temporary = snapshot.with_suffix(".tmp")
+    size = 0
+    with open(temporary, "wb") as handle:
+        for record in latest:
+            handle.write(record)
+            size += len(record)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, snapshot)
+    _sync_directory(directory)
+    # A crash before these go replays them over the new snapshot: the same end state.
+    for path in segments:
+        path.unlink()
+    return size
+
+
+def _sync_directory(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not every platform can open a directory
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+class EmbeddedStore:
+    """Keeps the in-memory database of `schoolbell dev` on disk: a journal of every write
+    as it happens, folded into a snapshot in the background."""
+
+    def __init__(
+        self,
+        database: Any,
+        directory: Path,
+        *,
+        compact_every_seconds: float = COMPACT_EVERY_SECONDS,
+        compact_at_bytes: int = COMPACT_AT_BYTES,
+    ) -> None:
         self.database = database
-        self.path = directory / SNAPSHOT_FILE
-        self.interval_seconds = interval_seconds
-        self._last_digest: str | None = None
+        self.directory = directory
+        self.compact_every_seconds = compact_every_seconds
+        self.compact_at_bytes = compact_at_bytes
+        self._journal: _Journal | None = None
         self._task: asyncio.Task[None] | None = None
+        self._fold_lock = asyncio.Lock()
 
     async def load(self) -> int:
-        if not self.path.exists():
-            return 0
-        collections = read_snapshot(self.path)
+        """Read what is on disk into the database and start journaling; returns how many
+        documents were restored."""
+        started = time.monotonic()
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        database_store = self.database.delegate._store
         restored = 0
-        for name, documents in collections.items():
-            if documents:
-                await self.database[name].insert_many(documents)
-                restored += len(documents)
-        self._last_digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        # Millions of new objects would set off the cyclic garbage collector again and again;
+        # frozen afterwards, they are never walked by it again either (pauses of seconds at
+        # 100,000 documents otherwise).
+        gc.disable()
+        try:
+            for record in _decoded(_merged(self.directory)):
+                # Straight into mongomock's dict: its per-document lock and unique checks
+                # cost seconds at 100,000 documents, and each document passed them once.
+                database_store[record["c"]]._documents[record["i"]] = record["d"]
+                restored += 1
+        finally:
+            gc.freeze()
+            gc.enable()
+        segments = _segments(self.directory)
+        self._journal = _Journal(self.directory, (segments[-1][0] + 1) if segments else 1)
+        _journals[id(database_store)] = self._journal
+        restored += await self._import_legacy_snapshot()
+        log.info(
+            "embedded database loaded: %d documents in %.1f s", restored, time.monotonic() - started
+        )
         return restored
 
-    async def save(self) -> bool:
-        collections: dict[str, list[dict[str, Any]]] = {}
-        for name in sorted(await self.database.list_collection_names()):
-            collections[name] = await self.database[name].find({}).sort("_id", 1).to_list(None)
-        payload = json_util.dumps(collections, json_options=json_util.CANONICAL_JSON_OPTIONS)
-        digest = hashlib.sha256(payload.encode()).hexdigest()
-        if digest == self._last_digest:
-            return False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(payload, encoding="utf-8")
-        os.replace(temporary, self.path)
-        self._last_digest = digest
-        return True
+    async def _import_legacy_snapshot(self) -> int:
+        """Earlier versions kept one JSON file: read it once, into the store and the journal."""
+        legacy = self.directory / LEGACY_SNAPSHOT_FILE
+        if not legacy.exists() or self._journal is None:
+            return 0
+        collections = read_snapshot(legacy)
+        database_store = self.database.delegate._store
+        restored = 0
+        for name, documents in collections.items():
+            for document in documents:
+                # As mongomock itself would keep it: naive UTC datetimes, to the millisecond.
+                stored = patch_datetime_awareness_in_document(document)
+                database_store[name]._documents[stored["_id"]] = stored
+                self._journal.append(name, stored["_id"], stored)
+                restored += 1
+        os.replace(legacy, legacy.with_name(f"{LEGACY_SNAPSHOT_FILE}.imported"))
+        return restored
+
+    async def compact(self) -> None:
+        """Fold the journal written so far into the snapshot, in a thread."""
+        if self._journal is None:
+            return
+        async with self._fold_lock:
+            started = time.monotonic()
+            upto = self._journal.rotate()
+            size = await asyncio.to_thread(_fold, self.directory, upto)
+            log.info(
+                "embedded database saved: %.1f MB in %.2f s (in the background)",
+                size / 1e6,
+                time.monotonic() - started,
+            )
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
+        assert self._journal is not None
+        last_fold = time.monotonic()
         while True:
-            await asyncio.sleep(self.interval_seconds)
+            await asyncio.sleep(FSYNC_EVERY_SECONDS)
             try:
-                await self.save()
-            except Exception:  # a failed save must not stop the next one
+                await asyncio.to_thread(self._journal.sync)
+                grown = self._journal.size > 0
+                due = time.monotonic() - last_fold > self.compact_every_seconds
+                if grown and (due or self._journal.size > self.compact_at_bytes):
+                    await self.compact()
+                    last_fold = time.monotonic()
+            except Exception:  # a failed save must not stop the next one; the journal holds
                 log.exception("could not save the embedded database snapshot")
 
     async def stop(self) -> None:
+        """Fold everything into the snapshot and stop journaling."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self.save()
+        if self._journal is not None:
+            await self.compact()
+            _journals.pop(id(self.database.delegate._store), None)
+            self._journal.close()
+            self._journal = None
+
+
+async def claim_one(
+    model: type[Document],
+    query: dict[str, Any],
+    update: dict[str, Any],
+    *,
+    sort: list[tuple[str, int]] | None = None,
+) -> dict[str, Any] | None:
+    """One atomic find-and-update returning the document as changed; None when none matches.
+    Two callers racing for the same document: exactly one gets it."""
+    raw: dict[str, Any] | None = await model.get_motor_collection().find_one_and_update(
+        query, update, sort=sort, return_document=ReturnDocument.AFTER
+    )
+    return raw

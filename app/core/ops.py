@@ -24,7 +24,8 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", responses={503: {"description": "A dependency is down"}})
 async def ready(request: Request) -> Any:
-    """The configured MongoDB and Redis answer; 503 names what is down."""
+    """The configured MongoDB and Redis answer and the embedded worker and beat run;
+    503 names what is down."""
     down: list[str] = []
     try:
         await asyncio.wait_for(ping(request.app.state.mongo_client), PROBE_SECONDS)
@@ -36,6 +37,8 @@ async def ready(request: Request) -> Any:
             await asyncio.wait_for(redis.ping(), PROBE_SECONDS)
         except Exception:
             down.append("redis")
+    for check in getattr(request.app.state, "liveness_checks", []):
+        down.extend(check())
     if down:
         return JSONResponse(
             {

@@ -1,34 +1,104 @@
-"""Rate limits on slowapi's limiter: Redis storage when REDIS_URL is set, memory otherwise."""
+"""Rate limits on slowapi's limiter: Redis storage when REDIS_URL is set, memory otherwise.
+
+While Redis is away the limits are counted in this process's memory (slowapi's in-memory
+fallback), with a warning, and Redis is tried again every few seconds: a limit that is
+briefly per process is better than every login answering 500.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
+from typing import Any
 
 from fastapi import Request
-from limits import parse
+from limits import RateLimitItem, parse
+from limits.strategies import RateLimiter
 from slowapi import Limiter
 from slowapi.util import get_remote_address
 
 from app.core.config import Settings
 from app.core.errors import TooManyRequests
 
+log = logging.getLogger(__name__)
+
+REDIS_TIMEOUT_SECONDS = 1.0
+# How long the in-memory limits stand in before Redis is asked again.
+FALLBACK_SECONDS = 5.0
+
 
 def build_limiter(settings: Settings) -> Limiter:
     storage = settings.redis_url or "memory://"
-    return Limiter(key_func=get_remote_address, storage_uri=storage, headers_enabled=False)
+    options: dict[str, Any] = (
+        {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS}
+        if settings.redis_url
+        else {}
+    )
+    return Limiter(
+        key_func=get_remote_address,
+        storage_uri=storage,
+        storage_options=options,
+        headers_enabled=False,
+        in_memory_fallback_enabled=bool(settings.redis_url),
+    )
 
 
 def client_address(request: Request) -> str:
     return get_remote_address(request)
 
 
-def enforce(request: Request, rate: str, scope: str, key: str) -> None:
-    """Count one hit of `key` in `scope`; over `rate` it raises 429 with Retry-After."""
-    limiter: Limiter = request.app.state.limiter
-    item = parse(rate)
-    strategy = limiter.limiter
+def _count(strategy: RateLimiter, item: RateLimitItem, scope: str, key: str) -> float | None:
+    """One hit; None when allowed, else the time the window resets."""
     if strategy.hit(item, scope, key):
-        return
+        return None
     reset_at, _remaining = strategy.get_window_stats(item, scope, key)
-    raise TooManyRequests(retry_after=math.ceil(reset_at - time.time()))
+    return reset_at
+
+
+# When each limiter (by id) asks Redis again after an outage.
+_recheck_at: dict[int, float] = {}
+
+
+def _revive_if_due(limiter: Limiter) -> None:
+    """In fallback: after a while, ask Redis again; back on it when it answers."""
+    if time.monotonic() < _recheck_at.get(id(limiter), 0.0):
+        return
+    try:
+        alive = bool(limiter._storage.check())
+    except Exception:
+        alive = False
+    if alive:
+        limiter._storage_dead = False
+        log.warning("rate limits: Redis answers again; counting there")
+    else:
+        _recheck_at[id(limiter)] = time.monotonic() + FALLBACK_SECONDS
+
+
+def _hit(limiter: Limiter, item: RateLimitItem, scope: str, key: str) -> float | None:
+    """One hit, on Redis or, while it is away, in memory (slowapi's fallback limiter,
+    which `limiter.limiter` returns while `_storage_dead`). None when allowed, else the
+    time the window resets."""
+    if limiter._storage_dead:
+        _revive_if_due(limiter)
+    try:
+        return _count(limiter.limiter, item, scope, key)
+    except Exception as exc:
+        if limiter._storage_dead or not limiter._in_memory_fallback_enabled:
+            raise
+        log.warning(
+            "rate limits: Redis is unreachable (%s); counting in this process's memory", exc
+        )
+        limiter._storage_dead = True
+        _recheck_at[id(limiter)] = time.monotonic() + FALLBACK_SECONDS
+        return _count(limiter.limiter, item, scope, key)
+
+
+async def enforce(request: Request, rate: str, scope: str, key: str) -> None:
+    """Count one hit of `key` in `scope`; over `rate` it raises 429 with Retry-After.
+    Counted in a thread: the Redis client blocks."""
+    limiter: Limiter = request.app.state.limiter
+    reset_at = await asyncio.to_thread(_hit, limiter, parse(rate), scope, key)
+    if reset_at is not None:
+        raise TooManyRequests(retry_after=math.ceil(reset_at - time.time()))

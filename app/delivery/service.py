@@ -1,9 +1,10 @@
 """The outbox: write every email first, then send it from a worker, exactly once.
 
-A worker claims an email with one atomic find_one_and_update (pending → sending, with a
-lease), so two workers never send the same one. A transient failure puts it back to
-pending with exponential backoff and jitter; a permanent one, or the last attempt,
-makes it dead. A sweep every minute re-enqueues what is due and what a dead worker held.
+A worker claims an email with one atomic find_one_and_update (pending or failed → sending,
+with a lease), so two workers never send the same one. A transient failure makes it
+`failed` with its next try scheduled (exponential backoff and jitter) and a send job due at
+that very time; a permanent one, or the last attempt, makes it `dead`. The sweep every
+minute is the safety net: it re-enqueues what is due and what a dead worker held.
 """
 
 from __future__ import annotations
@@ -23,16 +24,17 @@ from email.utils import format_datetime, parseaddr
 from typing import Any
 
 from beanie import PydanticObjectId
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from app.core import jobs
 from app.core.config import Settings, get_settings
-from app.core.db import insert_many_ignoring_duplicates
+from app.core.db import claim_one, insert_many_ignoring_duplicates
+from app.core.errors import Conflict, NotFound
 from app.core.metrics import EMAIL_DELAY, EMAILS, Gauges
+from app.core.pagination import newest_first_filter, newest_first_sort, next_cursor
 from app.core.security import as_utc, utcnow
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.delivery.render import Rendered
@@ -47,6 +49,10 @@ LEASE = timedelta(minutes=5)
 BACKOFF_SECONDS = (30, 120, 480, 1800, 7200)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 SEND_BATCH = 100
+# Waiting for a (first or next) attempt.
+DUE_STATUSES = [EmailStatus.pending, EmailStatus.failed]
+# What a person may send again.
+RETRYABLE_STATUSES = [EmailStatus.failed, EmailStatus.dead]
 
 
 def backoff(attempts: int) -> timedelta:
@@ -102,46 +108,69 @@ async def queue_emails(emails: Sequence[Email]) -> int:
     documents = [e.model_dump(by_alias=True, exclude={"id"}) for e in emails]
     written = await insert_many_ignoring_duplicates(Email.get_motor_collection(), documents)
     EMAILS.labels("queued").inc(written)
-    if written:
-        await jobs.enqueue(SEND_JOB, email_ids=None)
+    await _enqueue_sends(written)
     return written
+
+
+async def _enqueue_sends(count: int, **clock: Any) -> None:
+    """One send job per batch of `count` due emails; each claims its own, so they never
+    overlap, and none is left for the next sweep."""
+    for _ in range((count + SEND_BATCH - 1) // SEND_BATCH):
+        await jobs.enqueue(SEND_JOB, email_ids=None, **clock)
 
 
 # --- sending -----------------------------------------------------------------------------
 
 
 _limiters: dict[str, MovingWindowRateLimiter] = {}
+MEMORY = "memory://"
 
 
-def _rate_limiter(settings: Settings) -> MovingWindowRateLimiter:
-    uri = settings.redis_url or "memory://"
+def _rate_limiter(uri: str) -> MovingWindowRateLimiter:
     if uri not in _limiters:
         _limiters[uri] = MovingWindowRateLimiter(storage_from_string(uri))
     return _limiters[uri]
 
 
+def _take_slot(uri: str, item: RateLimitItem) -> float | None:
+    """One send from the window at `uri`, or, with Redis away, from this process's own
+    window; None when granted, else when the window frees up."""
+    try:
+        limiter = _rate_limiter(uri)
+        if limiter.hit(item, "schoolbell", "email"):
+            return None
+        return limiter.get_window_stats(item, "schoolbell", "email")[0]
+    except Exception as exc:
+        if uri == MEMORY:
+            raise
+        log.warning("email rate: Redis is unreachable (%s); counting in memory", exc)
+        return _take_slot(MEMORY, item)
+
+
 async def _wait_for_sending_slot(settings: Settings) -> None:
     """Every worker draws from one shared window, so the provider's quota holds overall."""
-    limiter = _rate_limiter(settings)
     item = parse(f"{settings.email_rate_per_second}/second")
-    while not await asyncio.to_thread(limiter.hit, item, "schoolbell", "email"):
-        reset_at, _ = await asyncio.to_thread(limiter.get_window_stats, item, "schoolbell", "email")
+    uri = settings.redis_url or MEMORY
+    while True:
+        reset_at = await asyncio.to_thread(_take_slot, uri, item)
+        if reset_at is None:
+            return
         await asyncio.sleep(max(0.01, min(1.0, reset_at - time.time())))
 
 
 async def claim(*, now: datetime, email_ids: Sequence[PydanticObjectId] | None) -> Email | None:
     """Take one due email for sending; None when there is none. Atomic: one winner."""
-    query: dict[str, Any] = {"status": EmailStatus.pending, "next_attempt_at": {"$lte": now}}
+    query: dict[str, Any] = {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}}
     if email_ids is not None:
         query["_id"] = {"$in": list(email_ids)}
-    raw = await Email.get_motor_collection().find_one_and_update(
+    raw = await claim_one(
+        Email,
         query,
         {
             "$set": {"status": EmailStatus.sending, "lease_until": now + LEASE},
             "$inc": {"attempts": 1},
         },
         sort=[("next_attempt_at", 1)],
-        return_document=ReturnDocument.AFTER,
     )
     return Email.model_validate(raw) if raw is not None else None
 
@@ -207,17 +236,25 @@ async def _record_sent(email: Email, now: datetime) -> None:
 
 
 async def _record_failure(email: Email, failure: DeliveryError, now: datetime) -> None:
+    retry_at: datetime | None = None
     if failure.permanent or email.attempts >= MAX_ATTEMPTS:
         changes: dict[str, Any] = {"status": EmailStatus.dead}
     else:
-        changes = {
-            "status": EmailStatus.pending,
-            "next_attempt_at": now + backoff(email.attempts),
-        }
+        retry_at = now + backoff(email.attempts)
+        changes = {"status": EmailStatus.failed, "next_attempt_at": retry_at}
     changes.update({"lease_until": None, "last_error": str(failure)[:1000]})
     EMAILS.labels("dead" if changes["status"] == EmailStatus.dead else "retry").inc()
-    await Email.get_motor_collection().update_one(_this_claim(email), {"$set": changes})
+    result = await Email.get_motor_collection().update_one(_this_claim(email), {"$set": changes})
     log.warning("email %s to %s failed (%s): %s", email.id, email.to, changes["status"], failure)
+    if retry_at is not None and result.modified_count:
+        # The next try is a job due at its own time; the sweep only catches what slips.
+        # With the server away, the run stopped here and the emails after this one wait
+        # too: that job sends whatever is due then, not just this one.
+        await jobs.enqueue(
+            SEND_JOB,
+            countdown=(retry_at - utcnow()).total_seconds(),
+            email_ids=None if failure.connection_lost else [str(email.id)],
+        )
 
 
 @jobs.job(SEND_JOB, queue=jobs.EMAIL_QUEUE)
@@ -254,22 +291,24 @@ async def send_emails(
 
 
 @jobs.job(SWEEP_JOB)
-async def sweep(*, now: datetime | None = None) -> int:
-    """Hand back emails whose sender died (lease expired) and send everything due (beat)."""
+async def sweep(*, now: datetime | None = None, all_leases: bool = False) -> int:
+    """Hand back emails whose sender died (lease expired) and send everything due (beat).
+    `all_leases`: every email being sent is an orphan (the start of the only process)."""
     # A time given by the caller (a replay, a test's clock) is the send jobs' time too.
     clock: dict[str, Any] = {"now": now} if now is not None else {}
     now = now or utcnow()
     collection = Email.get_motor_collection()
+    orphaned: dict[str, Any] = {"status": EmailStatus.sending}
+    if not all_leases:
+        orphaned["lease_until"] = {"$lt": now}
     await collection.update_many(
-        {"status": EmailStatus.sending, "lease_until": {"$lt": now}},
+        orphaned,
         {"$set": {"status": EmailStatus.pending, "next_attempt_at": now, "lease_until": None}},
     )
     due = await collection.count_documents(
-        {"status": EmailStatus.pending, "next_attempt_at": {"$lte": now}}
+        {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}}
     )
-    # One job per batch of due emails; each claims its own, so they never overlap.
-    for _ in range((due + SEND_BATCH - 1) // SEND_BATCH):
-        await jobs.enqueue(SEND_JOB, email_ids=None, **clock)
+    await _enqueue_sends(due, **clock)
     return due
 
 
@@ -278,15 +317,16 @@ async def sweep(*, now: datetime | None = None) -> int:
 
 async def outbox_gauges() -> Gauges:
     """How deep the outbox is and how long its oldest due email has waited (for /metrics):
-    three queries on the status indexes, never a scan of the sent ones."""
+    queries on the status indexes, never a scan of the sent ones. A failed email waits for
+    its retry, so it counts as not yet sent."""
     now = utcnow()
     collection = Email.get_motor_collection()
     depth = [
         ({"status": status.value}, float(await collection.count_documents({"status": status})))
-        for status in (EmailStatus.pending, EmailStatus.sending)
+        for status in (EmailStatus.pending, EmailStatus.sending, EmailStatus.failed)
     ]
     oldest = await collection.find_one(
-        {"status": EmailStatus.pending, "next_attempt_at": {"$lte": now}},
+        {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}},
         sort=[("next_attempt_at", 1)],
         projection={"next_attempt_at": 1},
     )
@@ -309,3 +349,49 @@ async def email_counts(match: dict[str, Any]) -> dict[str, int]:
     ):
         counts[row["_id"]] = row["count"]
     return counts
+
+
+# --- what a person sees and requeues -----------------------------------------------------
+
+
+async def list_emails(
+    *, scope: dict[str, Any], statuses: Sequence[EmailStatus], limit: int, cursor: str | None
+) -> tuple[list[Email], str | None]:
+    """Emails within `scope` (the caller's schools, an announcement) in these statuses,
+    newest first."""
+    query: dict[str, Any] = {**scope, "status": {"$in": list(statuses)}}
+    query.update(newest_first_filter("created_at", cursor))
+    rows = await Email.find(query).sort(newest_first_sort("created_at")).limit(limit + 1).to_list()
+    return next_cursor(rows, limit, "created_at")
+
+
+def _requeued() -> dict[str, Any]:
+    # A fresh set of attempts: a person decided the cause is fixed.
+    return {
+        "$set": {"status": EmailStatus.pending, "next_attempt_at": utcnow(), "attempts": 0},
+    }
+
+
+async def retry_email(*, email_id: PydanticObjectId, scope: dict[str, Any]) -> Email:
+    """Send a failed or dead email again, now. 404 outside `scope`; 409 unless it failed."""
+    email = await Email.find_one({**scope, "_id": email_id})
+    if email is None:
+        raise NotFound("Email not found")
+    raw = await claim_one(
+        Email, {"_id": email_id, "status": {"$in": RETRYABLE_STATUSES}}, _requeued()
+    )
+    if raw is None:
+        raise Conflict(f"Only a failed or dead email can be sent again; this one is {email.status}")
+    await jobs.enqueue(SEND_JOB, email_ids=[str(email_id)])
+    return Email.model_validate(raw)
+
+
+async def retry_emails(*, scope: dict[str, Any], statuses: Sequence[EmailStatus]) -> int:
+    """Send every failed or dead email within `scope` again, now; returns how many."""
+    wanted = [s for s in statuses if s in RETRYABLE_STATUSES]
+    result = await Email.get_motor_collection().update_many(
+        {**scope, "status": {"$in": wanted}}, _requeued()
+    )
+    requeued = int(result.modified_count)
+    await _enqueue_sends(requeued)
+    return requeued

@@ -347,7 +347,7 @@ async def new_preferences_link(request: Request, settings: AppSettings) -> HTMLR
         return _problem(request, "gone", status_code=404)
     locale = page_locale(request, user.locale.value)
     try:
-        enforce(request, NEW_LINK_RATE, "preferences-link", str(user.id))
+        await enforce(request, NEW_LINK_RATE, "preferences-link", str(user.id))
     except TooManyRequests:
         return _problem(request, "too_many", status_code=429, user_locale=user.locale.value)
     link = preferences_url(settings=settings, user_id=user.id)

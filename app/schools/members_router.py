@@ -85,6 +85,6 @@ async def send_password_reset(
     request: Request, user: ManagedUser, settings: SettingsDep
 ) -> Response:
     """Mail the user a link to set a new password themselves."""
-    enforce(request, ADMIN_RESET_RATE, "admin-reset", str(user.id))
+    await enforce(request, ADMIN_RESET_RATE, "admin-reset", str(user.id))
     await auth_tokens.send_password_reset(settings=settings, user=user)
     return Response(status_code=status.HTTP_202_ACCEPTED)

@@ -232,7 +232,7 @@ async def issue_guardian_code(
     with `email`, the code is also mailed there with how to register and use it."""
     email = body.email if body is not None else None
     if email is not None:
-        enforce(request, GUARDIAN_CODE_MAIL_RATE, "guardian-code-mail", str(user.id))
+        await enforce(request, GUARDIAN_CODE_MAIL_RATE, "guardian-code-mail", str(user.id))
     code, document = await guardians.issue_guardian_code(
         settings=settings, issuer=user, student=student, email=email
     )
@@ -245,7 +245,7 @@ async def redeem_guardian_code(
 ) -> ChildOut:
     """Enter a guardian code to link to the child; a wrong, used or expired code is a 400,
     an account whose email is not verified yet gets 403."""
-    enforce(request, GUARDIAN_CODE_RATE, "guardian-code", str(parent.id))
+    await enforce(request, GUARDIAN_CODE_RATE, "guardian-code", str(parent.id))
     student = await guardians.redeem_guardian_code(parent=parent, code=body.code)
     return _child_out(await guardians.child_view(student=student))
 

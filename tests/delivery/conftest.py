@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.core.config import Settings
-from tests.conftest import SmtpServer, make_settings
+from tests.conftest import SmtpServer, make_settings, running
 
 
 class CountingSmtpServer(SmtpServer):
@@ -41,12 +41,8 @@ class CountingSmtpServer(SmtpServer):
 
 @pytest.fixture
 def smtp_server() -> Iterator[CountingSmtpServer]:
-    server = CountingSmtpServer()
-    server.start()
-    try:
+    with running(CountingSmtpServer()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ async def test_a_grade_mailed_while_the_server_is_down_arrives_once_it_is_back(
     after = utcnow()
 
     (email,) = await outbox_of(world.student)
-    assert email.status == EmailStatus.pending
+    assert email.status == EmailStatus.failed
     assert email.attempts == 1
     assert email.last_error and email.last_error.startswith("connection:")
     assert email.lease_until is None and email.sent_at is None
@@ -68,7 +68,7 @@ async def test_backoff_grows_until_the_last_attempt_makes_the_email_dead(
     for attempt, base in enumerate(delivery.BACKOFF_SECONDS, start=1):
         assert await delivery.send_emails(now=moment) == 0
         email = await reload(email)
-        assert (email.status, email.attempts) == (EmailStatus.pending, attempt)
+        assert (email.status, email.attempts) == (EmailStatus.failed, attempt)
         delay = (email.next_attempt_at - moment).total_seconds()
         assert 0.8 * base <= delay <= 1.2 * base + 0.001
         delays.append(delay)
@@ -103,7 +103,7 @@ async def test_a_refused_connection_ends_the_run_without_using_up_other_emails_a
     assert await delivery.send_emails(now=LATER + timedelta(minutes=1)) == 0
 
     first, *rest = [await reload(e) for e in emails]
-    assert (first.status, first.attempts) == (EmailStatus.pending, 1)
+    assert (first.status, first.attempts) == (EmailStatus.failed, 1)
     assert [(e.status, e.attempts) for e in rest] == [(EmailStatus.pending, 0)] * 2
 
     smtp_server.start()
@@ -141,7 +141,7 @@ async def test_a_4xx_recipient_is_retried_later_while_the_rest_of_the_run_goes_o
     assert await delivery.send_emails(now=LATER + timedelta(minutes=1)) == 1
 
     busy = await reload(busy)
-    assert (busy.status, busy.attempts) == (EmailStatus.pending, 1)
+    assert (busy.status, busy.attempts) == (EmailStatus.failed, 1)
     assert busy.last_error and "451" in busy.last_error
     assert only_message_to(smtp_server, "free@example.org")
 
