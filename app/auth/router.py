@@ -103,7 +103,11 @@ async def logout(body: RefreshIn) -> Response:
 
 
 @router.post(
-    "/password-reset/request", status_code=status.HTTP_202_ACCEPTED, responses=RATE_LIMITED
+    "/password-reset/request",
+    status_code=status.HTTP_202_ACCEPTED,
+    # No body, as with a 204: said here, or the documentation promises JSON.
+    response_class=Response,
+    responses=RATE_LIMITED,
 )
 async def request_password_reset(
     request: Request,
