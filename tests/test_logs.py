@@ -16,7 +16,7 @@ from app.announcements.service import FANOUT_JOB
 from app.auth.models import User
 from app.core.logs import REQUEST_ID_HEADER, JsonFormatter
 from app.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
-from app.notifications.events import GRADE_EVENT_JOB
+from app.grades.notices import GRADE_EVENT_JOB
 from tests.conftest import World
 from tests.dev_server import DevServer
 from tests.grades.helpers import post_grade

@@ -20,9 +20,9 @@ from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.pagination import PageParams, newest_first_page
 from app.core.security import as_utc, utcnow
 from app.core.timezones import zone_or_utc
+from app.grades import notices
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
 from app.grades.schemas import GradeCreate, GradeSummary, GradeUpdate, SubjectSummary
-from app.notifications import events as notification_events
 from app.schools import hooks as school_hooks
 from app.schools.access import is_school_admin, load_class
 from app.schools.models import School, SchoolClass
@@ -126,7 +126,7 @@ async def create_grade(*, user: User, data: GradeCreate) -> Grade:
         updated_at=now,
     )
     await grade.insert()
-    await notification_events.grade_written(grade, changed=False)
+    await notices.grade_written(grade, changed=False)
     return grade
 
 
@@ -183,7 +183,7 @@ async def update_grade(*, user: User, grade_id: PydanticObjectId, data: GradeUpd
     if raw is None:  # deleted between the read and the write
         raise NotFound("Grade not found")
     updated = Grade.model_validate(raw)
-    await notification_events.grade_written(updated, changed=True)
+    await notices.grade_written(updated, changed=True)
     return updated
 
 

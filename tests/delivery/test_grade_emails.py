@@ -10,8 +10,8 @@ from beanie import PydanticObjectId
 
 from app.auth.models import Role, User
 from app.delivery.models import Email, EmailStatus
+from app.grades import notices as events
 from app.grades.models import Grade
-from app.notifications import events
 from app.schools.guardians import link_guardian
 from app.schools.models import School
 from tests.conftest import UserFactory, World

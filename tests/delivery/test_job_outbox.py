@@ -18,7 +18,7 @@ from app.core.security import as_utc, utcnow
 from app.delivery import service as delivery
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.delivery.render import Rendered
-from app.notifications.events import GRADE_EVENT_JOB
+from app.grades.notices import GRADE_EVENT_JOB
 from app.notifications.models import Notification
 from tests.conftest import World
 from tests.delivery.conftest import CountingSmtpServer

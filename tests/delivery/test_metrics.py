@@ -19,8 +19,8 @@ from app.auth.models import User
 from app.core.config import Settings
 from app.core.security import utcnow
 from app.delivery.models import Email, EmailKind
+from app.grades.notices import GRADE_EVENT_JOB
 from app.main import create_app
-from app.notifications.events import GRADE_EVENT_JOB
 from app.notifications.service import subscribe_guardian
 from tests.conftest import World, make_settings
 from tests.delivery.conftest import CountingSmtpServer

@@ -12,8 +12,9 @@ from beanie import PydanticObjectId
 from app.announcements import service as announcements_service
 from app.announcements.models import Announcement, AnnouncementStatus
 from app.auth.models import Role, User
+from app.grades import notices as events
 from app.grades.models import Grade
-from app.notifications import events, service
+from app.notifications import service
 from app.notifications.models import EmailDecision, Notification, Topic
 from app.notifications.preferences import EmailFrequency, Preferences, Priority
 from app.schools.models import GuardianLink

@@ -1,4 +1,5 @@
-"""Events that notify people, as jobs: each loads what it needs by id and fans out."""
+"""What a posted or corrected grade tells people: a job that loads the grade by id, words the
+notice in every language, and hands it to the notification engine to fan out."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from app.notifications.models import Event, Topic
 from app.notifications.service import deliver, grade_recipients
 from app.schools.models import School
 
+# The name predates the move to grades; jobs recorded under it must still find their body.
 GRADE_EVENT_JOB = "notifications.grade_event"
 
 
