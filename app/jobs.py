@@ -1,8 +1,9 @@
-"""Every background job, registered by importing the service modules that define them."""
+"""Every background job, registered by importing the service modules that define them.
 
-from app.announcements import service as announcements_service
-from app.delivery import service as delivery_service
-from app.notifications import digests as digests_service
-from app.notifications import events as notification_events
+Imported for that effect by the API, the workers and beat, so each knows every job by name.
+"""
 
-JOB_MODULES = (announcements_service, delivery_service, digests_service, notification_events)
+from app.announcements import service as announcements_service  # noqa: F401
+from app.delivery import service as delivery_service  # noqa: F401
+from app.grades import notices as grade_notices  # noqa: F401
+from app.notifications import digests as digests_service  # noqa: F401

@@ -24,10 +24,9 @@ log = logging.getLogger(__name__)
 
 
 class EmbeddedWorkers:
-    def __init__(self, celery_app: Celery, *, schedule_file: Path, with_beat: bool = True) -> None:
+    def __init__(self, celery_app: Celery, *, schedule_file: Path) -> None:
         self.celery_app = celery_app
         self.schedule_file = schedule_file
-        self.with_beat = with_beat
         self._worker: Worker | None = None
         self._thread: threading.Thread | None = None
         self._beat: EmbeddedService | None = None
@@ -53,12 +52,11 @@ class EmbeddedWorkers:
             target=self._worker.start, name="schoolbell-worker", daemon=True
         )
         self._thread.start()
-        if self.with_beat:
-            self.schedule_file.parent.mkdir(parents=True, exist_ok=True)
-            self._beat = EmbeddedService(
-                self.celery_app, thread=True, schedule_filename=str(self.schedule_file)
-            )
-            self._beat.start()
+        self.schedule_file.parent.mkdir(parents=True, exist_ok=True)
+        self._beat = EmbeddedService(
+            self.celery_app, thread=True, schedule_filename=str(self.schedule_file)
+        )
+        self._beat.start()
 
     def dead(self) -> list[str]:
         """The parts that stopped without being asked to ("worker", "beat"); each is

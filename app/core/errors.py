@@ -49,10 +49,6 @@ class Conflict(AppError):
     status_code = 409
 
 
-class PayloadTooLarge(AppError):
-    status_code = 413
-
-
 class Unprocessable(AppError):
     status_code = 422
 

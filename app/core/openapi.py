@@ -106,7 +106,6 @@ _ERROR_CLASSES = {
     "Forbidden": 403,
     "NotFound": 404,
     "Conflict": 409,
-    "PayloadTooLarge": 413,
     "Unprocessable": 422,
     "TooManyRequests": 429,
     "enforce": 429,  # core.ratelimit.enforce raises TooManyRequests
