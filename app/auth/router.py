@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth import service, sessions, tokens
 from app.auth.access import CurrentUser
 from app.auth.models import normalize_email
 from app.auth.schemas import (
+    LoginForm,
     MeUpdateIn,
     PasswordResetConfirmIn,
     PasswordResetRequestIn,
@@ -74,7 +74,7 @@ async def verify_email(body: TokenIn) -> Response:
 @router.post("/login", response_model=TokenPair, responses={**UNAUTHORIZED, **RATE_LIMITED})
 async def login(
     request: Request,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[LoginForm, Depends()],
     settings: SettingsDep,
 ) -> TokenPair:
     """Exchange email (`username`) and password for an access and a refresh token."""

@@ -6,6 +6,7 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
+from fastapi import Form
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from app.auth.models import Locale, Role, User
@@ -150,3 +151,31 @@ class UserOut(BaseModel):
             email_verified=user.email_verified,
             created_at=user.created_at,
         )
+
+
+class LoginForm:
+    """OAuth2's password form, as Swagger's Authorize dialog sends it, each field described.
+
+    `username` is the account's email; the client fields are part of the standard and
+    ignored, since every token carries only its account's own rights.
+    """
+
+    def __init__(
+        self,
+        username: Annotated[
+            str,
+            Form(description="The account's email address", examples=["parent@example.org"]),
+        ],
+        password: Annotated[str, Form(description="The account's password")],
+        grant_type: Annotated[
+            str | None,
+            Form(pattern="^password$", description="OAuth2 grant type: `password`, or leave out"),
+        ] = None,
+        scope: Annotated[str, Form(description="Ignored (OAuth2 scopes are not used)")] = "",
+        client_id: Annotated[str | None, Form(description="Ignored (no OAuth2 clients)")] = None,
+        client_secret: Annotated[
+            str | None, Form(description="Ignored (no OAuth2 clients)")
+        ] = None,
+    ) -> None:
+        self.username = username
+        self.password = password
