@@ -190,13 +190,13 @@ def _with_record_id(record: JobRecord) -> dict[str, Any]:
     return {**record.kwargs, RECORD_ID: str(record.id)}
 
 
-async def enqueue(name: str, *, countdown: float = 0, **kwargs: Any) -> None:
-    """Record the job, then send it (to run in `countdown` seconds). Never raises for a
-    broker that is down or a job that failed inline: the record stays for the relay."""
+async def reserve(name: str, *, countdown: float = 0, **kwargs: Any) -> JobRecord:
+    """Record a job without sending it yet. Written before the change the job tells of, it
+    makes a crash between the two harmless: the relay sends the job once its lease runs out,
+    and a job whose change never happened finds nothing to do."""
     if name not in JOBS:
         raise KeyError(f"unknown job {name!r}")
-    now = utcnow()
-    not_before = now + timedelta(seconds=max(0.0, countdown))
+    not_before = utcnow() + timedelta(seconds=max(0.0, countdown))
     record = JobRecord(
         name=name,
         kwargs=kwargs,
@@ -205,10 +205,22 @@ async def enqueue(name: str, *, countdown: float = 0, **kwargs: Any) -> None:
         request_id=current_request_id(),
     )
     await record.insert()
+    return record
+
+
+async def send(record: JobRecord) -> None:
+    """Hand a recorded job to the broker (or run it inline). Never raises for a broker that
+    is down or a job that failed inline: the record stays for the relay."""
+    now = utcnow()
     if time.monotonic() >= _broker_down_until and await _dispatch(record, now):
         return
     # Not sent: due for the relay's next pass rather than after a whole lease.
     await JobRecord.find_one({"_id": record.id}).update({"$set": {"lease_until": now}})
+
+
+async def enqueue(name: str, *, countdown: float = 0, **kwargs: Any) -> None:
+    """Record the job, then send it (to run in `countdown` seconds)."""
+    await send(await reserve(name, countdown=countdown, **kwargs))
 
 
 async def relay_due_jobs(*, now: datetime | None = None, everything: bool = False) -> int:

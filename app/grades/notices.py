@@ -23,9 +23,10 @@ def grade_event_key(grade: Grade) -> str:
     return f"grade:{grade.id}:{int(as_utc(grade.updated_at).timestamp() * 1000)}"
 
 
-async def grade_written(grade: Grade, *, changed: bool) -> None:
-    """Enqueue the notification of a grade that has just been saved."""
-    await jobs.enqueue(
+async def reserve_notice(grade: Grade, *, changed: bool) -> jobs.JobRecord:
+    """Record the notice of a grade about to be saved, before it is: the caller saves the
+    grade, then sends the notice (jobs.send). A crash in between delays it, never loses it."""
+    return await jobs.reserve(
         GRADE_EVENT_JOB,
         grade_id=str(grade.id),
         event_key=grade_event_key(grade),

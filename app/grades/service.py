@@ -16,6 +16,7 @@ from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
 from app.auth.models import Role, User
+from app.core import jobs
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.pagination import PageParams, newest_first_page
 from app.core.security import as_utc, utcnow
@@ -112,6 +113,8 @@ async def create_grade(*, user: User, data: GradeCreate) -> Grade:
     assert school.id is not None and user.id is not None
     now = utcnow()
     grade = Grade(
+        # Its id is known before the insert, so its notice can be recorded first.
+        id=PydanticObjectId(),
         school_id=school.id,
         class_id=school_class.id,
         student_id=data.student_id,
@@ -125,8 +128,9 @@ async def create_grade(*, user: User, data: GradeCreate) -> Grade:
         created_at=now,
         updated_at=now,
     )
+    notice = await notices.reserve_notice(grade, changed=False)
     await grade.insert()
-    await notices.grade_written(grade, changed=False)
+    await jobs.send(notice)
     return grade
 
 
@@ -177,14 +181,16 @@ async def update_grade(*, user: User, grade_id: PydanticObjectId, data: GradeUpd
     if not changes:
         return grade
     changes["updated_at"] = utcnow()
+    notice = await notices.reserve_notice(
+        grade.model_copy(update={"updated_at": changes["updated_at"]}), changed=True
+    )
     raw = await Grade.get_motor_collection().find_one_and_update(
         {"_id": grade.id}, {"$set": changes}, return_document=ReturnDocument.AFTER
     )
-    if raw is None:  # deleted between the read and the write
+    if raw is None:  # deleted between the read and the write; its notice finds nothing
         raise NotFound("Grade not found")
-    updated = Grade.model_validate(raw)
-    await notices.grade_written(updated, changed=True)
-    return updated
+    await jobs.send(notice)
+    return Grade.model_validate(raw)
 
 
 async def delete_grade(*, user: User, grade_id: PydanticObjectId) -> None:

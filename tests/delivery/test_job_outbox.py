@@ -133,3 +133,55 @@ async def test_a_failed_send_is_retried_by_a_job_due_at_its_own_time(
     # The job runs at that time and sends the email, once.
     assert await delivery.send_emails(**record.kwargs, now=email.next_attempt_at) == 1
     only_message_to(smtp_server, world.student.email)
+
+
+class CrashBeforeSend(Exception):
+    """The process died after the grade was written, before its notice was sent."""
+
+
+async def test_a_crash_between_saving_a_grade_and_sending_its_notice_loses_nothing(
+    client: httpx.AsyncClient,
+    world: World,
+    login_as: Login,
+    smtp_server: CountingSmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def crash(record: JobRecord) -> None:
+        raise CrashBeforeSend
+
+    monkeypatch.setattr(jobs, "send", crash)
+    with pytest.raises(CrashBeforeSend):
+        await posted(client, login_as(world.teacher), world)
+    monkeypatch.undo()
+    assert await Notification.find({"recipient_id": world.student.id}).count() == 0
+
+    # The notice was recorded before the grade: the relay finds it once its lease ran out.
+    later = utcnow() + jobs.JOB_LEASE + timedelta(seconds=1)
+    assert await jobs.relay_due_jobs(now=later) == 1
+    assert await Notification.find({"recipient_id": world.student.id}).count() == 1
+    assert len(only_message_to(smtp_server, world.student.email).get_all("To") or []) == 1
+    assert await JobRecord.find_all().count() == 0
+
+
+async def test_a_crash_before_the_grade_is_written_leaves_a_notice_that_does_nothing(
+    client: httpx.AsyncClient,
+    world: World,
+    login_as: Login,
+    smtp_server: CountingSmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.grades.models import Grade
+
+    async def crash(self: Grade, *args: Any, **kwargs: Any) -> None:
+        raise CrashBeforeSend
+
+    monkeypatch.setattr(Grade, "insert", crash)
+    with pytest.raises(CrashBeforeSend):
+        await posted(client, login_as(world.teacher), world)
+    monkeypatch.undo()
+
+    later = utcnow() + jobs.JOB_LEASE + timedelta(seconds=1)
+    assert await jobs.relay_due_jobs(now=later) == 1
+    assert await Notification.find_all().count() == 0
+    assert smtp_server.envelopes == []
+    assert await JobRecord.find_all().count() == 0
