@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-from bson import ObjectId, json_util
+from bson import ObjectId
 
-from app.core.db import SNAPSHOT_FILE
+from app.core.db import read_embedded
 from app.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
 from tests.test_cli import DevServer, clean_env, printed_account
 
@@ -104,16 +104,14 @@ def schemathesis_config(openapi: dict[str, Any], ids: dict[str, set[str]]) -> st
 
 
 def saved_demo_database(data_dir: Path) -> dict[str, list[dict[str, Any]]]:
-    """The dev database once its periodic snapshot holds the whole demo (the admin is last)."""
-    snapshot = data_dir / SNAPSHOT_FILE
+    """The dev database once its journal holds the whole demo (the admin is written last)."""
     deadline = time.monotonic() + 30
-    while not (snapshot.exists() and DEMO_ADMIN_EMAIL in snapshot.read_text(encoding="utf-8")):
-        assert time.monotonic() < deadline, "the demo never reached the dev database snapshot"
+    while True:
+        database = read_embedded(data_dir)
+        if any(user.get("email") == DEMO_ADMIN_EMAIL for user in database.get("users", [])):
+            return database
+        assert time.monotonic() < deadline, "the demo never reached the dev database"
         time.sleep(0.2)
-    database: dict[str, list[dict[str, Any]]] = json_util.loads(
-        snapshot.read_text(encoding="utf-8")
-    )
-    return database
 
 
 def run_schemathesis(
