@@ -65,3 +65,17 @@ def test_an_upward_or_sideways_import_fails_the_check(
     imported = wrong_import.removeprefix("import ")
     assert result.returncode != 0
     assert f"{importer} -> {imported}" in result.stdout, result.stdout
+
+
+def test_only_the_db_seam_names_the_driver() -> None:
+    """Motor's collection API is reached only through app/core/db.py (collection(),
+    aggregate(), ...), so a move to PyMongo's async client touches one file."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for package in ("app", "workers")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path != ROOT / "app" / "core" / "db.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "get_motor_collection" in line or "motor." in line
+    ]
+    assert offenders == []

@@ -21,7 +21,7 @@ from app.announcements.schemas import (
 )
 from app.auth.models import Role, User
 from app.core import jobs
-from app.core.db import parse_object_id
+from app.core.db import aggregate, collection, parse_object_id
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.pagination import newest_first_page
 from app.core.security import as_utc, to_millisecond, utcnow
@@ -130,7 +130,7 @@ async def fan_out(*, announcement_id: str) -> int:
     school = await School.get(announcement.school_id)
     if school is None or school.deleted_at is not None:
         # Left in `publishing`, the stalled-fan-out sweep would retry it forever.
-        await Announcement.get_motor_collection().update_one(
+        await collection(Announcement).update_one(
             {"_id": announcement.id},
             {"$set": {"status": AnnouncementStatus.cancelled, "cancelled_at": utcnow()}},
         )
@@ -163,7 +163,7 @@ async def fan_out(*, announcement_id: str) -> int:
     # Who was reached, not who was expanded: soft-deleted roster members and people who
     # turned both channels off got nothing. Counted after the writes, so a re-run agrees.
     reached = await Notification.find({"event_key": announcement.event_key}).count()
-    await Announcement.get_motor_collection().update_one(
+    await collection(Announcement).update_one(
         {"_id": announcement.id},
         {
             "$set": {
@@ -184,7 +184,7 @@ async def publish_due(*, now: datetime | None = None) -> int:
     a fan-out stalled in `publishing` (its worker died) is sent again.
     """
     now = now or utcnow()
-    collection = Announcement.get_motor_collection()
+    documents = collection(Announcement)
     started = 0
     due = {"status": AnnouncementStatus.scheduled, "publish_at": {"$lte": now}}
     stalled = {
@@ -193,7 +193,7 @@ async def publish_due(*, now: datetime | None = None) -> int:
     }
     for condition in (due, stalled):
         while True:
-            claimed = await collection.find_one_and_update(
+            claimed = await documents.find_one_and_update(
                 condition,
                 {"$set": {"status": AnnouncementStatus.publishing, "publishing_since": now}},
                 return_document=ReturnDocument.AFTER,
@@ -223,21 +223,18 @@ async def get_announcement(
 
 
 async def announcement_stats(announcement: Announcement) -> AnnouncementStats:
-    rows = (
-        await Notification.get_motor_collection()
-        .aggregate(
-            [
-                {"$match": {"event_key": announcement.event_key}},
-                {
-                    "$group": {
-                        "_id": None,
-                        "in_app": {"$sum": {"$cond": ["$in_app", 1, 0]}},
-                        "read": {"$sum": {"$cond": [{"$gt": ["$read_at", None]}, 1, 0]}},
-                    }
-                },
-            ]
-        )
-        .to_list(None)
+    rows = await aggregate(
+        Notification,
+        [
+            {"$match": {"event_key": announcement.event_key}},
+            {
+                "$group": {
+                    "_id": None,
+                    "in_app": {"$sum": {"$cond": ["$in_app", 1, 0]}},
+                    "read": {"$sum": {"$cond": [{"$gt": ["$read_at", None]}, 1, 0]}},
+                }
+            },
+        ],
     )
     figures = rows[0] if rows else {"in_app": 0, "read": 0}
     emails = await delivery.email_counts({"announcement_id": announcement.id})
@@ -254,7 +251,7 @@ async def announcement_stats(announcement: Announcement) -> AnnouncementStats:
 async def cancel_announcement(*, user: User, announcement_id: str) -> Announcement:
     """Cancel a scheduled announcement before it goes out."""
     announcement = await _announcement_for_manager(user, announcement_id)
-    updated = await Announcement.get_motor_collection().find_one_and_update(
+    updated = await collection(Announcement).find_one_and_update(
         {"_id": announcement.id, "status": AnnouncementStatus.scheduled},
         {"$set": {"status": AnnouncementStatus.cancelled, "cancelled_at": utcnow()}},
         return_document=ReturnDocument.AFTER,
@@ -281,7 +278,7 @@ async def list_announcements(
         query["school_id"] = {"$in": schools}
     else:
         # Addressed to them: they were notified, in the inbox or by email only.
-        received = await Notification.get_motor_collection().distinct(
+        received = await collection(Notification).distinct(
             "data.announcement_id", {"recipient_id": user.id, "topic": Topic.announcements}
         )
         addressed = [PydanticObjectId(a) for a in received]
@@ -293,26 +290,27 @@ async def school_stats(*, admin: User, now: datetime | None = None) -> Stats:
     """Figures over the admin's schools: subscribers, users by role, the last day's traffic."""
     now = now or utcnow()
     schools = list(admin.school_ids)
-    users = User.get_motor_collection()
+    users = collection(User)
     by_role: dict[str, int] = {role.value: 0 for role in Role}
-    async for row in users.aggregate(
+    for row in await aggregate(
+        User,
         [
             {"$match": {"school_ids": {"$in": schools}, "deleted_at": None}},
             {"$group": {"_id": "$role", "count": {"$sum": 1}}},
-        ]
+        ],
     ):
         by_role[row["_id"]] = row["count"]
     students = await users.distinct(
         "_id", {"school_ids": {"$in": schools}, "role": Role.student, "deleted_at": None}
     )
     # Parents belong to a school through their children.
-    parents = await GuardianLink.get_motor_collection().distinct(
+    parents = await collection(GuardianLink).distinct(
         "parent_id", {"student_id": {"$in": students}}
     )
     by_role[Role.parent.value] = await User.find(
         {"_id": {"$in": parents}, "deleted_at": None}
     ).count()
-    subscriber_ids = await Subscription.get_motor_collection().distinct(
+    subscriber_ids = await collection(Subscription).distinct(
         "subscriber_id", {"school_id": {"$in": schools}}
     )
     # A soft-deleted account keeps its subscriptions but hears nothing: not active.
@@ -322,7 +320,8 @@ async def school_stats(*, admin: User, now: datetime | None = None) -> Stats:
     recent = {"school_id": {"$in": schools}, "created_at": {"$gte": now - timedelta(hours=24)}}
     by_topic: dict[str, int] = {}
     total = read = 0
-    async for row in Notification.get_motor_collection().aggregate(
+    for row in await aggregate(
+        Notification,
         [
             {"$match": recent},
             {
@@ -332,7 +331,7 @@ async def school_stats(*, admin: User, now: datetime | None = None) -> Stats:
                     "read": {"$sum": {"$cond": [{"$gt": ["$read_at", None]}, 1, 0]}},
                 }
             },
-        ]
+        ],
     ):
         by_topic[row["_id"]] = row["count"]
         total += row["count"]

@@ -25,7 +25,7 @@ from app.auth.schemas import (
     UserUpdateIn,
 )
 from app.core.config import Settings
-from app.core.db import DuplicateKeyError
+from app.core.db import DuplicateKeyError, collection
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.pagination import PageParams, newest_first_page
 from app.core.security import (
@@ -164,7 +164,7 @@ async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = Fa
     assert user.id is not None
     if updates:
         try:
-            raw = await User.get_motor_collection().find_one_and_update(
+            raw = await collection(User).find_one_and_update(
                 {"_id": user.id, "deleted_at": None},
                 {"$set": updates},
                 return_document=ReturnDocument.AFTER,
@@ -184,9 +184,7 @@ async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = Fa
 
 async def join_school(user_id: PydanticObjectId, school_id: PydanticObjectId) -> None:
     """Record that the user belongs to the school (idempotent)."""
-    await User.get_motor_collection().update_one(
-        {"_id": user_id}, {"$addToSet": {"school_ids": school_id}}
-    )
+    await collection(User).update_one({"_id": user_id}, {"$addToSet": {"school_ids": school_id}})
 
 
 async def get_live_user(user_id: PydanticObjectId) -> User | None:
@@ -272,7 +270,7 @@ async def delete_user(*, actor: User, user: User) -> None:
         raise Conflict("You cannot delete your own account")
     assert user.id is not None
     now = utcnow()
-    await User.get_motor_collection().update_one(
+    await collection(User).update_one(
         {"_id": user.id, "deleted_at": None}, {"$set": {"deleted_at": now}}
     )
     await sessions.end_every_session(user.id, now)

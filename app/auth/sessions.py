@@ -21,6 +21,7 @@ from app.auth.schemas import (
     TokenPair,
 )
 from app.core.config import Settings
+from app.core.db import collection
 from app.core.errors import Unauthorized
 from app.core.security import (
     create_access_token,
@@ -53,16 +54,14 @@ async def _issue_pair(
 
 
 async def _revoke_sessions(condition: dict[str, Any], *, now: datetime | None = None) -> None:
-    await AuthSession.get_motor_collection().update_many(
+    await collection(AuthSession).update_many(
         {**condition, "revoked_at": None}, {"$set": {"revoked_at": now or utcnow()}}
     )
 
 
 async def end_every_session(user_id: PydanticObjectId, now: datetime) -> None:
     """Refresh tokens die with their sessions; access tokens die by `tokens_valid_after`."""
-    await User.get_motor_collection().update_one(
-        {"_id": user_id}, {"$set": {"tokens_valid_after": now}}
-    )
+    await collection(User).update_one({"_id": user_id}, {"$set": {"tokens_valid_after": now}})
     await _revoke_sessions({"user_id": user_id}, now=now)
 
 
@@ -90,7 +89,7 @@ async def refresh(*, settings: Settings, refresh_token: str) -> TokenPair:
     now = utcnow()
     token_hash = hash_token(refresh_token)
     # One conditional update: of two requests racing with the same token exactly one wins.
-    spent = await RefreshToken.get_motor_collection().find_one_and_update(
+    spent = await collection(RefreshToken).find_one_and_update(
         {"token_hash": token_hash, "spent_at": None, "expires_at": {"$gt": now}},
         {"$set": {"spent_at": now}},
         return_document=ReturnDocument.BEFORE,

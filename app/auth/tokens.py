@@ -20,6 +20,7 @@ from app.auth.models import (
 )
 from app.auth.schemas import MAX_EMAIL_LENGTH, MAX_TOKEN_LENGTH
 from app.core.config import Settings
+from app.core.db import collection
 from app.core.errors import BadRequest
 from app.core.security import (
     hash_password_async,
@@ -56,7 +57,7 @@ INVALID_LINK = "The link is invalid, already used or expired"
 async def _redeem_account_token(*, token: str, purpose: AccountTokenPurpose) -> dict[str, Any]:
     """Spend a token; the caller acts only if the account still has the address it proves."""
     now = utcnow()
-    redeemed = await AccountToken.get_motor_collection().find_one_and_update(
+    redeemed = await collection(AccountToken).find_one_and_update(
         {
             "token_hash": hash_token(token),
             "purpose": purpose.value,
@@ -72,7 +73,7 @@ async def _redeem_account_token(*, token: str, purpose: AccountTokenPurpose) -> 
 
 
 async def burn_account_tokens(user_id: PydanticObjectId, *purposes: AccountTokenPurpose) -> None:
-    await AccountToken.get_motor_collection().update_many(
+    await collection(AccountToken).update_many(
         {"user_id": user_id, "purpose": {"$in": [p.value for p in purposes]}, "used_at": None},
         {"$set": {"used_at": utcnow()}},
     )
@@ -117,7 +118,7 @@ async def send_verification(*, settings: Settings, user: User) -> None:
 async def verify_email(*, token: str) -> None:
     """Redeem a verification token and mark the address it was mailed to verified."""
     bound = await _redeem_account_token(token=token, purpose=AccountTokenPurpose.verify_email)
-    result = await User.get_motor_collection().update_one(bound, {"$set": {"email_verified": True}})
+    result = await collection(User).update_one(bound, {"$set": {"email_verified": True}})
     if result.matched_count == 0:
         raise BadRequest(INVALID_LINK)
 
@@ -183,7 +184,7 @@ async def reset_password(*, token: str, new_password: str) -> None:
     password_hash = await hash_password_async(new_password)
     now = utcnow()
     # The mailbox the token went to answered, and the account still has that address.
-    result = await User.get_motor_collection().update_one(
+    result = await collection(User).update_one(
         bound, {"$set": {"password_hash": password_hash, "email_verified": True}}
     )
     if result.matched_count == 0:

@@ -39,6 +39,19 @@ from app.core.security import utcnow
 log = logging.getLogger(__name__)
 
 
+def collection(model: type[Document]) -> Any:
+    """The driver's collection behind a document class. The one place that names Motor's
+    API, so a move to PyMongo's async client (Beanie 2) changes this line, not every service."""
+    return model.get_motor_collection()
+
+
+async def aggregate(model: type[Document], pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every row of an aggregation. Motor returns the cursor at once, PyMongo's async client
+    after an await: the difference stays here."""
+    rows: list[dict[str, Any]] = await collection(model).aggregate(pipeline).to_list(None)
+    return rows
+
+
 def parse_object_id(value: str, *, what: str = "Resource") -> PydanticObjectId:
     """A malformed id names nothing that exists, so it is a 404, not a 422."""
     try:
@@ -548,7 +561,7 @@ async def claim_one(
 ) -> dict[str, Any] | None:
     """One atomic find-and-update returning the document as changed; None when none matches.
     Two callers racing for the same document: exactly one gets it."""
-    raw: dict[str, Any] | None = await model.get_motor_collection().find_one_and_update(
+    raw: dict[str, Any] | None = await collection(model).find_one_and_update(
         query, update, sort=sort, return_document=ReturnDocument.AFTER
     )
     return raw

@@ -31,7 +31,7 @@ from pymongo.errors import DuplicateKeyError
 
 from app.core import jobs
 from app.core.config import Settings, get_settings
-from app.core.db import claim_one, insert_many_ignoring_duplicates
+from app.core.db import aggregate, claim_one, collection, insert_many_ignoring_duplicates
 from app.core.errors import Conflict, NotFound
 from app.core.metrics import EMAIL_DELAY, EMAILS, Gauges
 from app.core.pagination import newest_first_filter, newest_first_sort, next_cursor
@@ -106,7 +106,7 @@ async def queue_email(email: Email) -> Email:
 async def queue_emails(emails: Sequence[Email]) -> int:
     """Write a batch with one unordered insert (keys already there are skipped), then one job."""
     documents = [e.model_dump(by_alias=True, exclude={"id"}) for e in emails]
-    written = await insert_many_ignoring_duplicates(Email.get_motor_collection(), documents)
+    written = await insert_many_ignoring_duplicates(collection(Email), documents)
     EMAILS.labels("queued").inc(written)
     await _enqueue_sends(written)
     return written
@@ -222,7 +222,7 @@ def _this_claim(email: Email) -> dict[str, Any]:
 async def _record_sent(email: Email, now: datetime) -> None:
     EMAILS.labels("sent").inc()
     EMAIL_DELAY.observe(max(0.0, (now - as_utc(email.created_at)).total_seconds()))
-    await Email.get_motor_collection().update_one(
+    await collection(Email).update_one(
         _this_claim(email),
         {
             "$set": {
@@ -244,7 +244,7 @@ async def _record_failure(email: Email, failure: DeliveryError, now: datetime) -
         changes = {"status": EmailStatus.failed, "next_attempt_at": retry_at}
     changes.update({"lease_until": None, "last_error": str(failure)[:1000]})
     EMAILS.labels("dead" if changes["status"] == EmailStatus.dead else "retry").inc()
-    result = await Email.get_motor_collection().update_one(_this_claim(email), {"$set": changes})
+    result = await collection(Email).update_one(_this_claim(email), {"$set": changes})
     log.warning("email %s to %s failed (%s): %s", email.id, email.to, changes["status"], failure)
     if retry_at is not None and result.modified_count:
         # The next try is a job due at its own time; the sweep only catches what slips.
@@ -297,15 +297,15 @@ async def sweep(*, now: datetime | None = None, all_leases: bool = False) -> int
     # A time given by the caller (a replay, a test's clock) is the send jobs' time too.
     clock: dict[str, Any] = {"now": now} if now is not None else {}
     now = now or utcnow()
-    collection = Email.get_motor_collection()
+    documents = collection(Email)
     orphaned: dict[str, Any] = {"status": EmailStatus.sending}
     if not all_leases:
         orphaned["lease_until"] = {"$lt": now}
-    await collection.update_many(
+    await documents.update_many(
         orphaned,
         {"$set": {"status": EmailStatus.pending, "next_attempt_at": now, "lease_until": None}},
     )
-    due = await collection.count_documents(
+    due = await documents.count_documents(
         {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}}
     )
     await _enqueue_sends(due, **clock)
@@ -320,12 +320,12 @@ async def outbox_gauges() -> Gauges:
     queries on the status indexes, never a scan of the sent ones. A failed email waits for
     its retry, so it counts as not yet sent."""
     now = utcnow()
-    collection = Email.get_motor_collection()
+    documents = collection(Email)
     depth = [
-        ({"status": status.value}, float(await collection.count_documents({"status": status})))
+        ({"status": status.value}, float(await documents.count_documents({"status": status})))
         for status in (EmailStatus.pending, EmailStatus.sending, EmailStatus.failed)
     ]
-    oldest = await collection.find_one(
+    oldest = await documents.find_one(
         {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}},
         sort=[("next_attempt_at", 1)],
         projection={"next_attempt_at": 1},
@@ -344,8 +344,8 @@ async def outbox_gauges() -> Gauges:
 async def email_counts(match: dict[str, Any]) -> dict[str, int]:
     """How many emails matching `match` are in each status."""
     counts = {status.value: 0 for status in EmailStatus}
-    async for row in Email.get_motor_collection().aggregate(
-        [{"$match": match}, {"$group": {"_id": "$status", "count": {"$sum": 1}}}]
+    for row in await aggregate(
+        Email, [{"$match": match}, {"$group": {"_id": "$status", "count": {"$sum": 1}}}]
     ):
         counts[row["_id"]] = row["count"]
     return counts
@@ -389,9 +389,7 @@ async def retry_email(*, email_id: PydanticObjectId, scope: dict[str, Any]) -> E
 async def retry_emails(*, scope: dict[str, Any], statuses: Sequence[EmailStatus]) -> int:
     """Send every failed or dead email within `scope` again, now; returns how many."""
     wanted = [s for s in statuses if s in RETRYABLE_STATUSES]
-    result = await Email.get_motor_collection().update_many(
-        {**scope, "status": {"$in": wanted}}, _requeued()
-    )
+    result = await collection(Email).update_many({**scope, "status": {"$in": wanted}}, _requeued())
     requeued = int(result.modified_count)
     await _enqueue_sends(requeued)
     return requeued

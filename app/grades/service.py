@@ -17,6 +17,7 @@ from pymongo import ReturnDocument
 
 from app.auth.models import Role, User
 from app.core import jobs
+from app.core.db import aggregate, collection
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.pagination import PageParams, newest_first_page
 from app.core.security import as_utc, utcnow
@@ -184,7 +185,7 @@ async def update_grade(*, user: User, grade_id: PydanticObjectId, data: GradeUpd
     notice = await notices.reserve_notice(
         grade.model_copy(update={"updated_at": changes["updated_at"]}), changed=True
     )
-    raw = await Grade.get_motor_collection().find_one_and_update(
+    raw = await collection(Grade).find_one_and_update(
         {"_id": grade.id}, {"$set": changes}, return_document=ReturnDocument.AFTER
     )
     if raw is None:  # deleted between the read and the write; its notice finds nothing
@@ -196,7 +197,7 @@ async def update_grade(*, user: User, grade_id: PydanticObjectId, data: GradeUpd
 async def delete_grade(*, user: User, grade_id: PydanticObjectId) -> None:
     """Delete a grade as its grading teacher or the school's admin."""
     grade, _ = await _editable_grade(user=user, grade_id=grade_id)
-    await Grade.get_motor_collection().delete_one({"_id": grade.id})
+    await collection(Grade).delete_one({"_id": grade.id})
 
 
 def _grade_filter(
@@ -276,7 +277,7 @@ async def summarize_student_grades(
         },
         {"$sort": {"_id": 1}},
     ]
-    groups = await Grade.get_motor_collection().aggregate(pipeline).to_list(None)
+    groups = await aggregate(Grade, pipeline)
     subjects = [
         SubjectSummary(
             subject=group["subject"],

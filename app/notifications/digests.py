@@ -17,6 +17,7 @@ from app.auth import hooks as auth_hooks
 from app.auth.models import DigestDue, User
 from app.core import jobs
 from app.core.config import get_settings
+from app.core.db import collection
 from app.core.i18n import translate
 from app.core.security import as_utc, utcnow
 from app.core.timezones import UTC, zone_or_utc
@@ -108,7 +109,7 @@ async def reschedule(
         frequency = getattr(preferences.email, topic.value)
         if frequency in PERIODS and frequency != getattr(user.preferences.email, topic.value):
             # A topic moved to the other digest takes what its old digest had not yet sent.
-            await Notification.get_motor_collection().update_many(
+            await collection(Notification).update_many(
                 {
                     "recipient_id": user.id,
                     "topic": topic,
@@ -118,7 +119,7 @@ async def reschedule(
                 },
                 {"$set": {"digest_frequency": frequency}},
             )
-    await User.get_motor_collection().update_one(
+    await collection(User).update_one(
         {"_id": user.id},
         {
             "$set": {
@@ -140,7 +141,7 @@ async def scan(*, now: datetime | None = None) -> int:
     # otherwise each job reads the clock when it runs.
     clock: dict[str, Any] = {"now": now} if now is not None else {}
     now = now or utcnow()
-    cursor = User.get_motor_collection().find(
+    cursor = collection(User).find(
         {"next_digest_at": {"$lte": now}, "deleted_at": None}, {"_id": 1}
     )
     due = [str(row["_id"]) async for row in cursor]
@@ -203,7 +204,7 @@ async def _send_period(user: User, period: EmailFrequency, due: datetime, now: d
             included = written.notification_ids
             sent_now = written is candidate
     if included:
-        await Notification.get_motor_collection().update_many(
+        await collection(Notification).update_many(
             {"_id": {"$in": included}, "digested_at": None}, {"$set": {"digested_at": now}}
         )
     await _advance(user, period, due, now, zone, sent_now=sent_now)
@@ -235,7 +236,7 @@ async def _advance(
     )
     setattr(user.digest_due, period.value, following)
     # Conditional on the due time read, so a preference change in between is not undone.
-    await User.get_motor_collection().update_one(
+    await collection(User).update_one(
         {"_id": user.id, f"digest_due.{period.value}": due},
         {
             "$set": {

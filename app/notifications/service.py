@@ -11,7 +11,7 @@ from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
 from app.auth.models import Role, User
-from app.core.db import insert_many_ignoring_duplicates
+from app.core.db import collection, insert_many_ignoring_duplicates
 from app.core.errors import Forbidden, NotFound
 from app.core.pagination import newest_first_page
 from app.core.security import utcnow
@@ -292,7 +292,7 @@ async def unread_count(*, user: User) -> int:
 async def mark_read(*, user: User, notification_id: PydanticObjectId) -> None:
     owned = {"_id": notification_id, "recipient_id": user.id, "in_app": True}
     # Only the first read sets the time; marking again keeps it.
-    result = await Notification.get_motor_collection().update_one(
+    result = await collection(Notification).update_one(
         {**owned, "read_at": None}, {"$set": {"read_at": utcnow()}}
     )
     if result.matched_count == 0 and await Notification.find_one(owned) is None:
@@ -300,7 +300,7 @@ async def mark_read(*, user: User, notification_id: PydanticObjectId) -> None:
 
 
 async def mark_all_read(*, user: User) -> int:
-    result = await Notification.get_motor_collection().update_many(
+    result = await collection(Notification).update_many(
         _inbox_query(user, unread_only=True, topic=None), {"$set": {"read_at": utcnow()}}
     )
     return int(result.modified_count)
@@ -365,7 +365,7 @@ async def deliver(
         # Skipping those already notified keeps a re-run from paying for a failed insert
         # per recipient; the unique index still settles any race between two runs.
         done = set(
-            await Notification.get_motor_collection().distinct(
+            await collection(Notification).distinct(
                 "recipient_id", {"event_key": event.key, "recipient_id": {"$in": batch}}
             )
         )
@@ -383,7 +383,7 @@ async def deliver(
 
 async def _insert_ignoring_duplicates(notifications: list[Notification]) -> int:
     documents = [n.model_dump(by_alias=True, exclude={"id"}) for n in notifications]
-    return await insert_many_ignoring_duplicates(Notification.get_motor_collection(), documents)
+    return await insert_many_ignoring_duplicates(collection(Notification), documents)
 
 
 # --- who is notified, one function per event kind ---------------------------------------
@@ -517,10 +517,8 @@ async def _following_parents(
 
 
 async def _member_ids(school_id: PydanticObjectId, role: Role) -> list[PydanticObjectId]:
-    collection = User.get_motor_collection()
-    cursor = collection.find(
-        {"school_ids": school_id, "role": role, "deleted_at": None}, {"_id": 1}
-    )
+    documents = collection(User)
+    cursor = documents.find({"school_ids": school_id, "role": role, "deleted_at": None}, {"_id": 1})
     return [PydanticObjectId(row["_id"]) async for row in cursor]
 
 

@@ -15,7 +15,7 @@ from beanie import PydanticObjectId
 
 from app.auth.models import Role, User
 from app.core.config import Settings
-from app.core.db import DuplicateKeyError, parse_object_id
+from app.core.db import DuplicateKeyError, collection, parse_object_id
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.core.pagination import PageParams, newest_first_page
 from app.core.security import hash_token, utcnow
@@ -116,7 +116,7 @@ async def link_guardian(*, parent_id: PydanticObjectId, student_id: PydanticObje
 
 async def unlink_guardian(*, parent_id: PydanticObjectId, student_id: PydanticObjectId) -> bool:
     """Remove a parent's link to a student; True if there was one."""
-    result = await GuardianLink.get_motor_collection().delete_one(
+    result = await collection(GuardianLink).delete_one(
         {"parent_id": parent_id, "student_id": student_id}
     )
     await hooks.guardian_unlinked.send(parent_id=parent_id, student_id=student_id)
@@ -140,7 +140,7 @@ async def redeem_guardian_code(*, parent: User, code: str) -> User:
         raise BadRequest(_WRONG_CODE)
     now = utcnow()
     # One conditional update: of two parents racing for one code, exactly one gets it.
-    raw = await GuardianCode.get_motor_collection().find_one_and_update(
+    raw = await collection(GuardianCode).find_one_and_update(
         {"code_hash": hash_token(normalised), "redeemed_at": None, "expires_at": {"$gt": now}},
         {"$set": {"redeemed_at": now, "redeemed_by": parent.id}},
     )

@@ -20,7 +20,7 @@ from pymongo import ReturnDocument
 
 from app.auth import service as auth_service
 from app.auth.models import Role, User
-from app.core.db import parse_object_id
+from app.core.db import collection, parse_object_id
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import PageParams, decode_cursor, encode_cursor, newest_first_page
 from app.core.security import utcnow
@@ -33,7 +33,7 @@ UPDATE_ATTEMPTS = 5
 
 
 def _schools() -> Any:
-    return School.get_motor_collection()
+    return collection(School)
 
 
 def _live(school_id: PydanticObjectId | None) -> dict[str, Any]:
