@@ -23,9 +23,9 @@ from mongomock_motor import AsyncMongoMockClient
 from app.auth.models import Role, User
 from app.core.db import init_database
 from app.documents import DOCUMENT_MODELS
+from app.notifications.fanout import build_notification, deliver
 from app.notifications.models import Event, Notification, Topic
 from app.notifications.preferences import Preferences
-from app.notifications.service import build_notification, deliver
 
 SIZES = (100, 1_000, 2_500)
 OPERATIONS = ("find", "find_one", "insert_one", "insert_many", "distinct", "aggregate")

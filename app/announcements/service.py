@@ -27,7 +27,7 @@ from app.core.pagination import newest_first_page
 from app.core.security import as_utc, to_millisecond, utcnow
 from app.delivery import service as delivery
 from app.delivery.models import EmailStatus
-from app.notifications import service as notifications
+from app.notifications import fanout
 from app.notifications.models import Event, Notification, Subscription, Topic
 from app.notifications.preferences import Priority
 from app.schools.access import is_school_admin, load_school
@@ -135,7 +135,7 @@ async def fan_out(*, announcement_id: str) -> int:
             {"$set": {"status": AnnouncementStatus.cancelled, "cancelled_at": utcnow()}},
         )
         return 0
-    recipients = await notifications.announcement_recipients(
+    recipients = await fanout.announcement_recipients(
         school=school,
         class_ids=announcement.class_ids,
         roles=announcement.roles,
@@ -159,7 +159,7 @@ async def fan_out(*, announcement_id: str) -> int:
             "author_name": author.full_name if author else None,
         },
     )
-    created = await notifications.deliver(event, recipients)
+    created = await fanout.deliver(event, recipients)
     # Who was reached, not who was expanded: soft-deleted roster members and people who
     # turned both channels off got nothing. Counted after the writes, so a re-run agrees.
     reached = await Notification.find({"event_key": announcement.event_key}).count()

@@ -10,8 +10,8 @@ from app.core import jobs
 from app.core.i18n import DEFAULT_LOCALE, LOCALES, translate
 from app.core.security import as_utc
 from app.grades.models import Grade
+from app.notifications.fanout import deliver, grade_recipients
 from app.notifications.models import Event, Topic
-from app.notifications.service import deliver, grade_recipients
 from app.schools.models import School
 
 # The name predates the move to grades; jobs recorded under it must still find their body.

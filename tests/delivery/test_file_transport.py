@@ -17,8 +17,8 @@ from app.core.config import Settings
 from app.delivery import service as delivery
 from app.delivery.models import EmailStatus
 from app.main import create_app
+from app.notifications.fanout import deliver
 from app.notifications.models import Event, Topic
-from app.notifications.service import deliver
 from tests.conftest import UserFactory, make_settings
 from tests.delivery.helpers import outbox_of, text_of, token_of, unsubscribe_link
 

@@ -11,10 +11,10 @@ from fastapi import FastAPI
 from app.auth.models import Role, User
 from app.delivery import service as delivery
 from app.delivery.models import Email, EmailStatus
+from app.notifications.fanout import deliver
 from app.notifications.models import Event, Topic
 from app.notifications.preferences import Preferences, Priority, QuietHours
 from app.notifications.quiet_hours import quiet_hours_end
-from app.notifications.service import deliver
 from tests.conftest import UserFactory
 from tests.delivery.conftest import CountingSmtpServer
 from tests.delivery.helpers import only_message_to, outbox_of, received_by

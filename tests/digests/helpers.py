@@ -14,6 +14,7 @@ from beanie import PydanticObjectId
 
 from app.auth.models import Locale, Role, User
 from app.notifications import digests as digests
+from app.notifications import fanout
 from app.notifications import service as notifications
 from app.notifications.models import Event, Notification, Topic
 from app.notifications.preferences import Preferences
@@ -161,7 +162,7 @@ async def announce(
             "author_name": family.world.admin.full_name,
         },
     )
-    await notifications.deliver(event, [oid(r) for r in recipients], now=at)
+    await fanout.deliver(event, [oid(r) for r in recipients], now=at)
     await Notification.get_motor_collection().update_many(
         {"event_key": key}, {"$set": {"created_at": at}}
     )

@@ -12,7 +12,7 @@ from beanie import PydanticObjectId
 from app.auth.models import Role, User
 from app.core.security import utcnow
 from app.notifications import service
-from app.notifications.models import Notification, TargetType, Topic
+from app.notifications.models import Event, Notification, TargetType, Topic
 from app.notifications.preferences import Priority
 from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
 from tests.conftest import UserFactory, World
@@ -146,8 +146,8 @@ def event(
     priority: Priority = Priority.normal,
     school_id: PydanticObjectId | None = None,
     actor_id: PydanticObjectId | None = None,
-) -> service.Event:
-    return service.Event(
+) -> Event:
+    return Event(
         key=key,
         topic=topic,
         title=f"{topic.value} {key}",

@@ -14,7 +14,7 @@ from app.announcements.models import Announcement, AnnouncementStatus
 from app.auth.models import Role, User
 from app.grades import notices as events
 from app.grades.models import Grade
-from app.notifications import service
+from app.notifications import fanout, service
 from app.notifications.models import EmailDecision, Notification, Topic
 from app.notifications.preferences import EmailFrequency, Preferences, Priority
 from app.schools.models import GuardianLink
@@ -132,7 +132,7 @@ async def test_preferences_shape_the_notification(
     preferences = Preferences.model_validate(row.preferences)
     user = await make_user(Role.parent, preferences=preferences)
     assert user.id is not None
-    created = await service.deliver(event("e:1", topic=row.topic, priority=row.priority), [user.id])
+    created = await fanout.deliver(event("e:1", topic=row.topic, priority=row.priority), [user.id])
     stored = await stored_for(user)
     if row.expected is None:
         assert created == 0
@@ -155,7 +155,7 @@ async def test_notification_carries_the_event(app: Any, make_user: UserFactory) 
     assert user.id is not None
     base = event("e:carry", school_id=school_id)
     base.data = {**base.data, "announcement_id": str(PydanticObjectId())}
-    await service.deliver(base, [user.id])
+    await fanout.deliver(base, [user.id])
     (notification,) = await stored_for(user)
     assert notification.event_key == "e:carry"
     assert notification.school_id == school_id
@@ -170,7 +170,7 @@ async def test_deleted_users_and_the_actor_are_skipped(app: Any, make_user: User
     gone = await make_user(Role.student, deleted_at=datetime(2024, 1, 1, tzinfo=UTC))
     actor = await make_user(Role.teacher)
     assert live.id and gone.id and actor.id
-    created = await service.deliver(event(actor_id=actor.id), [live.id, gone.id, actor.id])
+    created = await fanout.deliver(event(actor_id=actor.id), [live.id, gone.id, actor.id])
     assert created == 1
     assert len(await stored_for(live)) == 1
     assert await stored_for(gone) == []
@@ -185,8 +185,8 @@ async def test_deliver_twice_creates_nothing_the_second_time(
 ) -> None:
     users = [await make_user(Role.student) for _ in range(4)]
     ids = [u.id for u in users if u.id is not None]
-    assert await service.deliver(event("e:twice"), ids) == 4
-    assert await service.deliver(event("e:twice"), ids) == 0
+    assert await fanout.deliver(event("e:twice"), ids) == 4
+    assert await fanout.deliver(event("e:twice"), ids) == 0
     assert await Notification.find({"event_key": "e:twice"}).count() == 4
 
 
@@ -195,9 +195,9 @@ async def test_a_repeated_fan_out_with_new_recipients_adds_only_them(
 ) -> None:
     users = [await make_user(Role.student) for _ in range(5)]
     ids = [u.id for u in users if u.id is not None]
-    assert await service.deliver(event("e:partial"), ids[:3]) == 3
+    assert await fanout.deliver(event("e:partial"), ids[:3]) == 3
     # The unordered insert keeps going past the duplicates and writes the rest.
-    assert await service.deliver(event("e:partial"), ids, batch_size=5) == 2
+    assert await fanout.deliver(event("e:partial"), ids, batch_size=5) == 2
     assert await Notification.find({"event_key": "e:partial"}).count() == 5
     for user in users:
         assert len(await stored_for(user)) == 1
@@ -206,8 +206,8 @@ async def test_a_repeated_fan_out_with_new_recipients_adds_only_them(
 async def test_another_event_is_another_notification(app: Any, make_user: UserFactory) -> None:
     user = await make_user(Role.student)
     assert user.id is not None
-    await service.deliver(event("e:one"), [user.id])
-    await service.deliver(event("e:two"), [user.id])
+    await fanout.deliver(event("e:one"), [user.id])
+    await fanout.deliver(event("e:two"), [user.id])
     assert len(await stored_for(user)) == 2
 
 
@@ -334,7 +334,7 @@ async def test_inserts_grow_with_batches_not_recipients(
 
     monkeypatch.setattr(User, "find", counting_find)
 
-    assert await service.deliver(event("e:batches"), ids, batch_size=batch_size) == recipients
+    assert await fanout.deliver(event("e:batches"), ids, batch_size=batch_size) == recipients
     assert len(calls) == round_trips
     assert sum(calls) == recipients
     assert len(user_queries) == round_trips

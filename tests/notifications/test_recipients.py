@@ -12,7 +12,8 @@ import pytest
 from beanie import PydanticObjectId
 
 from app.auth.models import Role
-from app.notifications import service
+from app.notifications import fanout, service
+from app.notifications.models import Event, Topic
 from tests.notifications.helpers import Campus
 
 STAFF_5A = {"t5a", "s5a", "s5a2"}
@@ -56,7 +57,7 @@ GRADE_ROWS = [
 
 @pytest.mark.parametrize("row", GRADE_ROWS, ids=[r.name for r in GRADE_ROWS])
 async def test_grade_recipients(campus: Campus, row: GradeRow) -> None:
-    recipients = await service.grade_recipients(
+    recipients = await fanout.grade_recipients(
         student_id=campus.id(row.student), teacher_id=campus.id(row.teacher)
     )
     assert len(recipients) == len(set(recipients)), "someone would be told twice"
@@ -145,7 +146,7 @@ def _class_id(campus: Campus, name: str) -> PydanticObjectId:
 
 @pytest.mark.parametrize("row", ANNOUNCEMENT_ROWS, ids=[r.name for r in ANNOUNCEMENT_ROWS])
 async def test_announcement_recipients(campus: Campus, row: AnnouncementRow) -> None:
-    recipients = await service.announcement_recipients(
+    recipients = await fanout.announcement_recipients(
         school=campus.school,
         class_ids=[_class_id(campus, c) for c in row.classes],
         roles=list(row.roles),
@@ -161,7 +162,7 @@ async def test_a_parent_reached_through_every_subscription_is_notified_once(
     campus: Campus,
 ) -> None:
     # p_all follows the school, class 5A and the child; fan the whole thing out for real.
-    recipients = await service.announcement_recipients(
+    recipients = await fanout.announcement_recipients(
         school=campus.school,
         class_ids=[campus.class_5a.id],
         roles=[],
@@ -169,16 +170,16 @@ async def test_a_parent_reached_through_every_subscription_is_notified_once(
         author_id=campus.id("admin"),
     )
     assert recipients.count(campus.id("p_all")) == 1
-    event = service.Event(
+    event = Event(
         key="announcement:once",
-        topic=service.Topic.announcements,
+        topic=Topic.announcements,
         title="t",
         body="b",
         template="announcement",
         school_id=campus.school.id,
         data={"school_name": "School 1", "author_name": "The Head"},
     )
-    created = await service.deliver(event, recipients + recipients)
+    created = await fanout.deliver(event, recipients + recipients)
     assert created == len(recipients)
     stored = await service.Notification.find({"recipient_id": campus.id("p_all")}).to_list()
     assert len(stored) == 1

@@ -1,0 +1,252 @@
+"""Fan-out: who hears about each event, and writing their notifications (and emails) in
+batches of recipients, idempotently."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from beanie import PydanticObjectId
+
+from app.auth.models import Role, User
+from app.core.db import collection, insert_many_ignoring_duplicates
+from app.core.security import utcnow
+from app.delivery.service import queue_emails
+from app.notifications import digests as digests
+from app.notifications.emails import immediate_emails
+from app.notifications.models import (
+    EmailDecision,
+    Event,
+    Notification,
+    Subscription,
+    TargetType,
+    Topic,
+)
+from app.notifications.service import decide_email, wants_in_app
+from app.schools.models import GuardianLink, School, SchoolClass
+
+log = logging.getLogger(__name__)
+
+FANOUT_BATCH_SIZE = 1000
+
+
+def _batches(ids: Sequence[PydanticObjectId], size: int) -> Iterable[list[PydanticObjectId]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+def unique_recipients(
+    candidates: Iterable[PydanticObjectId], *, actor_id: PydanticObjectId | None
+) -> list[PydanticObjectId]:
+    """Candidates in first-seen order, each once, never the event's author."""
+    return [rid for rid in dict.fromkeys(candidates) if rid != actor_id]
+
+
+def build_notification(event: Event, recipient: User) -> Notification | None:
+    """The notification one recipient gets, or None when they want neither inbox nor email."""
+    assert recipient.id is not None
+    preferences = recipient.preferences
+    in_app = wants_in_app(preferences, event.topic, event.priority)
+    decision = decide_email(preferences, event.topic, event.priority)
+    if not in_app and decision == EmailDecision.none:
+        return None
+    frequency = getattr(preferences.email, event.topic.value, None)
+    title, body = event.words_for(recipient.locale.value)
+    return Notification(
+        event_key=event.key,
+        recipient_id=recipient.id,
+        school_id=event.school_id,
+        topic=event.topic,
+        priority=event.priority,
+        title=title,
+        body=body,
+        data=event.data,
+        in_app=in_app,
+        email_decision=decision,
+        digest_frequency=frequency if decision == EmailDecision.digest else None,
+    )
+
+
+async def deliver(
+    event: Event,
+    recipient_ids: Sequence[PydanticObjectId],
+    *,
+    batch_size: int = FANOUT_BATCH_SIZE,
+    now: datetime | None = None,
+) -> int:
+    """Write the event's notifications, a batch of recipients per round trip; idempotent.
+
+    Each batch is a query for who already has it, one for the recipients and one unordered
+    insert_many; rows that exist (a retried or repeated fan-out) are never written twice.
+    Returns how many notifications this call created.
+    """
+    recipients = unique_recipients(recipient_ids, actor_id=event.actor_id)
+    created = 0
+    for batch in _batches(recipients, batch_size):
+        # Skipping those already notified keeps a re-run from paying for a failed insert
+        # per recipient; the unique index still settles any race between two runs.
+        done = set(
+            await collection(Notification).distinct(
+                "recipient_id", {"event_key": event.key, "recipient_id": {"$in": batch}}
+            )
+        )
+        pending = [rid for rid in batch if rid not in done]
+        if not pending:
+            continue
+        users = await User.find({"_id": {"$in": pending}, "deleted_at": None}).to_list()
+        built = [(n, u) for u, n in ((u, build_notification(event, u)) for u in users) if n]
+        # Emails first: a crash between the two writes leaves recipients without the
+        # notification, whom a re-run covers, rather than notified people without email.
+        await queue_emails(immediate_emails(event, built, now=now or utcnow()))
+        created += await _insert_ignoring_duplicates([n for n, _ in built])
+    return created
+
+
+async def _insert_ignoring_duplicates(notifications: list[Notification]) -> int:
+    documents = [n.model_dump(by_alias=True, exclude={"id"}) for n in notifications]
+    return await insert_many_ignoring_duplicates(collection(Notification), documents)
+
+
+# --- who is notified, one function per event kind ---------------------------------------
+
+
+async def _parent_subscriptions(
+    target_type: TargetType, target_ids: Sequence[PydanticObjectId], topic: Topic
+) -> list[Subscription]:
+    found: list[Subscription] = []
+    for batch in _batches(list(target_ids), FANOUT_BATCH_SIZE):
+        found.extend(
+            await Subscription.find(
+                {
+                    "target_type": target_type,
+                    "target_id": {"$in": batch},
+                    "subscriber_role": Role.parent,
+                    "topics": topic,
+                }
+            ).to_list()
+        )
+    return found
+
+
+async def _children_by_parent(
+    parent_ids: Sequence[PydanticObjectId],
+) -> dict[PydanticObjectId, set[PydanticObjectId]]:
+    children: dict[PydanticObjectId, set[PydanticObjectId]] = {}
+    for batch in _batches(list(dict.fromkeys(parent_ids)), FANOUT_BATCH_SIZE):
+        for link in await GuardianLink.find({"parent_id": {"$in": batch}}).to_list():
+            children.setdefault(link.parent_id, set()).add(link.student_id)
+    return children
+
+
+def _related_through_a_child(
+    subscription: Subscription,
+    children: set[PydanticObjectId],
+    *,
+    school_students: set[PydanticObjectId],
+    rosters: dict[PydanticObjectId, set[PydanticObjectId]],
+) -> bool:
+    """Whether a parent's subscription still rests on a linked child: the child followed, a
+    child in the class followed, or a child in the school followed."""
+    if subscription.target_type == TargetType.student:
+        return subscription.target_id in children
+    if subscription.target_type == TargetType.class_:
+        return bool(children & rosters.get(subscription.target_id, set()))
+    return bool(children & school_students)
+
+
+async def grade_recipients(
+    *, student_id: PydanticObjectId, teacher_id: PydanticObjectId | None
+) -> list[PydanticObjectId]:
+    """A grade posted or changed: the student and parents subscribed to that student who are
+    still linked to them (checked now, not when they subscribed)."""
+    subscriptions = await _parent_subscriptions(TargetType.student, [student_id], Topic.grades)
+    linked = {
+        link.parent_id for link in await GuardianLink.find({"student_id": student_id}).to_list()
+    }
+    parents = [s.subscriber_id for s in subscriptions if s.subscriber_id in linked]
+    return unique_recipients([student_id, *parents], actor_id=teacher_id)
+
+
+async def announcement_recipients(
+    *,
+    school: School,
+    class_ids: Sequence[PydanticObjectId],
+    roles: Sequence[Role],
+    critical: bool,
+    author_id: PydanticObjectId | None,
+) -> list[PydanticObjectId]:
+    """An announcement: members in the audience, subscribed parents, and for critical ones
+    every linked parent of a student in the audience."""
+    assert school.id is not None
+    wanted = set(roles) or {Role.student, Role.teacher, Role.parent}
+    addressed = [c for c in school.classes if not class_ids or c.id in set(class_ids)]
+    whole_school = not class_ids
+
+    students: list[PydanticObjectId] = []
+    if whole_school:
+        students = await _member_ids(school.id, Role.student)
+    else:
+        students = list(dict.fromkeys(s for c in addressed for s in c.student_ids))
+
+    candidates: list[PydanticObjectId] = []
+    if Role.student in wanted:
+        candidates.extend(students)
+    if Role.teacher in wanted:
+        if whole_school:
+            candidates.extend(await _member_ids(school.id, Role.teacher))
+        else:
+            candidates.extend(t.teacher_id for c in addressed for t in c.teachers)
+    if Role.parent in wanted:
+        candidates.extend(
+            await _following_parents(school=school, addressed=addressed, students=students)
+        )
+        if critical:
+            candidates.extend(await _linked_parents(students))
+    return unique_recipients(candidates, actor_id=author_id)
+
+
+async def _following_parents(
+    *, school: School, addressed: Sequence[SchoolClass], students: Sequence[PydanticObjectId]
+) -> list[PydanticObjectId]:
+    """Parents who follow the school, an addressed class or a child in the audience for
+    announcements, and whose subscription still rests on a child linked to them now: a
+    parent unlinked since (custody, a child who moved) hears nothing through it."""
+    assert school.id is not None
+    topic = Topic.announcements
+    subscriptions = [
+        *await _parent_subscriptions(TargetType.school, [school.id], topic),
+        *await _parent_subscriptions(TargetType.class_, [c.id for c in addressed], topic),
+        *await _parent_subscriptions(TargetType.student, students, topic),
+    ]
+    if not subscriptions:
+        return []
+    children = await _children_by_parent([s.subscriber_id for s in subscriptions])
+    rosters = {c.id: set(c.student_ids) for c in school.classes}
+    school_students: set[PydanticObjectId] = set()
+    if any(s.target_type == TargetType.school for s in subscriptions):
+        school_students = set(await _member_ids(school.id, Role.student))
+    return [
+        s.subscriber_id
+        for s in subscriptions
+        if _related_through_a_child(
+            s,
+            children.get(s.subscriber_id, set()),
+            school_students=school_students,
+            rosters=rosters,
+        )
+    ]
+
+
+async def _member_ids(school_id: PydanticObjectId, role: Role) -> list[PydanticObjectId]:
+    documents = collection(User)
+    cursor = documents.find({"school_ids": school_id, "role": role, "deleted_at": None}, {"_id": 1})
+    return [PydanticObjectId(row["_id"]) async for row in cursor]
+
+
+async def _linked_parents(student_ids: Sequence[PydanticObjectId]) -> list[PydanticObjectId]:
+    found: list[PydanticObjectId] = []
+    for batch in _batches(list(student_ids), FANOUT_BATCH_SIZE):
+        links = await GuardianLink.find({"student_id": {"$in": batch}}).to_list()
+        found.extend(link.parent_id for link in links)
+    return found
