@@ -26,7 +26,7 @@ from app.delivery.models import Email, EmailKind
 from app.delivery.render import render, when
 from app.notifications.links import preferences_url, unsubscribe_headers, unsubscribe_url
 from app.notifications.models import SUBSCRIBABLE_TOPICS, EmailDecision, Notification, Topic
-from app.notifications.preferences import EmailFrequency, Preferences
+from app.notifications.preferences import EmailFrequency, Preferences, grade_as_emailed
 
 SCAN_JOB = "digests.scan"
 SEND_JOB = "digests.send"
@@ -294,7 +294,7 @@ def _digest_email(
 
 def _item(notification: Notification, user: User, *, hide_values: bool) -> dict[str, Any]:
     """One line of a digest; a grade from its fields, so the template words it per locale."""
-    data = notification.data
+    data = grade_as_emailed(notification.data, user.preferences)
     item: dict[str, Any] = {
         "when": when(as_utc(notification.created_at), user.locale.value, user.timezone),
         "title": notification.title,
@@ -306,9 +306,8 @@ def _item(notification: Notification, user: User, *, hide_values: bool) -> dict[
     if "subject" in data:
         item["grade"] = {
             "subject": data["subject"],
-            # A comment often gives the value away ("Excellent!"): hidden with it.
-            "value": None if hide_values else data.get("value"),
-            "comment": None if hide_values else data.get("comment"),
+            "value": data.get("value"),
+            "comment": data.get("comment"),
             "kind": data.get("kind") or "",
             "teacher": data.get("teacher_name"),
             "changed": bool(data.get("changed")),

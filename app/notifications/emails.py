@@ -13,7 +13,7 @@ from app.delivery.render import render
 from app.delivery.service import new_email
 from app.notifications.links import preferences_url, unsubscribe_headers, unsubscribe_url
 from app.notifications.models import EmailDecision, Event, Notification, Topic
-from app.notifications.preferences import Priority
+from app.notifications.preferences import Priority, grade_as_emailed
 from app.notifications.quiet_hours import quiet_hours_end
 
 
@@ -52,8 +52,13 @@ def immediate_emails(
                 or now
             )
         link = unsubscribe_url(settings=settings, user_id=user.id, topics=[event.topic])
+        data = (
+            grade_as_emailed(event.data, user.preferences)
+            if event.topic == Topic.grades
+            else event.data
+        )
         context = {
-            **event.data,
+            **data,
             "title": event.title,
             "body": event.body,
             "priority": event.priority.value,
@@ -61,10 +66,6 @@ def immediate_emails(
             "preferences_url": preferences_url(settings=settings, user_id=user.id),
             "reason": why_this_email(event, user),
         }
-        if event.topic == Topic.grades and not user.preferences.include_grade_values:
-            # A comment often gives the value away ("Excellent, a 5!"); digests hide it too.
-            context["value"] = None
-            context["comment"] = None
         announcement_id = event.data.get("announcement_id")
         emails.append(
             new_email(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -137,3 +138,12 @@ class PreferencesPatch(_Patch):
             elif value is not None or key == "quiet_hours":
                 merged[key] = value
         return Preferences.model_validate(merged)
+
+
+def grade_as_emailed(data: Mapping[str, Any], preferences: Preferences) -> dict[str, Any]:
+    """A grade notice's fields as an email may show them: without the value, and without the
+    comment (which often gives the value away, "Excellent, a 5!"), for a reader who keeps
+    grade values out of email. Immediate mail and digests both word grades from this."""
+    if preferences.include_grade_values:
+        return dict(data)
+    return {**data, "value": None, "comment": None}
