@@ -30,8 +30,9 @@ from app.delivery.models import EmailStatus
 from app.notifications import fanout
 from app.notifications.models import Event, Notification, Subscription, Topic
 from app.notifications.preferences import Priority
+from app.schools import guardians
 from app.schools.access import is_school_admin, load_school
-from app.schools.models import GuardianLink, School
+from app.schools.models import School
 
 FANOUT_JOB = "announcements.fanout"
 PUBLISH_DUE_JOB = "announcements.publish_due"
@@ -304,9 +305,7 @@ async def school_stats(*, admin: User, now: datetime | None = None) -> Stats:
         "_id", {"school_ids": {"$in": schools}, "role": Role.student, "deleted_at": None}
     )
     # Parents belong to a school through their children.
-    parents = await collection(GuardianLink).distinct(
-        "parent_id", {"student_id": {"$in": students}}
-    )
+    parents = await guardians.parents_of(students)
     by_role[Role.parent.value] = await User.find(
         {"_id": {"$in": parents}, "deleted_at": None}
     ).count()

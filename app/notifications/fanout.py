@@ -24,7 +24,8 @@ from app.notifications.models import (
     Topic,
 )
 from app.notifications.service import decide_email, wants_in_app
-from app.schools.models import GuardianLink, School, SchoolClass
+from app.schools import guardians
+from app.schools.models import School, SchoolClass
 
 log = logging.getLogger(__name__)
 
@@ -129,16 +130,6 @@ async def _parent_subscriptions(
     return found
 
 
-async def _children_by_parent(
-    parent_ids: Sequence[PydanticObjectId],
-) -> dict[PydanticObjectId, set[PydanticObjectId]]:
-    children: dict[PydanticObjectId, set[PydanticObjectId]] = {}
-    for batch in _batches(list(dict.fromkeys(parent_ids)), FANOUT_BATCH_SIZE):
-        for link in await GuardianLink.find({"parent_id": {"$in": batch}}).to_list():
-            children.setdefault(link.parent_id, set()).add(link.student_id)
-    return children
-
-
 def _related_through_a_child(
     subscription: Subscription,
     children: set[PydanticObjectId],
@@ -161,9 +152,7 @@ async def grade_recipients(
     """A grade posted or changed: the student and parents subscribed to that student who are
     still linked to them (checked now, not when they subscribed)."""
     subscriptions = await _parent_subscriptions(TargetType.student, [student_id], Topic.grades)
-    linked = {
-        link.parent_id for link in await GuardianLink.find({"student_id": student_id}).to_list()
-    }
+    linked = set(await guardians.parents_of([student_id]))
     parents = [s.subscriber_id for s in subscriptions if s.subscriber_id in linked]
     return unique_recipients([student_id, *parents], actor_id=teacher_id)
 
@@ -202,7 +191,7 @@ async def announcement_recipients(
             await _following_parents(school=school, addressed=addressed, students=students)
         )
         if critical:
-            candidates.extend(await _linked_parents(students))
+            candidates.extend(await guardians.parents_of(students))
     return unique_recipients(candidates, actor_id=author_id)
 
 
@@ -221,7 +210,7 @@ async def _following_parents(
     ]
     if not subscriptions:
         return []
-    children = await _children_by_parent([s.subscriber_id for s in subscriptions])
+    children = await guardians.children_of([s.subscriber_id for s in subscriptions])
     rosters = {c.id: set(c.student_ids) for c in school.classes}
     school_students: set[PydanticObjectId] = set()
     if any(s.target_type == TargetType.school for s in subscriptions):
@@ -242,11 +231,3 @@ async def _member_ids(school_id: PydanticObjectId, role: Role) -> list[PydanticO
     documents = collection(User)
     cursor = documents.find({"school_ids": school_id, "role": role, "deleted_at": None}, {"_id": 1})
     return [PydanticObjectId(row["_id"]) async for row in cursor]
-
-
-async def _linked_parents(student_ids: Sequence[PydanticObjectId]) -> list[PydanticObjectId]:
-    found: list[PydanticObjectId] = []
-    for batch in _batches(list(student_ids), FANOUT_BATCH_SIZE):
-        links = await GuardianLink.find({"student_id": {"$in": batch}}).to_list()
-        found.extend(link.parent_id for link in links)
-    return found

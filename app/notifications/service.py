@@ -30,9 +30,10 @@ from app.notifications.preferences import (
     PreferencesPatch,
     Priority,
 )
+from app.schools import guardians
 from app.schools import hooks as school_hooks
 from app.schools.access import is_linked_guardian, is_school_admin, load_class, load_student
-from app.schools.models import GuardianLink, School
+from app.schools.models import School
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,7 @@ async def _school_of_class(class_id: PydanticObjectId) -> School:
 
 
 async def _children_of(parent_id: PydanticObjectId) -> list[PydanticObjectId]:
-    links = await GuardianLink.find({"parent_id": parent_id}).to_list()
-    return [link.student_id for link in links]
+    return sorted((await guardians.children_of([parent_id])).get(parent_id, set()))
 
 
 async def _check_subscription_target(

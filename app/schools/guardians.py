@@ -8,6 +8,7 @@ layers above through schools.hooks.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -208,3 +209,33 @@ async def admin_unlink_guardian(*, student: User, parent_id: str) -> None:
     await unlink_guardian(
         parent_id=parse_object_id(parent_id, what="Parent"), student_id=student.id
     )
+
+
+# A batch of ids per query keeps each $in list bounded however large the school.
+LINK_BATCH = 1000
+
+
+async def parents_of(student_ids: Sequence[PydanticObjectId]) -> list[PydanticObjectId]:
+    """The parents linked to any of these students, each once."""
+    ids = list(dict.fromkeys(student_ids))
+    found: list[PydanticObjectId] = []
+    for start in range(0, len(ids), LINK_BATCH):
+        batch = ids[start : start + LINK_BATCH]
+        found.extend(
+            link.parent_id
+            for link in await GuardianLink.find({"student_id": {"$in": batch}}).to_list()
+        )
+    return list(dict.fromkeys(found))
+
+
+async def children_of(
+    parent_ids: Sequence[PydanticObjectId],
+) -> dict[PydanticObjectId, set[PydanticObjectId]]:
+    """Each of these parents' linked children (a parent with none is left out)."""
+    ids = list(dict.fromkeys(parent_ids))
+    children: dict[PydanticObjectId, set[PydanticObjectId]] = {}
+    for start in range(0, len(ids), LINK_BATCH):
+        batch = ids[start : start + LINK_BATCH]
+        for link in await GuardianLink.find({"parent_id": {"$in": batch}}).to_list():
+            children.setdefault(link.parent_id, set()).add(link.student_id)
+    return children

@@ -13,11 +13,11 @@ from beanie import PydanticObjectId
 from app.auth import service as auth_service
 from app.auth.models import Locale, Role, User
 from app.core.config import Settings
-from app.core.db import collection, parse_object_id
+from app.core.db import parse_object_id
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.pagination import PageParams
+from app.schools import guardians
 from app.schools.access import is_school_admin, load_school
-from app.schools.models import GuardianLink
 
 
 async def create_user(
@@ -57,11 +57,7 @@ async def _people_of_schools(school_ids: list[PydanticObjectId]) -> dict[str, An
     students = await User.find(
         {"role": Role.student.value, "school_ids": {"$in": school_ids}, "deleted_at": None}
     ).to_list()
-    parent_ids: list[Any] = []
-    if students:
-        parent_ids = await collection(GuardianLink).distinct(
-            "parent_id", {"student_id": {"$in": [student.id for student in students]}}
-        )
+    parent_ids = await guardians.parents_of([s.id for s in students if s.id is not None])
     return {"$or": [{"school_ids": {"$in": school_ids}}, {"_id": {"$in": parent_ids}}]}
 
 
