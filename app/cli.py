@@ -73,36 +73,26 @@ def require_reachable(settings: Settings, *, mongodb: bool, redis: bool) -> None
 
 
 def move_aside_unreadable_database(data_dir: Path) -> None:
-    """A damaged database file is renamed, never overwritten, and the operator is told; dev
-    then starts from what is still readable."""
+    """The JSON database of earlier versions, when damaged, is renamed, never overwritten, and
+    the operator is told (an unreadable journal or snapshot file the store moves aside and
+    names itself as it loads)."""
     from datetime import UTC, datetime
 
-    from app.core.db import (
-        LEGACY_SNAPSHOT_FILE,
-        EmbeddedDataError,
-        move_aside_if_unreadable,
-        read_embedded,
-    )
+    from app.core.db import LEGACY_SNAPSHOT_FILE, move_aside_if_unreadable
 
     moved = move_aside_if_unreadable(data_dir, now=datetime.now(UTC))
-    if moved is not None:
-        moved_to, reason = moved
-        say(
-            f"warning: the embedded database {data_dir / LEGACY_SNAPSHOT_FILE} could not be "
-            f"read ({reason}).\n"
-            f"  It was moved to {moved_to} and dev starts with an empty database.\n"
-            f"  To recover: stop dev, repair the moved file (or take a backup copy) and put it "
-            f"back as {data_dir / LEGACY_SNAPSHOT_FILE}; or delete it if the data does not "
-            "matter.",
-            sys.stderr,
-        )
-    # Each unreadable snapshot or journal file is moved aside as it is found; the rest load.
-    for _ in range(100):
-        try:
-            read_embedded(data_dir)
-            return
-        except EmbeddedDataError as exc:
-            say(f"warning: {exc}", sys.stderr)
+    if moved is None:
+        return
+    moved_to, reason = moved
+    say(
+        f"warning: the embedded database {data_dir / LEGACY_SNAPSHOT_FILE} could not be "
+        f"read ({reason}).\n"
+        f"  It was moved to {moved_to} and dev starts with an empty database.\n"
+        f"  To recover: stop dev, repair the moved file (or take a backup copy) and put it "
+        f"back as {data_dir / LEGACY_SNAPSHOT_FILE}; or delete it if the data does not "
+        "matter.",
+        sys.stderr,
+    )
 
 
 def dev_jwt_secret(data_dir: Path) -> str:

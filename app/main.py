@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,7 +21,7 @@ from app.auth.router import router as auth_router
 from app.auth.router import users_router
 from app.core.body_limit import BodySizeLimit
 from app.core.config import Settings, get_settings, use_settings
-from app.core.db import EmbeddedStore, init_database, make_client
+from app.core.db import EmbeddedDataError, EmbeddedStore, init_database, make_client
 from app.core.docs import install_offline_docs
 from app.core.errors import install_error_handlers
 from app.core.jobs import Dispatcher, InlineDispatcher, JobRelay, use_dispatcher
@@ -39,8 +40,21 @@ from app.notifications.router import router as notifications_router
 from app.schools.members_router import router as members_router
 from app.schools.router import router as schools_router
 
+log = logging.getLogger(__name__)
+
 API_PREFIX = "/api/v1"
 REDIS_TIMEOUT_SECONDS = 2.0
+
+
+async def _load_what_is_readable(store: EmbeddedStore) -> None:
+    """The store moves an unreadable file aside, names it and stops; dev then starts from the
+    files that are still readable rather than not at all."""
+    while True:
+        try:
+            await store.load()
+            return
+        except EmbeddedDataError as exc:
+            log.warning("%s", exc)
 
 
 def create_app(
@@ -63,7 +77,7 @@ def create_app(
         snapshot = None
         if snapshot_dir is not None:
             snapshot = EmbeddedStore(database, snapshot_dir)
-            await snapshot.load()
+            await _load_what_is_readable(snapshot)
             snapshot.start()
         await auth_service.ensure_bootstrap_admin(settings=settings)
         relay = JobRelay()

@@ -164,3 +164,27 @@ def test_create_admin_refuses_a_damaged_database_and_leaves_it_alone(
     assert result.returncode == 2
     assert "could not be read" in result.stderr and "Traceback" not in result.stderr
     assert (data_dir / LEGACY_SNAPSHOT_FILE).read_bytes() == b'{"users": ['
+
+
+def test_dev_moves_a_damaged_journal_aside_names_it_and_runs_on_the_rest(
+    workdir: Path, tmp_path: Path, servers: list[DevServer]
+) -> None:
+    data_dir = tmp_path / "data"
+    first = DevServer(workdir, data_dir)
+    servers.append(first)
+    first.register("kept@example.org")
+    assert first.stop() == 0
+    files = sorted(p for p in data_dir.iterdir() if p.name.startswith(("database.", "journal.")))
+    assert files, "dev kept nothing on disk"
+    damaged = files[-1]
+    damaged.write_bytes(damaged.read_bytes()[:-3])
+
+    second = DevServer(workdir, data_dir)
+    servers.append(second)
+    assert httpx.get(f"{second.base}/ready", timeout=10).status_code == 200
+    assert second.stop() == 0
+
+    output = second.output()
+    assert f"{damaged} cannot be read" in output and "moved aside" in output
+    assert "Traceback" not in output
+    assert len(list(data_dir.glob(f"{damaged.name}.corrupt-*"))) == 1
