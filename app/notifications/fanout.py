@@ -188,7 +188,12 @@ async def announcement_recipients(
             candidates.extend(t.teacher_id for c in addressed for t in c.teachers)
     if Role.parent in wanted:
         candidates.extend(
-            await _following_parents(school=school, addressed=addressed, students=students)
+            await _following_parents(
+                school=school,
+                addressed=addressed,
+                students=students,
+                school_students=students if whole_school else None,
+            )
         )
         if critical:
             candidates.extend(await guardians.parents_of(students))
@@ -196,11 +201,16 @@ async def announcement_recipients(
 
 
 async def _following_parents(
-    *, school: School, addressed: Sequence[SchoolClass], students: Sequence[PydanticObjectId]
+    *,
+    school: School,
+    addressed: Sequence[SchoolClass],
+    students: Sequence[PydanticObjectId],
+    school_students: Sequence[PydanticObjectId] | None,
 ) -> list[PydanticObjectId]:
     """Parents who follow the school, an addressed class or a child in the audience for
     announcements, and whose subscription still rests on a child linked to them now: a
-    parent unlinked since (custody, a child who moved) hears nothing through it."""
+    parent unlinked since (custody, a child who moved) hears nothing through it.
+    `school_students`, when the caller already has them, saves reading them again."""
     assert school.id is not None
     topic = Topic.announcements
     subscriptions = [
@@ -212,16 +222,16 @@ async def _following_parents(
         return []
     children = await guardians.children_of([s.subscriber_id for s in subscriptions])
     rosters = {c.id: set(c.student_ids) for c in school.classes}
-    school_students: set[PydanticObjectId] = set()
-    if any(s.target_type == TargetType.school for s in subscriptions):
-        school_students = set(await _member_ids(school.id, Role.student))
+    in_school: set[PydanticObjectId] = set(school_students or ())
+    if school_students is None and any(s.target_type == TargetType.school for s in subscriptions):
+        in_school = set(await _member_ids(school.id, Role.student))
     return [
         s.subscriber_id
         for s in subscriptions
         if _related_through_a_child(
             s,
             children.get(s.subscriber_id, set()),
-            school_students=school_students,
+            school_students=in_school,
             rosters=rosters,
         )
     ]

@@ -13,7 +13,7 @@ from beanie import PydanticObjectId
 from app.auth import service as auth_service
 from app.auth.models import Locale, Role, User
 from app.core.config import Settings
-from app.core.db import parse_object_id
+from app.core.db import collection, parse_object_id
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.pagination import PageParams
 from app.schools import guardians
@@ -54,10 +54,11 @@ async def create_user(
 
 async def _people_of_schools(school_ids: list[PydanticObjectId]) -> dict[str, Any]:
     """Members of these schools, and the parents linked to their students."""
-    students = await User.find(
-        {"role": Role.student.value, "school_ids": {"$in": school_ids}, "deleted_at": None}
-    ).to_list()
-    parent_ids = await guardians.parents_of([s.id for s in students if s.id is not None])
+    # Their ids only: a school's whole roster need not be loaded to find its parents.
+    student_ids = await collection(User).distinct(
+        "_id", {"role": Role.student.value, "school_ids": {"$in": school_ids}, "deleted_at": None}
+    )
+    parent_ids = await guardians.parents_of(student_ids)
     return {"$or": [{"school_ids": {"$in": school_ids}}, {"_id": {"$in": parent_ids}}]}
 
 
