@@ -34,7 +34,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import aggregate, claim_one, collection, insert_many_ignoring_duplicates
 from app.core.errors import Conflict, NotFound
 from app.core.metrics import EMAIL_DELAY, EMAILS, Gauges
-from app.core.pagination import newest_first_filter, newest_first_sort, next_cursor
+from app.core.pagination import newest_first_page
 from app.core.security import as_utc, utcnow
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.delivery.render import Rendered
@@ -360,9 +360,7 @@ async def list_emails(
     """Emails within `scope` (the caller's schools, an announcement) in these statuses,
     newest first."""
     query: dict[str, Any] = {**scope, "status": {"$in": list(statuses)}}
-    query.update(newest_first_filter("created_at", cursor))
-    rows = await Email.find(query).sort(newest_first_sort("created_at")).limit(limit + 1).to_list()
-    return next_cursor(rows, limit, "created_at")
+    return await newest_first_page(Email, query, limit=limit, cursor=cursor)
 
 
 def _requeued() -> dict[str, Any]:

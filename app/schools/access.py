@@ -144,10 +144,8 @@ async def managed_user(user_id: str, admin: AdminUser) -> User:
     No such user, a deleted one and one out of reach answer alike, so the answer tells
     nothing about who exists.
     """
-    try:
-        user = await User.get(parse_object_id(user_id, what="User"))
-    except NotFound:
-        user = None
+    # A malformed id answers the same 404: parse_object_id says "User not found" too.
+    user = await User.get(parse_object_id(user_id, what="User"))
     if user is None or user.is_deleted or not await administers_user(admin, user):
         raise NotFound(USER_NOT_FOUND)
     return user

@@ -62,10 +62,8 @@ async def _member_to_add(*, user_id: str, admin: User, role: Role, what: str) ->
     another school): adding them would hand this admin access to people of a school they
     do not run, and a different answer per reason would tell who exists and in what role.
     """
-    try:
-        user = await User.get(parse_object_id(user_id, what=what))
-    except NotFound:
-        user = None
+    # A malformed id answers the same 404 ("<what> not found") from parse_object_id.
+    user = await User.get(parse_object_id(user_id, what=what))
     if (
         user is None
         or user.is_deleted
