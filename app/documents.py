@@ -7,7 +7,7 @@ from app.auth.models import AccountToken, AuthSession, RefreshToken, User
 from app.core.jobs import JobRecord
 from app.delivery.models import Email
 from app.grades.models import Grade
-from app.notifications.models import Notification, Subscription
+from app.notifications.models import Notification, NotificationSettings, Subscription
 from app.schools.models import GuardianCode, GuardianLink, School
 
 DOCUMENT_MODELS: list[type[Document]] = [
@@ -21,6 +21,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Grade,
     Subscription,
     Notification,
+    NotificationSettings,
     Announcement,
     Email,
     JobRecord,

@@ -34,6 +34,7 @@ from app.core.ratelimit import build_limiter
 from app.delivery import service as delivery_service
 from app.documents import DOCUMENT_MODELS
 from app.grades.router import router as grades_router
+from app.migrations import migrate
 from app.notifications.pages import api_router as unsubscribe_router
 from app.notifications.pages import router as notification_pages
 from app.notifications.router import router as notifications_router
@@ -79,6 +80,7 @@ def create_app(
             snapshot = EmbeddedStore(database, snapshot_dir)
             await _load_what_is_readable(snapshot)
             snapshot.start()
+        await migrate()
         await auth_service.ensure_bootstrap_admin(settings=settings)
         relay = JobRelay()
         relay.start()

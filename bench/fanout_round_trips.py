@@ -24,8 +24,9 @@ from app.auth.models import Role, User
 from app.core.db import init_database
 from app.documents import DOCUMENT_MODELS
 from app.notifications.fanout import build_notification, deliver
-from app.notifications.models import Event, Notification, Topic
+from app.notifications.models import Event, Notification, NotificationSettings, Recipient, Topic
 from app.notifications.preferences import Preferences
+from app.notifications.settings import settings_of
 
 SIZES = (100, 1_000, 2_500)
 OPERATIONS = ("find", "find_one", "insert_one", "insert_many", "distinct", "aggregate")
@@ -63,12 +64,15 @@ async def make_people(count: int) -> list[PydanticObjectId]:
             full_name=f"Student {n}",
             role=Role.student,
             password_hash="-",
-            preferences=IN_APP_ONLY,
         ).model_dump(by_alias=True, exclude={"id"})
         for n in range(count)
     ]
     result = await User.get_motor_collection().insert_many(documents)
-    return [PydanticObjectId(i) for i in result.inserted_ids]
+    ids = [PydanticObjectId(i) for i in result.inserted_ids]
+    await NotificationSettings.insert_many(
+        [NotificationSettings(id=i, preferences=IN_APP_ONLY) for i in ids]
+    )
+    return ids
 
 
 def event(key: str) -> Event:
@@ -86,7 +90,8 @@ async def one_by_one(key: str, people: list[PydanticObjectId]) -> None:
     for person in people:
         user = await User.get(person)
         assert user is not None
-        notification = build_notification(event(key), user)
+        preferences = (await settings_of(person)).preferences
+        notification = build_notification(event(key), Recipient(user, preferences))
         if notification is not None:
             await notification.insert()
 

@@ -20,6 +20,8 @@ from app.auth.models import Role, User
 from app.core.config import Settings
 from app.core.security import create_access_token, hash_password
 from app.main import create_app
+from app.notifications.models import NotificationSettings
+from app.notifications.preferences import Preferences
 from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
 from tests.dev_server import DevServer
 
@@ -86,6 +88,7 @@ def make_user() -> UserFactory:
         school_ids: list[PydanticObjectId] | None = None,
         email: str | None = None,
         full_name: str | None = None,
+        preferences: Preferences | None = None,
         **fields: Any,
     ) -> User:
         role = Role(role)
@@ -100,6 +103,9 @@ def make_user() -> UserFactory:
             **fields,
         )
         await user.insert()
+        if preferences is not None:
+            assert user.id is not None
+            await NotificationSettings(id=user.id, preferences=preferences).insert()
         return user
 
     return factory

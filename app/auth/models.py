@@ -7,10 +7,9 @@ from enum import StrEnum
 
 import pymongo
 from beanie import Document, PydanticObjectId
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from app.core.security import utcnow
-from app.notifications.preferences import Preferences
 
 
 class Role(StrEnum):
@@ -25,16 +24,6 @@ class Locale(StrEnum):
     en = "en"
 
 
-class DigestDue(BaseModel):
-    """When each digest is next due (UTC); None while no topic uses that digest."""
-
-    daily: datetime | None = None
-    weekly: datetime | None = None
-
-    def earliest(self) -> datetime | None:
-        return min((d for d in (self.daily, self.weekly) if d is not None), default=None)
-
-
 class User(Document):
     # Stored lower-cased so the unique index makes emails unique case-insensitively.
     email: str
@@ -45,10 +34,6 @@ class User(Document):
     locale: Locale = Locale.en
     timezone: str = "UTC"
     email_verified: bool = False
-    preferences: Preferences = Field(default_factory=Preferences)
-    digest_due: DigestDue = Field(default_factory=DigestDue)
-    # The earliest of digest_due, indexed: the beat scan asks for users due now, not everyone.
-    next_digest_at: datetime | None = None
     # Access tokens issued before this moment are refused (password reset, deletion).
     tokens_valid_after: datetime | None = None
     deleted_at: datetime | None = None
@@ -60,7 +45,6 @@ class User(Document):
             pymongo.IndexModel([("email", pymongo.ASCENDING)], unique=True, name="email_unique"),
             pymongo.IndexModel([("school_ids", 1), ("role", 1)], name="school_role"),
             pymongo.IndexModel([("created_at", -1), ("_id", -1)], name="newest_first"),
-            pymongo.IndexModel([("next_digest_at", 1)], name="digest_due"),
         ]
 
     @property

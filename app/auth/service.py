@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -274,3 +275,43 @@ async def delete_user(*, actor: User, user: User) -> None:
         {"_id": user.id, "deleted_at": None}, {"$set": {"deleted_at": now}}
     )
     await sessions.end_every_session(user.id, now)
+
+
+# --- what other domains read about users, and the one-off moves of data they own --------
+
+
+async def live_users(user_ids: Sequence[PydanticObjectId]) -> list[User]:
+    """The live users among these ids (a caller's batch), in one query."""
+    return await User.find({"_id": {"$in": list(user_ids)}, "deleted_at": None}).to_list()
+
+
+async def member_ids(school_id: PydanticObjectId, role: Role) -> list[PydanticObjectId]:
+    """Ids of the school's live members in this role, without loading their records."""
+    cursor = collection(User).find(
+        {"school_ids": school_id, "role": role, "deleted_at": None}, {"_id": 1}
+    )
+    return [PydanticObjectId(row["_id"]) async for row in cursor]
+
+
+async def users_with_legacy_fields(fields: Sequence[str], *, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` user records still holding any of these fields (data another domain
+    kept in the user before it had a collection of its own): their _id and those fields."""
+    cursor = collection(User).find(
+        {"$or": [{field: {"$exists": True}} for field in fields]},
+        {"_id": 1, **{field: 1 for field in fields}},
+        limit=limit,
+    )
+    return [row async for row in cursor]
+
+
+async def drop_legacy_fields(user_ids: Sequence[PydanticObjectId], fields: Sequence[str]) -> None:
+    """Forget fields another domain has moved out of these user records."""
+    await collection(User).update_many(
+        {"_id": {"$in": list(user_ids)}}, {"$unset": {field: "" for field in fields}}
+    )
+
+
+async def live_user_ids(user_ids: Sequence[PydanticObjectId]) -> set[PydanticObjectId]:
+    """Which of these ids (a caller's page) are live users, reading only their ids."""
+    cursor = collection(User).find({"_id": {"$in": list(user_ids)}, "deleted_at": None}, {"_id": 1})
+    return {PydanticObjectId(row["_id"]) async for row in cursor}

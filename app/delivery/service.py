@@ -90,12 +90,17 @@ def new_email(
     )
 
 
+async def find_email(key: str) -> Email | None:
+    """The email written with this idempotency key, if any."""
+    return await Email.find_one({"idempotency_key": key})
+
+
 async def queue_email(email: Email) -> Email:
     """Write one email to the outbox (or find the one with its key) and ask a worker to send it."""
     try:
         await email.insert()
     except DuplicateKeyError:
-        existing = await Email.find_one({"idempotency_key": email.idempotency_key})
+        existing = await find_email(email.idempotency_key)
         assert existing is not None
         return existing
     EMAILS.labels("queued").inc()

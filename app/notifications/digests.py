@@ -1,7 +1,9 @@
 """Daily and weekly digests: when each is due, and one email per period with what it covers.
 
-Each user keeps the next due time of each digest (UTC) and the earliest of them in an
-indexed field, so the beat scan asks "who is due now" instead of scanning everyone.
+Each person's settings keep the next due time of each digest (UTC) and the earliest of
+them in an indexed field, so the beat scan asks "who is due now" instead of scanning
+everyone. A digest holds at most DIGEST_PAGE notifications; a period with more sends the
+rest in further emails of the same period, so no query or email grows without bound.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from zoneinfo import ZoneInfo
 from beanie import PydanticObjectId, SortDirection
 
 from app.auth import hooks as auth_hooks
-from app.auth.models import DigestDue, User
+from app.auth import service as accounts
+from app.auth.models import User
 from app.core import jobs
 from app.core.config import get_settings
 from app.core.db import collection
@@ -25,18 +28,32 @@ from app.delivery import service as delivery
 from app.delivery.models import Email, EmailKind
 from app.delivery.render import render, when
 from app.notifications.links import preferences_url, unsubscribe_headers, unsubscribe_url
-from app.notifications.models import SUBSCRIBABLE_TOPICS, EmailDecision, Notification, Topic
+from app.notifications.models import (
+    SUBSCRIBABLE_TOPICS,
+    DigestDue,
+    EmailDecision,
+    Notification,
+    NotificationSettings,
+    Topic,
+)
 from app.notifications.preferences import EmailFrequency, Preferences, grade_as_emailed
+from app.notifications.settings import settings_of
 
 SCAN_JOB = "digests.scan"
 SEND_JOB = "digests.send"
 PERIODS = (EmailFrequency.daily, EmailFrequency.weekly)
+DIGEST_PAGE = 100
+SCAN_PAGE = 1000
 
 
 @auth_hooks.timezone_changed.connect
 async def follow_new_time_zone(*, user: User, timezone: str) -> None:
     """Digest hours are local: a user who moves to another zone moves their due times."""
-    await reschedule(user=user, preferences=user.preferences, timezone=timezone)
+    assert user.id is not None
+    settings = await settings_of(user.id)
+    await reschedule(
+        user=user, settings=settings, preferences=settings.preferences, timezone=timezone
+    )
 
 
 def user_zone(user: User) -> ZoneInfo:
@@ -63,15 +80,22 @@ def _uses(preferences: Preferences, period: EmailFrequency) -> bool:
     return period in (preferences.email.grades, preferences.email.announcements)
 
 
-def plan(*, user: User, preferences: Preferences, timezone: str, now: datetime) -> DigestDue:
+def plan(
+    *,
+    user: User,
+    settings: NotificationSettings,
+    preferences: Preferences,
+    timezone: str,
+    now: datetime,
+) -> DigestDue:
     """The due times after a change of preferences or time zone.
 
     A digest the change does not touch keeps its time; one whose hour, weekday or zone
     changed, or that was just switched on, is due at the next start of its hour.
     """
-    current = user.digest_due
+    current = settings.digest_due
     zone_changed = timezone != user.timezone
-    before = user.preferences
+    before = settings.preferences
     zone = zone_or_utc(timezone)
     due = DigestDue()
     for period in PERIODS:
@@ -101,13 +125,25 @@ def plan(*, user: User, preferences: Preferences, timezone: str, now: datetime) 
 
 
 async def reschedule(
-    *, user: User, preferences: Preferences, timezone: str, now: datetime | None = None
+    *,
+    user: User,
+    settings: NotificationSettings,
+    preferences: Preferences,
+    timezone: str,
+    now: datetime | None = None,
 ) -> None:
-    """Store new preferences and time zone with the digest due times they lead to."""
-    due = plan(user=user, preferences=preferences, timezone=timezone, now=now or utcnow())
+    """Store new preferences with the digest due times they and the user's time zone (the
+    new one, when it is changing) lead to. `settings` are the person's settings as read."""
+    due = plan(
+        user=user,
+        settings=settings,
+        preferences=preferences,
+        timezone=timezone,
+        now=now or utcnow(),
+    )
     for topic in SUBSCRIBABLE_TOPICS:
         frequency = getattr(preferences.email, topic.value)
-        if frequency in PERIODS and frequency != getattr(user.preferences.email, topic.value):
+        if frequency in PERIODS and frequency != getattr(settings.preferences.email, topic.value):
             # A topic moved to the other digest takes what its old digest had not yet sent.
             await collection(Notification).update_many(
                 {
@@ -119,19 +155,22 @@ async def reschedule(
                 },
                 {"$set": {"digest_frequency": frequency}},
             )
-    await collection(User).update_one(
-        {"_id": user.id},
+    await collection(NotificationSettings).update_one(
+        {"_id": settings.id},
         {
             "$set": {
                 "preferences": preferences.model_dump(mode="json"),
-                "timezone": timezone,
                 "digest_due": due.model_dump(),
                 "next_digest_at": due.earliest(),
             }
         },
+        upsert=True,
     )
-    user.preferences, user.timezone = preferences, timezone
-    user.digest_due, user.next_digest_at = due, due.earliest()
+    settings.preferences, settings.digest_due, settings.next_digest_at = (
+        preferences,
+        due,
+        due.earliest(),
+    )
 
 
 @jobs.job(SCAN_JOB)
@@ -141,13 +180,36 @@ async def scan(*, now: datetime | None = None) -> int:
     # otherwise each job reads the clock when it runs.
     clock: dict[str, Any] = {"now": now} if now is not None else {}
     now = now or utcnow()
-    cursor = collection(User).find(
-        {"next_digest_at": {"$lte": now}, "deleted_at": None}, {"_id": 1}
+    enqueued = 0
+    after: PydanticObjectId | None = None
+    while True:
+        # Paged by id, so a district's worth of due people never sits in memory at once.
+        query: dict[str, Any] = {"next_digest_at": {"$lte": now}}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        cursor = collection(NotificationSettings).find(
+            query, {"_id": 1}, sort=[("_id", 1)], limit=SCAN_PAGE
+        )
+        due = [PydanticObjectId(row["_id"]) async for row in cursor]
+        live = await accounts.live_user_ids(due)
+        gone = [user_id for user_id in due if user_id not in live]
+        if gone:
+            await _forget_schedules(gone)
+        for user_id in due:
+            if user_id in live:
+                await jobs.enqueue(SEND_JOB, user_id=str(user_id), **clock)
+        enqueued += len(live)
+        if len(due) < SCAN_PAGE:
+            return enqueued
+        after = due[-1]
+
+
+async def _forget_schedules(user_ids: list[PydanticObjectId]) -> None:
+    """Nobody left to write to: stop the scan from finding these people again every minute."""
+    await collection(NotificationSettings).update_many(
+        {"_id": {"$in": user_ids}},
+        {"$set": {"digest_due": DigestDue().model_dump(), "next_digest_at": None}},
     )
-    due = [str(row["_id"]) async for row in cursor]
-    for user_id in due:
-        await jobs.enqueue(SEND_JOB, user_id=user_id, **clock)
-    return len(due)
 
 
 def period_label(period: EmailFrequency, due: datetime, zone: ZoneInfo) -> str:
@@ -162,21 +224,45 @@ def period_label(period: EmailFrequency, due: datetime, zone: ZoneInfo) -> str:
 async def send_digests(*, user_id: str, now: datetime | None = None) -> int:
     """Send the user's due digests (one email per period at most) and move them forward."""
     now = now or utcnow()
-    user = await User.get(PydanticObjectId(user_id))
-    if user is None or user.is_deleted:
+    settings = await settings_of(PydanticObjectId(user_id))
+    user = await accounts.get_live_user(settings.id)
+    if user is None:
+        await _forget_schedules([settings.id])
         return 0
     sent = 0
     for period in PERIODS:
-        due = getattr(user.digest_due, period.value)
+        due = getattr(settings.digest_due, period.value)
         if due is not None and as_utc(due) <= now:
-            sent += await _send_period(user, period, as_utc(due), now)
+            sent += await _send_period(user, settings, period, as_utc(due), now)
     return sent
 
 
-async def _send_period(user: User, period: EmailFrequency, due: datetime, now: datetime) -> int:
+async def _send_period(
+    user: User,
+    settings: NotificationSettings,
+    period: EmailFrequency,
+    due: datetime,
+    now: datetime,
+) -> int:
     zone = user_zone(user)
-    key = f"digest:{period.value}:{user.id}:{period_label(period, due, zone)}"
-    existing = await Email.find_one({"idempotency_key": key})
+    first_key = f"digest:{period.value}:{user.id}:{period_label(period, due, zone)}"
+    emails_sent = 0
+    for page in range(1, 10_000):
+        key = first_key if page == 1 else f"{first_key}:{page}"
+        sent_now, included = await _send_page(user, settings, period, key, now)
+        emails_sent += sent_now
+        if len(included) < DIGEST_PAGE:
+            break
+    await _advance(settings, period, due, now, zone, sent_now=emails_sent > 0)
+    return emails_sent
+
+
+async def _send_page(
+    user: User, settings: NotificationSettings, period: EmailFrequency, key: str, now: datetime
+) -> tuple[int, list[PydanticObjectId]]:
+    """One digest email of at most DIGEST_PAGE notifications, and marking them digested:
+    whether this run wrote the email, and which notifications it holds."""
+    existing = await delivery.find_email(key)
     sent_now = False
     if existing is not None:
         # Written by an earlier run that stopped half-way: finish its bookkeeping only.
@@ -193,11 +279,12 @@ async def _send_period(user: User, period: EmailFrequency, due: datetime, now: d
                 }
             )
             .sort([("created_at", SortDirection.ASCENDING), ("_id", SortDirection.ASCENDING)])
+            .limit(DIGEST_PAGE)
             .to_list()
         )
         included = []
         if pending:
-            candidate = _digest_email(user, period, key, pending)
+            candidate = _digest_email(user, settings.preferences, period, key, pending)
             written = await delivery.queue_email(candidate)
             # A racing job may have written this period's email first, from fewer
             # notifications: only what that email holds is digested; the rest waits.
@@ -207,12 +294,11 @@ async def _send_period(user: User, period: EmailFrequency, due: datetime, now: d
         await collection(Notification).update_many(
             {"_id": {"$in": included}, "digested_at": None}, {"$set": {"digested_at": now}}
         )
-    await _advance(user, period, due, now, zone, sent_now=sent_now)
-    return 1 if sent_now else 0
+    return int(sent_now), included
 
 
 async def _advance(
-    user: User,
+    settings: NotificationSettings,
     period: EmailFrequency,
     due: datetime,
     now: datetime,
@@ -220,7 +306,7 @@ async def _advance(
     *,
     sent_now: bool,
 ) -> None:
-    preferences = user.preferences
+    preferences = settings.preferences
     weekly = period == EmailFrequency.weekly
     # next_due(now=t) is the first slot whose hour outlasts t. An email sent now, even one
     # late for a slot days ago (the workers were away), also serves a slot already open: the
@@ -234,27 +320,30 @@ async def _advance(
         hour=preferences.digest_hour,
         weekday=preferences.digest_weekday if weekly else None,
     )
-    setattr(user.digest_due, period.value, following)
+    setattr(settings.digest_due, period.value, following)
     # Conditional on the due time read, so a preference change in between is not undone.
-    await collection(User).update_one(
-        {"_id": user.id, f"digest_due.{period.value}": due},
+    await collection(NotificationSettings).update_one(
+        {"_id": settings.id, f"digest_due.{period.value}": due},
         {
             "$set": {
                 f"digest_due.{period.value}": following,
-                "next_digest_at": user.digest_due.earliest(),
+                "next_digest_at": settings.digest_due.earliest(),
             }
         },
     )
 
 
 def _digest_email(
-    user: User, period: EmailFrequency, key: str, notifications: list[Notification]
+    user: User,
+    preferences: Preferences,
+    period: EmailFrequency,
+    key: str,
+    notifications: list[Notification],
 ) -> Email:
     assert user.id is not None
     settings = get_settings()
     locale = user.locale.value
     groups: OrderedDict[tuple[str | None, Topic], dict[str, Any]] = OrderedDict()
-    hide_values = not user.preferences.include_grade_values
     for notification in notifications:
         is_grade = notification.topic == Topic.grades
         child = notification.data.get("student_name") if is_grade else None
@@ -268,7 +357,7 @@ def _digest_email(
                 "items": [],
             },
         )
-        group["items"].append(_item(notification, user, hide_values=hide_values))
+        group["items"].append(_item(notification, user, preferences))
     topics = list(dict.fromkeys(n.topic for n in notifications))
     link = unsubscribe_url(settings=settings, user_id=user.id, topics=topics)
     rendered = render(
@@ -292,9 +381,9 @@ def _digest_email(
     )
 
 
-def _item(notification: Notification, user: User, *, hide_values: bool) -> dict[str, Any]:
+def _item(notification: Notification, user: User, preferences: Preferences) -> dict[str, Any]:
     """One line of a digest; a grade from its fields, so the template words it per locale."""
-    data = grade_as_emailed(notification.data, user.preferences)
+    data = grade_as_emailed(notification.data, preferences)
     item: dict[str, Any] = {
         "when": when(as_utc(notification.created_at), user.locale.value, user.timezone),
         "title": notification.title,
@@ -312,6 +401,6 @@ def _item(notification: Notification, user: User, *, hide_values: bool) -> dict[
             "teacher": data.get("teacher_name"),
             "changed": bool(data.get("changed")),
         }
-    elif hide_values:
+    elif not preferences.include_grade_values:
         item["body"] = None  # the body of a grade notification states the value
     return item

@@ -12,7 +12,7 @@ from app.delivery.models import Email, EmailKind
 from app.delivery.render import render
 from app.delivery.service import new_email
 from app.notifications.links import preferences_url, unsubscribe_headers, unsubscribe_url
-from app.notifications.models import EmailDecision, Event, Notification, Topic
+from app.notifications.models import EmailDecision, Event, Notification, Recipient, Topic
 from app.notifications.preferences import Priority, grade_as_emailed
 from app.notifications.quiet_hours import quiet_hours_end
 
@@ -35,17 +35,18 @@ def why_this_email(event: Event, user: User) -> str:
 
 
 def immediate_emails(
-    event: Event, notified: Sequence[tuple[Notification, User]], *, now: datetime
+    event: Event, notified: Sequence[tuple[Notification, Recipient]], *, now: datetime
 ) -> list[Email]:
     """One email per notification whose decision is `immediate`, keyed by (event, recipient)."""
     settings = get_settings()
     emails: list[Email] = []
-    for notification, user in notified:
+    for notification, recipient in notified:
         if notification.email_decision != EmailDecision.immediate:
             continue
+        user = recipient.user
         assert user.id is not None
         not_before = now
-        quiet = user.preferences.quiet_hours
+        quiet = recipient.preferences.quiet_hours
         if quiet is not None and event.priority != Priority.critical:
             not_before = (
                 quiet_hours_end(start=quiet.start, end=quiet.end, timezone=user.timezone, now=now)
@@ -53,7 +54,7 @@ def immediate_emails(
             )
         link = unsubscribe_url(settings=settings, user_id=user.id, topics=[event.topic])
         data = (
-            grade_as_emailed(event.data, user.preferences)
+            grade_as_emailed(event.data, recipient.preferences)
             if event.topic == Topic.grades
             else event.data
         )

@@ -9,21 +9,23 @@ from datetime import datetime
 
 from beanie import PydanticObjectId
 
-from app.auth.models import Role, User
+from app.auth import service as accounts
+from app.auth.models import Role
 from app.core.db import collection, insert_many_ignoring_duplicates
 from app.core.security import utcnow
 from app.delivery.service import queue_emails
-from app.notifications import digests as digests
 from app.notifications.emails import immediate_emails
 from app.notifications.models import (
     EmailDecision,
     Event,
     Notification,
+    Recipient,
     Subscription,
     TargetType,
     Topic,
 )
 from app.notifications.service import decide_email, wants_in_app
+from app.notifications.settings import settings_for
 from app.schools import guardians
 from app.schools.models import School, SchoolClass
 
@@ -44,19 +46,19 @@ def unique_recipients(
     return [rid for rid in dict.fromkeys(candidates) if rid != actor_id]
 
 
-def build_notification(event: Event, recipient: User) -> Notification | None:
+def build_notification(event: Event, recipient: Recipient) -> Notification | None:
     """The notification one recipient gets, or None when they want neither inbox nor email."""
-    assert recipient.id is not None
-    preferences = recipient.preferences
+    user, preferences = recipient.user, recipient.preferences
+    assert user.id is not None
     in_app = wants_in_app(preferences, event.topic, event.priority)
     decision = decide_email(preferences, event.topic, event.priority)
     if not in_app and decision == EmailDecision.none:
         return None
     frequency = getattr(preferences.email, event.topic.value, None)
-    title, body = event.words_for(recipient.locale.value)
+    title, body = event.words_for(user.locale.value)
     return Notification(
         event_key=event.key,
-        recipient_id=recipient.id,
+        recipient_id=user.id,
         school_id=event.school_id,
         topic=event.topic,
         priority=event.priority,
@@ -78,8 +80,9 @@ async def deliver(
 ) -> int:
     """Write the event's notifications, a batch of recipients per round trip; idempotent.
 
-    Each batch is a query for who already has it, one for the recipients and one unordered
-    insert_many; rows that exist (a retried or repeated fan-out) are never written twice.
+    Each batch is a query for who already has it, one for the recipients, one for their
+    settings and one unordered insert_many; rows that exist (a retried or repeated fan-out)
+    are never written twice.
     Returns how many notifications this call created.
     """
     recipients = unique_recipients(recipient_ids, actor_id=event.actor_id)
@@ -95,8 +98,10 @@ async def deliver(
         pending = [rid for rid in batch if rid not in done]
         if not pending:
             continue
-        users = await User.find({"_id": {"$in": pending}, "deleted_at": None}).to_list()
-        built = [(n, u) for u, n in ((u, build_notification(event, u)) for u in users) if n]
+        users = await accounts.live_users(pending)
+        settings = await settings_for([u.id for u in users if u.id is not None])
+        reached = [Recipient(u, settings[u.id].preferences) for u in users if u.id is not None]
+        built = [(n, r) for r, n in ((r, build_notification(event, r)) for r in reached) if n]
         # Emails first: a crash between the two writes leaves recipients without the
         # notification, whom a re-run covers, rather than notified people without email.
         await queue_emails(immediate_emails(event, built, now=now or utcnow()))
@@ -174,7 +179,7 @@ async def announcement_recipients(
 
     students: list[PydanticObjectId] = []
     if whole_school:
-        students = await _member_ids(school.id, Role.student)
+        students = await accounts.member_ids(school.id, Role.student)
     else:
         students = list(dict.fromkeys(s for c in addressed for s in c.student_ids))
 
@@ -183,7 +188,7 @@ async def announcement_recipients(
         candidates.extend(students)
     if Role.teacher in wanted:
         if whole_school:
-            candidates.extend(await _member_ids(school.id, Role.teacher))
+            candidates.extend(await accounts.member_ids(school.id, Role.teacher))
         else:
             candidates.extend(t.teacher_id for c in addressed for t in c.teachers)
     if Role.parent in wanted:
@@ -224,7 +229,7 @@ async def _following_parents(
     rosters = {c.id: set(c.student_ids) for c in school.classes}
     in_school: set[PydanticObjectId] = set(school_students or ())
     if school_students is None and any(s.target_type == TargetType.school for s in subscriptions):
-        in_school = set(await _member_ids(school.id, Role.student))
+        in_school = set(await accounts.member_ids(school.id, Role.student))
     return [
         s.subscriber_id
         for s in subscriptions
@@ -235,9 +240,3 @@ async def _following_parents(
             rosters=rosters,
         )
     ]
-
-
-async def _member_ids(school_id: PydanticObjectId, role: Role) -> list[PydanticObjectId]:
-    documents = collection(User)
-    cursor = documents.find({"school_ids": school_id, "role": role, "deleted_at": None}, {"_id": 1})
-    return [PydanticObjectId(row["_id"]) async for row in cursor]

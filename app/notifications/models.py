@@ -9,11 +9,39 @@ from typing import Any
 
 import pymongo
 from beanie import Document, PydanticObjectId
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from app.auth.models import Role
+from app.auth.models import Role, User
 from app.core.security import utcnow
-from app.notifications.preferences import EmailFrequency, Priority
+from app.notifications.preferences import EmailFrequency, Preferences, Priority
+
+
+class DigestDue(BaseModel):
+    """When each digest is next due (UTC); None while no topic uses that digest."""
+
+    daily: datetime | None = None
+    weekly: datetime | None = None
+
+    def earliest(self) -> datetime | None:
+        return min((d for d in (self.daily, self.weekly) if d is not None), default=None)
+
+
+class NotificationSettings(Document):
+    """One person's preferences and when their digests are next due, keyed by the user's id.
+
+    Notifications owns this; the account itself (email, locale, time zone) stays with auth.
+    A user without one has the default preferences and no digest due.
+    """
+
+    id: PydanticObjectId  # always the user's id, never generated
+    preferences: Preferences = Field(default_factory=Preferences)
+    digest_due: DigestDue = Field(default_factory=DigestDue)
+    # The earliest of digest_due, indexed: the beat scan asks who is due now, not everyone.
+    next_digest_at: datetime | None = None
+
+    class Settings:
+        name = "notification_settings"
+        indexes = [pymongo.IndexModel([("next_digest_at", 1)], name="digest_due")]
 
 
 class Topic(StrEnum):
@@ -131,3 +159,11 @@ class Event:
 
     def words_for(self, locale: str) -> tuple[str, str]:
         return self.texts.get(locale, (self.title, self.body))
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Someone an event reaches, with the preferences that decide how."""
+
+    user: User
+    preferences: Preferences

@@ -66,8 +66,7 @@ def _problem(request: Request, key: str, *, status_code: int = 400, **context: A
 
 
 async def _live_user(holder: LinkHolder) -> User | None:
-    user = await User.get(holder.user_id)
-    return None if user is None or user.is_deleted else user
+    return await auth_service.get_live_user(holder.user_id)
 
 
 @dataclass(frozen=True)
@@ -169,9 +168,8 @@ async def unsubscribe(
 # --- preference centre -----------------------------------------------------------------
 
 
-def _form_values(user: User) -> dict[str, Any]:
+def _form_values(user: User, preferences: Preferences) -> dict[str, Any]:
     """The preferences as the form's fields hold them."""
-    preferences = user.preferences
     quiet = preferences.quiet_hours
     values: dict[str, Any] = {
         "digest_hour": preferences.digest_hour,
@@ -298,7 +296,8 @@ async def preferences_page(
         return visit.problem
     user = visit.user
     assert user is not None
-    return _preferences_page(locale=user.locale.value, token=token, values=_form_values(user))
+    values = _form_values(user, await service.preferences_of(user))
+    return _preferences_page(locale=user.locale.value, token=token, values=values)
 
 
 @router.post("/preferences", response_class=HTMLResponse)
@@ -324,7 +323,7 @@ async def save_preferences(request: Request, settings: AppSettings) -> HTMLRespo
     )
     await service.replace_preferences(user=user, preferences=preferences)
     return _preferences_page(
-        locale=user.locale.value, token=token, values=_form_values(user), saved=True
+        locale=user.locale.value, token=token, values=_form_values(user, preferences), saved=True
     )
 
 

@@ -27,7 +27,7 @@ Paging = Annotated[PageParams, Depends(page_params)]
 @router.get("/users/me/preferences", tags=["preferences"])
 async def get_preferences(user: CurrentUser) -> Preferences:
     """Your notification preferences."""
-    return user.preferences
+    return await service.preferences_of(user)
 
 
 @router.put("/users/me/preferences", tags=["preferences"])

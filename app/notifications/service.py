@@ -9,6 +9,7 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
+from app.auth import service as accounts
 from app.auth.models import Role, User
 from app.core.db import collection
 from app.core.errors import Forbidden, NotFound
@@ -30,9 +31,18 @@ from app.notifications.preferences import (
     PreferencesPatch,
     Priority,
 )
+from app.notifications.settings import settings_of
 from app.schools import guardians
 from app.schools import hooks as school_hooks
-from app.schools.access import is_linked_guardian, is_school_admin, load_class, load_student
+from app.schools import service as schools
+from app.schools.access import (
+    is_linked_guardian,
+    is_school_admin,
+    load_class,
+    load_school,
+    load_student,
+    schools_of,
+)
 from app.schools.models import School
 
 log = logging.getLogger(__name__)
@@ -41,18 +51,27 @@ log = logging.getLogger(__name__)
 # --- preferences -------------------------------------------------------------------------
 
 
+async def preferences_of(user: User) -> Preferences:
+    assert user.id is not None
+    return (await settings_of(user.id)).preferences
+
+
 async def replace_preferences(*, user: User, preferences: Preferences) -> Preferences:
     """Replace the whole preferences document (and move digest due times it changes)."""
-    await digests.reschedule(user=user, preferences=preferences, timezone=user.timezone)
+    assert user.id is not None
+    settings = await settings_of(user.id)
+    await digests.reschedule(
+        user=user, settings=settings, preferences=preferences, timezone=user.timezone
+    )
     return preferences
 
 
 async def turn_email_off(*, user_id: PydanticObjectId, topics: Sequence[Topic]) -> User:
     """What a one-click unsubscribe link does: no more email on these topics."""
-    user = await User.get(user_id)
-    if user is None or user.is_deleted:
+    user = await accounts.get_live_user(user_id)
+    if user is None:
         raise NotFound("This account no longer exists")
-    preferences = user.preferences.model_copy(deep=True)
+    preferences = (await preferences_of(user)).model_copy(deep=True)
     for topic in topics:
         setattr(preferences.email, topic.value, EmailFrequency.off)
     await replace_preferences(user=user, preferences=preferences)
@@ -61,7 +80,8 @@ async def turn_email_off(*, user_id: PydanticObjectId, topics: Sequence[Topic]) 
 
 async def patch_preferences(*, user: User, patch: PreferencesPatch) -> Preferences:
     """Merge a partial update, topic by topic."""
-    return await replace_preferences(user=user, preferences=patch.apply_to(user.preferences))
+    current = await preferences_of(user)
+    return await replace_preferences(user=user, preferences=patch.apply_to(current))
 
 
 def decide_email(preferences: Preferences, topic: Topic, priority: Priority) -> EmailDecision:
@@ -125,18 +145,10 @@ async def _check_subscription_target(
             raise Forbidden("Only members of this class may follow it")
         return school.id
 
-    target_school = await School.get(target_id)
-    if target_school is None or target_school.deleted_at is not None:
-        raise NotFound("School not found")
+    target_school = await load_school(target_id)
     assert target_school.id is not None
-    if user.role in (Role.student, Role.teacher, Role.admin):
-        allowed = target_school.id in user.school_ids
-    else:
-        children = await _children_of(user.id)
-        allowed = bool(children) and (
-            await User.find_one({"_id": {"$in": children}, "school_ids": target_school.id})
-            is not None
-        )
+    # A parent belongs to the schools of their children.
+    allowed = target_school.id in await schools_of(user)
     if not allowed:
         raise Forbidden("Only members of this school may follow it")
     return target_school.id
@@ -230,17 +242,9 @@ async def unsubscribe_guardian(
     remaining = await _children_of(parent_id)
     related: set[tuple[TargetType, PydanticObjectId]] = set()
     if remaining:
-        students = await User.find({"_id": {"$in": remaining}, "deleted_at": None}).to_list()
-        related |= {(TargetType.school, sid) for child in students for sid in child.school_ids}
-        schools = await School.find(
-            {"deleted_at": None, "classes.student_ids": {"$in": remaining}}
-        ).to_list()
-        related |= {
-            (TargetType.class_, c.id)
-            for school in schools
-            for c in school.classes
-            if set(c.student_ids) & set(remaining)
-        }
+        places = await schools.places_of(remaining)
+        related |= {(TargetType.school, school_id) for school_id in places.school_ids}
+        related |= {(TargetType.class_, class_id) for class_id in places.class_ids}
     stale = [s.id for s in through_children if (s.target_type, s.target_id) not in related]
     if stale:
         await Subscription.find({"_id": {"$in": stale}}).delete()

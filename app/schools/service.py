@@ -13,6 +13,8 @@ again to tell "gone" (404) from "conflicts with a rule" (409) from "lost a race"
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -322,3 +324,31 @@ async def unassign_teacher(*, school: School, class_id: str, teacher_id: str) ->
     )
     if result.matched_count == 0:
         raise NotFound("Class not found")
+
+
+@dataclass(frozen=True)
+class Places:
+    """The live schools some students belong to and the classes they sit in."""
+
+    school_ids: frozenset[PydanticObjectId]
+    class_ids: frozenset[PydanticObjectId]
+
+
+async def places_of(student_ids: Sequence[PydanticObjectId]) -> Places:
+    """Where these students (a parent's children: a short list) are, in two queries."""
+    students = await auth_service.live_users(student_ids)
+    wanted = set(student_ids)
+    cursor = _schools().find(
+        {"deleted_at": None, "classes.student_ids": {"$in": list(student_ids)}},
+        {"classes.id": 1, "classes.student_ids": 1},
+    )
+    class_ids = {
+        PydanticObjectId(c["id"])
+        async for school in cursor
+        for c in school.get("classes", [])
+        if wanted & set(c.get("student_ids", []))
+    }
+    return Places(
+        school_ids=frozenset(sid for child in students for sid in child.school_ids),
+        class_ids=frozenset(class_ids),
+    )

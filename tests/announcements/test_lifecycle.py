@@ -12,10 +12,19 @@ from bson import ObjectId
 
 from app.announcements import service
 from app.announcements.models import Announcement, AnnouncementStatus
+from app.auth.models import User
+from app.notifications import service as notifications
 from app.notifications.models import Notification
 from app.notifications.preferences import Preferences
 from tests.announcements.helpers import Login, announce, inbox_ids
 from tests.notifications.helpers import Campus
+
+
+async def choose(user: User, preferences: dict[str, Any]) -> None:
+    """Set a member's preferences as the preference routes do."""
+    await notifications.replace_preferences(
+        user=user, preferences=Preferences.model_validate(preferences)
+    )
 
 
 def _later(**delta: float) -> datetime:
@@ -176,9 +185,7 @@ async def test_figures_count_recipients_inbox_and_reads(
 ) -> None:
     # One recipient keeps only the email for announcements: a recipient, not in-app.
     hidden = campus.people["s5a2"]
-    await hidden.set(
-        {"preferences": Preferences.model_validate({"in_app": {"announcements": False}})}
-    )
+    await choose(hidden, {"in_app": {"announcements": False}})
     headers = login_as(campus.people["t5a"])
     response = await announce(client, headers, campus, class_ids=[str(campus.class_5a.id)])
     announcement_id = response.json()["id"]
@@ -278,9 +285,7 @@ async def test_a_member_with_in_app_off_still_finds_what_was_addressed_to_them(
     client: httpx.AsyncClient, campus: Campus, login_as: Login
 ) -> None:
     student = campus.people["s5a"]
-    await student.set(
-        {"preferences": Preferences.model_validate({"in_app": {"announcements": False}})}
-    )
+    await choose(student, {"in_app": {"announcements": False}})
     await announce(client, login_as(campus.people["admin"]), campus, title="whole school")
 
     assert (await client.get("/notifications", headers=login_as(student))).json()["items"] == []
@@ -319,12 +324,9 @@ async def test_recipients_count_only_people_reached(
 ) -> None:
     # A soft-deleted pupil stays on the roster; a parent turned both channels off.
     await campus.people["s5a2"].set({"deleted_at": datetime.now(UTC)})
-    await campus.people["p_child"].set(
-        {
-            "preferences": Preferences.model_validate(
-                {"in_app": {"announcements": False}, "email": {"announcements": "off"}}
-            )
-        }
+    await choose(
+        campus.people["p_child"],
+        {"in_app": {"announcements": False}, "email": {"announcements": "off"}},
     )
     headers = login_as(campus.people["t5a"])
     response = await announce(client, headers, campus, class_ids=[str(campus.class_5a.id)])

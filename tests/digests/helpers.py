@@ -16,8 +16,9 @@ from app.auth.models import Locale, Role, User
 from app.notifications import digests as digests
 from app.notifications import fanout
 from app.notifications import service as notifications
-from app.notifications.models import Event, Notification, Topic
+from app.notifications.models import Event, Notification, NotificationSettings, Topic
 from app.notifications.preferences import Preferences
+from app.notifications.settings import settings_of
 from app.schools.models import GuardianLink, School
 from tests.conftest import SmtpServer, UserFactory, World
 
@@ -102,11 +103,22 @@ async def choose(
     assert fresh is not None
     await digests.reschedule(
         user=fresh,
+        settings=await settings_of(oid(user)),
         preferences=Preferences.model_validate(preferences),
         timezone=timezone or fresh.timezone,
         now=now,
     )
+    if timezone is not None:
+        # The account keeps the zone: what the profile route stores before digests move.
+        await User.get_motor_collection().update_one(
+            {"_id": fresh.id}, {"$set": {"timezone": timezone}}
+        )
     return await reload(user)
+
+
+async def stored(user: User) -> NotificationSettings:
+    """The person's notification settings as stored now."""
+    return await settings_of(oid(user))
 
 
 async def reload(user: User) -> User:

@@ -11,8 +11,9 @@ import pytest
 from app.auth.models import User
 from app.core.security import as_utc
 from app.notifications import digests as digests
+from app.notifications.models import NotificationSettings
 from tests.conftest import SmtpServer, World
-from tests.digests.helpers import Family, announce, local, received, reload, text_of
+from tests.digests.helpers import Family, announce, local, received, reload, stored, text_of
 
 Login = Callable[[User], dict[str, str]]
 BERLIN, TOKYO = "Europe/Berlin", "Asia/Tokyo"
@@ -43,7 +44,9 @@ async def berliner(world: World) -> User:
     return await reload(world.parent)
 
 
-def due_times(user: User) -> tuple[datetime | None, datetime | None, datetime | None]:
+def due_times(
+    user: NotificationSettings,
+) -> tuple[datetime | None, datetime | None, datetime | None]:
     def utc(moment: datetime | None) -> datetime | None:
         return as_utc(moment) if moment is not None else None
 
@@ -51,7 +54,7 @@ def due_times(user: User) -> tuple[datetime | None, datetime | None, datetime | 
 
 
 async def test_a_new_user_has_no_digest_due(berliner: User) -> None:
-    assert due_times(berliner) == (None, None, None)
+    assert due_times(await stored(berliner)) == (None, None, None)
 
 
 async def test_put_daily_at_the_current_hour_is_due_at_once(
@@ -65,7 +68,7 @@ async def test_put_daily_at_the_current_hour_is_due_at_once(
     )
     assert response.status_code == 200
     today = local(BERLIN, 2025, 6, 10, 18)
-    assert due_times(await reload(berliner)) == (today, None, today)
+    assert due_times(await stored(berliner)) == (today, None, today)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +104,7 @@ async def test_patching_the_digest_hour_at_18_30(
     )
     assert response.status_code == 200
     assert response.json()["digest_hour"] == hour
-    assert due_times(await reload(berliner)) == (expected, None, expected)
+    assert due_times(await stored(berliner)) == (expected, None, expected)
 
 
 async def test_switching_back_to_immediate_clears_the_due_time(
@@ -114,9 +117,8 @@ async def test_switching_back_to_immediate_clears_the_due_time(
         json={"email": {"grades": "daily", "announcements": "weekly"}},
         headers=headers,
     )
-    user = await reload(berliner)
     friday = local(BERLIN, 2025, 6, 13, 18)
-    assert due_times(user) == (
+    assert due_times(await stored(berliner)) == (
         local(BERLIN, 2025, 6, 10, 18),
         friday,
         local(BERLIN, 2025, 6, 10, 18),
@@ -126,13 +128,13 @@ async def test_switching_back_to_immediate_clears_the_due_time(
         "/users/me/preferences", json={"email": {"grades": "immediate"}}, headers=headers
     )
     assert response.status_code == 200
-    assert due_times(await reload(berliner)) == (None, friday, friday)
+    assert due_times(await stored(berliner)) == (None, friday, friday)
 
     response = await client.patch(
         "/users/me/preferences", json={"email": {"announcements": "off"}}, headers=headers
     )
     assert response.status_code == 200
-    assert due_times(await reload(berliner)) == (None, None, None)
+    assert due_times(await stored(berliner)) == (None, None, None)
 
 
 async def test_unrelated_changes_keep_a_due_time_that_has_passed(
@@ -158,12 +160,12 @@ async def test_unrelated_changes_keep_a_due_time_that_has_passed(
     ):
         response = await client.patch("/users/me/preferences", json=change, headers=headers)
         assert response.status_code == 200, change
-        assert due_times(await reload(berliner)) == (today, None, today), change
+        assert due_times(await stored(berliner)) == (today, None, today), change
     response = await client.patch(
         "/users/me", json={"full_name": "Berta Berliner", "locale": "ru"}, headers=headers
     )
     assert response.status_code == 200
-    assert due_times(await reload(berliner)) == (today, None, today)
+    assert due_times(await stored(berliner)) == (today, None, today)
 
     # A weekly digest joining (on Monday, chosen above) keeps the daily one and comes later.
     response = await client.patch(
@@ -171,7 +173,7 @@ async def test_unrelated_changes_keep_a_due_time_that_has_passed(
     )
     assert response.status_code == 200
     monday = local(BERLIN, 2025, 6, 16, 18)
-    assert due_times(await reload(berliner)) == (today, monday, today)
+    assert due_times(await stored(berliner)) == (today, monday, today)
 
 
 async def test_a_weekday_change_moves_only_the_weekly_digest(
@@ -191,7 +193,7 @@ async def test_a_weekday_change_moves_only_the_weekly_digest(
     assert response.status_code == 200
     # Tuesday 18:30, weekday Tuesday: this week's hour has not ended yet.
     today = local(BERLIN, 2025, 6, 10, 18)
-    assert due_times(await reload(berliner)) == (today, today, today)
+    assert due_times(await stored(berliner)) == (today, today, today)
 
 
 async def test_patching_the_time_zone_recomputes_the_due_time(
@@ -212,13 +214,17 @@ async def test_patching_the_time_zone_recomputes_the_due_time(
     user = await reload(berliner)
     assert user.timezone == TOKYO
     wednesday = local(TOKYO, 2025, 6, 11, 18)
-    assert due_times(user) == (wednesday, local(TOKYO, 2025, 6, 13, 18), wednesday)
+    assert due_times(await stored(berliner)) == (
+        wednesday,
+        local(TOKYO, 2025, 6, 13, 18),
+        wednesday,
+    )
 
     # Back to Berlin at the same instant: 18:30 there, today's hour still open.
     response = await client.patch("/users/me", json={"timezone": BERLIN}, headers=headers)
     assert response.status_code == 200
     today = local(BERLIN, 2025, 6, 10, 18)
-    assert due_times(await reload(berliner)) == (today, local(BERLIN, 2025, 6, 13, 18), today)
+    assert due_times(await stored(berliner)) == (today, local(BERLIN, 2025, 6, 13, 18), today)
 
 
 async def test_an_admin_changing_the_time_zone_recomputes_it_too(
@@ -238,7 +244,7 @@ async def test_an_admin_changing_the_time_zone_recomputes_it_too(
     )
     assert response.status_code == 200, response.text
     wednesday = local(TOKYO, 2025, 6, 11, 18)
-    assert due_times(await reload(berliner)) == (wednesday, None, wednesday)
+    assert due_times(await stored(berliner)) == (wednesday, None, wednesday)
 
 
 async def test_choosing_the_current_hour_sends_todays_digest_within_a_minute(
@@ -268,7 +274,7 @@ async def test_choosing_the_current_hour_sends_todays_digest_within_a_minute(
     assert "Trip: Zoo on Friday" in text_of(digest)
     # Served: the next one is tomorrow's.
     tomorrow = local(BERLIN, 2025, 6, 11, 18)
-    assert due_times(await reload(berliner)) == (tomorrow, None, tomorrow)
+    assert due_times(await stored(berliner)) == (tomorrow, None, tomorrow)
 
 
 async def test_choosing_an_earlier_hour_at_18_30_waits_for_tomorrow(

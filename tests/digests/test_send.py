@@ -13,7 +13,7 @@ from app.core.security import as_utc
 from app.delivery import service as delivery
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.notifications import digests as digests
-from app.notifications.models import Notification
+from app.notifications.models import Notification, NotificationSettings
 from tests.conftest import SmtpServer
 from tests.digests.helpers import (
     DAILY_GRADES,
@@ -27,7 +27,7 @@ from tests.digests.helpers import (
     local,
     post_grade,
     received,
-    reload,
+    stored,
     text_of,
     vl,
 )
@@ -49,7 +49,7 @@ async def pending_titles(user: User) -> list[str]:
     return sorted(n.title for n in rows)
 
 
-def daily_due(user: User) -> datetime | None:
+def daily_due(user: NotificationSettings) -> datetime | None:
     return as_utc(user.digest_due.daily) if user.digest_due.daily else None
 
 
@@ -67,8 +67,8 @@ async def test_daily_digests_follow_each_users_own_evening(
         email={"grades": "daily", "announcements": "daily"},
     )
     emma = await choose(family.emma, now=start, timezone=LOS_ANGELES, **DAILY_GRADES)
-    assert daily_due(olga) == vl(10, 18)
-    assert daily_due(emma) == la(10, 18)
+    assert daily_due(await stored(olga)) == vl(10, 18)
+    assert daily_due(await stored(emma)) == la(10, 18)
 
     await post_grade(
         client, teacher, family, family.anna, at=vl(10, 11), value=5, comment="Great work"
@@ -148,8 +148,8 @@ async def test_daily_digests_follow_each_users_own_evening(
     assert await digest_keys(emma) == [f"digest:daily:{emma.id}:2025-06-10"]
     assert await pending_titles(olga) == [] and await pending_titles(emma) == []
     assert all(e.status == EmailStatus.sent for e in await Email.find().to_list())
-    assert daily_due(await reload(olga)) == vl(12, 18)
-    assert daily_due(await reload(emma)) == la(11, 18)
+    assert daily_due(await stored(olga)) == vl(12, 18)
+    assert daily_due(await stored(emma)) == la(11, 18)
 
 
 async def test_html_escapes_what_people_typed(
@@ -212,7 +212,7 @@ async def test_a_job_that_runs_before_the_digest_is_due_does_nothing(
     await post_grade(client, teacher, family, family.anna, at=vl(10, 10))
     assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 17, 59)) == 0
     assert received(smtp_server, olga) == []
-    assert daily_due(await reload(olga)) == vl(10, 18)
+    assert daily_due(await stored(olga)) == vl(10, 18)
     assert await pending_titles(olga) == ["Anna Petrova: новая оценка, math"]
 
 
@@ -227,7 +227,7 @@ async def test_a_crash_after_the_email_was_written_does_not_send_it_again(
     await Notification.get_motor_collection().update_many(
         {"recipient_id": olga.id}, {"$set": {"digested_at": None}}
     )
-    await User.get_motor_collection().update_one(
+    await NotificationSettings.get_motor_collection().update_one(
         {"_id": olga.id},
         {"$set": {"digest_due.daily": vl(10, 18), "next_digest_at": vl(10, 18)}},
     )
@@ -240,7 +240,7 @@ async def test_a_crash_after_the_email_was_written_does_not_send_it_again(
     assert await Email.find({"recipient_id": olga.id}).count() == 1
     # The retried job finished the bookkeeping: what the email held is digested, the due
     # time moved, and the late grade waits for tomorrow.
-    refreshed = await reload(olga)
+    refreshed = await stored(olga)
     assert daily_due(refreshed) == vl(11, 18)
     assert as_utc(refreshed.next_digest_at) == vl(11, 18)  # type: ignore[arg-type]
     assert await pending_titles(olga) == ["Anna Petrova: новая оценка, math"]
@@ -266,7 +266,7 @@ async def test_a_crash_recovered_the_next_evening_still_sends_that_evenings_dige
     await Notification.get_motor_collection().update_many(
         {"recipient_id": olga.id}, {"$set": {"digested_at": None}}
     )
-    await User.get_motor_collection().update_one(
+    await NotificationSettings.get_motor_collection().update_one(
         {"_id": olga.id},
         {"$set": {"digest_due.daily": vl(10, 18), "next_digest_at": vl(10, 18)}},
     )
@@ -275,7 +275,7 @@ async def test_a_crash_recovered_the_next_evening_still_sends_that_evenings_dige
     # Back the next evening: the retried job only finishes the 10th's bookkeeping...
     assert await digests.scan(now=vl(11, 18, 30)) == 1
     assert len(received(smtp_server, olga)) == 1
-    assert daily_due(await reload(olga)) == vl(11, 18)
+    assert daily_due(await stored(olga)) == vl(11, 18)
     # ...and the 11th, not served yet, goes out at once with what is new.
     assert await digests.scan(now=vl(11, 18, 31)) == 1
     mail = received(smtp_server, olga)
@@ -285,7 +285,7 @@ async def test_a_crash_recovered_the_next_evening_still_sends_that_evenings_dige
         f"digest:daily:{olga.id}:2025-06-10",
         f"digest:daily:{olga.id}:2025-06-11",
     ]
-    assert daily_due(await reload(olga)) == vl(12, 18)
+    assert daily_due(await stored(olga)) == vl(12, 18)
 
 
 async def test_a_racing_job_that_wrote_the_email_first_wins_and_nothing_is_lost(
@@ -337,7 +337,7 @@ async def test_nothing_pending_sends_nothing_and_still_moves_on(
     assert await digests.scan(now=vl(10, 18, 5)) == 1
     assert received(smtp_server, olga) == []
     assert await Email.find({"recipient_id": olga.id}).count() == 0
-    refreshed = await reload(olga)
+    refreshed = await stored(olga)
     assert daily_due(refreshed) == vl(11, 18)
     assert as_utc(refreshed.next_digest_at) == vl(11, 18)  # type: ignore[arg-type]
     assert await pending_titles(olga) == ["Trip"]
@@ -367,9 +367,10 @@ async def test_weekly_digests_go_on_the_digest_weekday_in_each_zone(
     # Monday 9 June 2025; the digest weekday is Friday the 13th.
     olga = await choose(family.olga, now=vl(9, 12), timezone=VLADIVOSTOK, **weekly)
     emma = await choose(family.emma, now=vl(9, 12), timezone=LOS_ANGELES, **weekly)
-    assert as_utc(olga.digest_due.weekly) == vl(13, 18)  # type: ignore[arg-type]
-    assert as_utc(emma.digest_due.weekly) == la(13, 18)  # type: ignore[arg-type]
-    assert olga.digest_due.daily is None and emma.digest_due.daily is None
+    olga_due, emma_due = (await stored(olga)).digest_due, (await stored(emma)).digest_due
+    assert as_utc(olga_due.weekly) == vl(13, 18)  # type: ignore[arg-type]
+    assert as_utc(emma_due.weekly) == la(13, 18)  # type: ignore[arg-type]
+    assert olga_due.daily is None and emma_due.daily is None
 
     await post_grade(client, teacher, family, family.anna, at=vl(10, 12), value=4)
     await post_grade(client, teacher, family, family.anna, at=vl(11, 12), value=5)
@@ -394,8 +395,8 @@ async def test_weekly_digests_go_on_the_digest_weekday_in_each_zone(
         assert await digests.scan(now=moment) == 0
     assert await digest_keys(olga) == [f"digest:weekly:{olga.id}:2025-W24"]
     assert await digest_keys(emma) == [f"digest:weekly:{emma.id}:2025-W24"]
-    assert as_utc((await reload(olga)).digest_due.weekly) == vl(20, 18)  # type: ignore[arg-type]
-    assert as_utc((await reload(emma)).digest_due.weekly) == la(20, 18)  # type: ignore[arg-type]
+    assert as_utc((await stored(olga)).digest_due.weekly) == vl(20, 18)  # type: ignore[arg-type]
+    assert as_utc((await stored(emma)).digest_due.weekly) == la(20, 18)  # type: ignore[arg-type]
 
 
 # --- missed digests ------------------------------------------------------------------------
@@ -424,7 +425,7 @@ async def test_a_missed_digest_goes_out_once_when_the_workers_are_back(
     [digest] = received(smtp_server, olga)
     assert digest["Subject"] == "Ежедневная сводка Schoolbell: 3 события"
     assert await digests.scan(now=back_at) == 0
-    refreshed = await reload(olga)
+    refreshed = await stored(olga)
     assert daily_due(refreshed) == next_due
     assert as_utc(refreshed.next_digest_at) == next_due  # type: ignore[arg-type]
 
@@ -437,3 +438,36 @@ async def test_a_missed_digest_goes_out_once_when_the_workers_are_back(
     mail = received(smtp_server, olga)
     assert len(mail) == 2
     assert "math: 2 (текущая)" in text_of(mail[1]) and "5 (текущая)" not in text_of(mail[1])
+
+
+# --- a long period -------------------------------------------------------------------------
+
+
+async def test_a_period_with_more_than_a_page_comes_as_several_emails_once_each(
+    family: Family, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(digests, "DIGEST_PAGE", 3)
+    olga = await choose(
+        family.olga,
+        now=vl(10, 9),
+        timezone=VLADIVOSTOK,
+        email={"grades": "off", "announcements": "daily"},
+    )
+    for n in range(7):
+        await announce(family, [olga], at=vl(10, 10, n), title=f"Notice {n}", body="Body")
+
+    assert await digests.scan(now=vl(10, 18, 5)) == 1
+    mail = received(smtp_server, olga)
+    # Oldest first, three to an email, nothing left out and nothing twice.
+    assert [m["Subject"] for m in mail] == [
+        "Ежедневная сводка Schoolbell: 3 события",
+        "Ежедневная сводка Schoolbell: 3 события",
+        "Ежедневная сводка Schoolbell: 1 событие",
+    ]
+    shown = [f"Notice {n}" for m in mail for n in range(7) if f"Notice {n}:" in text_of(m)]
+    assert shown == [f"Notice {n}" for n in range(7)]
+    assert await pending_titles(olga) == []
+    assert daily_due(await stored(olga)) == vl(11, 18)
+    # The same job again (a retry) sends nothing more.
+    assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 18, 6)) == 0
+    assert len(received(smtp_server, olga)) == 3

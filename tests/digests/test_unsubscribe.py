@@ -22,7 +22,7 @@ from tests.digests.helpers import (
     html_of,
     post_grade,
     received,
-    reload,
+    stored,
     text_of,
     vl,
 )
@@ -79,11 +79,11 @@ async def test_the_digest_link_turns_off_the_digests_topics(
     assert 'method="post"' in page.text
     # Olga reads Russian: the page names both topics in her language.
     assert "Оценки на почту" in page.text and "Объявления на почту" in page.text
-    assert (await reload(olga)).preferences.email.grades == EmailFrequency.daily
+    assert (await stored(olga)).preferences.email.grades == EmailFrequency.daily
 
     response = await client.post("/unsubscribe", params={"token": token}, data=ONE_CLICK)
     assert response.status_code == 200
-    after = await reload(olga)
+    after = await stored(olga)
     assert after.preferences.email.grades == EmailFrequency.off
     assert after.preferences.email.announcements == EmailFrequency.off
     # No topic uses a digest any more: none is due.
@@ -110,7 +110,7 @@ async def test_a_grades_only_digest_leaves_announcements_alone(
     token = token_of(link_of(digest))
     response = await client.post("/unsubscribe", params={"token": token}, data=ONE_CLICK)
     assert response.status_code == 200
-    after = await reload(olga)
+    after = await stored(olga)
     assert after.preferences.email.grades == EmailFrequency.off
     assert after.preferences.email.announcements == EmailFrequency.daily
     # The announcements digest keeps its place: tomorrow's evening.
@@ -137,4 +137,4 @@ async def test_a_tampered_digest_link_changes_nothing(
     # A real token without the one-click body is refused as well.
     response = await client.post("/unsubscribe", params={"token": token}, data={"x": "y"})
     assert response.status_code == 400
-    assert (await reload(olga)).preferences.email.grades == EmailFrequency.daily
+    assert (await stored(olga)).preferences.email.grades == EmailFrequency.daily

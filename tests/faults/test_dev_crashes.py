@@ -18,11 +18,11 @@ import pytest
 from beanie import PydanticObjectId
 from mongomock_motor import AsyncMongoMockClient
 
-from app.auth.models import DigestDue, Role, User
+from app.auth.models import Role, User
 from app.core.db import init_database, read_embedded, write_embedded
 from app.core.security import hash_password, utcnow
 from app.documents import DOCUMENT_MODELS
-from app.notifications.models import EmailDecision, Notification, Topic
+from app.notifications.models import DigestDue, EmailDecision, Notification, Topic
 from app.notifications.preferences import EmailFrequency, Preferences
 from app.schools.models import School, SchoolClass
 from tests.conftest import SmtpServer, running
@@ -202,9 +202,7 @@ def test_a_digest_sent_before_a_kill_9_is_not_sent_again(
         "digest_due": DigestDue(daily=due).model_dump(),
         "next_digest_at": due,
     }
-    data_dir = build_school(
-        tmp_path, 0, extra=[User.model_validate(parent).model_dump(by_alias=True)]
-    )
+    data_dir = build_school(tmp_path, 0, extra=[parent])
     notifications = [
         Notification(
             event_key=f"grade:{n}",

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from app.auth.models import User
+from app.notifications.models import NotificationSettings
 from tests.conftest import World
 
 DEFAULTS = {
@@ -105,7 +106,7 @@ async def test_patch_sets_and_clears_quiet_hours(
     )
     assert response.status_code == 200
     assert response.json()["quiet_hours"] is None
-    stored = await User.get(world.parent.id)
+    stored = await NotificationSettings.get(world.parent.id)
     assert stored is not None and stored.preferences.quiet_hours is None
     assert stored.preferences.digest_hour == 9
 

@@ -22,7 +22,7 @@ from app.announcements.models import Announcement, AnnouncementStatus
 from app.auth.models import Role, User
 from app.core.jobs import CeleryDispatcher
 from app.main import create_app
-from app.notifications.models import Notification, Subscription, TargetType
+from app.notifications.models import Notification, NotificationSettings, Subscription, TargetType
 from app.notifications.preferences import Preferences
 from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
 from tests.conftest import default_password_hash, make_settings
@@ -48,15 +48,19 @@ def _people(role: Role, count: int, school_ids: list[PydanticObjectId]) -> list[
             role=role,
             password_hash=default_password_hash(),
             school_ids=school_ids,
-            preferences=IN_APP_ONLY,
         ).model_dump(by_alias=True, exclude={"id"})
         for n in range(count)
     ]
 
 
 async def _insert(documents: list[dict]) -> list[PydanticObjectId]:
+    """The users, each with in-app-only preferences."""
     result = await User.get_motor_collection().insert_many(documents)
-    return [PydanticObjectId(i) for i in result.inserted_ids]
+    ids = [PydanticObjectId(i) for i in result.inserted_ids]
+    await NotificationSettings.insert_many(
+        [NotificationSettings(id=i, preferences=IN_APP_ONLY) for i in ids]
+    )
+    return ids
 
 
 @pytest.fixture
