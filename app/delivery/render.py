@@ -15,6 +15,7 @@ from typing import Any
 
 import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import escape
 
 from app.core import i18n
 
@@ -76,6 +77,36 @@ def render(name: str, locale: str, **context: Any) -> Rendered:
         text=_environment.get_template(f"{folder}/{name}.txt").render(**values),
         html=_inliner.inline(html),
     )
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An email rendered once for many readers, with a marked hole for each value that
+    differs per reader (their links, why they got it). Filling the holes gives what
+    rendering for that reader would, at the cost of a few string replacements."""
+
+    rendered: Rendered
+    holes: tuple[str, ...]
+
+    def fill(self, **values: str) -> Rendered:
+        subject, text, html = self.rendered.subject, self.rendered.text, self.rendered.html
+        for name in self.holes:
+            marker, value = _marker(name), values[name]
+            subject = subject.replace(marker, value)
+            text = text.replace(marker, value)
+            html = html.replace(marker, str(escape(value)))
+        return Rendered(subject=subject, text=text, html=html)
+
+
+def _marker(hole: str) -> str:
+    # Letters and digits only: autoescaping, CSS inlining and URLs leave it as it is.
+    return f"SBHOLE{hole.replace('_', '')}X"
+
+
+def draft(name: str, locale: str, holes: tuple[str, ...], **context: Any) -> Draft:
+    """Render email `name` once, leaving `holes` for `Draft.fill`. A hole's value must not
+    steer the template (every reader has one, so `{% if %}` on it is true for all)."""
+    return Draft(render(name, locale, **context, **{h: _marker(h) for h in holes}), holes)
 
 
 def when(moment: datetime, locale: str, timezone: str) -> str:

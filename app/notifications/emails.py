@@ -9,7 +9,7 @@ from app.auth.models import User
 from app.core.config import get_settings
 from app.core.i18n import translate
 from app.delivery.models import Email, EmailKind
-from app.delivery.render import render
+from app.delivery.render import Draft, draft
 from app.delivery.service import new_email
 from app.notifications.links import preferences_url, unsubscribe_headers, unsubscribe_url
 from app.notifications.models import EmailDecision, Event, Notification, Recipient, Topic
@@ -34,12 +34,19 @@ def why_this_email(event: Event, user: User) -> str:
     return translate(locale, "reason.announcement", school=data.get("school_name") or "")
 
 
+# The reader's own signed links: a hole in an email rendered once for many readers.
+PER_READER = ("unsubscribe_url", "preferences_url")
+
+
 def immediate_emails(
     event: Event, notified: Sequence[tuple[Notification, Recipient]], *, now: datetime
 ) -> list[Email]:
     """One email per notification whose decision is `immediate`, keyed by (event, recipient)."""
     settings = get_settings()
     emails: list[Email] = []
+    # What differs between readers of one event: language, hidden grade values and the
+    # reason line (a few kinds); everything else is rendered once per combination.
+    drafts: dict[tuple[str, bool, str], Draft] = {}
     for notification, recipient in notified:
         if notification.email_decision != EmailDecision.immediate:
             continue
@@ -53,27 +60,34 @@ def immediate_emails(
                 or now
             )
         link = unsubscribe_url(settings=settings, user_id=user.id, topics=[event.topic])
-        data = (
-            grade_as_emailed(event.data, recipient.preferences)
-            if event.topic == Topic.grades
-            else event.data
+        hide_values = event.topic == Topic.grades and not recipient.preferences.include_grade_values
+        reason = why_this_email(event, user)
+        variant = (user.locale.value, hide_values, reason)
+        if variant not in drafts:
+            data = (
+                grade_as_emailed(event.data, recipient.preferences) if hide_values else event.data
+            )
+            drafts[variant] = draft(
+                event.template,
+                user.locale.value,
+                PER_READER,
+                **data,
+                title=event.title,
+                body=event.body,
+                priority=event.priority.value,
+                reason=reason,
+            )
+        rendered = drafts[variant].fill(
+            unsubscribe_url=link,
+            preferences_url=preferences_url(settings=settings, user_id=user.id),
         )
-        context = {
-            **data,
-            "title": event.title,
-            "body": event.body,
-            "priority": event.priority.value,
-            "unsubscribe_url": link,
-            "preferences_url": preferences_url(settings=settings, user_id=user.id),
-            "reason": why_this_email(event, user),
-        }
         announcement_id = event.data.get("announcement_id")
         emails.append(
             new_email(
                 key=f"notification:{event.key}:{user.id}",
                 kind=EmailKind.immediate,
                 to=user.email,
-                rendered=render(event.template, user.locale.value, **context),
+                rendered=rendered,
                 recipient_id=user.id,
                 headers=unsubscribe_headers(link),
                 not_before=not_before,
