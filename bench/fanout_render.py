@@ -89,7 +89,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         jwt_secret="bench-secret-that-is-long-enough-for-hs256",
         public_base_url="http://127.0.0.1:8000",
     )
