@@ -8,14 +8,13 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.auth.access import CurrentUser
 from app.core.db import parse_object_id
-from app.core.errors import Unprocessable
 from app.core.pagination import Page, PageParams, page_params
 from app.notifications import service
+from app.notifications.access import FollowableTarget
 from app.notifications.models import Topic
 from app.notifications.preferences import Preferences, PreferencesPatch
 from app.notifications.schemas import (
     NotificationOut,
-    SubscriptionIn,
     SubscriptionOut,
     UnreadCount,
 )
@@ -58,17 +57,10 @@ async def list_subscriptions(user: CurrentUser, paging: Paging) -> Page[Subscrip
     responses={200: {"description": "Already subscribed: the existing subscription"}},
 )
 async def create_subscription(
-    user: CurrentUser, body: SubscriptionIn, response: Response
+    user: CurrentUser, target: FollowableTarget, response: Response
 ) -> SubscriptionOut:
     """Follow a student, a class or a school you belong to."""
-    if body.topics is not None and Topic.account in body.topics:
-        raise Unprocessable("topics may be grades and/or announcements")
-    subscription, created = await service.subscribe(
-        user=user,
-        target_type=body.target_type,
-        target_id=parse_object_id(body.target_id, what=body.target_type.value.title()),
-        topics=body.topics,
-    )
+    subscription, created = await service.subscribe(user=user, target=target)
     if not created:
         response.status_code = status.HTTP_200_OK
     return SubscriptionOut.of(subscription)

@@ -12,10 +12,11 @@ from pymongo.errors import DuplicateKeyError
 from app.auth import service as accounts
 from app.auth.models import Role, User
 from app.core.db import collection
-from app.core.errors import Forbidden, NotFound
+from app.core.errors import NotFound
 from app.core.pagination import newest_first_page
 from app.core.security import utcnow
 from app.notifications import digests as digests
+from app.notifications.access import FollowTarget
 from app.notifications.models import (
     SUBSCRIBABLE_TOPICS,
     EmailDecision,
@@ -36,14 +37,8 @@ from app.schools import guardians
 from app.schools import hooks as school_hooks
 from app.schools import service as schools
 from app.schools.access import (
-    is_linked_guardian,
-    is_school_admin,
-    load_class,
-    load_school,
     load_student,
-    schools_of,
 )
-from app.schools.models import School
 
 log = logging.getLogger(__name__)
 
@@ -107,70 +102,20 @@ def wants_in_app(preferences: Preferences, topic: Topic, priority: Priority) -> 
 # --- subscriptions -----------------------------------------------------------------------
 
 
-async def _school_of_class(class_id: PydanticObjectId) -> School:
-    school, _ = await load_class(class_id)
-    return school
-
-
 async def _children_of(parent_id: PydanticObjectId) -> list[PydanticObjectId]:
     return sorted((await guardians.children_of([parent_id])).get(parent_id, set()))
 
 
-async def _check_subscription_target(
-    user: User, target_type: TargetType, target_id: PydanticObjectId
-) -> PydanticObjectId | None:
-    """Refuse a target the user has no relation to; return the target's school."""
-    assert user.id is not None
-    if target_type == TargetType.student:
-        student = await load_student(target_id)
-        allowed = user.id == student.id or (
-            user.role == Role.parent and await is_linked_guardian(user.id, target_id)
-        )
-        if not allowed:
-            raise Forbidden("Only the student and their linked parents may follow a student")
-        return student.school_ids[0] if student.school_ids else None
-
-    if target_type == TargetType.class_:
-        school = await _school_of_class(target_id)
-        school_class = school.find_class(target_id)
-        assert school_class is not None and school.id is not None
-        roster = set(school_class.student_ids)
-        allowed = (
-            (user.role == Role.student and user.id in roster)
-            or (user.role == Role.teacher and school_class.has_teacher(user.id))
-            or (user.role == Role.parent and bool(roster & set(await _children_of(user.id))))
-            or is_school_admin(user, school.id)
-        )
-        if not allowed:
-            raise Forbidden("Only members of this class may follow it")
-        return school.id
-
-    target_school = await load_school(target_id)
-    assert target_school.id is not None
-    # A parent belongs to the schools of their children.
-    allowed = target_school.id in await schools_of(user)
-    if not allowed:
-        raise Forbidden("Only members of this school may follow it")
-    return target_school.id
-
-
-async def subscribe(
-    *,
-    user: User,
-    target_type: TargetType,
-    target_id: PydanticObjectId,
-    topics: Sequence[Topic] | None = None,
-) -> tuple[Subscription, bool]:
+async def subscribe(*, user: User, target: FollowTarget) -> tuple[Subscription, bool]:
     """Follow a student, class or school; returns (subscription, created)."""
-    school_id = await _check_subscription_target(user, target_type, target_id)
     assert user.id is not None
     return await _upsert_subscription(
         subscriber_id=user.id,
         subscriber_role=user.role,
-        target_type=target_type,
-        target_id=target_id,
-        school_id=school_id,
-        topics=topics,
+        target_type=target.target_type,
+        target_id=target.target_id,
+        school_id=target.school_id,
+        topics=target.topics,
     )
 
 

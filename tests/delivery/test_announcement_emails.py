@@ -13,6 +13,7 @@ from app.auth.models import Role, User
 from app.core.security import utcnow
 from app.delivery.models import EmailStatus
 from app.notifications import service as notifications
+from app.notifications.access import follow_target
 from app.notifications.models import TargetType
 from app.schools.guardians import link_guardian
 from tests.conftest import UserFactory, World
@@ -143,9 +144,8 @@ async def test_a_normal_announcement_is_not_critical_for_a_parent_who_turned_ema
 ) -> None:
     parent = world.parent
     assert parent.id and world.school.id
-    await notifications.subscribe(
-        user=parent, target_type=TargetType.school, target_id=world.school.id
-    )
+    target = await follow_target(parent, TargetType.school, world.school.id)
+    await notifications.subscribe(user=parent, target=target)
     await set_preferences(client, parent, login_as, email={"announcements": "off"})
 
     await announce(client, world, login_as, priority="high")

@@ -14,6 +14,7 @@ from app.core.security import utcnow
 from app.delivery import service as delivery
 from app.delivery.models import Email, EmailStatus
 from app.notifications import service as notifications
+from app.notifications.access import follow_target
 from app.notifications.models import TargetType
 from app.schools.models import School
 from tests.conftest import World
@@ -47,9 +48,8 @@ async def test_figures_count_sent_dead_and_pending_emails(
     # for the end of their quiet hours.
     assert world.school.id
     smtp_server.refuse.add(world.teacher.email)
-    await notifications.subscribe(
-        user=world.parent, target_type=TargetType.school, target_id=world.school.id
-    )
+    target = await follow_target(world.parent, TargetType.school, world.school.id)
+    await notifications.subscribe(user=world.parent, target=target)
     local = utcnow().astimezone(ZONE)
     window = {
         "start": (local - timedelta(hours=1)).strftime("%H:%M"),

@@ -12,6 +12,7 @@ from beanie import PydanticObjectId
 from app.auth.models import Role, User
 from app.core.security import utcnow
 from app.notifications import service
+from app.notifications.access import follow_target
 from app.notifications.models import Event, Notification, TargetType, Topic
 from app.notifications.preferences import Priority
 from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
@@ -119,9 +120,10 @@ async def build_campus(world: World, make_user: UserFactory) -> Campus:
     await _link(people["p_ann_only"], s5a)
     await _link(people["p_foreign"], so)
 
-    # service.subscribe checks the relation, so every subscription below is a legal one.
+    # follow_target checks the relation, so every subscription below is a legal one.
     async def follow(name: str, target: TargetType, target_id: Any, **kw: Any) -> None:
-        await service.subscribe(user=people[name], target_type=target, target_id=target_id, **kw)
+        allowed = await follow_target(people[name], target, target_id, **kw)
+        await service.subscribe(user=people[name], target=allowed)
 
     await follow("p_child", TargetType.student, s5a.id)
     await follow("p_other_child", TargetType.student, s6b.id)

@@ -10,6 +10,7 @@ import pytest
 from beanie import PydanticObjectId
 
 from app.auth.models import Locale, Role, User
+from app.core import page_tokens
 from app.core.config import get_settings
 from app.delivery import render as render_module
 from app.delivery.render import Rendered, render
@@ -89,6 +90,8 @@ async def test_each_reader_gets_their_own_email_from_a_few_renderings(
         return original(name, locale, **context)
 
     monkeypatch.setattr(render_module, "render", counting_render)
+    # Links carry their expiry: one clock for both ways of rendering.
+    monkeypatch.setattr(page_tokens, "utcnow", lambda: NOW)
     event = grade_event()
     readers = [reader(n, Locale.ru if n % 2 else Locale.en, hide=n % 3 == 0) for n in range(1, 31)]
     readers.append(reader(0, Locale.ru, hide=False, user_id=STUDENT_ID))  # the student
