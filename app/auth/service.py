@@ -315,3 +315,14 @@ async def live_user_ids(user_ids: Sequence[PydanticObjectId]) -> set[PydanticObj
     """Which of these ids (a caller's page) are live users, reading only their ids."""
     cursor = collection(User).find({"_id": {"$in": list(user_ids)}, "deleted_at": None}, {"_id": 1})
     return {PydanticObjectId(row["_id"]) async for row in cursor}
+
+
+async def member_ids_of(
+    school_ids: Sequence[PydanticObjectId], role: Role
+) -> list[PydanticObjectId]:
+    """Ids of the live members in this role of any of these schools (an admin's few)."""
+    return list(
+        await collection(User).distinct(
+            "_id", {"role": role.value, "school_ids": {"$in": list(school_ids)}, "deleted_at": None}
+        )
+    )

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from beanie import PydanticObjectId
-from fastapi import Depends
+from fastapi import Depends, Query
 
 from app.auth.access import AdminUser, CurrentUser
 from app.auth.models import Role, User
 from app.core.db import parse_object_id
-from app.core.errors import Forbidden, NotFound
+from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.schools.models import GuardianLink, School, SchoolClass
 
 
@@ -113,6 +113,7 @@ ReadableStudent = Annotated[User, Depends(readable_student)]
 
 
 USER_NOT_FOUND = "User not found"
+NOT_THEIR_SCHOOL = "You are not an admin of this school"
 
 
 async def schools_of(user: User) -> set[PydanticObjectId]:
@@ -223,3 +224,34 @@ ViewableClass = Annotated[SchoolClass, Depends(viewable_class)]
 RosterClass = Annotated[SchoolClass, Depends(roster_class)]
 ManagedStudent = Annotated[User, Depends(managed_student)]
 CodeStudent = Annotated[User, Depends(code_student)]
+
+
+async def administered_school(admin: User, school_id: str) -> PydanticObjectId:
+    """A live school the admin runs: 404 when there is none, 403 when it is not theirs."""
+    school = await load_school(school_id)
+    assert school.id is not None
+    if not is_school_admin(admin, school.id):
+        raise Forbidden(NOT_THEIR_SCHOOL)
+    return school.id
+
+
+async def listed_schools(
+    admin: AdminUser,
+    school_id: Annotated[
+        str | None, Query(max_length=64, description="Only one of your schools")
+    ] = None,
+) -> list[PydanticObjectId]:
+    """The schools whose people a user listing covers: the one asked for, which the admin
+    must run, or all of theirs."""
+    if school_id is None:
+        return list(admin.school_ids)
+    try:
+        wanted = parse_object_id(school_id, what="School")
+    except NotFound as exc:
+        raise Unprocessable("school_id is not a valid id") from exc
+    if not is_school_admin(admin, wanted):
+        raise Forbidden(NOT_THEIR_SCHOOL)
+    return [wanted]
+
+
+ListedSchools = Annotated[list[PydanticObjectId], Depends(listed_schools)]

@@ -15,7 +15,7 @@ from app.core.deps import SettingsDep
 from app.core.pagination import Page, PageParams, page_params
 from app.core.ratelimit import enforce
 from app.schools import members
-from app.schools.access import ManagedUser
+from app.schools.access import ListedSchools, ManagedUser, administered_school
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -29,14 +29,16 @@ ADMIN_RESET_RATE = "5/hour"
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=UserOut)
 async def create_user(body: UserCreateIn, admin: AdminUser, settings: SettingsDep) -> UserOut:
     """Create a user of any role in a school the admin administers."""
+    school_id = None
+    if body.school_id is not None:
+        school_id = await administered_school(admin, body.school_id)
     user = await members.create_user(
         settings=settings,
-        admin=admin,
         email=body.email,
         password=body.password,
         full_name=body.full_name,
         role=body.role,
-        school_id=body.school_id,
+        school_id=school_id,
         locale=body.locale,
         timezone=body.timezone,
     )
@@ -45,18 +47,13 @@ async def create_user(body: UserCreateIn, admin: AdminUser, settings: SettingsDe
 
 @router.get("", response_model=Page[UserOut])
 async def list_users(
-    admin: AdminUser,
+    school_ids: ListedSchools,
     page: Annotated[PageParams, Depends(page_params)],
     role: Annotated[Role | None, Query(description="Only users of this role")] = None,
-    school_id: Annotated[
-        str | None, Query(max_length=64, description="Only one of your schools")
-    ] = None,
     q: Annotated[str | None, Query(max_length=100, description="Part of name or email")] = None,
 ) -> Page[UserOut]:
     """Users of the admin's schools and parents of their students, newest first."""
-    users, cursor = await members.list_users(
-        admin=admin, page=page, role=role, school_id=school_id, q=q
-    )
+    users, cursor = await members.list_users(school_ids=school_ids, page=page, role=role, q=q)
     return Page(items=[UserOut.of(user) for user in users], next_cursor=cursor)
 
 
