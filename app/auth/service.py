@@ -326,3 +326,8 @@ async def member_ids_of(
             "_id", {"role": role.value, "school_ids": {"$in": list(school_ids)}, "deleted_at": None}
         )
     )
+
+
+async def live_user_by_email(email: str) -> User | None:
+    """The live account with this address, if any."""
+    return await User.find_one({"email": normalize_email(email), "deleted_at": None})

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from beanie import PydanticObjectId
 
+from app.auth import service as auth_service
 from app.auth.models import Role, User
 from app.core.config import Settings
 from app.core.db import DuplicateKeyError, collection, parse_object_id
@@ -76,7 +77,7 @@ async def _mail_guardian_code(
     *, settings: Settings, code: str, document: GuardianCode, email: str, student: User
 ) -> None:
     address = email.strip().lower()
-    account = await User.find_one({"email": address, "deleted_at": None})
+    account = await auth_service.live_user_by_email(address)
     # Nobody has proven this mailbox: the mail carries no name or other free text that
     # staff typed, only the code and how to use it.
     rendered = render(
@@ -147,8 +148,8 @@ async def redeem_guardian_code(*, parent: User, code: str) -> User:
     )
     if raw is None:
         raise BadRequest(_WRONG_CODE)
-    student = await User.get(raw["student_id"])
-    if student is None or student.is_deleted or student.role != Role.student:
+    student = await auth_service.get_live_user(PydanticObjectId(raw["student_id"]))
+    if student is None or student.role != Role.student:
         raise BadRequest("The child's account no longer exists")
     assert student.id is not None
     await link_guardian(parent_id=parent.id, student_id=student.id)
@@ -185,12 +186,7 @@ async def list_children(*, parent: User, page: PageParams) -> tuple[list[Child],
     links, cursor = await newest_first_page(
         GuardianLink, {"parent_id": parent.id}, limit=page.limit, cursor=page.cursor
     )
-    students = {
-        s.id: s
-        for s in await User.find(
-            {"_id": {"$in": [link.student_id for link in links]}, "deleted_at": None}
-        ).to_list()
-    }
+    students = {s.id: s for s in await auth_service.live_users([link.student_id for link in links])}
     ordered = [students[link.student_id] for link in links if link.student_id in students]
     return await _with_classes(ordered), cursor
 

@@ -65,10 +65,9 @@ async def _member_to_add(*, user_id: str, admin: User, role: Role, what: str) ->
     do not run, and a different answer per reason would tell who exists and in what role.
     """
     # A malformed id answers the same 404 ("<what> not found") from parse_object_id.
-    user = await User.get(parse_object_id(user_id, what=what))
+    user = await auth_service.get_live_user(parse_object_id(user_id, what=what))
     if (
         user is None
-        or user.is_deleted
         or user.role != role
         or (user.school_ids and not any(is_school_admin(admin, s) for s in user.school_ids))
     ):
