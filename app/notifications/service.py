@@ -9,6 +9,7 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
+from app.auth import user_cache
 from app.auth.models import Role, User
 from app.core.db import collection
 from app.core.errors import Forbidden, NotFound
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 async def replace_preferences(*, user: User, preferences: Preferences) -> Preferences:
     """Replace the whole preferences document (and move digest due times it changes)."""
     await digests.reschedule(user=user, preferences=preferences, timezone=user.timezone)
+    assert user.id is not None
+    user_cache.forget_user(user.id)
     return preferences
 
 
