@@ -33,6 +33,7 @@ from app.core.ops import router as ops_router
 from app.core.ratelimit import build_limiter
 from app.delivery import service as delivery_service
 from app.documents import DOCUMENT_MODELS
+from app.grades import service as grades_service
 from app.grades.router import router as grades_router
 from app.notifications.pages import api_router as unsubscribe_router
 from app.notifications.pages import router as notification_pages
@@ -79,6 +80,7 @@ def create_app(
             snapshot = EmbeddedStore(database, snapshot_dir)
             await _load_what_is_readable(snapshot)
             snapshot.start()
+        await grades_service.backfill_subject_keys()
         await auth_service.ensure_bootstrap_admin(settings=settings)
         relay = JobRelay()
         relay.start()
