@@ -6,7 +6,9 @@ student and her parent, then calls every GET route the app serves (taken from th
 own route table, so a new route is measured without editing this file) as each of them,
 and as nobody for the public ones. The driver is wrapped to count the calls that would
 each be one round trip to MongoDB; mongomock answers from memory, so time says nothing.
-Rate-limit counters live in Redis or in memory and are not counted.
+Rate-limit counters live in Redis or in memory and are not counted. Each request is
+measured cold (the caller not remembered: the first after a login, or 10 s later) and
+warm (the same again at once).
 
     uv run python bench/round_trips.py [--project OTHER_CHECKOUT]
 
@@ -297,7 +299,7 @@ async def measure() -> None:
         seeded = await seed(settings)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-            headers = {}
+            headers: dict[str, dict[str, str]] = {"-": {}}
             for role, email in seeded.emails.items():
                 answer = await http.post(
                     "/api/v1/auth/login", data={"username": email, "password": PASSWORD}
@@ -313,22 +315,48 @@ async def measure() -> None:
                     if path in seeded.page_tokens:
                         query = f"?token={seeded.page_tokens[path]}"
                     for caller in callers:
-                        with counting() as counts:
-                            answer = await http.get(url + query, headers=headers.get(caller, {}))
-                        rows.append((path + variant, caller, answer.status_code, counts))
+                        # The fewest of two tries: the job relay's poll (every 5 s, in the
+                        # background) may land inside one of them.
+                        tries = []
+                        for _ in range(2):
+                            forget_callers()
+                            with counting() as cold:
+                                answer = await http.get(url + query, headers=headers[caller])
+                            with counting() as warm:
+                                await http.get(url + query, headers=headers[caller])
+                            tries.append((cold, warm))
+                        cold = min((c for c, _ in tries), key=lambda c: sum(c.values()))
+                        warm = min((w for _, w in tries), key=lambda w: sum(w.values()))
+                        rows.append((path + variant, caller, answer.status_code, cold, warm))
     print_table(rows)
 
 
-def print_table(rows: list[tuple[str, str, int, Counter[str]]]) -> None:
+def forget_callers() -> None:
+    """The first request of a caller, as after a login or once the remembered user expired."""
+    try:
+        from app.auth import user_cache
+    except ImportError:  # a checkout from before the callers were remembered
+        return
+    user_cache.forget_all()
+
+
+def print_table(rows: list[tuple[str, str, int, Counter[str], Counter[str]]]) -> None:
+    """Cold: the caller not remembered (first request after login, or after 10 s). Warm:
+    the same request again at once."""
     width = max(len(r[0]) for r in rows)
-    print(f"{'GET route':<{width}}  {'caller':<7} {'status':>6} {'trips':>5}  operations")
-    for route, caller, status, counts in rows:
-        operations = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
-        print(f"{route:<{width}}  {caller:<7} {status:>6} {sum(counts.values()):>5}  {operations}")
-    worst = max(sum(r[3].values()) for r in rows)
-    over = sorted({r[0] for r in rows if sum(r[3].values()) > 3})
-    print(f"\nmax round trips per GET request: {worst}")
-    print(f"routes over 3: {len(over)}" + (f" ({', '.join(over)})" if over else ""))
+    print(
+        f"{'GET route':<{width}}  {'caller':<7} {'status':>6} {'cold':>4} {'warm':>4}  cold calls"
+    )
+    for route, caller, status, cold, warm in rows:
+        operations = ", ".join(f"{name} {n}" for name, n in sorted(cold.items()))
+        trips = f"{sum(cold.values()):>4} {sum(warm.values()):>4}"
+        print(f"{route:<{width}}  {caller:<7} {status:>6} {trips}  {operations}")
+    for label, column in (("cold", 3), ("warm", 4)):
+        worst = max(sum(r[column].values()) for r in rows)
+        over = sorted({r[0] for r in rows if sum(r[column].values()) > 3})
+        print(f"\n{label}: max round trips per GET request {worst}; routes over 3: {len(over)}")
+        for route in over:
+            print(f"  {route}")
 
 
 if __name__ == "__main__":

@@ -68,3 +68,8 @@ def forget_session(session_id: PydanticObjectId) -> None:
     """Drop the entry of a session that just ended."""
     for key in [key for key in _entries if key[1] == str(session_id)]:
         _entries.pop(key, None)
+
+
+def forget_all() -> None:
+    """Start with no one remembered (for benchmarks that measure a first request)."""
+    _entries.clear()
