@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +18,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app import jobs as _registered_jobs  # noqa: F401  (fills the job registry)
 from app.announcements.router import router as announcements_router
 from app.auth import service as auth_service
+from app.auth import user_cache
 from app.auth.pages import router as account_pages
 from app.auth.router import router as auth_router
 from app.auth.router import users_router
@@ -58,6 +61,23 @@ async def _load_what_is_readable(store: EmbeddedStore) -> None:
             log.warning("%s", exc)
 
 
+async def _follow_user_cache_forgets(settings: Settings) -> tuple[asyncio.Task[None], Any] | None:
+    """With Redis, API processes tell each other which remembered users to drop."""
+    if not settings.redis_url:
+        return None
+    # Its own client: a subscriber waits on reads, which the shared client's timeout cuts.
+    channel_client = aioredis.from_url(
+        settings.redis_url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+    )
+    ready = asyncio.Event()
+    task = asyncio.create_task(user_cache.follow_forgets(channel_client, ready=ready))
+    with contextlib.suppress(TimeoutError):
+        # Not ready in time (Redis away): serve anyway; cached users then live only
+        # USER_CACHE_SECONDS, and the task keeps trying.
+        await asyncio.wait_for(ready.wait(), REDIS_TIMEOUT_SECONDS)
+    return task, channel_client
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -84,9 +104,16 @@ def create_app(
         await auth_service.ensure_bootstrap_admin(settings=settings)
         relay = JobRelay()
         relay.start()
+        following = await _follow_user_cache_forgets(settings)
         try:
             yield
         finally:
+            if following is not None:
+                task, channel_client = following
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                await channel_client.aclose()
             await relay.stop()
             if snapshot is not None:
                 await snapshot.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from app.grades import service as grades_service
 from app.notifications import settings as notification_settings
 
 log = logging.getLogger(__name__)
@@ -17,3 +18,4 @@ async def migrate() -> None:
     moved = await notification_settings.adopt_embedded_preferences()
     if moved:
         log.info("moved the notification preferences of %d users out of their records", moved)
+    await grades_service.backfill_subject_keys()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from app.auth import sessions, user_cache
 from app.auth.models import Role, User
 from app.core.db import parse_object_id
 from app.core.deps import SettingsDep
@@ -19,8 +20,13 @@ from app.core.security import as_utc, decode_access_token
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
 
 
+# Methods that change nothing: they may be answered with a user remembered for a few
+# seconds (see user_cache); every other request is made from the stored user.
+CACHED_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def get_current_user(
-    settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
     if not token:
         raise Unauthorized()
@@ -29,7 +35,14 @@ async def get_current_user(
         user_id = parse_object_id(claims["sub"])
     except Exception as exc:
         raise Unauthorized("Invalid access token") from exc
-    user = await User.get(user_id)
+    session_id = claims.get("sid") if isinstance(claims.get("sid"), str) else None
+    user = user_cache.recall(user_id, session_id) if request.method in CACHED_METHODS else None
+    if user is None:
+        user = await sessions.load_caller(user_id, session_id)
+        if user is None and session_id is not None:
+            raise Unauthorized("Session ended, log in again")
+        if user is not None:
+            user_cache.remember(user, session_id)
     if user is None or user.is_deleted:
         raise Unauthorized("Account not found or deleted")
     if (

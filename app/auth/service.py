@@ -10,7 +10,7 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
-from app.auth import hooks, sessions, tokens
+from app.auth import hooks, sessions, tokens, user_cache
 from app.auth.models import (
     AccountTokenPurpose,
     Locale,
@@ -175,6 +175,7 @@ async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = Fa
         if raw is None:
             raise NotFound("User not found")
         previous, user = user, User.model_validate(raw)
+        await user_cache.forget_user(user.id)  # type: ignore[arg-type]
         if previous.timezone != user.timezone:
             await hooks.timezone_changed.send(user=previous, timezone=user.timezone)
     if end_sessions:
@@ -186,6 +187,7 @@ async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = Fa
 async def join_school(user_id: PydanticObjectId, school_id: PydanticObjectId) -> None:
     """Record that the user belongs to the school (idempotent)."""
     await collection(User).update_one({"_id": user_id}, {"$addToSet": {"school_ids": school_id}})
+    await user_cache.forget_user(user_id)
 
 
 async def get_live_user(user_id: PydanticObjectId) -> User | None:

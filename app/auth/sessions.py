@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
+from app.auth import user_cache
 from app.auth.models import (
     AuthSession,
     RefreshToken,
@@ -21,7 +21,7 @@ from app.auth.schemas import (
     TokenPair,
 )
 from app.core.config import Settings
-from app.core.db import collection
+from app.core.db import aggregate, collection
 from app.core.errors import Unauthorized
 from app.core.security import (
     create_access_token,
@@ -48,21 +48,56 @@ async def _issue_pair(
         expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
     ).insert()
     access_token, expires_in = create_access_token(
-        user_id=str(user_id), secret=settings.secret, minutes=settings.access_token_minutes
+        user_id=str(user_id),
+        secret=settings.secret,
+        minutes=settings.access_token_minutes,
+        session_id=str(session_id),
     )
     return TokenPair(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
 
 
-async def _revoke_sessions(condition: dict[str, Any], *, now: datetime | None = None) -> None:
-    await collection(AuthSession).update_many(
-        {**condition, "revoked_at": None}, {"$set": {"revoked_at": now or utcnow()}}
+async def _revoke_session(session_id: PydanticObjectId, *, now: datetime | None = None) -> None:
+    await collection(AuthSession).update_one(
+        {"_id": session_id, "revoked_at": None}, {"$set": {"revoked_at": now or utcnow()}}
     )
+    await user_cache.forget_session(session_id)
 
 
 async def end_every_session(user_id: PydanticObjectId, now: datetime) -> None:
     """Refresh tokens die with their sessions; access tokens die by `tokens_valid_after`."""
     await collection(User).update_one({"_id": user_id}, {"$set": {"tokens_valid_after": now}})
-    await _revoke_sessions({"user_id": user_id}, now=now)
+    await collection(AuthSession).update_many(
+        {"user_id": user_id, "revoked_at": None}, {"$set": {"revoked_at": now}}
+    )
+    await user_cache.forget_user(user_id)
+
+
+async def load_caller(user_id: PydanticObjectId, session_id: str | None) -> User | None:
+    """The user an access token names, in one round trip; None when the token's session
+    has ended (logged out, or revoked with every other session of the user)."""
+    if session_id is None:
+        # Tokens minted before sessions were named in them.
+        return await User.get(user_id)
+    if not PydanticObjectId.is_valid(session_id):
+        return None
+    session_oid = PydanticObjectId(session_id)
+    rows = await aggregate(
+        AuthSession,
+        [
+            {"$match": {"_id": session_oid, "user_id": user_id, "revoked_at": None}},
+            {
+                "$lookup": {
+                    "from": User.get_collection_name(),
+                    "localField": "user_id",
+                    "foreignField": "_id",
+                    "as": "user",
+                }
+            },
+        ],
+    )
+    if not rows or not rows[0]["user"]:
+        return None
+    return User.model_validate(rows[0]["user"][0])
 
 
 async def login(*, settings: Settings, email: str, password: str) -> TokenPair:
@@ -99,7 +134,7 @@ async def refresh(*, settings: Settings, refresh_token: str) -> TokenPair:
         if presented is not None and presented.spent_at is not None:
             # Someone else holds a copy of this token; neither copy may keep the session.
             log.warning("refresh token reused; revoking session %s", presented.session_id)
-            await _revoke_sessions({"_id": presented.session_id}, now=now)
+            await _revoke_session(presented.session_id, now=now)
         raise Unauthorized(INVALID_REFRESH)
     session = await AuthSession.get(spent["session_id"])
     if session is None or session.revoked_at is not None:
@@ -114,4 +149,4 @@ async def logout(*, refresh_token: str) -> None:
     """End the session the refresh token belongs to; unknown tokens are ignored."""
     token = await RefreshToken.find_one({"token_hash": hash_token(refresh_token)})
     if token is not None:
-        await _revoke_sessions({"_id": token.session_id})
+        await _revoke_session(token.session_id)

@@ -11,7 +11,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from app.auth import sessions
+from app.auth import sessions, user_cache
 from app.auth.models import (
     AccountToken,
     AccountTokenPurpose,
@@ -121,6 +121,7 @@ async def verify_email(*, token: str) -> None:
     result = await collection(User).update_one(bound, {"$set": {"email_verified": True}})
     if result.matched_count == 0:
         raise BadRequest(INVALID_LINK)
+    await user_cache.forget_user(PydanticObjectId(bound["_id"]))
 
 
 async def resend_verification(*, settings: Settings, email: str) -> None:

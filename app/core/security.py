@@ -113,7 +113,9 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def create_access_token(*, user_id: str, secret: str, minutes: int) -> tuple[str, int]:
+def create_access_token(
+    *, user_id: str, secret: str, minutes: int, session_id: str | None = None
+) -> tuple[str, int]:
     issued = utcnow()
     expires_in = minutes * 60
     claims: dict[str, Any] = {
@@ -123,6 +125,9 @@ def create_access_token(*, user_id: str, secret: str, minutes: int) -> tuple[str
         "iat": issued.timestamp(),
         "exp": int((issued + timedelta(seconds=expires_in)).timestamp()),
     }
+    if session_id is not None:
+        # The login session it belongs to: logging out of that session ends this token too.
+        claims["sid"] = session_id
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM), expires_in
 
 

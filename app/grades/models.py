@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import pymongo
 from beanie import Document, PydanticObjectId
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from app.core.security import utcnow
 
@@ -21,12 +21,21 @@ class GradeKind(StrEnum):
 DEFAULT_WEIGHTS = {GradeKind.regular: 1, GradeKind.test: 2, GradeKind.term: 3}
 
 
+def subject_key(subject: str) -> str:
+    """The form subjects are matched in: "  Russian  Literature" and "russian literature"
+    are one subject. Stored beside the spelling, so a filter is an equality the index serves."""
+    return " ".join(subject.split()).casefold()
+
+
 class Grade(Document):
     school_id: PydanticObjectId
     class_id: PydanticObjectId
     student_id: PydanticObjectId
     teacher_id: PydanticObjectId
     subject: str
+    # subject_key(subject), filled in when a grade is made; missing only in the database on
+    # grades written before it existed, until the start-up backfill has run.
+    subject_key: str | None = None
     value: int
     kind: GradeKind = GradeKind.regular
     weight: float = 1
@@ -36,6 +45,12 @@ class Grade(Document):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
+    @model_validator(mode="after")
+    def _key_the_subject(self) -> Grade:
+        if self.subject_key is None:
+            self.subject_key = subject_key(self.subject)
+        return self
+
     class Settings:
         name = "grades"
         indexes = [
@@ -43,8 +58,10 @@ class Grade(Document):
             pymongo.IndexModel(
                 [("student_id", 1), ("date", -1), ("_id", -1)], name="student_newest"
             ),
+            # A new name: an index's keys cannot change under the same name. A database
+            # that has the old "student_subject_newest" (on `subject`) may drop it.
             pymongo.IndexModel(
-                [("student_id", 1), ("subject", 1), ("date", -1), ("_id", -1)],
-                name="student_subject_newest",
+                [("student_id", 1), ("subject_key", 1), ("date", -1), ("_id", -1)],
+                name="student_subject_key_newest",
             ),
         ]

@@ -1,14 +1,13 @@
 """Grade rules and queries: who may grade what, scale and roster checks, lists and summaries.
 
-Subjects are matched case-insensitively everywhere (permission, filters, summary groups),
-and a grade stores the spelling of the class's teacher assignment when one matches, so
-"Math" typed by a teacher assigned "math" is filed under "math".
+Subjects are matched by their subject_key, case and spacing aside, everywhere (permission,
+filters, summary groups), and a grade stores the spelling of the class's teacher assignment
+when one matches, so "Math" typed by a teacher assigned "math" is filed under "math".
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -23,7 +22,7 @@ from app.core.pagination import PageParams, newest_first_page
 from app.core.security import as_utc, utcnow
 from app.core.timezones import zone_or_utc
 from app.grades import notices
-from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
+from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind, subject_key
 from app.grades.schemas import GradeCreate, GradeSummary, GradeUpdate, SubjectSummary
 from app.schools import hooks as school_hooks
 from app.schools.access import is_school_admin, load_class
@@ -70,7 +69,24 @@ async def count_grades_outside(*, school_id: PydanticObjectId, low: int, high: i
 
 
 def _same_subject(a: str, b: str) -> bool:
-    return a.casefold() == b.casefold()
+    return subject_key(a) == subject_key(b)
+
+
+async def backfill_subject_keys() -> int:
+    """Give grades written before subject_key existed their key (at start, idempotent).
+
+    One update per distinct subject spelling, not per grade: a school has a few dozen.
+    Computed here rather than in an update pipeline, because the server's $toLower is not
+    casefold and it has no whitespace collapse."""
+    missing = {"subject_key": None}
+    spellings = await collection(Grade).distinct("subject", missing)
+    updated = 0
+    for spelling in spellings:
+        result = await collection(Grade).update_many(
+            {**missing, "subject": spelling}, {"$set": {"subject_key": subject_key(spelling)}}
+        )
+        updated += result.modified_count
+    return int(updated)
 
 
 def _assigned_spelling(school_class: SchoolClass, subject: str) -> str | None:
@@ -79,11 +95,6 @@ def _assigned_spelling(school_class: SchoolClass, subject: str) -> str | None:
             if _same_subject(assigned, subject):
                 return assigned
     return None
-
-
-def _subject_filter(subject: str) -> dict[str, Any]:
-    # Anchored and escaped: an exact, case-insensitive match, never a pattern from the client.
-    return {"$regex": f"^{re.escape(subject)}$", "$options": "i"}
 
 
 def _may_grade(user: User, school: School, school_class: SchoolClass, subject: str) -> bool:
@@ -113,6 +124,7 @@ async def create_grade(*, user: User, data: GradeCreate) -> Grade:
     await _student_on_roster(school_class, data.student_id)
     assert school.id is not None and user.id is not None
     now = utcnow()
+    subject = _assigned_spelling(school_class, data.subject) or data.subject
     grade = Grade(
         # Its id is known before the insert, so its notice can be recorded first.
         id=PydanticObjectId(),
@@ -120,7 +132,7 @@ async def create_grade(*, user: User, data: GradeCreate) -> Grade:
         class_id=school_class.id,
         student_id=data.student_id,
         teacher_id=user.id,
-        subject=_assigned_spelling(school_class, data.subject) or data.subject,
+        subject=subject,
         value=data.value,
         kind=data.kind,
         weight=data.weight if data.weight is not None else DEFAULT_WEIGHTS[data.kind],
@@ -212,7 +224,7 @@ def _grade_filter(
         raise Unprocessable("date_from is after date_to")
     query: dict[str, Any] = {"student_id": student_id}
     if subject:
-        query["subject"] = _subject_filter(subject)
+        query["subject_key"] = subject_key(subject)
     if kind is not None:
         query["kind"] = kind.value
     dates: dict[str, dt.datetime] = {}
@@ -265,7 +277,7 @@ async def summarize_student_grades(
         {"$sort": {"date": 1, "_id": 1}},
         {
             "$group": {
-                "_id": {"$toLower": "$subject"},
+                "_id": "$subject_key",
                 "subject": {"$last": "$subject"},
                 "count": {"$sum": 1},
                 "average": {"$avg": "$value"},

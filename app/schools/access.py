@@ -9,7 +9,7 @@ from fastapi import Depends, Query
 
 from app.auth.access import AdminUser, CurrentUser
 from app.auth.models import Role, User
-from app.core.db import parse_object_id
+from app.core.db import collection, parse_object_id
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.schools.models import GuardianLink, School, SchoolClass
 
@@ -79,13 +79,16 @@ async def is_linked_guardian(parent_id: PydanticObjectId, student_id: PydanticOb
 
 
 async def teaches_student(teacher_id: PydanticObjectId, student_id: PydanticObjectId) -> bool:
-    school = await School.find_one(
+    # Only the id comes back: the answer is whether a class matches, not the school with
+    # every roster in it.
+    school = await collection(School).find_one(
         {
             "deleted_at": None,
             "classes": {
                 "$elemMatch": {"student_ids": student_id, "teachers.teacher_id": teacher_id}
             },
-        }
+        },
+        {"_id": 1},
     )
     return school is not None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from beanie import PydanticObjectId
 
 from app.auth.models import Role, User
 from app.grades.models import Grade
+from app.grades.service import backfill_subject_keys
 from app.schools.models import GuardianLink, School
 from tests.conftest import UserFactory, World
 from tests.grades.helpers import add_class, assign_teacher, days_ago, posted
@@ -324,3 +326,41 @@ async def test_empty_summary(client: httpx.AsyncClient, world: World, login_as: 
         "subjects": [],
         "overall_average": None,
     }
+
+
+async def test_subject_filter_ignores_case_and_spacing_and_finds_grades_from_before_keys(
+    client: httpx.AsyncClient, world: World, login_as: LoginAs
+) -> None:
+    posted_now = await posted(client, login_as(world.teacher), world, subject="math")
+    assert world.school.id and world.class_5a.id and world.student.id and world.teacher.id
+    # A grade stored before subject_key existed: no key in the document.
+    legacy = Grade(
+        school_id=world.school.id,
+        class_id=world.class_5a.id,
+        student_id=world.student.id,
+        teacher_id=world.teacher.id,
+        subject="Math",
+        value=3,
+        date=datetime(2025, 1, 10, tzinfo=UTC),
+    ).model_dump(by_alias=True, exclude={"id", "subject_key"})
+    legacy_id = str((await Grade.get_motor_collection().insert_one(legacy)).inserted_id)
+
+    assert await backfill_subject_keys() == 1
+    assert await backfill_subject_keys() == 0
+
+    headers = login_as(world.parent)
+    for spelling in ("math", "MATH", "  Math  ", "mAtH"):
+        response = await client.get(
+            f"/students/{world.student.id}/grades", headers=headers, params={"subject": spelling}
+        )
+        assert response.status_code == 200
+        assert sorted(g["id"] for g in response.json()["items"]) == sorted(
+            [posted_now["id"], legacy_id]
+        )
+    summary = await client.get(
+        f"/students/{world.student.id}/grades/summary",
+        headers=headers,
+        params={"subject": "MATH"},
+    )
+    [math] = summary.json()["subjects"]
+    assert math["count"] == 2
