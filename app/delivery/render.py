@@ -8,6 +8,7 @@ mail clients drop <style>; only the dark-mode rules stay in one.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -87,26 +88,30 @@ class Draft:
 
     rendered: Rendered
     holes: tuple[str, ...]
+    # Random per draft, so no text a person typed into the email can contain a marker.
+    salt: str
 
     def fill(self, **values: str) -> Rendered:
         subject, text, html = self.rendered.subject, self.rendered.text, self.rendered.html
         for name in self.holes:
-            marker, value = _marker(name), values[name]
+            marker, value = _marker(name, self.salt), values[name]
             subject = subject.replace(marker, value)
             text = text.replace(marker, value)
             html = html.replace(marker, str(escape(value)))
         return Rendered(subject=subject, text=text, html=html)
 
 
-def _marker(hole: str) -> str:
+def _marker(hole: str, salt: str) -> str:
     # Letters and digits only: autoescaping, CSS inlining and URLs leave it as it is.
-    return f"SBHOLE{hole.replace('_', '')}X"
+    return f"hole{salt}{hole.replace('_', '')}"
 
 
 def draft(name: str, locale: str, holes: tuple[str, ...], **context: Any) -> Draft:
     """Render email `name` once, leaving `holes` for `Draft.fill`. A hole's value must not
     steer the template (every reader has one, so `{% if %}` on it is true for all)."""
-    return Draft(render(name, locale, **context, **{h: _marker(h) for h in holes}), holes)
+    salt = secrets.token_hex(8)
+    markers = {hole: _marker(hole, salt) for hole in holes}
+    return Draft(render(name, locale, **context, **markers), holes, salt)
 
 
 def when(moment: datetime, locale: str, timezone: str) -> str:

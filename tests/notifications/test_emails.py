@@ -127,3 +127,38 @@ async def test_each_reader_gets_their_own_email_from_a_few_renderings(
     # Links are the reader's own: nobody's email carries another's.
     links = {e.text.split("/unsubscribe?token=")[1].split()[0] for e in written}
     assert len(links) == len(readers)
+
+
+@pytest.mark.usefixtures("app")
+async def test_what_staff_typed_is_never_taken_for_a_readers_link(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(page_tokens, "utcnow", lambda: NOW)
+    typed = "hole unsubscribeurl holepreferencesurl {{ unsubscribe_url }} SBHOLEunsubscribeurlX"
+    event = Event(
+        key="announcement:typed",
+        topic=Topic.announcements,
+        title=f"Trip {typed}",
+        body=f"Reply here: {typed}",
+        template="announcement",
+        data={"school_name": "School 1", "author_name": typed},
+    )
+    recipient = reader(1, Locale.en, hide=False)
+    notification = Notification(
+        event_key=event.key,
+        recipient_id=recipient.user.id,
+        topic=event.topic,
+        title=event.title,
+        body=event.body,
+        email_decision=EmailDecision.immediate,
+    )
+
+    [email] = immediate_emails(event, [(notification, recipient)], now=NOW)
+
+    expected = alone(event, recipient)
+    assert (email.subject, email.text, email.html) == (
+        expected.subject,
+        expected.text,
+        expected.html,
+    )
+    assert typed in email.text
