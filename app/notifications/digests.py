@@ -222,7 +222,8 @@ def period_label(period: EmailFrequency, due: datetime, zone: ZoneInfo) -> str:
 
 @jobs.job(SEND_JOB)
 async def send_digests(*, user_id: str, now: datetime | None = None) -> int:
-    """Send the user's due digests (one email per period at most) and move them forward."""
+    """Send the user's due digests and move them forward: per period one email, or a few
+    when more than DIGEST_PAGE notifications are waiting."""
     now = now or utcnow()
     settings = await settings_of(PydanticObjectId(user_id))
     user = await accounts.get_live_user(settings.id)
@@ -251,7 +252,10 @@ async def _send_period(
         key = first_key if page == 1 else f"{first_key}:{page}"
         sent_now, included = await _send_page(user, settings, period, key, now)
         emails_sent += sent_now
-        if len(included) < DIGEST_PAGE:
+        # Only the run that wrote a full page goes on to the next: a late duplicate job,
+        # finding pages another run wrote, must not start a second email that evening
+        # from what has arrived since. What a crash left unpaged waits for the next digest.
+        if not sent_now or len(included) < DIGEST_PAGE:
             break
     await _advance(settings, period, due, now, zone, sent_now=emails_sent > 0)
     return emails_sent
