@@ -5,6 +5,7 @@ from beanie import Document
 from app.announcements.models import Announcement
 from app.auth.models import AccountToken, AuthSession, RefreshToken, User
 from app.core.jobs import JobRecord
+from app.core.migrations import MigrationRecord
 from app.delivery.models import Email
 from app.grades.models import Grade
 from app.notifications.models import Notification, NotificationSettings, Subscription
@@ -25,4 +26,5 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Announcement,
     Email,
     JobRecord,
+    MigrationRecord,
 ]

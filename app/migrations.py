@@ -1,21 +1,36 @@
-"""Changes to stored data that a new version needs, run at start before requests are served.
+"""Changes to stored data a new version needs, run when a process starts (the API before it
+serves requests, a worker before its first task).
 
-Each is idempotent and safe to interrupt, so every start may run them all; each domain's
-migration writes only that domain's collections (through the owner's service otherwise).
+Each runs once per database (app/core/migrations.py keeps the record), is idempotent and
+safe to interrupt; each domain's migration writes only that domain's collections (another
+domain's through the owner's service).
 """
 
 from __future__ import annotations
 
 import logging
 
+from app.core.migrations import run_once
 from app.grades import service as grades_service
 from app.notifications import settings as notification_settings
 
 log = logging.getLogger(__name__)
 
 
-async def migrate() -> None:
-    moved = await notification_settings.adopt_embedded_preferences()
-    if moved:
-        log.info("moved the notification preferences of %d users out of their records", moved)
+async def _preferences_out_of_users() -> bool:
+    adopted = await notification_settings.adopt_embedded_preferences()
+    if adopted.moved:
+        log.info(
+            "moved the notification preferences of %d users out of their records", adopted.moved
+        )
+    return adopted.refused == 0
+
+
+async def _grade_subject_keys() -> bool:
     await grades_service.backfill_subject_keys()
+    return True
+
+
+async def migrate() -> None:
+    await run_once("notification-settings-out-of-users", _preferences_out_of_users)
+    await run_once("grade-subject-keys", _grade_subject_keys)

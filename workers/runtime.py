@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from app.core.config import get_settings
 from app.core.db import init_database, make_client
 from app.documents import DOCUMENT_MODELS
+from app.migrations import migrate
 
 T = TypeVar("T")
 
@@ -55,6 +56,8 @@ def event_loop() -> asyncio.AbstractEventLoop:
 async def _init_database() -> None:
     settings = get_settings()
     await init_database(make_client(settings), settings.mongodb_db, DOCUMENT_MODELS)
+    # A worker may start before any API process has moved old data to where it reads it.
+    await migrate()
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:

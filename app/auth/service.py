@@ -295,21 +295,32 @@ async def member_ids(school_id: PydanticObjectId, role: Role) -> list[PydanticOb
     return [PydanticObjectId(row["_id"]) async for row in cursor]
 
 
-async def users_with_legacy_fields(fields: Sequence[str], *, limit: int) -> list[dict[str, Any]]:
-    """Up to `limit` user records still holding any of these fields (data another domain
-    kept in the user before it had a collection of its own): their _id and those fields."""
+# Fields user records held for notifications before it kept them in its own collection;
+# only these may be handed over and dropped.
+MOVED_OUT_FIELDS = ("preferences", "digest_due", "next_digest_at")
+
+
+async def users_with_moved_out_fields(
+    *, after: PydanticObjectId | None, limit: int
+) -> list[dict[str, Any]]:
+    """Up to `limit` user records, in id order after `after`, that still hold any of the
+    MOVED_OUT_FIELDS: their _id and those fields."""
+    query: dict[str, Any] = {"$or": [{field: {"$exists": True}} for field in MOVED_OUT_FIELDS]}
+    if after is not None:
+        query["_id"] = {"$gt": after}
     cursor = collection(User).find(
-        {"$or": [{field: {"$exists": True}} for field in fields]},
-        {"_id": 1, **{field: 1 for field in fields}},
+        query,
+        {"_id": 1, **{field: 1 for field in MOVED_OUT_FIELDS}},
+        sort=[("_id", 1)],
         limit=limit,
     )
     return [row async for row in cursor]
 
 
-async def drop_legacy_fields(user_ids: Sequence[PydanticObjectId], fields: Sequence[str]) -> None:
-    """Forget fields another domain has moved out of these user records."""
+async def drop_moved_out_fields(user_ids: Sequence[PydanticObjectId]) -> None:
+    """Forget the MOVED_OUT_FIELDS of these user records, once their new owner has a copy."""
     await collection(User).update_many(
-        {"_id": {"$in": list(user_ids)}}, {"$unset": {field: "" for field in fields}}
+        {"_id": {"$in": list(user_ids)}}, {"$unset": {field: "" for field in MOVED_OUT_FIELDS}}
     )
 
 

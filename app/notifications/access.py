@@ -61,7 +61,7 @@ async def follow_target(
         allowed = (
             (user.role == Role.student and user.id in roster)
             or (user.role == Role.teacher and school_class.has_teacher(user.id))
-            or (user.role == Role.parent and bool(roster & await _children_of(user.id)))
+            or (user.role == Role.parent and bool(roster & await children_of_parent(user.id)))
             or is_school_admin(user, school.id)
         )
         if not allowed:
@@ -76,7 +76,7 @@ async def follow_target(
     return FollowTarget(target_type, target_id, school.id, topics)
 
 
-async def _children_of(parent_id: PydanticObjectId) -> set[PydanticObjectId]:
+async def children_of_parent(parent_id: PydanticObjectId) -> set[PydanticObjectId]:
     return (await guardians.children_of([parent_id])).get(parent_id, set())
 
 

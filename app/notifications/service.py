@@ -16,7 +16,7 @@ from app.core.errors import NotFound
 from app.core.pagination import newest_first_page
 from app.core.security import utcnow
 from app.notifications import digests as digests
-from app.notifications.access import FollowTarget
+from app.notifications.access import FollowTarget, children_of_parent
 from app.notifications.models import (
     SUBSCRIBABLE_TOPICS,
     EmailDecision,
@@ -33,7 +33,6 @@ from app.notifications.preferences import (
     Priority,
 )
 from app.notifications.settings import settings_of
-from app.schools import guardians
 from app.schools import hooks as school_hooks
 from app.schools import service as schools
 from app.schools.access import (
@@ -100,10 +99,6 @@ def wants_in_app(preferences: Preferences, topic: Topic, priority: Priority) -> 
 
 
 # --- subscriptions -----------------------------------------------------------------------
-
-
-async def _children_of(parent_id: PydanticObjectId) -> list[PydanticObjectId]:
-    return sorted((await guardians.children_of([parent_id])).get(parent_id, set()))
 
 
 async def subscribe(*, user: User, target: FollowTarget) -> tuple[Subscription, bool]:
@@ -184,7 +179,7 @@ async def unsubscribe_guardian(
     ).to_list()
     if not through_children:
         return
-    remaining = await _children_of(parent_id)
+    remaining = sorted(await children_of_parent(parent_id))
     related: set[tuple[TargetType, PydanticObjectId]] = set()
     if remaining:
         places = await schools.places_of(remaining)

@@ -6,17 +6,20 @@ so reading many people's settings is one query for those who have a document.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from beanie import PydanticObjectId
+from pydantic import ValidationError
 
 from app.auth import service as accounts
 from app.core.db import collection, insert_many_ignoring_duplicates
 from app.notifications.models import NotificationSettings
 
-# Where preferences and digest times lived while they were embedded in the user.
-LEGACY_USER_FIELDS = ("preferences", "digest_due", "next_digest_at")
+log = logging.getLogger(__name__)
+
 MIGRATION_BATCH = 500
 
 
@@ -36,23 +39,44 @@ async def settings_for(
     return {uid: found.get(uid) or NotificationSettings(id=uid) for uid in user_ids}
 
 
-async def adopt_embedded_preferences(*, batch: int = MIGRATION_BATCH) -> int:
+@dataclass(frozen=True)
+class Adopted:
+    """What a run of adopt_embedded_preferences did."""
+
+    moved: int
+    # Records whose embedded preferences do not validate: logged and left in place.
+    refused: int
+
+
+async def adopt_embedded_preferences(*, batch: int = MIGRATION_BATCH) -> Adopted:
     """Move preferences and digest times still embedded in user records (data written before
-    notifications had a collection of its own) into settings documents; returns how many.
+    notifications had a collection of its own) into settings documents.
 
     Safe to repeat and to interrupt: a settings document already there (the person changed
     something since) wins, and a user's old fields are dropped only after their copy exists.
+    A record that does not validate is named in the log and keeps its fields, so nothing is
+    lost and the others still move; the person has the defaults until it is fixed.
     """
-    moved = 0
-    while legacy := await accounts.users_with_legacy_fields(LEGACY_USER_FIELDS, limit=batch):
+    moved = refused = 0
+    after: PydanticObjectId | None = None
+    while legacy := await accounts.users_with_moved_out_fields(after=after, limit=batch):
+        after = PydanticObjectId(legacy[-1]["_id"])
         documents: list[dict[str, Any]] = []
         for row in legacy:
-            settings = NotificationSettings.model_validate(
-                {"_id": row["_id"], **{k: row[k] for k in LEGACY_USER_FIELDS if row.get(k)}}
-            )
+            fields = {k: row[k] for k in accounts.MOVED_OUT_FIELDS if row.get(k) is not None}
+            try:
+                settings = NotificationSettings.model_validate({"_id": row["_id"], **fields})
+            except ValidationError as exc:
+                refused += 1
+                log.error(
+                    "user %s: embedded preferences do not validate, left in place: %s",
+                    row["_id"],
+                    exc.errors(include_url=False),
+                )
+                continue
             documents.append(settings.model_dump(by_alias=True, mode="python"))
         # An existing settings document (the person changed something since) is kept.
         await insert_many_ignoring_duplicates(collection(NotificationSettings), documents)
-        await accounts.drop_legacy_fields([row["_id"] for row in legacy], LEGACY_USER_FIELDS)
-        moved += len(legacy)
-    return moved
+        await accounts.drop_moved_out_fields([d["_id"] for d in documents])
+        moved += len(documents)
+    return Adopted(moved=moved, refused=refused)

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from beanie import PydanticObjectId
 from mongomock_motor import AsyncMongoMockClient
 
 from app.auth.models import Role, User
 from app.core.db import init_database
+from app.core.migrations import MigrationRecord
 from app.documents import DOCUMENT_MODELS
 from app.main import create_app
 from app.notifications import digests
@@ -87,7 +89,7 @@ async def test_embedded_preferences_move_out_of_the_user_at_start(
         assert await digests.scan(now=DUE) == 1
         rows = [row async for row in User.get_motor_collection().find({})]
         assert all("preferences" not in row and "next_digest_at" not in row for row in rows)
-        assert await adopt_embedded_preferences() == 0  # a second start finds nothing to move
+        assert (await adopt_embedded_preferences()).moved == 0  # a second start finds nothing
 
 
 async def test_settings_changed_after_a_half_done_move_are_kept(app: object) -> None:
@@ -100,8 +102,34 @@ async def test_settings_changed_after_a_half_done_move_are_kept(app: object) -> 
     changed = Preferences.model_validate({"email": {"grades": "off"}})
     await NotificationSettings(id=user_id, preferences=changed).insert()
 
-    assert await adopt_embedded_preferences() == 1
+    assert (await adopt_embedded_preferences()).moved == 1
     stored = await NotificationSettings.get(user_id)
     assert stored is not None and stored.preferences.email.grades == "off"
     row = await User.get_motor_collection().find_one({"_id": user_id})
     assert row is not None and "preferences" not in row
+
+
+async def test_a_record_that_does_not_validate_is_kept_and_does_not_stop_the_start(
+    tmp_path: Path, login_as: Callable[[User], dict[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    mongo: Any = AsyncMongoMockClient(tz_aware=True)
+    settings = make_settings(tmp_path / "data")
+    await init_database(mongo, settings.mongodb_db, DOCUMENT_MODELS)
+    broken = legacy_user("broken", preferences={"email": {"grades": "off"}, "sms": True})
+    good = legacy_user("olga", preferences=DAILY_QUIET)
+    await User.get_motor_collection().insert_many([broken, good])
+
+    app = create_app(settings, mongo_client=mongo)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as api:
+            olga = await User.get(good["_id"])
+            assert olga is not None
+            response = await api.get("/users/me/preferences", headers=login_as(olga))
+            assert response.json() == DAILY_QUIET
+        kept = await User.get_motor_collection().find_one({"_id": broken["_id"]})
+        assert kept is not None and kept["preferences"] == {"email": {"grades": "off"}, "sms": True}
+        assert str(broken["_id"]) in caplog.text
+        # Not recorded as done: the next start tries the kept record again.
+        assert await MigrationRecord.get("notification-settings-out-of-users") is None
+        assert await MigrationRecord.get("grade-subject-keys") is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -267,3 +268,18 @@ async def test_subscriptions_need_a_login(
     kwargs: dict[str, Any] = {"json": {}} if method == "post" else {}
     response = await client.request(method, path, **kwargs)
     assert response.status_code == 401
+
+
+async def test_a_parent_whose_only_child_there_was_deleted_may_not_follow_the_school(
+    client: httpx.AsyncClient, campus: Campus, login_as: Login
+) -> None:
+    # p_class5a's only child is s5a2; once that account is deleted the parent has no child
+    # in the school, and following it would reach nothing (fan-out asks for live pupils).
+    await campus.people["s5a2"].set({"deleted_at": datetime.now(UTC)})
+    response = await client.post(
+        "/subscriptions",
+        json={"target_type": "school", "target_id": str(campus.school.id)},
+        headers=login_as(campus.people["p_class5a"]),
+    )
+    assert response.status_code == 403
+    assert response.json()["detail"] == "Only members of this school may follow it"
