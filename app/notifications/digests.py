@@ -1,21 +1,17 @@
-"""Daily and weekly digests: when each is due, and one email per period with what it covers.
-
-Each person's settings keep the next due time of each digest (UTC) and the earliest of
-them in an indexed field, so the beat scan asks "who is due now" instead of scanning
-everyone. A digest holds at most DIGEST_PAGE notifications; a period with more sends the
-rest in further emails of the same period, so no query or email grows without bound.
+"""Daily and weekly digests: the scan for who is due, and one email per period with what it
+covers (when each is due: digest_schedule.py). A digest holds at most DIGEST_PAGE
+notifications; a period with more sends the rest in further emails of the same period, so
+no query or email grows without bound.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from beanie import PydanticObjectId, SortDirection
 
-from app.auth import hooks as auth_hooks
 from app.auth import service as accounts
 from app.auth.models import User
 from app.core import jobs
@@ -23,14 +19,12 @@ from app.core.config import get_settings
 from app.core.db import collection
 from app.core.i18n import translate
 from app.core.security import as_utc, utcnow
-from app.core.timezones import UTC, zone_or_utc
 from app.delivery import service as delivery
 from app.delivery.models import Email, EmailKind
 from app.delivery.render import render, when
+from app.notifications import digest_schedule as schedule
 from app.notifications.links import preferences_url, unsubscribe_headers, unsubscribe_url
 from app.notifications.models import (
-    SUBSCRIBABLE_TOPICS,
-    DigestDue,
     EmailDecision,
     Notification,
     NotificationSettings,
@@ -41,136 +35,8 @@ from app.notifications.settings import settings_of
 
 SCAN_JOB = "digests.scan"
 SEND_JOB = "digests.send"
-PERIODS = (EmailFrequency.daily, EmailFrequency.weekly)
 DIGEST_PAGE = 100
 SCAN_PAGE = 1000
-
-
-@auth_hooks.timezone_changed.connect
-async def follow_new_time_zone(*, user: User, timezone: str) -> None:
-    """Digest hours are local: a user who moves to another zone moves their due times."""
-    assert user.id is not None
-    settings = await settings_of(user.id)
-    await reschedule(
-        user=user, settings=settings, preferences=settings.preferences, timezone=timezone
-    )
-
-
-def user_zone(user: User) -> ZoneInfo:
-    return zone_or_utc(user.timezone)
-
-
-def next_due(*, now: datetime, zone: ZoneInfo, hour: int, weekday: int | None = None) -> datetime:
-    """The next start of `hour` (local) whose hour has not ended yet, on `weekday` if given.
-
-    At 18:30 with hour 18 that is today's 18:00 (due at once); with hour 9, tomorrow's.
-    """
-    local_now = as_utc(now).astimezone(zone)
-    for offset in range(0, 9):
-        day = local_now.date() + timedelta(days=offset)
-        if weekday is not None and day.isoweekday() != weekday:
-            continue
-        start = datetime(day.year, day.month, day.day, hour, tzinfo=zone)
-        if start.astimezone(UTC) + timedelta(hours=1) > as_utc(now):
-            return start.astimezone(UTC)
-    raise AssertionError("a matching day exists within a week")
-
-
-def _uses(preferences: Preferences, period: EmailFrequency) -> bool:
-    return period in (preferences.email.grades, preferences.email.announcements)
-
-
-def plan(
-    *,
-    user: User,
-    settings: NotificationSettings,
-    preferences: Preferences,
-    timezone: str,
-    now: datetime,
-) -> DigestDue:
-    """The due times after a change of preferences or time zone.
-
-    A digest the change does not touch keeps its time; one whose hour, weekday or zone
-    changed, or that was just switched on, is due at the next start of its hour.
-    """
-    current = settings.digest_due
-    zone_changed = timezone != user.timezone
-    before = settings.preferences
-    zone = zone_or_utc(timezone)
-    due = DigestDue()
-    for period in PERIODS:
-        if not _uses(preferences, period):
-            continue
-        existing = getattr(current, period.value)
-        weekly = period == EmailFrequency.weekly
-        moved = (
-            zone_changed
-            or preferences.digest_hour != before.digest_hour
-            or (weekly and preferences.digest_weekday != before.digest_weekday)
-        )
-        if existing is not None and not moved:
-            setattr(due, period.value, existing)
-        else:
-            setattr(
-                due,
-                period.value,
-                next_due(
-                    now=now,
-                    zone=zone,
-                    hour=preferences.digest_hour,
-                    weekday=preferences.digest_weekday if weekly else None,
-                ),
-            )
-    return due
-
-
-async def reschedule(
-    *,
-    user: User,
-    settings: NotificationSettings,
-    preferences: Preferences,
-    timezone: str,
-    now: datetime | None = None,
-) -> None:
-    """Store new preferences with the digest due times they and the user's time zone (the
-    new one, when it is changing) lead to. `settings` are the person's settings as read."""
-    due = plan(
-        user=user,
-        settings=settings,
-        preferences=preferences,
-        timezone=timezone,
-        now=now or utcnow(),
-    )
-    for topic in SUBSCRIBABLE_TOPICS:
-        frequency = getattr(preferences.email, topic.value)
-        if frequency in PERIODS and frequency != getattr(settings.preferences.email, topic.value):
-            # A topic moved to the other digest takes what its old digest had not yet sent.
-            await collection(Notification).update_many(
-                {
-                    "recipient_id": user.id,
-                    "topic": topic,
-                    "email_decision": EmailDecision.digest,
-                    "digested_at": None,
-                    "digest_frequency": {"$ne": frequency},
-                },
-                {"$set": {"digest_frequency": frequency}},
-            )
-    await collection(NotificationSettings).update_one(
-        {"_id": settings.id},
-        {
-            "$set": {
-                "preferences": preferences.model_dump(mode="json"),
-                "digest_due": due.model_dump(),
-                "next_digest_at": due.earliest(),
-            }
-        },
-        upsert=True,
-    )
-    settings.preferences, settings.digest_due, settings.next_digest_at = (
-        preferences,
-        due,
-        due.earliest(),
-    )
 
 
 @jobs.job(SCAN_JOB)
@@ -194,7 +60,7 @@ async def scan(*, now: datetime | None = None) -> int:
         live = await accounts.live_user_ids(due)
         gone = [user_id for user_id in due if user_id not in live]
         if gone:
-            await _forget_schedules(gone)
+            await schedule.forget_schedules(gone)
         for user_id in due:
             if user_id in live:
                 await jobs.enqueue(SEND_JOB, user_id=str(user_id), **clock)
@@ -202,22 +68,6 @@ async def scan(*, now: datetime | None = None) -> int:
         if len(due) < SCAN_PAGE:
             return enqueued
         after = due[-1]
-
-
-async def _forget_schedules(user_ids: list[PydanticObjectId]) -> None:
-    """Nobody left to write to: stop the scan from finding these people again every minute."""
-    await collection(NotificationSettings).update_many(
-        {"_id": {"$in": user_ids}},
-        {"$set": {"digest_due": DigestDue().model_dump(), "next_digest_at": None}},
-    )
-
-
-def period_label(period: EmailFrequency, due: datetime, zone: ZoneInfo) -> str:
-    local: date = as_utc(due).astimezone(zone).date()
-    if period == EmailFrequency.weekly:
-        year, week, _ = local.isocalendar()
-        return f"{year}-W{week:02d}"
-    return local.isoformat()
 
 
 @jobs.job(SEND_JOB)
@@ -228,10 +78,10 @@ async def send_digests(*, user_id: str, now: datetime | None = None) -> int:
     settings = await settings_of(PydanticObjectId(user_id))
     user = await accounts.get_live_user(settings.id)
     if user is None:
-        await _forget_schedules([settings.id])
+        await schedule.forget_schedules([settings.id])
         return 0
     sent = 0
-    for period in PERIODS:
+    for period in schedule.PERIODS:
         due = getattr(settings.digest_due, period.value)
         if due is not None and as_utc(due) <= now:
             sent += await _send_period(user, settings, period, as_utc(due), now)
@@ -245,8 +95,8 @@ async def _send_period(
     due: datetime,
     now: datetime,
 ) -> int:
-    zone = user_zone(user)
-    first_key = f"digest:{period.value}:{user.id}:{period_label(period, due, zone)}"
+    zone = schedule.user_zone(user)
+    first_key = f"digest:{period.value}:{user.id}:{schedule.period_label(period, due, zone)}"
     emails_sent = 0
     for page in range(1, 10_000):
         key = first_key if page == 1 else f"{first_key}:{page}"
@@ -257,7 +107,7 @@ async def _send_period(
         # from what has arrived since. What a crash left unpaged waits for the next digest.
         if not sent_now or len(included) < DIGEST_PAGE:
             break
-    await _advance(settings, period, due, now, zone, sent_now=emails_sent > 0)
+    await schedule.advance(settings, period, due, now, zone, sent_now=emails_sent > 0)
     return emails_sent
 
 
@@ -299,42 +149,6 @@ async def _send_page(
             {"_id": {"$in": included}, "digested_at": None}, {"$set": {"digested_at": now}}
         )
     return int(sent_now), included
-
-
-async def _advance(
-    settings: NotificationSettings,
-    period: EmailFrequency,
-    due: datetime,
-    now: datetime,
-    zone: ZoneInfo,
-    *,
-    sent_now: bool,
-) -> None:
-    preferences = settings.preferences
-    weekly = period == EmailFrequency.weekly
-    # next_due(now=t) is the first slot whose hour outlasts t. An email sent now, even one
-    # late for a slot days ago (the workers were away), also serves a slot already open: the
-    # next starts after now, never two in one evening. When nothing went out now, a later
-    # slot still open is still due.
-    hour = timedelta(hours=1)
-    moment = max(now, due) + hour if sent_now else max(now, due + hour)
-    following = next_due(
-        now=moment,
-        zone=zone,
-        hour=preferences.digest_hour,
-        weekday=preferences.digest_weekday if weekly else None,
-    )
-    setattr(settings.digest_due, period.value, following)
-    # Conditional on the due time read, so a preference change in between is not undone.
-    await collection(NotificationSettings).update_one(
-        {"_id": settings.id, f"digest_due.{period.value}": due},
-        {
-            "$set": {
-                f"digest_due.{period.value}": following,
-                "next_digest_at": settings.digest_due.earliest(),
-            }
-        },
-    )
 
 
 def _digest_email(

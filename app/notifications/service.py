@@ -15,7 +15,7 @@ from app.core.db import collection
 from app.core.errors import NotFound
 from app.core.pagination import newest_first_page
 from app.core.security import utcnow
-from app.notifications import digests as digests
+from app.notifications import digest_schedule
 from app.notifications.access import FollowTarget, children_of_parent
 from app.notifications.models import (
     SUBSCRIBABLE_TOPICS,
@@ -54,7 +54,7 @@ async def replace_preferences(*, user: User, preferences: Preferences) -> Prefer
     """Replace the whole preferences document (and move digest due times it changes)."""
     assert user.id is not None
     settings = await settings_of(user.id)
-    await digests.reschedule(
+    await digest_schedule.reschedule(
         user=user, settings=settings, preferences=preferences, timezone=user.timezone
     )
     return preferences

@@ -13,8 +13,8 @@ import httpx
 from beanie import PydanticObjectId
 
 from app.auth.models import Locale, Role, User
+from app.notifications import digest_schedule, fanout
 from app.notifications import digests as digests
-from app.notifications import fanout
 from app.notifications import service as notifications
 from app.notifications.models import Event, Notification, NotificationSettings, Topic
 from app.notifications.preferences import Preferences
@@ -101,7 +101,7 @@ async def choose(
     """Set a user's preferences (and zone) the way the preference routes do, at `now`."""
     fresh = await User.get(oid(user))
     assert fresh is not None
-    await digests.reschedule(
+    await digest_schedule.reschedule(
         user=fresh,
         settings=await settings_of(oid(user)),
         preferences=Preferences.model_validate(preferences),

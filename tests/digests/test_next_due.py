@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.notifications.digests import next_due, period_label
+from app.notifications.digest_schedule import next_due, period_label
 from app.notifications.preferences import EmailFrequency
 from tests.digests.helpers import local
 

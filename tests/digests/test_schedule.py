@@ -10,6 +10,7 @@ import pytest
 
 from app.auth.models import User
 from app.core.security import as_utc
+from app.notifications import digest_schedule
 from app.notifications import digests as digests
 from app.notifications.models import NotificationSettings
 from tests.conftest import SmtpServer, World
@@ -24,7 +25,7 @@ class Clock:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.now = local("UTC", 2025, 6, 10, 0)
-        monkeypatch.setattr(digests, "utcnow", lambda: self.now)
+        monkeypatch.setattr(digest_schedule, "utcnow", lambda: self.now)
 
     def set(self, moment: datetime) -> None:
         self.now = moment
