@@ -12,13 +12,10 @@ with the number of batches of 1,000, not with recipients.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 from beanie import PydanticObjectId
 from mongomock_motor import AsyncMongoMockClient
+from round_trips import counting  # bench/round_trips.py, next to this script
 
 from app.auth.models import Role, User
 from app.core.db import init_database
@@ -28,32 +25,7 @@ from app.notifications.models import Event, Notification, Topic
 from app.notifications.preferences import Preferences
 
 SIZES = (100, 1_000, 2_500)
-OPERATIONS = ("find", "find_one", "insert_one", "insert_many", "distinct", "aggregate")
 IN_APP_ONLY = Preferences.model_validate({"email": {"announcements": "off"}})
-
-
-@contextmanager
-def counting() -> Iterator[Counter[str]]:
-    """Count calls to the collection methods that each cost one round trip."""
-    from mongomock_motor import AsyncMongoMockCollection
-
-    counts: Counter[str] = Counter()
-    originals = {name: getattr(AsyncMongoMockCollection, name) for name in OPERATIONS}
-
-    def wrap(name: str, original: Any) -> Any:
-        def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-            counts[name] += 1
-            return original(self, *args, **kwargs)
-
-        return counted
-
-    for name, original in originals.items():
-        setattr(AsyncMongoMockCollection, name, wrap(name, original))
-    try:
-        yield counts
-    finally:
-        for name, original in originals.items():
-            setattr(AsyncMongoMockCollection, name, original)
 
 
 async def make_people(count: int) -> list[PydanticObjectId]:
