@@ -25,10 +25,10 @@ from bson.errors import InvalidBSON, InvalidId
 from bson.raw_bson import RawBSONDocument
 from mongomock.collection import Collection as MongoMockCollection
 from mongomock.helpers import patch_datetime_awareness_in_document
-from mongomock_motor import AsyncMongoMockClient
+from mongomock_motor import AsyncMongoMockClient, AsyncMongoMockCollection
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pydantic import BeforeValidator, Field
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
 from pymongo.errors import DuplicateKeyError as DuplicateKeyError  # re-exported
 
@@ -565,3 +565,58 @@ async def claim_one(
         query, update, sort=sort, return_document=ReturnDocument.AFTER
     )
     return raw
+
+
+async def claim_many(
+    model: type[Document],
+    query: dict[str, Any],
+    update: dict[str, Any],
+    *,
+    token_field: str,
+    token: str,
+    sort: list[tuple[str, int]],
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Up to `limit` documents matching `query`, each changed by `update` and marked with
+    `token` in `token_field`, in three round trips whatever `limit` is: a find of their ids,
+    one update_many that applies only to those still matching `query`, and a read of the
+    ones that now carry the token. Two callers racing for the same documents each get a
+    share, never the same one: the update re-checks `query` document by document."""
+    documents = collection(model)
+    cursor = documents.find(query, {"_id": 1}, sort=sort, limit=limit)
+    ids = [row["_id"] for row in await cursor.to_list(None)]
+    if not ids:
+        return []
+    marked = {**update, "$set": {**update.get("$set", {}), token_field: token}}
+    await documents.update_many({"$and": [query, {"_id": {"$in": ids}}]}, marked)
+    claimed: list[dict[str, Any]] = await documents.find(
+        {"_id": {"$in": ids}, token_field: token}, sort=sort
+    ).to_list(None)
+    return claimed
+
+
+async def update_each(
+    model: type[Document], changes: Sequence[tuple[dict[str, Any], dict[str, Any]]]
+) -> int:
+    """Apply many (filter, update) pairs, each to at most one document, in one unordered
+    bulk write; returns how many documents changed."""
+    if not changes:
+        return 0
+    documents = collection(model)
+    operation = _EmbeddedUpdateOne if isinstance(documents, AsyncMongoMockCollection) else UpdateOne
+    result = await documents.bulk_write(
+        [operation(match, update) for match, update in changes], ordered=False
+    )
+    return int(result.modified_count)
+
+
+class _EmbeddedUpdateOne:
+    """UpdateOne as mongomock's bulk_write takes it: PyMongo's own passes it an argument
+    (`sort`) that mongomock does not know."""
+
+    def __init__(self, match: dict[str, Any], update: dict[str, Any]) -> None:
+        self.match = match
+        self.update = update
+
+    def _add_to_bulk(self, bulk: Any) -> None:
+        bulk.add_update(self.match, self.update, multi=False, upsert=False)
