@@ -66,7 +66,8 @@ class MessageBuilder:
             "",
         ]
         data = LINESEP.join(lines).encode("ascii")
-        return Outgoing(sender=self.sender, recipient=parseaddr(email.to)[1], data=data)
+        recipient = parseaddr(email.to)[1] if "<" in email.to else email.to
+        return Outgoing(sender=self.sender, recipient=recipient, data=data)
 
 
 def _checked(name: str, value: str) -> str:
