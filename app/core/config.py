@@ -276,7 +276,14 @@ class Settings(BaseSettings):
     smtp_starttls: Flag = False
     smtp_ssl: Flag = False
     mail_from: Sender = "Schoolbell <no-reply@schoolbell.local>"
-    email_rate_per_second: Annotated[int, whole_number(1, 10_000)] = 20
+    # The provider's quota, for all workers together (shared through Redis). 100/s suits a
+    # district's own relay or a paid plan of a commercial one (5,000 emails in under a
+    # minute); some grant less (Amazon SES starts accounts at 14/s): set it to yours.
+    email_rate_per_second: Annotated[int, whole_number(1, 10_000)] = 100
+    # SMTP connections one send job keeps open at once. Each carries many messages; more
+    # than one overlaps the server's replies. Providers cap connections per account (often
+    # at 5 to 10 for all senders together), so keep workers x this under that cap.
+    smtp_connections: Annotated[int, whole_number(1, 20)] = 3
 
     # --- first admin
     bootstrap_admin_email: OptionalEmail = None

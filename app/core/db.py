@@ -24,11 +24,12 @@ from bson.codec_options import CodecOptions
 from bson.errors import InvalidBSON, InvalidId
 from bson.raw_bson import RawBSONDocument
 from mongomock.collection import Collection as MongoMockCollection
-from mongomock.helpers import patch_datetime_awareness_in_document
-from mongomock_motor import AsyncMongoMockClient
+from mongomock.filtering import filter_applies
+from mongomock.helpers import get_value_by_dot, patch_datetime_awareness_in_document
+from mongomock_motor import AsyncMongoMockClient, AsyncMongoMockCollection
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pydantic import BeforeValidator, Field
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
 from pymongo.errors import DuplicateKeyError as DuplicateKeyError  # re-exported
 
@@ -290,7 +291,10 @@ def _install_journal_hooks() -> None:
     # mongomock calls this with the final document after every insert and every update
     # that changed one (and rolls back when it raises).
     def _ensure_uniques(self: Any, new_data: dict[str, Any]) -> None:
-        ensure_uniques(self, new_data)
+        keys = _unique_keys(self, new_data)
+        if not _checked_before(new_data, keys):
+            ensure_uniques(self, new_data)
+            _remember_checked(new_data, keys)
         journal = _journals.get(id(self._db_store))
         if journal is not None:
             journal.append(self.name, new_data["_id"], new_data)
@@ -310,7 +314,74 @@ def _install_journal_hooks() -> None:
     # mongomock has no hook for this; these two methods see every document write.
     setattr(MongoMockCollection, "_ensure_uniques", _ensure_uniques)  # noqa: B010
     setattr(MongoMockCollection, "_delete", _delete)  # noqa: B010
+    by_id = _by_id_first(MongoMockCollection._iter_documents)
+    setattr(MongoMockCollection, "_iter_documents", by_id)  # noqa: B010
     setattr(MongoMockCollection, "_schoolbell_journal_hooks", True)  # noqa: B010
+
+
+# mongomock has no indexes: each write checks every unique index by scanning the whole
+# collection, and each write by _id scans it to find the document. At the outbox's size
+# (thousands of emails, each written three times on its way out) that was most of a send's
+# time in `dev` and the tests. Two shortcuts that change no result:
+#
+# - an update that leaves a document's unique keys as they were when last checked cannot
+#   break uniqueness (any other document written since with those keys was checked
+#   against this one), so it is not checked again. mongomock updates the stored document
+#   in place, so "the same document" is the same object; an insert is always a new one.
+# - a query on one _id looks at that document only, then applies the whole filter to it;
+#   one on a list of _ids looks only at documents whose _id is in it.
+_MAX_REMEMBERED_CHECKS = 200_000
+_checked_keys: dict[int, tuple[Any, Any]] = {}
+
+
+def _unique_keys(collection: Any, document: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(
+        (name, tuple(_value_at(document, field) for field, _ in index.get("key", ())))
+        for name, index in collection._store.indexes.items()
+        if index.get("unique")
+    )
+
+
+def _value_at(document: dict[str, Any], path: str) -> Any:
+    try:
+        return get_value_by_dot(document, path)
+    except KeyError:
+        return None
+
+
+def _checked_before(document: dict[str, Any], keys: tuple[Any, ...]) -> bool:
+    remembered = _checked_keys.get(id(document))
+    return remembered is not None and remembered[0] is document and remembered[1] == keys
+
+
+def _remember_checked(document: dict[str, Any], keys: tuple[Any, ...]) -> None:
+    if len(_checked_keys) >= _MAX_REMEMBERED_CHECKS:
+        _checked_keys.clear()  # only a saving: what is forgotten is checked again
+    # The document itself is kept, so its id() cannot name another while remembered.
+    _checked_keys[id(document)] = (document, keys)
+
+
+def _by_id_first(iter_documents: Any) -> Any:
+    def by_id_first(self: Any, filter: Any) -> Any:
+        wanted = filter.get("_id") if isinstance(filter, Mapping) else None
+        if isinstance(wanted, ObjectId):
+            try:
+                document = self._store[wanted]
+            except KeyError:
+                return iter(())
+            return iter([document] if filter_applies(filter, document) else [])
+        if isinstance(wanted, Mapping) and set(wanted) == {"$in"}:
+            # mongomock compares each document's _id with each listed one in turn; a set
+            # rules most out at once, and the store's order is kept.
+            listed = set(wanted["$in"])
+            return (
+                document
+                for document in list(self._store.documents)
+                if document["_id"] in listed and filter_applies(filter, document)
+            )
+        return iter_documents(self, filter)
+
+    return by_id_first
 
 
 # At import, before any collection exists: mongomock_motor copies these methods onto each
@@ -565,3 +636,59 @@ async def claim_one(
         query, update, sort=sort, return_document=ReturnDocument.AFTER
     )
     return raw
+
+
+async def claim_many(
+    model: type[Document],
+    query: dict[str, Any],
+    update: dict[str, Any],
+    *,
+    token_field: str,
+    token: str,
+    sort: list[tuple[str, int]],
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Up to `limit` documents matching `query`, each changed by `update` and marked with
+    `token` in `token_field`, in three round trips whatever `limit` is: a find of their ids,
+    one update_many that applies only to those still matching `query`, and a read of the
+    ones that now carry the token. Two callers racing for the same documents each get a
+    share, never the same one: the update re-checks `query` document by document."""
+    documents = collection(model)
+    cursor = documents.find(query, {"_id": 1}, sort=sort, limit=limit)
+    ids = [row["_id"] for row in await cursor.to_list(None)]
+    if not ids:
+        return []
+    marked = {**update, "$set": {**update.get("$set", {}), token_field: token}}
+    # These ids matched `query`, so any _id condition in it holds for them: theirs replaces it.
+    await documents.update_many({**query, "_id": {"$in": ids}}, marked)
+    claimed: list[dict[str, Any]] = await documents.find(
+        {"_id": {"$in": ids}, token_field: token}, sort=sort
+    ).to_list(None)
+    return claimed
+
+
+async def update_each(
+    model: type[Document], changes: Sequence[tuple[dict[str, Any], dict[str, Any]]]
+) -> int:
+    """Apply many (filter, update) pairs, each to at most one document, in one unordered
+    bulk write; returns how many documents changed."""
+    if not changes:
+        return 0
+    documents = collection(model)
+    operation = _EmbeddedUpdateOne if isinstance(documents, AsyncMongoMockCollection) else UpdateOne
+    result = await documents.bulk_write(
+        [operation(match, update) for match, update in changes], ordered=False
+    )
+    return int(result.modified_count)
+
+
+class _EmbeddedUpdateOne:
+    """UpdateOne as mongomock's bulk_write takes it: PyMongo's own passes it an argument
+    (`sort`) that mongomock does not know."""
+
+    def __init__(self, match: dict[str, Any], update: dict[str, Any]) -> None:
+        self.match = match
+        self.update = update
+
+    def _add_to_bulk(self, bulk: Any) -> None:
+        bulk.add_update(self.match, self.update, multi=False, upsert=False)

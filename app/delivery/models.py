@@ -42,6 +42,9 @@ class Email(Document):
     next_attempt_at: datetime = Field(default_factory=utcnow)
     # While `sending`: the claim expires then, and the sweep hands it to another worker.
     lease_until: datetime | None = None
+    # Names the claim being sent: a verdict is written only while this is still the claim,
+    # so a sender that outlived its lease cannot settle a newer one.
+    lease_token: str | None = None
     last_error: str | None = None
     sent_at: datetime | None = None
     school_id: PydanticObjectId | None = None

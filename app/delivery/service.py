@@ -1,26 +1,25 @@
 """The outbox: write every email first, then send it from a worker, exactly once.
 
-A worker claims an email with one atomic find_one_and_update (pending or failed → sending,
-with a lease), so two workers never send the same one. A transient failure makes it
-`failed` with its next try scheduled (exponential backoff and jitter) and a send job due at
-that very time; a permanent one, or the last attempt, makes it `dead`. The sweep every
-minute is the safety net: it re-enqueues what is due and what a dead worker held.
+A worker claims a batch of due emails with one update (pending or failed → sending, with a
+lease and a token naming this claim), so two workers never send the same one, and writes
+the batch's verdicts in one bulk write that matches the token, so a late verdict cannot
+settle a newer claim. A transient failure makes an email `failed` with its next try
+scheduled (exponential backoff and jitter) and a send job due at that very time; a
+permanent one, or the last attempt, makes it `dead`. A send job keeps going until nothing
+is due, so the sweep every minute is only the safety net: it re-enqueues what is due and
+what a dead worker held.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 import time
+import uuid
+from collections import deque
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from email import policy
-from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
-from email.message import EmailMessage
-from email.policy import Policy
-from email.utils import format_datetime, parseaddr
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -31,14 +30,29 @@ from pymongo.errors import DuplicateKeyError
 
 from app.core import jobs
 from app.core.config import Settings, get_settings
-from app.core.db import aggregate, claim_one, collection, insert_many_ignoring_duplicates
+from app.core.db import (
+    aggregate,
+    claim_many,
+    claim_one,
+    collection,
+    insert_many_ignoring_duplicates,
+    update_each,
+)
 from app.core.errors import Conflict, NotFound
 from app.core.metrics import EMAIL_DELAY, EMAILS, Gauges
 from app.core.pagination import newest_first_page
 from app.core.security import as_utc, utcnow
+from app.delivery.message import MessageBuilder
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.delivery.render import Rendered
-from app.delivery.transport import DeliveryError, make_transport
+from app.delivery.transport import (
+    Channel,
+    DeliveryError,
+    FileTransport,
+    Outgoing,
+    SmtpTransport,
+    make_transport,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +63,12 @@ LEASE = timedelta(minutes=5)
 BACKOFF_SECONDS = (30, 120, 480, 1800, 7200)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 SEND_BATCH = 100
+# A batch gets one more connection for every this many emails (up to SMTP_CONNECTIONS): a
+# few emails go over one connection, a broadcast over several at once.
+EMAILS_PER_CONNECTION = 25
+# Send jobs asked for by one write of many emails. Each keeps going until nothing is due,
+# so one would do; a few let a broadcast spread over several workers.
+SEND_JOBS_PER_WRITE = 4
 # Waiting for a (first or next) attempt.
 DUE_STATUSES = [EmailStatus.pending, EmailStatus.failed]
 # What a person may send again.
@@ -118,9 +138,9 @@ async def queue_emails(emails: Sequence[Email]) -> int:
 
 
 async def _enqueue_sends(count: int, **clock: Any) -> None:
-    """One send job per batch of `count` due emails; each claims its own, so they never
-    overlap, and none is left for the next sweep."""
-    for _ in range((count + SEND_BATCH - 1) // SEND_BATCH):
+    """Send jobs for `count` due emails: one per batch, at most a few. Each keeps going
+    until nothing is due, so none is left for the next sweep."""
+    for _ in range(min(SEND_JOBS_PER_WRITE, -(-count // SEND_BATCH))):
         await jobs.enqueue(SEND_JOB, email_ids=None, **clock)
 
 
@@ -129,6 +149,7 @@ async def _enqueue_sends(count: int, **clock: Any) -> None:
 
 _limiters: dict[str, MovingWindowRateLimiter] = {}
 MEMORY = "memory://"
+RATE_KEY = ("schoolbell", "email")
 
 
 def _rate_limiter(uri: str) -> MovingWindowRateLimiter:
@@ -137,161 +158,222 @@ def _rate_limiter(uri: str) -> MovingWindowRateLimiter:
     return _limiters[uri]
 
 
-def _take_slot(uri: str, item: RateLimitItem) -> float | None:
-    """One send from the window at `uri`, or, with Redis away, from this process's own
-    window; None when granted, else when the window frees up."""
+def _take_slots(uri: str, item: RateLimitItem, wanted: int) -> tuple[int, float]:
+    """Up to `wanted` sends from the window at `uri` or, with Redis away, from this process's
+    own window: how many were granted and, when none was, when the window frees up."""
     try:
         limiter = _rate_limiter(uri)
-        if limiter.hit(item, "schoolbell", "email"):
-            return None
-        return limiter.get_window_stats(item, "schoolbell", "email")[0]
+        if limiter.hit(item, *RATE_KEY, cost=wanted):
+            return wanted, 0.0
+        reset_at, remaining = limiter.get_window_stats(item, *RATE_KEY)
+        if 0 < remaining < wanted and limiter.hit(item, *RATE_KEY, cost=remaining):
+            return remaining, 0.0
+        return 0, reset_at
     except Exception as exc:
         if uri == MEMORY:
             raise
         log.warning("email rate: Redis is unreachable (%s); counting in memory", exc)
-        return _take_slot(MEMORY, item)
+        return _take_slots(MEMORY, item, wanted)
 
 
-async def _wait_for_sending_slot(settings: Settings) -> None:
-    """Every worker draws from one shared window, so the provider's quota holds overall."""
-    item = parse(f"{settings.email_rate_per_second}/second")
-    uri = settings.redis_url or MEMORY
-    while True:
-        reset_at = await asyncio.to_thread(_take_slot, uri, item)
-        if reset_at is None:
-            return
-        await asyncio.sleep(max(0.01, min(1.0, reset_at - time.time())))
+class SendingSlots:
+    """Leave to send under the provider's quota. Every worker draws from one shared window
+    (Redis), so the quota holds overall; a block of slots per call keeps that to a few
+    calls per batch rather than one per email."""
+
+    def __init__(self, settings: Settings) -> None:
+        rate = settings.email_rate_per_second
+        self.item = parse(f"{rate}/second")
+        self.uri = settings.redis_url or MEMORY
+        # A tenth of a second's quota at a time: no worker holds slots it cannot use soon.
+        self.block = max(1, rate // 10)
+        self.left = 0
+        self._lock = asyncio.Lock()
+
+    async def take(self, *, still_to_send: int = 1) -> None:
+        """One slot, after waiting for the window when it is used up. `still_to_send` bounds
+        the block drawn, so a short run does not take slots it will not use."""
+        async with self._lock:
+            while self.left == 0:
+                wanted = max(1, min(self.block, still_to_send))
+                granted, reset_at = await asyncio.to_thread(
+                    _take_slots, self.uri, self.item, wanted
+                )
+                self.left = granted
+                if not granted:
+                    await asyncio.sleep(max(0.01, min(1.0, reset_at - time.time())))
+            self.left -= 1
 
 
-async def claim(*, now: datetime, email_ids: Sequence[PydanticObjectId] | None) -> Email | None:
-    """Take one due email for sending; None when there is none. Atomic: one winner."""
+async def claim(
+    *, now: datetime, email_ids: Sequence[PydanticObjectId] | None, limit: int = SEND_BATCH
+) -> list[Email]:
+    """Take up to `limit` due emails for sending, the longest due first, under one fresh
+    lease token; an email goes to one caller only. Three round trips, whatever `limit`."""
     query: dict[str, Any] = {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}}
     if email_ids is not None:
         query["_id"] = {"$in": list(email_ids)}
-    raw = await claim_one(
+    claimed = await claim_many(
         Email,
         query,
         {
             "$set": {"status": EmailStatus.sending, "lease_until": now + LEASE},
             "$inc": {"attempts": 1},
         },
+        token_field="lease_token",
+        token=uuid.uuid4().hex,
         sort=[("next_attempt_at", 1)],
+        limit=limit,
     )
-    return Email.model_validate(raw) if raw is not None else None
-
-
-class _UnfoldedHeader(UnstructuredHeader, BaseHeader):
-    """A header written on one line as it is: the standard library would fold a long URL
-    into RFC 2047 encoded words to fit 78 columns, and mail clients read List-Unsubscribe
-    literally, so the one-click link would stop working."""
-
-    def fold(self, *, policy: Policy) -> str:
-        line = f"{self.name}: {self}"
-        if line.isascii() and len(line) <= MAX_HEADER_LINE:
-            return line + policy.linesep
-        return BaseHeader.fold(self, policy=policy)
-
-
-MAX_HEADER_LINE = 998  # RFC 5322's limit for any line
-_headers = HeaderRegistry()
-for _name in ("List-Unsubscribe", "List-Unsubscribe-Post"):
-    _headers.map_to_type(_name.lower(), _UnfoldedHeader)
-# Header objects keep their class through aiosmtplib's own flattening, so this holds on the
-# wire as well as in `.eml` files.
-MESSAGE_POLICY = policy.default.clone(header_factory=_headers)
-
-
-def to_message(email: Email, settings: Settings) -> EmailMessage:
-    message = EmailMessage(policy=MESSAGE_POLICY)
-    message["From"] = settings.mail_from
-    message["To"] = email.to
-    message["Subject"] = email.subject
-    message["Date"] = format_datetime(utcnow())
-    # Derived from the idempotency key: a receiving server can spot a resend, too.
-    digest = hashlib.sha256(email.idempotency_key.encode()).hexdigest()[:32]
-    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "schoolbell.local"
-    message["Message-ID"] = f"<{digest}@{domain}>"
-    for name, value in email.headers.items():
-        message[name] = value
-    message.set_content(email.text)
-    message.add_alternative(email.html, subtype="html")
-    return message
+    return [Email.model_validate(raw) for raw in claimed]
 
 
 def _this_claim(email: Email) -> dict[str, Any]:
     """Matches the email only while it is still the claim this worker made: a send that
     outlived its lease, handed on by the sweep, must not overwrite the newer claim."""
-    return {"_id": email.id, "status": EmailStatus.sending, "attempts": email.attempts}
+    return {"_id": email.id, "status": EmailStatus.sending, "lease_token": email.lease_token}
 
 
-async def _record_sent(email: Email, now: datetime) -> None:
-    EMAILS.labels("sent").inc()
-    EMAIL_DELAY.observe(max(0.0, (now - as_utc(email.created_at)).total_seconds()))
-    await collection(Email).update_one(
-        _this_claim(email),
-        {
-            "$set": {
-                "status": EmailStatus.sent,
-                "sent_at": now,
-                "lease_until": None,
-                "last_error": None,
+# What became of one claimed email: None when the server took it.
+Outcome = DeliveryError | None
+
+
+async def _record(claimed: Sequence[Email], outcomes: dict[Any, Outcome], now: datetime) -> None:
+    """Write the verdicts of a batch in one bulk write: sent; failed with its next try (a
+    send job due then); dead; or, for an email the run never tried (it stopped on a lost
+    connection), handed back as it was."""
+    changes: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    retries: list[tuple[Email, datetime]] = []
+    for email in claimed:
+        if email.id not in outcomes:
+            before = EmailStatus.pending if email.attempts <= 1 else EmailStatus.failed
+            update: dict[str, Any] = {
+                "$set": {"status": before, "lease_until": None, "lease_token": None},
+                "$inc": {"attempts": -1},
             }
-        },
-    )
+        elif (failure := outcomes[email.id]) is None:
+            EMAILS.labels("sent").inc()
+            EMAIL_DELAY.observe(max(0.0, (now - as_utc(email.created_at)).total_seconds()))
+            update = {
+                "$set": {
+                    "status": EmailStatus.sent,
+                    "sent_at": now,
+                    "lease_until": None,
+                    "lease_token": None,
+                    "last_error": None,
+                }
+            }
+        else:
+            changes_of_failure: dict[str, Any]
+            if failure.permanent or email.attempts >= MAX_ATTEMPTS:
+                changes_of_failure = {"status": EmailStatus.dead}
+            else:
+                retry_at = now + backoff(email.attempts)
+                retries.append((email, retry_at))
+                changes_of_failure = {"status": EmailStatus.failed, "next_attempt_at": retry_at}
+            changes_of_failure.update(
+                {"lease_until": None, "lease_token": None, "last_error": str(failure)[:1000]}
+            )
+            dead = changes_of_failure["status"] == EmailStatus.dead
+            EMAILS.labels("dead" if dead else "retry").inc()
+            log.warning(
+                "email %s to %s failed (%s): %s",
+                email.id,
+                email.to,
+                changes_of_failure["status"],
+                failure,
+            )
+            update = {"$set": changes_of_failure}
+        changes.append((_this_claim(email), update))
+    settled = await update_each(Email, changes)
+    if settled < len(changes):
+        # Some verdicts came too late (another worker holds those emails now). Their retry
+        # jobs below are harmless: a job sends only what is due when it runs.
+        log.warning("%d email verdicts were too late to count", len(changes) - settled)
+    # Each next try is a job due at its own time; the sweep only catches what slips. With
+    # the server away, the emails after these wait too: that job sends whatever is due then.
+    away = [at for email, at in retries if _lost_connection(outcomes[email.id])]
+    if away:
+        await jobs.enqueue(SEND_JOB, countdown=_seconds_until(min(away)), email_ids=None)
+    for email, retry_at in retries:
+        if not _lost_connection(outcomes[email.id]):
+            await jobs.enqueue(
+                SEND_JOB, countdown=_seconds_until(retry_at), email_ids=[str(email.id)]
+            )
 
 
-async def _record_failure(email: Email, failure: DeliveryError, now: datetime) -> None:
-    retry_at: datetime | None = None
-    if failure.permanent or email.attempts >= MAX_ATTEMPTS:
-        changes: dict[str, Any] = {"status": EmailStatus.dead}
-    else:
-        retry_at = now + backoff(email.attempts)
-        changes = {"status": EmailStatus.failed, "next_attempt_at": retry_at}
-    changes.update({"lease_until": None, "last_error": str(failure)[:1000]})
-    EMAILS.labels("dead" if changes["status"] == EmailStatus.dead else "retry").inc()
-    result = await collection(Email).update_one(_this_claim(email), {"$set": changes})
-    log.warning("email %s to %s failed (%s): %s", email.id, email.to, changes["status"], failure)
-    if retry_at is not None and result.modified_count:
-        # The next try is a job due at its own time; the sweep only catches what slips.
-        # With the server away, the run stopped here and the emails after this one wait
-        # too: that job sends whatever is due then, not just this one.
-        await jobs.enqueue(
-            SEND_JOB,
-            countdown=(retry_at - utcnow()).total_seconds(),
-            email_ids=None if failure.connection_lost else [str(email.id)],
-        )
+def _lost_connection(outcome: Outcome) -> bool:
+    return outcome is not None and outcome.connection_lost
+
+
+def _seconds_until(moment: datetime) -> float:
+    return (moment - utcnow()).total_seconds()
+
+
+async def _send_batch(
+    claimed: Sequence[Email],
+    transport: FileTransport | SmtpTransport,
+    builder: MessageBuilder,
+    slots: SendingSlots,
+) -> dict[Any, Outcome]:
+    """Send a claimed batch over a few connections at once; returns each tried email's
+    outcome. A lost connection stops the batch: the server is away, and the backoff decides
+    when to try again."""
+    outcomes: dict[Any, Outcome] = {}
+    waiting: deque[tuple[Email, Outgoing]] = deque()
+    for email in claimed:
+        try:
+            waiting.append((email, builder.build(email, now=utcnow())))
+        except Exception as exc:  # what cannot be built now never will be: no retries
+            outcomes[email.id] = DeliveryError(f"cannot build the message: {exc!r}", permanent=True)
+    channels = transport.channels(-(-len(waiting) // EMAILS_PER_CONNECTION))
+    # The other connections open once the first has delivered: a server that is away costs
+    # one failed attempt, not one per connection.
+    delivered = asyncio.Event()
+    stop = False
+
+    async def drain(channel: Channel, *, first: bool) -> None:
+        nonlocal stop
+        try:
+            if not first:
+                await delivered.wait()
+            while waiting and not stop:
+                await slots.take(still_to_send=len(waiting))
+                if stop or not waiting:
+                    return
+                email, message = waiting.popleft()
+                try:
+                    await channel.send(message)
+                except DeliveryError as failure:
+                    outcomes[email.id] = failure
+                    stop = stop or failure.connection_lost
+                    continue
+                outcomes[email.id] = None
+                delivered.set()
+        finally:
+            if first:
+                delivered.set()
+
+    await asyncio.gather(*(drain(c, first=n == 0) for n, c in enumerate(channels)))
+    return outcomes
 
 
 @jobs.job(SEND_JOB, queue=jobs.EMAIL_QUEUE)
-async def send_emails(
-    *, email_ids: list[str] | None = None, now: datetime | None = None, limit: int = SEND_BATCH
-) -> int:
-    """Send due emails (these ones, or any) over one connection; returns how many were sent."""
+async def send_emails(*, email_ids: list[str] | None = None, now: datetime | None = None) -> int:
+    """Send due emails (these ones, or any) a batch at a time until none is due, over a few
+    connections kept for the whole run; returns how many were sent."""
     settings = get_settings()
     ids = [PydanticObjectId(i) for i in email_ids] if email_ids is not None else None
+    builder = MessageBuilder(settings)
+    slots = SendingSlots(settings)
     sent = 0
     async with make_transport(settings) as transport:
-        for _ in range(limit):
-            moment = now or utcnow()
-            email = await claim(now=moment, email_ids=ids)
-            if email is None:
-                break
-            await _wait_for_sending_slot(settings)
-            try:
-                message = to_message(email, settings)
-            except Exception as exc:  # what cannot be built now never will be: no retries
-                failure = DeliveryError(f"cannot build the message: {exc!r}", permanent=True)
-                await _record_failure(email, failure, now or utcnow())
-                continue
-            try:
-                await transport.send(message)
-            except DeliveryError as failure:
-                await _record_failure(email, failure, now or utcnow())
-                if failure.connection_lost:
-                    break  # the server is away: the backoff decides when to try again
-                continue
-            await _record_sent(email, now or utcnow())
-            sent += 1
+        while claimed := await claim(now=now or utcnow(), email_ids=ids):
+            outcomes = await _send_batch(claimed, transport, builder, slots)
+            await _record(claimed, outcomes, now or utcnow())
+            sent += sum(1 for outcome in outcomes.values() if outcome is None)
+            if any(_lost_connection(outcome) for outcome in outcomes.values()):
+                break  # the server is away: the backoff decides when to try again
     return sent
 
 
@@ -308,7 +390,14 @@ async def sweep(*, now: datetime | None = None, all_leases: bool = False) -> int
         orphaned["lease_until"] = {"$lt": now}
     await documents.update_many(
         orphaned,
-        {"$set": {"status": EmailStatus.pending, "next_attempt_at": now, "lease_until": None}},
+        {
+            "$set": {
+                "status": EmailStatus.pending,
+                "next_attempt_at": now,
+                "lease_until": None,
+                "lease_token": None,
+            }
+        },
     )
     due = await documents.count_documents(
         {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}}

@@ -1,6 +1,6 @@
 """Where emails physically go: an SMTP server (fastapi-mail's connection, aiosmtplib
-underneath), or `.eml` files when no server is configured. One connection serves every
-email a worker sends in one run."""
+underneath), or `.eml` files when no server is configured. A run keeps a few connections
+open and sends many messages over each."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import contextlib
 import logging
 import os
 import uuid
-from email.message import EmailMessage
+from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 import aiosmtplib
 from fastapi_mail import ConnectionConfig
@@ -55,6 +56,21 @@ def classify(error: BaseException) -> DeliveryError:
     return DeliveryError(f"unexpected: {error!r}", permanent=False, connection_lost=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message ready for the wire: the envelope and the serialised RFC 5322 text."""
+
+    sender: str
+    recipient: str
+    data: bytes
+
+
+class Channel(Protocol):
+    """One way out that carries messages one after another (a connection, a folder)."""
+
+    async def send(self, message: Outgoing) -> None: ...
+
+
 class FileTransport:
     """Writes each message as an RFC 5322 `.eml` file; a plain sort is the sending order."""
 
@@ -67,31 +83,75 @@ class FileTransport:
     async def __aexit__(self, *_: object) -> None:
         return None
 
-    async def send(self, message: EmailMessage) -> None:
+    def channels(self, wanted: int) -> list[Channel]:
+        # Files keep their order only when written one after another.
+        return [self]
+
+    async def send(self, message: Outgoing) -> None:
         try:
-            await asyncio.to_thread(write_eml, self.directory, message)
+            await asyncio.to_thread(write_eml, self.directory, message.data)
         except OSError as exc:
             raise classify(exc) from exc
 
 
-def write_eml(directory: Path, message: EmailMessage) -> Path:
+def write_eml(directory: Path, data: bytes) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     name = f"{utcnow():%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex}.eml"
     path = directory / name
     # Written aside and renamed, so a reader of the folder never sees half a message.
     temporary = directory / f".{name}.tmp"
-    temporary.write_bytes(bytes(message))
+    temporary.write_bytes(data)
     os.replace(temporary, path)
     return path
 
 
-class SmtpTransport:
+class SmtpConnection:
     """One SMTP connection, opened on the first send and reused for the next ones."""
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        self.config = config
+        self._connection: Connection | None = None
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            # The server may already have dropped us; the messages are accounted for.
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await connection.session.quit()
+
+    async def send(self, message: Outgoing) -> None:
+        try:
+            if self._connection is None:
+                connection = Connection(self.config)
+                await connection.__aenter__()
+                self._connection = connection
+            await self._connection.session.sendmail(
+                message.sender,
+                [message.recipient],
+                message.data,
+                mail_options=_mail_options(message),
+            )
+        except Exception as exc:
+            failure = classify(exc)
+            if failure.connection_lost:
+                self._connection = None
+            raise failure from exc
+
+
+def _mail_options(message: Outgoing) -> list[str]:
+    # The data is ASCII (see compose); only an internationalised address needs more.
+    return [] if (message.sender + message.recipient).isascii() else ["SMTPUTF8"]
+
+
+class SmtpTransport:
+    """Up to `settings.smtp_connections` SMTP connections, each opened when first used and
+    kept for the whole run."""
 
     def __init__(self, settings: Settings) -> None:
         assert settings.smtp_host
         self.config = _connection_config(settings, settings.smtp_host)
-        self._connection: Connection | None = None
+        self.limit = settings.smtp_connections
+        self._connections: list[SmtpConnection] = []
 
     async def __aenter__(self) -> SmtpTransport:
         return self
@@ -102,27 +162,14 @@ class SmtpTransport:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        await self._close()
+        await asyncio.gather(*(connection.close() for connection in self._connections))
 
-    async def _close(self) -> None:
-        if self._connection is not None:
-            connection, self._connection = self._connection, None
-            # The server may already have dropped us; the messages are accounted for.
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                await connection.session.quit()
-
-    async def send(self, message: EmailMessage) -> None:
-        try:
-            if self._connection is None:
-                connection = Connection(self.config)
-                await connection.__aenter__()
-                self._connection = connection
-            await self._connection.session.send_message(message)
-        except Exception as exc:
-            failure = classify(exc)
-            if failure.connection_lost:
-                self._connection = None
-            raise failure from exc
+    def channels(self, wanted: int) -> list[Channel]:
+        """`wanted` connections (at most the setting allows), the open ones first."""
+        wanted = max(1, min(wanted, self.limit))
+        while len(self._connections) < wanted:
+            self._connections.append(SmtpConnection(self.config))
+        return list(self._connections[:wanted])
 
 
 def make_transport(settings: Settings) -> FileTransport | SmtpTransport:

@@ -123,8 +123,8 @@ async def test_a_live_lease_is_never_taken_over(
     app: FastAPI, smtp_server: CountingSmtpServer
 ) -> None:
     email = await put_email("held@example.org", key="held", due=LATER)
-    claimed = await delivery.claim(now=LATER, email_ids=None)
-    assert claimed is not None and claimed.id == email.id
+    (claimed,) = await delivery.claim(now=LATER, email_ids=None)
+    assert claimed.id == email.id
     assert claimed.lease_until == LATER + delivery.LEASE
 
     # Within the lease nobody sends it; after it, the sweep does, once.
@@ -179,7 +179,7 @@ async def test_concurrent_claims_have_one_winner(app: FastAPI) -> None:
         *(delivery.claim(now=LATER, email_ids=[email.id]) for _ in range(5))
     )
 
-    claimed = [w for w in winners if w is not None]
+    claimed = [email for won in winners for email in won]
     assert len(claimed) == 1
     assert claimed[0].status == EmailStatus.sending and claimed[0].attempts == 1
 
@@ -187,9 +187,9 @@ async def test_concurrent_claims_have_one_winner(app: FastAPI) -> None:
 async def test_claim_takes_only_due_pending_emails(app: FastAPI) -> None:
     email = await put_email("later@example.org", key="later", due=LATER)
     assert email.id
-    assert await delivery.claim(now=LATER - SECOND, email_ids=None) is None
+    assert await delivery.claim(now=LATER - SECOND, email_ids=None) == []
     await Email.get_motor_collection().update_one({"_id": email.id}, {"$set": {"status": "dead"}})
-    assert await delivery.claim(now=LATER + SECOND, email_ids=[email.id]) is None
+    assert await delivery.claim(now=LATER + SECOND, email_ids=[email.id]) == []
 
 
 # --- stale claims, unbuildable messages, the sweep's clock ---------------------------------
@@ -199,21 +199,21 @@ async def test_a_send_that_outlived_its_lease_does_not_overwrite_the_next_claim(
     app: FastAPI, smtp_server: CountingSmtpServer
 ) -> None:
     email = await put_email("late@example.org", key="stale", due=LATER)
-    first = await delivery.claim(now=LATER, email_ids=None)
-    assert first is not None and first.attempts == 1
+    (first,) = await delivery.claim(now=LATER, email_ids=None)
+    assert first.attempts == 1
     # The first worker hangs past its lease and the email is handed back (what the
     # sweep does), then a second worker claims it and is still sending.
     after_lease = LATER + delivery.LEASE + SECOND
     await Email.get_motor_collection().update_one(
         {"_id": email.id}, {"$set": {"status": EmailStatus.pending, "next_attempt_at": after_lease}}
     )
-    second = await delivery.claim(now=after_lease, email_ids=None)
-    assert second is not None and second.attempts == 2
+    (second,) = await delivery.claim(now=after_lease, email_ids=None)
+    assert second.attempts == 2
 
     # The first worker's late verdict must not settle the second worker's claim.
-    await delivery._record_sent(first, after_lease + SECOND)
+    await delivery._record([first], {first.id: None}, after_lease + SECOND)
     late = delivery.DeliveryError("timed out", permanent=False)
-    await delivery._record_failure(first, late, after_lease + SECOND)
+    await delivery._record([first], {first.id: late}, after_lease + SECOND)
     fresh = await reload(email)
     assert fresh.status == EmailStatus.sending
     assert fresh.attempts == 2

@@ -49,8 +49,9 @@ async def test_the_rate_window_is_shared_by_workers_through_redis(
 ) -> None:
     settings = make_settings(tmp_path / "data", redis_url=redis_url, email_rate_per_second=2)
     # Two slots taken by this worker...
-    await delivery._wait_for_sending_slot(settings)
-    await delivery._wait_for_sending_slot(settings)
+    slots = delivery.SendingSlots(settings)
+    await slots.take(still_to_send=2)
+    await slots.take(still_to_send=1)
     # ...leave none in this second for a worker in another process (its own connection).
     other_worker = MovingWindowRateLimiter(storage_from_string(redis_url))
     assert not other_worker.hit(parse("2/second"), "schoolbell", "email")
