@@ -271,6 +271,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 "jwt_secret": secret,
                 "data_dir": data_dir,
                 "public_base_url": dev_base_url(settings, args.host, args.port),
+                # A write to the embedded database costs no network: record every email's
+                # outcome at once, so a killed dev sends at most one email twice.
+                "email_outcome_block": 1,
             }
         )
         app = build_app_with_embedded_workers(settings, snapshot_dir=data_dir)

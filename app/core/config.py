@@ -284,6 +284,11 @@ class Settings(BaseSettings):
     # than one overlaps the server's replies. Providers cap connections per account (often
     # at 5 to 10 for all senders together), so keep workers x this under that cap.
     smtp_connections: Annotated[int, whole_number(1, 20)] = 3
+    # Emails whose outcome (sent, failed) a sender writes to the database in one call. More
+    # means fewer writes; after a worker is killed mid-send, up to this many per send job
+    # may go out a second time (nothing ever records that the server took them). `dev`,
+    # whose database is in its own process, writes each one.
+    email_outcome_block: Annotated[int, whole_number(1, 1000)] = 50
 
     # --- first admin
     bootstrap_admin_email: OptionalEmail = None

@@ -310,22 +310,57 @@ def _seconds_until(moment: datetime) -> float:
     return (moment - utcnow()).total_seconds()
 
 
+class Verdicts:
+    """The outcomes of a claimed batch, written a block at a time while it is sent (a kill
+    then resends at most a block) and the rest, with what was never tried, at the end."""
+
+    def __init__(self, claimed: Sequence[Email], *, block: int, now: datetime | None) -> None:
+        self.claimed = {email.id: email for email in claimed}
+        self.block = block
+        self.now = now
+        self.outcomes: dict[Any, Outcome] = {}
+        self._unwritten: list[Any] = []
+
+    async def add(self, email: Email, outcome: Outcome) -> None:
+        self.outcomes[email.id] = outcome
+        self._unwritten.append(email.id)
+        if len(self._unwritten) >= self.block:
+            await self._write(self._take())
+
+    def _take(self) -> list[Any]:
+        # Taken before awaiting, so senders on other connections never write one twice.
+        taken, self._unwritten = self._unwritten, []
+        return taken
+
+    async def _write(self, email_ids: list[Any]) -> None:
+        emails = [self.claimed[i] for i in email_ids]
+        tried = {i: self.outcomes[i] for i in email_ids if i in self.outcomes}
+        await _record(emails, tried, self.now or utcnow())
+
+    async def finish(self) -> None:
+        """Write what is left: the last outcomes, and the emails never tried."""
+        untried = [i for i in self.claimed if i not in self.outcomes]
+        await self._write(self._take() + untried)
+
+
 async def _send_batch(
     claimed: Sequence[Email],
     transport: FileTransport | SmtpTransport,
     builder: MessageBuilder,
     slots: SendingSlots,
+    verdicts: Verdicts,
 ) -> dict[Any, Outcome]:
     """Send a claimed batch over a few connections at once; returns each tried email's
     outcome. A lost connection stops the batch: the server is away, and the backoff decides
     when to try again."""
-    outcomes: dict[Any, Outcome] = {}
+    outcomes = verdicts.outcomes
     waiting: deque[tuple[Email, Outgoing]] = deque()
     for email in claimed:
         try:
             waiting.append((email, builder.build(email, now=utcnow())))
         except Exception as exc:  # what cannot be built now never will be: no retries
-            outcomes[email.id] = DeliveryError(f"cannot build the message: {exc!r}", permanent=True)
+            failure = DeliveryError(f"cannot build the message: {exc!r}", permanent=True)
+            await verdicts.add(email, failure)
     channels = transport.channels(-(-len(waiting) // EMAILS_PER_CONNECTION))
     # The other connections open once the first has delivered: a server that is away costs
     # one failed attempt, not one per connection.
@@ -345,11 +380,11 @@ async def _send_batch(
                 try:
                     await channel.send(message)
                 except DeliveryError as failure:
-                    outcomes[email.id] = failure
                     stop = stop or failure.connection_lost
+                    await verdicts.add(email, failure)
                     continue
-                outcomes[email.id] = None
                 delivered.set()
+                await verdicts.add(email, None)
         finally:
             if first:
                 delivered.set()
@@ -369,8 +404,9 @@ async def send_emails(*, email_ids: list[str] | None = None, now: datetime | Non
     sent = 0
     async with make_transport(settings) as transport:
         while claimed := await claim(now=now or utcnow(), email_ids=ids):
-            outcomes = await _send_batch(claimed, transport, builder, slots)
-            await _record(claimed, outcomes, now or utcnow())
+            verdicts = Verdicts(claimed, block=settings.email_outcome_block, now=now)
+            outcomes = await _send_batch(claimed, transport, builder, slots, verdicts)
+            await verdicts.finish()
             sent += sum(1 for outcome in outcomes.values() if outcome is None)
             if any(_lost_connection(outcome) for outcome in outcomes.values()):
                 break  # the server is away: the backoff decides when to try again
