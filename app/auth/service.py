@@ -26,7 +26,7 @@ from app.auth.schemas import (
     UserUpdateIn,
 )
 from app.core.config import Settings
-from app.core.db import DuplicateKeyError, collection
+from app.core.db import DuplicateKeyError, aggregate, collection
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.pagination import PageParams, newest_first_page
 from app.core.security import (
@@ -344,3 +344,58 @@ async def member_ids_of(
 async def live_user_by_email(email: str) -> User | None:
     """The live account with this address, if any."""
     return await User.find_one({"email": normalize_email(email), "deleted_at": None})
+
+
+async def live_role(user_id: PydanticObjectId) -> Role | None:
+    """The role of the live user with this id (None when there is none), reading only it."""
+    row = await collection(User).find_one({"_id": user_id, "deleted_at": None}, {"role": 1})
+    return Role(row["role"]) if row is not None else None
+
+
+async def full_names(user_ids: Sequence[PydanticObjectId]) -> dict[PydanticObjectId, str]:
+    """The names of these users, deleted ones too (who gave a grade stays who gave it),
+    reading only their names."""
+    cursor = collection(User).find({"_id": {"$in": list(user_ids)}}, {"full_name": 1})
+    return {PydanticObjectId(row["_id"]): row["full_name"] async for row in cursor}
+
+
+async def live_user_joined(
+    user_id: PydanticObjectId,
+    *,
+    role: Role | None = None,
+    stages: Sequence[dict[str, Any]],
+    joined: Sequence[str],
+) -> tuple[User, dict[str, Any]] | None:
+    """The live user with this id (and role, if given), and what a higher domain joins to it
+    from its own collections, in one round trip: `stages` ($lookup and $addFields over that
+    domain's collections, ending with a $project that drops what they looked up) add the
+    fields named in `joined`, which come back beside the user."""
+    match: dict[str, Any] = {"_id": user_id, "deleted_at": None}
+    if role is not None:
+        match["role"] = role.value
+    pipeline = [{"$match": match}, *stages]
+    rows = await aggregate(User, pipeline)
+    if not rows:
+        return None
+    row = rows[0]
+    extra = {name: row.pop(name, None) for name in joined}
+    return User.model_validate(row), extra
+
+
+async def live_school_ids(user_ids: Sequence[PydanticObjectId]) -> set[PydanticObjectId]:
+    """The schools any of these live users (a parent's children: a few) belong to, reading
+    only those."""
+    found = await collection(User).distinct(
+        "school_ids", {"_id": {"$in": list(user_ids)}, "deleted_at": None}
+    )
+    return {PydanticObjectId(school_id) for school_id in found}
+
+
+async def live_members_joined(
+    school_ids: Sequence[PydanticObjectId], role: Role, *, stages: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """What a higher domain's `stages` ($lookup into its own collections, $group) make of the
+    ids of the live members in this role of these schools, in one round trip: their
+    records never leave the server."""
+    match = {"role": role.value, "school_ids": {"$in": list(school_ids)}, "deleted_at": None}
+    return await aggregate(User, [{"$match": match}, {"$project": {"_id": 1}}, *stages])

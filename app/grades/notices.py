@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from beanie import PydanticObjectId
 
-from app.auth.models import User
+from app.auth import service as auth_service
 from app.core import jobs
 from app.core.i18n import DEFAULT_LOCALE, LOCALES, translate
 from app.core.security import as_utc
 from app.grades.models import Grade
 from app.notifications.fanout import deliver, grade_recipients
 from app.notifications.models import Event, Topic
-from app.schools.models import School
+from app.schools import service as schools_service
 
 # The name predates the move to grades; jobs recorded under it must still find their body.
 GRADE_EVENT_JOB = "notifications.grade_event"
@@ -67,10 +67,11 @@ async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) 
     grade = await Grade.get(PydanticObjectId(grade_id))
     if grade is None:
         return 0  # deleted before the job ran: nothing left to tell
-    student = await User.get(grade.student_id)
-    teacher = await User.get(grade.teacher_id)
-    school = await School.get(grade.school_id)
-    student_name = student.full_name if student else "—"
+    names = await auth_service.full_names([grade.student_id, grade.teacher_id])
+    school_name, class_name = await schools_service.school_and_class_names(
+        grade.school_id, grade.class_id
+    )
+    student_name = names.get(grade.student_id, "—")
     texts = {
         locale: grade_words(
             locale,
@@ -83,9 +84,6 @@ async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) 
         )
         for locale in LOCALES
     }
-    school_class = next(
-        (c for c in (school.classes if school else []) if c.id == grade.class_id), None
-    )
     event = Event(
         key=event_key,
         topic=Topic.grades,
@@ -103,10 +101,10 @@ async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) 
             "value": grade.value,
             "kind": grade.kind.value,
             "date": grade.date.date().isoformat(),
-            "teacher_name": teacher.full_name if teacher else None,
+            "teacher_name": names.get(grade.teacher_id),
             "comment": grade.comment,
-            "school_name": school.name if school else None,
-            "class_name": school_class.name if school_class else None,
+            "school_name": school_name,
+            "class_name": class_name,
             "changed": changed,
         },
     )

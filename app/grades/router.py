@@ -7,17 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from app.auth.access import CurrentUser
-from app.core.db import parse_object_id
 from app.core.pagination import Page, PageParams, page_params
 from app.grades import service
+from app.grades.access import CorrectableGrade, EditableGrade, GradableClass
 from app.grades.models import GradeKind
 from app.grades.schemas import (
     MAX_SUBJECT_LENGTH,
-    GradeCreate,
     GradeOut,
     GradeSummary,
-    GradeUpdate,
 )
 from app.schools.access import ReadableStudent
 
@@ -32,25 +29,30 @@ DateToQuery = Annotated[dt.date | None, Query(description="Last day included (YY
 
 
 @router.post("/grades", status_code=status.HTTP_201_CREATED)
-async def post_grade(body: GradeCreate, user: CurrentUser) -> GradeOut:
+async def post_grade(grading: GradableClass) -> GradeOut:
     """Post a grade (the class's teacher of that subject, or the school's admin)."""
-    grade = await service.create_grade(user=user, data=body)
+    grade = await service.create_grade(
+        teacher=grading.teacher,
+        school=grading.school,
+        school_class=grading.school_class,
+        data=grading.data,
+    )
     return GradeOut.of(grade)
 
 
 @router.patch("/grades/{grade_id}")
-async def patch_grade(grade_id: str, body: GradeUpdate, user: CurrentUser) -> GradeOut:
+async def patch_grade(correction: CorrectableGrade) -> GradeOut:
     """Correct a grade (the grading teacher, or the school's admin)."""
     grade = await service.update_grade(
-        user=user, grade_id=parse_object_id(grade_id, what="Grade"), data=body
+        grade=correction.grade, school=correction.school, data=correction.changes
     )
     return GradeOut.of(grade)
 
 
 @router.delete("/grades/{grade_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_grade(grade_id: str, user: CurrentUser) -> Response:
+async def delete_grade(held: EditableGrade) -> Response:
     """Delete a grade (the grading teacher, or the school's admin)."""
-    await service.delete_grade(user=user, grade_id=parse_object_id(grade_id, what="Grade"))
+    await service.delete_grade(grade=held.grade)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

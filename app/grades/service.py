@@ -1,4 +1,5 @@
-"""Grade rules and queries: who may grade what, scale and roster checks, lists and summaries.
+"""Grade rules and queries: scale, roster and date checks, lists and summaries (who may
+grade what is decided before, in grades.access).
 
 Subjects are matched by their subject_key, case and spacing aside, everywhere (permission,
 filters, summary groups), and a grade stores the spelling of the class's teacher assignment
@@ -14,10 +15,11 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
+from app.auth import service as auth_service
 from app.auth.models import Role, User
 from app.core import jobs
 from app.core.db import aggregate, collection
-from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.core.errors import NotFound, Unprocessable
 from app.core.pagination import PageParams, newest_first_page
 from app.core.security import as_utc, utcnow
 from app.core.timezones import zone_or_utc
@@ -25,7 +27,6 @@ from app.grades import notices
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind, subject_key
 from app.grades.schemas import GradeCreate, GradeSummary, GradeUpdate, SubjectSummary
 from app.schools import hooks as school_hooks
-from app.schools.access import is_school_admin, load_class
 from app.schools.models import School, SchoolClass
 
 # Old enough for any record a school still keeps about a current pupil.
@@ -97,32 +98,20 @@ def _assigned_spelling(school_class: SchoolClass, subject: str) -> str | None:
     return None
 
 
-def _may_grade(user: User, school: School, school_class: SchoolClass, subject: str) -> bool:
-    if is_school_admin(user, school.id):  # type: ignore[arg-type]
-        return True
-    if user.role != Role.teacher or user.id is None:
-        return False
-    return any(_same_subject(s, subject) for s in school_class.subjects_of(user.id))
-
-
 async def _student_on_roster(school_class: SchoolClass, student_id: PydanticObjectId) -> None:
     if student_id not in school_class.student_ids:
         raise Unprocessable(f"student is not on the roster of class {school_class.name}")
-    student = await User.get(student_id)
-    if student is None or student.is_deleted or student.role != Role.student:
+    if await auth_service.live_role(student_id) != Role.student:
         raise Unprocessable("student does not exist or is no longer active")
 
 
-async def create_grade(*, user: User, data: GradeCreate) -> Grade:
-    """Post a grade as the class's teacher of that subject or as the school's admin."""
-    if user.role not in (Role.teacher, Role.admin):
-        raise Forbidden("Only teachers and admins may post grades")
-    school, school_class = await load_class(data.class_id)
-    if not _may_grade(user, school, school_class, data.subject):
-        raise Forbidden("You do not teach this subject in this class")
+async def create_grade(
+    *, teacher: User, school: School, school_class: SchoolClass, data: GradeCreate
+) -> Grade:
+    """Post a grade in a class the caller may grade (grades.access decided that)."""
     _check_scale(school, data.value)
     await _student_on_roster(school_class, data.student_id)
-    assert school.id is not None and user.id is not None
+    assert school.id is not None and teacher.id is not None
     now = utcnow()
     subject = _assigned_spelling(school_class, data.subject) or data.subject
     grade = Grade(
@@ -131,7 +120,7 @@ async def create_grade(*, user: User, data: GradeCreate) -> Grade:
         school_id=school.id,
         class_id=school_class.id,
         student_id=data.student_id,
-        teacher_id=user.id,
+        teacher_id=teacher.id,
         subject=subject,
         value=data.value,
         kind=data.kind,
@@ -147,33 +136,13 @@ async def create_grade(*, user: User, data: GradeCreate) -> Grade:
     return grade
 
 
-async def _editable_grade(*, user: User, grade_id: PydanticObjectId) -> tuple[Grade, School]:
-    grade = await Grade.get(grade_id)
-    school = await School.get(grade.school_id) if grade is not None else None
-    if grade is None or school is None or school.deleted_at is not None:
-        raise NotFound("Grade not found")
-    if is_school_admin(user, grade.school_id):
-        return grade, school
-    school_class = school.find_class(grade.class_id)
-    # The grading teacher, and only while they still teach that subject in that class: a
-    # teacher taken off a class keeps no hold on the grades given there.
-    still_teaching = (
-        user.role == Role.teacher
-        and user.id == grade.teacher_id
-        and school_class is not None
-        and _may_grade(user, school, school_class, grade.subject)
-    )
-    if not still_teaching:
-        raise Forbidden(
-            "Only the grading teacher, while teaching this class, or the school's admin "
-            "may change this grade"
-        )
-    return grade, school
+async def get_grade(grade_id: PydanticObjectId) -> Grade | None:
+    """The grade with this id, if there is one."""
+    return await Grade.get(grade_id)
 
 
-async def update_grade(*, user: User, grade_id: PydanticObjectId, data: GradeUpdate) -> Grade:
-    """Correct a grade as its grading teacher or the school's admin."""
-    grade, school = await _editable_grade(user=user, grade_id=grade_id)
+async def update_grade(*, grade: Grade, school: School, data: GradeUpdate) -> Grade:
+    """Correct a grade the caller may change (grades.access decided that)."""
     changes: dict[str, Any] = {}
     fields = data.model_fields_set
     if data.value is not None:
@@ -206,9 +175,8 @@ async def update_grade(*, user: User, grade_id: PydanticObjectId, data: GradeUpd
     return Grade.model_validate(raw)
 
 
-async def delete_grade(*, user: User, grade_id: PydanticObjectId) -> None:
-    """Delete a grade as its grading teacher or the school's admin."""
-    grade, _ = await _editable_grade(user=user, grade_id=grade_id)
+async def delete_grade(*, grade: Grade) -> None:
+    """Delete a grade the caller may change (grades.access decided that)."""
     await collection(Grade).delete_one({"_id": grade.id})
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from beanie import PydanticObjectId
 from fastapi import Depends, Query
 
+from app.auth import service as auth_service
 from app.auth.access import AdminUser, CurrentUser
 from app.auth.models import Role, User
 from app.core.db import collection, parse_object_id
@@ -33,13 +34,44 @@ async def load_school(school_id: str | PydanticObjectId | None) -> School:
     return school
 
 
+def _one_class(class_id: PydanticObjectId) -> dict[str, Any]:
+    # The school without the other classes and their rosters: only the one asked for.
+    return {
+        "name": 1,
+        "timezone": 1,
+        "grade_scale": 1,
+        "deleted_at": 1,
+        "created_at": 1,
+        "classes": {"$elemMatch": {"id": class_id}},
+    }
+
+
+async def _school_with_one_class(
+    query: dict[str, Any], class_id: PydanticObjectId
+) -> School | None:
+    """A School holding only that class (or none): read-only, never saved back."""
+    raw = await collection(School).find_one(query, _one_class(class_id))
+    return School.model_validate(raw) if raw is not None else None
+
+
 async def load_class(class_id: PydanticObjectId) -> tuple[School, SchoolClass]:
-    """A class of a live school, with its school, or 404."""
-    school = await School.find_one({"classes.id": class_id, "deleted_at": None})
+    """A class of a live school, with its school (holding only that class), or 404."""
+    school = await _school_with_one_class({"classes.id": class_id, "deleted_at": None}, class_id)
     school_class = school.find_class(class_id) if school is not None else None
     if school is None or school_class is None:
         raise NotFound("Class not found")
     return school, school_class
+
+
+async def school_with_class(
+    school_id: PydanticObjectId, class_id: PydanticObjectId
+) -> tuple[School, SchoolClass | None] | None:
+    """A live school (holding only that class) and that class of it if it still has it;
+    None when the school is gone."""
+    school = await _school_with_one_class({"_id": school_id, "deleted_at": None}, class_id)
+    if school is None:
+        return None
+    return school, school.find_class(class_id)
 
 
 async def load_student(student_id: str | PydanticObjectId) -> User:
@@ -48,8 +80,8 @@ async def load_student(student_id: str | PydanticObjectId) -> User:
         if isinstance(student_id, PydanticObjectId)
         else parse_object_id(student_id, what="Student")
     )
-    student = await User.get(oid)
-    if student is None or student.is_deleted or student.role != Role.student:
+    student = await auth_service.get_live_user(oid)
+    if student is None or student.role != Role.student:
         raise NotFound("Student not found")
     return student
 
@@ -104,10 +136,100 @@ async def can_read_student(user: User, student: User) -> bool:
     return any(is_school_admin(user, school_id) for school_id in student.school_ids)
 
 
+def _guardians_joined() -> list[dict[str, Any]]:
+    """Stages that add `_guardian_ids` to a student: their parents, from guardian links."""
+    return [
+        {
+            "$lookup": {
+                "from": GuardianLink.get_collection_name(),
+                "localField": "_id",
+                "foreignField": "student_id",
+                "as": "_links",
+            }
+        },
+        {"$addFields": {"_guardian_ids": "$_links.parent_id"}},
+        {"$project": {"_links": 0}},
+    ]
+
+
+def _teacher_joined(teacher_id: PydanticObjectId) -> list[dict[str, Any]]:
+    """Stages that add `_taught`: how many live schools have a class with the student on its
+    roster and this teacher among its teachers (only the count leaves the server)."""
+
+    def has(value: Any, array: str) -> dict[str, Any]:
+        return {"$in": [value, {"$ifNull": [array, []]}]}
+
+    taught_class = {
+        "$and": [has("$_id", "$$c.student_ids"), has(teacher_id, "$$c.teachers.teacher_id")]
+    }
+    live_school_teaching = {
+        "$and": [
+            {"$eq": [{"$ifNull": ["$$s.deleted_at", None]}, None]},
+            {
+                "$gt": [
+                    {
+                        "$size": {
+                            "$filter": {
+                                "input": {"$ifNull": ["$$s.classes", []]},
+                                "as": "c",
+                                "cond": taught_class,
+                            }
+                        }
+                    },
+                    0,
+                ]
+            },
+        ]
+    }
+    return [
+        {
+            "$lookup": {
+                "from": School.get_collection_name(),
+                "localField": "_id",
+                "foreignField": "classes.student_ids",
+                "as": "_schools",
+            }
+        },
+        {
+            "$addFields": {
+                "_taught": {
+                    "$size": {
+                        "$filter": {"input": "$_schools", "as": "s", "cond": live_school_teaching}
+                    }
+                }
+            }
+        },
+        {"$project": {"_schools": 0}},
+    ]
+
+
 async def readable_student(student_id: str, user: CurrentUser) -> User:
-    """The student in the path, if the caller is them, a linked parent, their teacher or admin."""
-    student = await load_student(student_id)
-    if not await can_read_student(user, student):
+    """The student in the path, if the caller is them, a linked parent, their teacher or admin.
+
+    The student and the caller's relation to them come in one query: a parent's link or a
+    teacher's class is joined to the student's record."""
+    oid = parse_object_id(student_id, what="Student")
+    assert user.id is not None
+    if user.role == Role.parent:
+        stages, joined = _guardians_joined(), ["_guardian_ids"]
+    elif user.role == Role.teacher:
+        stages, joined = _teacher_joined(user.id), ["_taught"]
+    else:
+        stages, joined = [], []
+    found = await auth_service.live_user_joined(
+        oid, role=Role.student, stages=stages, joined=joined
+    )
+    if found is None:
+        raise NotFound("Student not found")
+    student, relation = found
+    assert student.id is not None
+    if user.role == Role.parent:
+        allowed = user.id in (relation["_guardian_ids"] or [])
+    elif user.role == Role.teacher:
+        allowed = bool(relation["_taught"])
+    else:
+        allowed = await can_read_student(user, student)  # no query for a student or an admin
+    if not allowed:
         raise Forbidden("You may not see this student")
     return student
 
@@ -124,12 +246,13 @@ async def schools_of(user: User) -> set[PydanticObjectId]:
     if user.role != Role.parent:
         return set(user.school_ids)
     links = await GuardianLink.find({"parent_id": user.id}).to_list()
-    if not links:
+    return await _schools_of_children([link.student_id for link in links])
+
+
+async def _schools_of_children(student_ids: list[PydanticObjectId]) -> set[PydanticObjectId]:
+    if not student_ids:
         return set()
-    children = await User.find(
-        {"_id": {"$in": [link.student_id for link in links]}, "deleted_at": None}
-    ).to_list()
-    return {school_id for child in children for school_id in child.school_ids}
+    return await auth_service.live_school_ids(student_ids)
 
 
 async def administers_user(admin: User, user: User) -> bool:
@@ -149,10 +272,36 @@ async def managed_user(user_id: str, admin: AdminUser) -> User:
     nothing about who exists.
     """
     # A malformed id answers the same 404: parse_object_id says "User not found" too.
-    user = await User.get(parse_object_id(user_id, what="User"))
-    if user is None or user.is_deleted or not await administers_user(admin, user):
+    # A parent's children come with them (one query), so a parent costs one more, not two.
+    found = await auth_service.live_user_joined(
+        parse_object_id(user_id, what="User"), stages=_children_joined(), joined=["_children"]
+    )
+    if found is None:
+        raise NotFound(USER_NOT_FOUND)
+    user, joined = found
+    if user.role == Role.parent:
+        schools = await _schools_of_children(list(joined["_children"] or []))
+    else:
+        schools = set(user.school_ids)
+    if not (schools and all(is_school_admin(admin, school_id) for school_id in schools)):
         raise NotFound(USER_NOT_FOUND)
     return user
+
+
+def _children_joined() -> list[dict[str, Any]]:
+    """Stages that add `_children`: the students a parent is linked to."""
+    return [
+        {
+            "$lookup": {
+                "from": GuardianLink.get_collection_name(),
+                "localField": "_id",
+                "foreignField": "parent_id",
+                "as": "_links",
+            }
+        },
+        {"$addFields": {"_children": "$_links.student_id"}},
+        {"$project": {"_links": 0}},
+    ]
 
 
 ManagedUser = Annotated[User, Depends(managed_user)]

@@ -11,15 +11,20 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from beanie import PydanticObjectId
 
 from app.auth import service as auth_service
 from app.auth.models import Role, User
 from app.core.config import Settings
-from app.core.db import DuplicateKeyError, collection, parse_object_id
+from app.core.db import DuplicateKeyError, aggregate, collection, parse_object_id
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
-from app.core.pagination import PageParams, newest_first_page
+from app.core.pagination import (
+    PageParams,
+    newest_first_filter,
+    next_cursor,
+)
 from app.core.security import hash_token, utcnow
 from app.delivery import service as delivery
 from app.delivery.models import EmailKind
@@ -181,14 +186,77 @@ async def child_view(*, student: User) -> Child:
     return (await _with_classes([student]))[0]
 
 
+def _places_joined() -> list[dict[str, Any]]:
+    """Stages that add `_places` to a guardian link: the live schools its student sits in,
+    each with only its name and the student's classes (id and name), not their rosters."""
+    live = {"$eq": [{"$ifNull": ["$$s.deleted_at", None]}, None]}
+    sits_in = {"$in": ["$student_id", {"$ifNull": ["$$c.student_ids", []]}]}
+    classes = {
+        "$map": {
+            "input": {
+                "$filter": {"input": {"$ifNull": ["$$s.classes", []]}, "as": "c", "cond": sits_in}
+            },
+            "as": "c",
+            "in": {"id": "$$c.id", "name": "$$c.name"},
+        }
+    }
+    return [
+        {
+            "$lookup": {
+                "from": School.get_collection_name(),
+                "localField": "student_id",
+                "foreignField": "classes.student_ids",
+                "as": "_schools",
+            }
+        },
+        {
+            "$addFields": {
+                "_places": {
+                    "$map": {
+                        "input": {"$filter": {"input": "$_schools", "as": "s", "cond": live}},
+                        "as": "s",
+                        "in": {"_id": "$$s._id", "name": "$$s.name", "classes": classes},
+                    }
+                }
+            }
+        },
+        {"$project": {"_schools": 0}},
+    ]
+
+
 async def list_children(*, parent: User, page: PageParams) -> tuple[list[Child], str | None]:
-    """The parent's linked children, most recently linked first."""
-    links, cursor = await newest_first_page(
-        GuardianLink, {"parent_id": parent.id}, limit=page.limit, cursor=page.cursor
+    """The parent's linked children, most recently linked first.
+
+    The page of links and the classes of those children come in one query (links and
+    schools are both this domain's), the children's accounts in a second."""
+    after = newest_first_filter("created_at", page.cursor)
+    mine = {"parent_id": parent.id}
+    rows = await aggregate(
+        GuardianLink,
+        [
+            {"$match": {"$and": [mine, after]} if after else mine},
+            {"$sort": {"created_at": -1, "_id": -1}},  # as newest_first_sort
+            {"$limit": page.limit + 1},
+            *_places_joined(),
+        ],
+    )
+    places = {row["_id"]: row.pop("_places", None) or [] for row in rows}
+    links, cursor = next_cursor(
+        [GuardianLink.model_validate(row) for row in rows], page.limit, "created_at"
     )
     students = {s.id: s for s in await auth_service.live_users([link.student_id for link in links])}
-    ordered = [students[link.student_id] for link in links if link.student_id in students]
-    return await _with_classes(ordered), cursor
+    children = []
+    for link in links:
+        student = students.get(link.student_id)
+        if student is None:
+            continue
+        classes = [
+            (School(id=place["_id"], name=place["name"]), SchoolClass(**c))
+            for place in places[link.id]
+            for c in place["classes"]
+        ]
+        children.append(Child(student=student, classes=classes))
+    return children, cursor
 
 
 async def remove_child(*, parent: User, student_id: str) -> None:
@@ -235,3 +303,25 @@ async def children_of(
         for link in await GuardianLink.find({"parent_id": {"$in": batch}}).to_list():
             children.setdefault(link.parent_id, set()).add(link.student_id)
     return children
+
+
+async def parents_of_students_of(school_ids: Sequence[PydanticObjectId]) -> list[PydanticObjectId]:
+    """The parents linked to any live student of these schools, each once, in one query: the
+    students' ids stay on the server."""
+    rows = await auth_service.live_members_joined(
+        school_ids,
+        Role.student,
+        stages=[
+            {
+                "$lookup": {
+                    "from": GuardianLink.get_collection_name(),
+                    "localField": "_id",
+                    "foreignField": "student_id",
+                    "as": "_links",
+                }
+            },
+            {"$unwind": "$_links"},
+            {"$group": {"_id": "$_links.parent_id"}},
+        ],
+    )
+    return [PydanticObjectId(row["_id"]) for row in rows]

@@ -44,9 +44,8 @@ async def create_user(
 
 async def _people_of_schools(school_ids: list[PydanticObjectId]) -> dict[str, Any]:
     """Members of these schools, and the parents linked to their students."""
-    # Their ids only: a school's whole roster need not be loaded to find its parents.
-    student_ids = await auth_service.member_ids_of(school_ids, Role.student)
-    parent_ids = await guardians.parents_of(student_ids)
+    # One query: the students' ids stay on the server, their parents' come back.
+    parent_ids = await guardians.parents_of_students_of(school_ids)
     return {"$or": [{"school_ids": {"$in": school_ids}}, {"_id": {"$in": parent_ids}}]}
 
 

@@ -351,3 +351,17 @@ async def places_of(student_ids: Sequence[PydanticObjectId]) -> Places:
         school_ids=frozenset(sid for child in students for sid in child.school_ids),
         class_ids=frozenset(class_ids),
     )
+
+
+async def school_and_class_names(
+    school_id: PydanticObjectId, class_id: PydanticObjectId
+) -> tuple[str | None, str | None]:
+    """The names of a school and of one of its classes, deleted ones too (a notice about a
+    grade names where it was given), reading only those."""
+    raw = await _schools().find_one(
+        {"_id": school_id}, {"name": 1, "classes": {"$elemMatch": {"id": class_id}}}
+    )
+    if raw is None:
+        return None, None
+    classes = raw.get("classes") or []
+    return raw.get("name"), (classes[0].get("name") if classes else None)

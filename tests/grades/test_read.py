@@ -11,6 +11,7 @@ import pytest
 from beanie import PydanticObjectId
 
 from app.auth.models import Role, User
+from app.core.security import utcnow
 from app.grades.models import Grade
 from app.grades.service import backfill_subject_keys
 from app.schools.models import GuardianLink, School
@@ -364,3 +365,45 @@ async def test_subject_filter_ignores_case_and_spacing_and_finds_grades_from_bef
     )
     [math] = summary.json()["subjects"]
     assert math["count"] == 2
+
+
+async def test_a_deleted_student_is_not_found_whoever_asks(
+    client: httpx.AsyncClient, world: World, login_as: LoginAs
+):
+    # The student and the caller's relation to them come in one query: a parent's link
+    # and a teacher's class outlive the account, and still the answer is 404, not 200.
+    await User.find_one(User.id == world.student.id).update({"$set": {"deleted_at": utcnow()}})
+    for user in (world.parent, world.teacher, world.admin):
+        for url in (grades_url(world), grades_url(world, "/summary")):
+            response = await client.get(url, headers=login_as(user))
+            assert response.status_code == 404, (user.role, url)
+            assert response.json()["detail"] == "Student not found"
+
+
+async def test_a_teacher_of_a_deleted_school_or_taken_off_the_class_is_refused(
+    client: httpx.AsyncClient, world: World, login_as: LoginAs
+):
+    assert (await client.get(grades_url(world), headers=login_as(world.teacher))).status_code == 200
+    school = await School.get(world.school.id)
+    assert school is not None
+    school.classes[0].teachers = []
+    await school.save()
+    response = await client.get(grades_url(world), headers=login_as(world.teacher))
+    assert response.status_code == 403
+    assert response.json()["detail"] == "You may not see this student"
+    await assign_teacher(world, world.teacher, ["math"])
+    school = await School.get(world.school.id)
+    assert school is not None
+    school.deleted_at = utcnow()
+    await school.save()
+    response = await client.get(grades_url(world), headers=login_as(world.teacher))
+    assert response.status_code == 403
+
+
+async def test_an_unlinked_parent_is_refused(
+    client: httpx.AsyncClient, world: World, login_as: LoginAs
+):
+    assert (await client.get(grades_url(world), headers=login_as(world.parent))).status_code == 200
+    await GuardianLink.find(GuardianLink.parent_id == world.parent.id).delete()
+    response = await client.get(grades_url(world, "/summary"), headers=login_as(world.parent))
+    assert response.status_code == 403

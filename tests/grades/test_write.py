@@ -381,3 +381,55 @@ async def test_delete_grade(client: httpx.AsyncClient, world: World, login_as: L
     assert listed.json()["items"] == []
     again = await client.delete(f"/grades/{grade['id']}", headers=headers)
     assert again.status_code == 404
+
+
+# --- which answer wins when several apply ----------------------------------------------------
+
+
+async def test_a_malformed_body_is_refused_before_anything_is_looked_up(
+    client: httpx.AsyncClient, world: World, login_as: LoginAs
+):
+    grade = await posted(client, login_as(world.teacher), world)
+    # A parent may neither post nor correct, and the grade below does not exist: the body
+    # is still checked first, as when the route validated it itself.
+    parent = login_as(world.parent)
+    assert (await client.post("/grades", json={"value": 5}, headers=parent)).status_code == 422
+    bad = {"value": "five"}
+    for grade_id in (grade["id"], str(PydanticObjectId()), "nope"):
+        response = await client.patch(f"/grades/{grade_id}", json=bad, headers=parent)
+        assert response.status_code == 422, grade_id
+    # Without a token, 401 comes before all of it.
+    assert (await client.patch(f"/grades/{grade['id']}", json=bad)).status_code == 401
+    assert (await client.post("/grades", json={"value": 5})).status_code == 401
+
+
+async def test_role_then_class_then_subject_on_post(
+    client: httpx.AsyncClient, world: World, login_as: LoginAs
+):
+    unknown_class = {"class_id": str(PydanticObjectId())}
+    response = await post_grade(client, login_as(world.parent), world, **unknown_class)
+    assert response.status_code == 403
+    assert response.json()["detail"] == "Only teachers and admins may post grades"
+    response = await post_grade(
+        client, login_as(world.teacher), world, subject="physics", **unknown_class
+    )
+    assert response.status_code == 404
+    assert response.json()["detail"] == "Class not found"
+    # Not their subject and off the scale: the subject is what is wrong first.
+    response = await post_grade(client, login_as(world.teacher), world, subject="art", value=99)
+    assert response.status_code == 403
+    assert response.json()["detail"] == "You do not teach this subject in this class"
+
+
+async def test_a_grade_of_a_deleted_school_is_not_found_even_for_its_teacher(
+    client: httpx.AsyncClient, world: World, login_as: LoginAs
+):
+    grade = await posted(client, login_as(world.teacher), world)
+    school = await School.get(world.school.id)
+    assert school is not None
+    school.deleted_at = dt.datetime.now(dt.UTC)
+    await school.save()
+    for user in (world.teacher, world.parent):
+        response = await client.delete(f"/grades/{grade['id']}", headers=login_as(user))
+        assert response.status_code == 404
+        assert response.json()["detail"] == "Grade not found"

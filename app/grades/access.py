@@ -1,0 +1,118 @@
+"""Who may post, correct and delete which grade: the dependencies the grades router takes.
+
+Each loads what the request names (the class, the grade and its school), checks the caller's
+role and relation to it, and hands the service the authorised objects. The checks run in
+the order the answers have always had: no token 401, a malformed body 422, then 403 for a
+role that never grades, 404 for what does not exist, 403 for what is not the caller's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+
+from app.auth.access import CurrentUser
+from app.auth.models import Role, User
+from app.core.db import parse_object_id
+from app.core.errors import Forbidden, NotFound
+from app.grades import service
+from app.grades.models import Grade, subject_key
+from app.grades.schemas import GradeCreate, GradeUpdate
+from app.schools.access import is_school_admin, load_class, school_with_class
+from app.schools.models import School, SchoolClass
+
+
+def may_grade(user: User, school: School, school_class: SchoolClass, subject: str) -> bool:
+    """The school's admin, or the class's teacher of that subject (case and spacing aside)."""
+    if is_school_admin(user, school.id):  # type: ignore[arg-type]
+        return True
+    if user.role != Role.teacher or user.id is None:
+        return False
+    return any(subject_key(s) == subject_key(subject) for s in school_class.subjects_of(user.id))
+
+
+@dataclass(frozen=True)
+class Grading:
+    """A grade the caller may post: who, in which school and class, and what."""
+
+    teacher: User
+    school: School
+    school_class: SchoolClass
+    data: GradeCreate
+
+
+# The body is a parameter here, not of the route, so that a malformed one is refused (422)
+# before anything is looked up, as it was when the route validated it itself.
+async def gradable_class(body: GradeCreate, user: CurrentUser) -> Grading:
+    """The class of the posted grade, if the caller teaches that subject there or runs the
+    school."""
+    if user.role not in (Role.teacher, Role.admin):
+        raise Forbidden("Only teachers and admins may post grades")
+    school, school_class = await load_class(body.class_id)
+    if not may_grade(user, school, school_class, body.subject):
+        raise Forbidden("You do not teach this subject in this class")
+    return Grading(teacher=user, school=school, school_class=school_class, data=body)
+
+
+GradableClass = Annotated[Grading, Depends(gradable_class)]
+
+
+@dataclass(frozen=True)
+class HeldGrade:
+    """A grade the caller may change, with its school (scale, time zone)."""
+
+    grade: Grade
+    school: School
+
+
+async def _editable(grade_id: str, user: User) -> HeldGrade:
+    grade = await service.get_grade(parse_object_id(grade_id, what="Grade"))
+    found = await school_with_class(grade.school_id, grade.class_id) if grade else None
+    if grade is None or found is None:
+        raise NotFound("Grade not found")
+    school, school_class = found
+    if is_school_admin(user, grade.school_id):
+        return HeldGrade(grade=grade, school=school)
+    # The grading teacher, and only while they still teach that subject in that class: a
+    # teacher taken off a class keeps no hold on the grades given there.
+    still_teaching = (
+        user.role == Role.teacher
+        and user.id == grade.teacher_id
+        and school_class is not None
+        and may_grade(user, school, school_class, grade.subject)
+    )
+    if not still_teaching:
+        raise Forbidden(
+            "Only the grading teacher, while teaching this class, or the school's admin "
+            "may change this grade"
+        )
+    return HeldGrade(grade=grade, school=school)
+
+
+async def editable_grade(grade_id: str, user: CurrentUser) -> HeldGrade:
+    """The grade in the path, if the caller gave it and still teaches it, or runs the school."""
+    return await _editable(grade_id, user)
+
+
+EditableGrade = Annotated[HeldGrade, Depends(editable_grade)]
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A correction the caller may make: the grade, its school and the changes asked for."""
+
+    grade: Grade
+    school: School
+    changes: GradeUpdate
+
+
+async def correctable_grade(grade_id: str, body: GradeUpdate, user: CurrentUser) -> Correction:
+    """As `editable_grade`, with the body of the correction (validated first: a malformed
+    body is a 422 whatever the grade)."""
+    held = await _editable(grade_id, user)
+    return Correction(grade=held.grade, school=held.school, changes=body)
+
+
+CorrectableGrade = Annotated[Correction, Depends(correctable_grade)]
