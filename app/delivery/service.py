@@ -451,9 +451,17 @@ async def outbox_gauges() -> Gauges:
     its retry, so it counts as not yet sent."""
     now = utcnow()
     documents = collection(Email)
+    waiting = (EmailStatus.pending, EmailStatus.sending, EmailStatus.failed)
+    counted = await aggregate(
+        Email,
+        [
+            {"$match": {"status": {"$in": [status.value for status in waiting]}}},
+            {"$group": {"_id": "$status", "count": {"$sum": 1}}},
+        ],
+    )
+    by_status = {row["_id"]: row["count"] for row in counted}
     depth = [
-        ({"status": status.value}, float(await documents.count_documents({"status": status})))
-        for status in (EmailStatus.pending, EmailStatus.sending, EmailStatus.failed)
+        ({"status": status.value}, float(by_status.get(status.value, 0))) for status in waiting
     ]
     oldest = await documents.find_one(
         {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}},
