@@ -40,7 +40,9 @@ def counting() -> Iterator[Counter[str]]:
     from mongomock_motor import AsyncMongoMockCollection, AsyncMongoMockDatabase
 
     counts: Counter[str] = Counter()
-    wrapped = [(AsyncMongoMockCollection, name) for name in COLLECTION_OPERATIONS]
+    wrapped: list[tuple[type, str]] = [
+        (AsyncMongoMockCollection, name) for name in COLLECTION_OPERATIONS
+    ]
     wrapped += [(AsyncMongoMockDatabase, name) for name in DATABASE_OPERATIONS]
     originals = [(owner, name, getattr(owner, name)) for owner, name in wrapped]
 

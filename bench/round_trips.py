@@ -226,6 +226,7 @@ async def seed(settings: Any) -> Seeded:
         page_tokens[
             {"verify_email": "/verify-email", "password_reset": "/reset-password"}[purpose.value]
         ] = token
+    assert parent.id is not None
     page_tokens["/unsubscribe"] = links.unsubscribe_token(
         settings=settings, user_id=parent.id, topics=[Topic.grades]
     )
@@ -351,9 +352,12 @@ def print_table(rows: list[tuple[str, str, int, Counter[str], Counter[str]]]) ->
         operations = ", ".join(f"{name} {n}" for name, n in sorted(cold.items()))
         trips = f"{sum(cold.values()):>4} {sum(warm.values()):>4}"
         print(f"{route:<{width}}  {caller:<7} {status:>6} {trips}  {operations}")
-    for label, column in (("cold", 3), ("warm", 4)):
-        worst = max(sum(r[column].values()) for r in rows)
-        over = sorted({r[0] for r in rows if sum(r[column].values()) > 3})
+    for label, trips_of in (
+        ("cold", lambda r: sum(r[3].values())),
+        ("warm", lambda r: sum(r[4].values())),
+    ):
+        worst = max(trips_of(r) for r in rows)
+        over = sorted({r[0] for r in rows if trips_of(r) > 3})
         print(f"\n{label}: max round trips per GET request {worst}; routes over 3: {len(over)}")
         for route in over:
             print(f"  {route}")
