@@ -11,13 +11,14 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from beanie import PydanticObjectId
 
 from app.auth import service as auth_service
 from app.auth.models import Role, User
 from app.core.config import Settings
-from app.core.db import DuplicateKeyError, collection, parse_object_id
+from app.core.db import DuplicateKeyError, collection, joined, parse_object_id
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.core.pagination import PageParams, newest_first_page
 from app.core.security import hash_token, utcnow
@@ -235,3 +236,15 @@ async def children_of(
         for link in await GuardianLink.find({"parent_id": {"$in": batch}}).to_list():
             children.setdefault(link.parent_id, set()).add(link.student_id)
     return children
+
+
+def linked_parent_count_stages() -> list[dict[str, Any]]:
+    """From documents whose `_id` is a school id: how many live parents are linked to a
+    live student of those schools, each counted once. Rows: none or one {count}."""
+    return [
+        *auth_service.member_stages(role=Role.student),
+        *joined(GuardianLink, local_field="_id", foreign_field="student_id"),
+        {"$group": {"_id": "$parent_id"}},
+        *auth_service.live_user_stages("_id"),
+        {"$count": "count"},
+    ]
