@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,19 +20,26 @@ from app.announcements.schemas import (
     NotificationFigures,
     Stats,
 )
+from app.auth import service as accounts
 from app.auth.models import Role, User
 from app.core import jobs
-from app.core.db import aggregate, collection, parse_object_id
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
-from app.core.pagination import newest_first_page
+from app.core.db import aggregate, collection, facets, parse_object_id
+from app.core.errors import Conflict
+from app.core.pagination import (
+    newest_first_filter,
+    newest_first_page,
+    newest_first_sort,
+    next_cursor,
+)
 from app.core.security import as_utc, to_millisecond, utcnow
 from app.delivery import service as delivery
 from app.delivery.models import EmailStatus
 from app.notifications import fanout
-from app.notifications.models import Event, Notification, Subscription, Topic
+from app.notifications import service as notifications
+from app.notifications.models import Event, Topic
 from app.notifications.preferences import Priority
 from app.schools import guardians
-from app.schools.access import is_school_admin, load_school
+from app.schools import service as schools
 from app.schools.models import School
 
 FANOUT_JOB = "announcements.fanout"
@@ -45,25 +53,13 @@ def _fingerprint(body: AnnouncementIn) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _check_audience(author: User, school: School, body: AnnouncementIn) -> list[PydanticObjectId]:
-    assert school.id is not None and author.id is not None
-    class_ids = list(dict.fromkeys(body.class_ids))
-    addressed = {c: school.find_class(c) for c in class_ids}
-    unknown = [str(c) for c, found in addressed.items() if found is None]
-    if unknown:
-        raise Unprocessable(f"Unknown class ids for this school: {', '.join(unknown)}")
-    if is_school_admin(author, school.id):
-        return class_ids
-    if author.role != Role.teacher or school.id not in author.school_ids:
-        raise Forbidden("Only the school's admins and teachers may announce")
-    if not class_ids:
-        raise Forbidden("Teachers announce to their own classes: give class_ids")
-    foreign = [
-        str(c) for c, found in addressed.items() if found and not found.has_teacher(author.id)
-    ]
-    if foreign:
-        raise Forbidden(f"You do not teach these classes: {', '.join(foreign)}")
-    return class_ids
+@dataclass(frozen=True)
+class Audience:
+    """Whom a new announcement may go to, as access.py checked it: the school and the
+    classes named in the request (none: the whole school), each once."""
+
+    school: School
+    class_ids: list[PydanticObjectId]
 
 
 async def find_replay(
@@ -79,14 +75,14 @@ async def find_replay(
 
 
 async def create_announcement(
-    *, author: User, body: AnnouncementIn, idempotency_key: str | None
+    *, author: User, audience: Audience, body: AnnouncementIn, idempotency_key: str | None
 ) -> Announcement:
-    """Post an announcement: published now (fanned out by a job) or scheduled."""
+    """Post an announcement to an audience the author may address: published now (fanned
+    out by a job) or scheduled."""
     replay = await find_replay(author=author, idempotency_key=idempotency_key, body=body)
     if replay is not None:
         return replay
-    school = await load_school(str(body.school_id))
-    class_ids = _check_audience(author, school, body)
+    school, class_ids = audience.school, audience.class_ids
     now = utcnow()
     # To the millisecond MongoDB keeps, so the 202 answers what a later GET reads back.
     publish_at = to_millisecond(as_utc(body.publish_at)) if body.publish_at else now
@@ -128,7 +124,7 @@ async def fan_out(*, announcement_id: str) -> int:
         AnnouncementStatus.scheduled,
     ):
         return 0
-    school = await School.get(announcement.school_id)
+    school = await schools.school_by_id(announcement.school_id)
     if school is None or school.deleted_at is not None:
         # Left in `publishing`, the stalled-fan-out sweep would retry it forever.
         await collection(Announcement).update_one(
@@ -143,7 +139,7 @@ async def fan_out(*, announcement_id: str) -> int:
         critical=announcement.priority == Priority.critical,
         author_id=announcement.author_id,
     )
-    author = await User.get(announcement.author_id)
+    author = await accounts.user_by_id(announcement.author_id)
     event = Event(
         key=announcement.event_key,
         topic=Topic.announcements,
@@ -163,7 +159,7 @@ async def fan_out(*, announcement_id: str) -> int:
     created = await fanout.deliver(event, recipients)
     # Who was reached, not who was expanded: soft-deleted roster members and people who
     # turned both channels off got nothing. Counted after the writes, so a re-run agrees.
-    reached = await Notification.find({"event_key": announcement.event_key}).count()
+    reached = await notifications.count_for_event(announcement.event_key)
     await collection(Announcement).update_one(
         {"_id": announcement.id},
         {
@@ -206,52 +202,37 @@ async def publish_due(*, now: datetime | None = None) -> int:
     return started
 
 
-async def _announcement_for_manager(user: User, announcement_id: str) -> Announcement:
-    announcement = await Announcement.get(parse_object_id(announcement_id, what="Announcement"))
-    if announcement is None:
-        raise NotFound("Announcement not found")
-    if announcement.author_id != user.id and not is_school_admin(user, announcement.school_id):
-        raise Forbidden("Only the author and the school's admins may see this")
-    return announcement
-
-
-async def get_announcement(
-    *, user: User, announcement_id: str
-) -> tuple[Announcement, AnnouncementStats]:
-    """An announcement with its delivery figures, for its author and the school's admins."""
-    announcement = await _announcement_for_manager(user, announcement_id)
-    return announcement, await announcement_stats(announcement)
+async def get_announcement(*, announcement: Announcement) -> AnnouncementStats:
+    """The delivery figures of an announcement its author or a school admin may see."""
+    return await announcement_stats(announcement)
 
 
 async def announcement_stats(announcement: Announcement) -> AnnouncementStats:
-    rows = await aggregate(
-        Notification,
-        [
-            {"$match": {"event_key": announcement.event_key}},
-            {
-                "$group": {
-                    "_id": None,
-                    "in_app": {"$sum": {"$cond": ["$in_app", 1, 0]}},
-                    "read": {"$sum": {"$cond": [{"$gt": ["$read_at", None]}, 1, 0]}},
-                }
-            },
-        ],
+    # One round trip: the announcement is the anchor each figure joins from (its
+    # notifications by event key, its emails by id); notifications and delivery write
+    # their own stages, and only this layer needs both.
+    figures = await facets(
+        Announcement,
+        {"_id": announcement.id},
+        {
+            "notifications": notifications.event_figure_stages(announcement.event_key),
+            "emails": delivery.email_count_stages(key_field="announcement_id"),
+        },
     )
-    figures = rows[0] if rows else {"in_app": 0, "read": 0}
-    emails = await delivery.email_counts({"announcement_id": announcement.id})
+    reads = figures["notifications"][0] if figures["notifications"] else {"in_app": 0, "read": 0}
+    emails = delivery.counts_by_status(figures["emails"])
     return AnnouncementStats(
         recipients=announcement.recipients,
-        in_app=figures["in_app"],
-        read=figures["read"],
+        in_app=reads["in_app"],
+        read=reads["read"],
         email_sent=emails[EmailStatus.sent],
         email_failed=emails[EmailStatus.failed] + emails[EmailStatus.dead],
         email_pending=emails[EmailStatus.pending] + emails[EmailStatus.sending],
     )
 
 
-async def cancel_announcement(*, user: User, announcement_id: str) -> Announcement:
+async def cancel_announcement(*, announcement: Announcement) -> Announcement:
     """Cancel a scheduled announcement before it goes out."""
-    announcement = await _announcement_for_manager(user, announcement_id)
     updated = await collection(Announcement).find_one_and_update(
         {"_id": announcement.id, "status": AnnouncementStatus.scheduled},
         {"$set": {"status": AnnouncementStatus.cancelled, "cancelled_at": utcnow()}},
@@ -261,6 +242,9 @@ async def cancel_announcement(*, user: User, announcement_id: str) -> Announceme
         state = announcement.status.value
         raise Conflict(f"Only a scheduled announcement can be cancelled; this one is {state}")
     return Announcement.model_validate(updated)
+
+
+EVENT_KEY_PREFIX = "announcement:"
 
 
 async def list_announcements(
@@ -273,93 +257,83 @@ async def list_announcements(
     if school_id is not None:
         query["school_id"] = parse_object_id(school_id, what="School")
     if user.role == Role.admin:
-        schools = [
+        schools_of_admin = [
             s for s in user.school_ids if "school_id" not in query or s == query["school_id"]
         ]
-        query["school_id"] = {"$in": schools}
-    else:
-        # Addressed to them: they were notified, in the inbox or by email only.
-        received = await collection(Notification).distinct(
-            "data.announcement_id", {"recipient_id": user.id, "topic": Topic.announcements}
-        )
-        addressed = [PydanticObjectId(a) for a in received]
-        query["$and"] = [{"$or": [{"_id": {"$in": addressed}}, {"author_id": user.id}]}]
-    return await newest_first_page(Announcement, query, limit=limit, cursor=cursor)
+        query["school_id"] = {"$in": schools_of_admin}
+        return await newest_first_page(Announcement, query, limit=limit, cursor=cursor)
+    after = newest_first_filter("created_at", cursor)
+    page = {"$and": [query, after]} if after else query
+    authored = (
+        await Announcement.find({"$and": [page, {"author_id": user.id}]})
+        .sort(newest_first_sort("created_at"))
+        .limit(limit + 1)
+        .to_list()
+    )
+    # Addressed to them: they were notified, in the inbox or by email only. Announcements
+    # newest first, each kept when its event notified this user (one indexed lookup per
+    # announcement, on the notification's event key and recipient), until the page is
+    # full: the work is bounded by the page, not by everything the user ever received.
+    rows = await aggregate(
+        Announcement,
+        [
+            {"$match": page},
+            {"$sort": {"created_at": -1, "_id": -1}},
+            {"$addFields": {"_event_key": {"$concat": [EVENT_KEY_PREFIX, {"$toString": "$_id"}]}}},
+            *notifications.notified_stages(recipient_id=user.id, event_key_field="_event_key"),
+            {"$limit": limit + 1},
+            {"$project": {"_event_key": 0}},
+        ],
+    )
+    received = [Announcement.model_validate(row) for row in rows]
+    both = {a.id: a for a in [*authored, *received]}.values()
+    newest = sorted(both, key=lambda a: (as_utc(a.created_at), a.id), reverse=True)
+    return next_cursor(newest[: limit + 1], limit, "created_at")
 
 
 async def school_stats(*, admin: User, now: datetime | None = None) -> Stats:
     """Figures over the admin's schools: subscribers, users by role, the last day's traffic."""
     now = now or utcnow()
-    schools = list(admin.school_ids)
-    users = collection(User)
-    by_role: dict[str, int] = {role.value: 0 for role in Role}
-    for row in await aggregate(
-        User,
-        [
-            {"$match": {"school_ids": {"$in": schools}, "deleted_at": None}},
-            {"$group": {"_id": "$role", "count": {"$sum": 1}}},
-        ],
-    ):
-        by_role[row["_id"]] = row["count"]
-    students = await users.distinct(
-        "_id", {"school_ids": {"$in": schools}, "role": Role.student, "deleted_at": None}
+    since = now - timedelta(hours=24)
+    school_ids = list(admin.school_ids)
+    # One round trip over the admin's schools: each branch is written by the domain that
+    # owns its collection; composing them is this layer's job, the only one that needs
+    # every figure at once.
+    figures = await schools.figures_of(
+        school_ids,
+        {
+            "roles": accounts.members_by_role_stages(),
+            # Parents belong to a school through their children.
+            "parents": guardians.linked_parent_count_stages(),
+            "subscribers": notifications.subscriber_count_stages(),
+            "notifications": notifications.recent_notification_stages(since=since),
+            "emails": delivery.email_count_stages(key_field="school_id", since=since),
+        },
     )
-    # Parents belong to a school through their children.
-    parents = await guardians.parents_of(students)
-    by_role[Role.parent.value] = await User.find(
-        {"_id": {"$in": parents}, "deleted_at": None}
-    ).count()
-    subscriber_ids = await collection(Subscription).distinct(
-        "subscriber_id", {"school_id": {"$in": schools}}
-    )
-    # A soft-deleted account keeps its subscriptions but hears nothing: not active.
-    active_subscribers = await User.find(
-        {"_id": {"$in": subscriber_ids}, "deleted_at": None}
-    ).count()
-    recent = {"school_id": {"$in": schools}, "created_at": {"$gte": now - timedelta(hours=24)}}
+    by_role = accounts.counts_by_role(figures["roles"])
+    by_role[Role.parent.value] = _count(figures["parents"])
     by_topic: dict[str, int] = {}
     total = read = 0
-    for row in await aggregate(
-        Notification,
-        [
-            {"$match": recent},
-            {
-                "$group": {
-                    "_id": "$topic",
-                    "count": {"$sum": 1},
-                    "read": {"$sum": {"$cond": [{"$gt": ["$read_at", None]}, 1, 0]}},
-                }
-            },
-        ],
-    ):
+    for row in figures["notifications"]:
         by_topic[row["_id"]] = row["count"]
         total += row["count"]
         read += row["read"]
     return Stats(
-        school_ids=[str(s) for s in schools],
-        active_subscribers=active_subscribers,
+        school_ids=[str(s) for s in school_ids],
+        active_subscribers=_count(figures["subscribers"]),
         users_by_role=by_role,
         notifications_last_24h=NotificationFigures(
             total=total, read=read, unread=total - read, by_topic=by_topic
         ),
-        emails_last_24h=EmailFigures(**await delivery.email_counts(recent)),
+        emails_last_24h=EmailFigures(**delivery.counts_by_status(figures["emails"])),
     )
 
 
-# --- the outbox, as a school admin sees it -------------------------------------------------
+def _count(rows: list[dict[str, Any]]) -> int:
+    # A $count stage over nothing gives no row at all.
+    return int(rows[0]["count"]) if rows else 0
 
 
-def email_scope(*, admin: User, school_id: str | None) -> dict[str, Any]:
-    """The emails of the admin's schools, or of the one named (404 if not theirs)."""
-    if school_id is None:
-        return {"school_id": {"$in": list(admin.school_ids)}}
-    wanted = parse_object_id(school_id, what="School")
-    if wanted not in admin.school_ids:
-        raise NotFound("School not found")
-    return {"school_id": wanted}
-
-
-async def announcement_email_scope(*, user: User, announcement_id: str) -> dict[str, Any]:
-    """The emails of an announcement, for its author and the school's admins."""
-    announcement = await _announcement_for_manager(user, announcement_id)
+def announcement_email_scope(announcement: Announcement) -> dict[str, Any]:
+    """The emails of an announcement its author or a school admin may see."""
     return {"announcement_id": announcement.id}

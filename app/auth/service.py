@@ -26,7 +26,7 @@ from app.auth.schemas import (
     UserUpdateIn,
 )
 from app.core.config import Settings
-from app.core.db import DuplicateKeyError, aggregate, collection
+from app.core.db import DuplicateKeyError, aggregate, collection, having_joined, joined
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.pagination import PageParams, newest_first_page
 from app.core.security import (
@@ -399,3 +399,45 @@ async def live_members_joined(
     records never leave the server."""
     match = {"role": role.value, "school_ids": {"$in": list(school_ids)}, "deleted_at": None}
     return await aggregate(User, [{"$match": match}, {"$project": {"_id": 1}}, *stages])
+
+
+# --- users in figures: stages another layer composes into one aggregation ---------------
+
+
+def member_stages(*, role: Role | None = None) -> list[dict[str, Any]]:
+    """From documents whose `_id` is a school id: that school's live members (in `role`),
+    one row per member and school."""
+    match: dict[str, Any] = {"deleted_at": None}
+    if role is not None:
+        match["role"] = role.value
+    return joined(User, local_field="_id", foreign_field="school_ids", match=match)
+
+
+def members_by_role_stages() -> list[dict[str, Any]]:
+    """From school documents: how many live members those schools have in each role, a
+    member of several of them counted once. Rows: {_id: role, count}."""
+    return [
+        *member_stages(),
+        {"$group": {"_id": "$_id", "role": {"$first": "$role"}}},
+        {"$group": {"_id": "$role", "count": {"$sum": 1}}},
+    ]
+
+
+def counts_by_role(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """The rows of members_by_role_stages as a count for every role."""
+    counts = {role.value: 0 for role in Role}
+    for row in rows:
+        counts[row["_id"]] = row["count"]
+    return counts
+
+
+def live_user_stages(id_field: str) -> list[dict[str, Any]]:
+    """Keep the documents whose `id_field` names a live (not soft-deleted) user."""
+    return having_joined(
+        User, local_field=id_field, foreign_field="_id", match={"deleted_at": None}
+    )
+
+
+async def user_by_id(user_id: PydanticObjectId) -> User | None:
+    """A user by id, soft-deleted or not (a name on what they wrote outlives the account)."""
+    return await User.get(user_id)

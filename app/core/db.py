@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import gc
 import logging
 import os
@@ -692,3 +693,121 @@ class _EmbeddedUpdateOne:
 
     def _add_to_bulk(self, bulk: Any) -> None:
         bulk.add_update(self.match, self.update, multi=False, upsert=False)
+
+
+def _install_linear_unwind() -> None:
+    """Make mongomock's $unwind of a top-level array linear instead of quadratic.
+
+    mongomock deep-copies the whole document, array included, for every element it emits:
+    unwinding a $lookup of n documents copies n * n of them (2,600 notifications took 140 s).
+    This emits the same documents in the same order, copying the array's element and the
+    document's other fields once per element. Other forms go to mongomock's own handler.
+    """
+    from mongomock import aggregate as mongomock_aggregate
+
+    handlers = mongomock_aggregate._PIPELINE_HANDLERS
+    original: Any = handlers["$unwind"]
+    if getattr(original, "_schoolbell_linear", False):
+        return
+
+    def unwind(in_collection: Any, database: Any, options: Any) -> Any:
+        path = options if isinstance(options, str) else None
+        if path is None or not path.startswith("$") or "." in path:
+            return original(in_collection, database, options)
+        field = path[1:]
+        unwound = []
+        for document in in_collection:
+            value = document.get(field)
+            if value is None or value == []:
+                continue  # a missing, null or empty array yields nothing (no preserve option)
+            for item in value if isinstance(value, list) else [value]:
+                unwound.append(
+                    {
+                        key: copy.deepcopy(item if key == field else other)
+                        for key, other in document.items()
+                    }
+                )
+        return unwound
+
+    unwind._schoolbell_linear = True  # type: ignore[attr-defined]
+    handlers["$unwind"] = unwind
+
+
+_install_linear_unwind()
+
+
+# --- reads that join collections, for figures composed in one aggregation ------------------
+#
+# Only plain $lookup (localField/foreignField), $unwind, $match, $facet, $group and
+# $replaceRoot: real MongoDB runs them and so does mongomock, which has neither $unionWith
+# nor $lookup with a pipeline. A $lookup directly followed by an $unwind of its field, and a
+# $match on that field, is folded by MongoDB into one indexed query per input document, so
+# the joined documents stream through and are never gathered into one array (16 MB cap).
+
+_JOINED = "_joined"
+
+
+def _joined_condition(match: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not match:
+        return []
+    assert not any(key.startswith("$") for key in match), "match on fields only"
+    return [{"$match": {f"{_JOINED}.{key}": value for key, value in match.items()}}]
+
+
+def _lookup(model: type[Document], local_field: str, foreign_field: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "$lookup": {
+                "from": model.get_collection_name(),
+                "localField": local_field,
+                "foreignField": foreign_field,
+                "as": _JOINED,
+            }
+        },
+        {"$unwind": f"${_JOINED}"},
+    ]
+
+
+def joined(
+    model: type[Document],
+    *,
+    local_field: str,
+    foreign_field: str,
+    match: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Stages that replace each document with the `model` documents whose `foreign_field`
+    equals its `local_field` (one row each), kept only when they satisfy `match`."""
+    return [
+        *_lookup(model, local_field, foreign_field),
+        *_joined_condition(match),
+        {"$replaceRoot": {"newRoot": f"${_JOINED}"}},
+    ]
+
+
+def having_joined(
+    model: type[Document],
+    *,
+    local_field: str,
+    foreign_field: str,
+    match: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Stages that keep each document once per `model` document whose `foreign_field`
+    equals its `local_field` and that satisfies `match` (so once, when at most one can)."""
+    return [
+        *_lookup(model, local_field, foreign_field),
+        *_joined_condition(match),
+        {"$project": {_JOINED: 0}},
+    ]
+
+
+async def facets(
+    model: type[Document], match: dict[str, Any], branches: dict[str, list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Several figures in one round trip: each branch runs on the `_id`s of the `model`
+    documents matching `match` (the anchor: usually a few documents the branches join from),
+    and its rows come back under its name."""
+    rows = await aggregate(
+        model, [{"$match": match}, {"$project": {"_id": 1}}, {"$facet": branches}]
+    )
+    found = rows[0] if rows else {}
+    return {name: list(found.get(name, [])) for name in branches}

@@ -36,6 +36,7 @@ from app.core.db import (
     claim_one,
     collection,
     insert_many_ignoring_duplicates,
+    joined,
     update_each,
 )
 from app.core.errors import Conflict, NotFound
@@ -531,3 +532,25 @@ async def retry_emails(*, scope: dict[str, Any], statuses: Sequence[EmailStatus]
     requeued = int(result.modified_count)
     await _enqueue_sends(requeued)
     return requeued
+
+
+# --- emails in figures: stages another layer composes into one aggregation --------------
+
+
+def email_count_stages(*, key_field: str, since: datetime | None = None) -> list[dict[str, Any]]:
+    """From documents whose `_id` is a value of the emails' `key_field` (`school_id`,
+    `announcement_id`): their emails (created since `since`), by status.
+    Rows: {_id: status, count}."""
+    match = {"created_at": {"$gte": since}} if since is not None else None
+    return [
+        *joined(Email, local_field="_id", foreign_field=key_field, match=match),
+        {"$group": {"_id": "$status", "count": {"$sum": 1}}},
+    ]
+
+
+def counts_by_status(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """The rows of email_count_stages as a count for every status."""
+    counts = {status.value: 0 for status in EmailStatus}
+    for row in rows:
+        counts[row["_id"]] = row["count"]
+    return counts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -11,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from app.auth import service as accounts
 from app.auth.models import Role, User
-from app.core.db import collection
+from app.core.db import collection, having_joined, joined
 from app.core.errors import NotFound
 from app.core.pagination import newest_first_page
 from app.core.security import utcnow
@@ -242,3 +243,68 @@ async def mark_all_read(*, user: User) -> int:
         _inbox_query(user, unread_only=True, topic=None), {"$set": {"read_at": utcnow()}}
     )
     return int(result.modified_count)
+
+
+# --- notifications in figures: stages another layer composes into one aggregation -------
+
+_READ = {"$sum": {"$cond": [{"$gt": ["$read_at", None]}, 1, 0]}}
+
+
+def subscriber_count_stages() -> list[dict[str, Any]]:
+    """From documents whose `_id` is a school id: how many live users follow something in
+    those schools, each counted once (a soft-deleted account keeps its subscriptions but
+    hears nothing). Rows: none or one {count}."""
+    return [
+        *joined(Subscription, local_field="_id", foreign_field="school_id"),
+        {"$group": {"_id": "$subscriber_id"}},
+        *accounts.live_user_stages("_id"),
+        {"$count": "count"},
+    ]
+
+
+def recent_notification_stages(*, since: datetime) -> list[dict[str, Any]]:
+    """From documents whose `_id` is a school id: those schools' notifications created
+    since `since`, by topic. Rows: {_id: topic, count, read}."""
+    return [
+        *joined(
+            Notification,
+            local_field="_id",
+            foreign_field="school_id",
+            match={"created_at": {"$gte": since}},
+        ),
+        {"$group": {"_id": "$topic", "count": {"$sum": 1}, "read": _READ}},
+    ]
+
+
+def event_figure_stages(event_key: str) -> list[dict[str, Any]]:
+    """From any one document: the notifications of this event, how many are in an inbox
+    and how many were read. Rows: none or one {in_app, read}."""
+    return [
+        {"$project": {"_id": 0, "event_key": {"$literal": event_key}}},
+        *joined(Notification, local_field="event_key", foreign_field="event_key"),
+        {
+            "$group": {
+                "_id": None,
+                "in_app": {"$sum": {"$cond": ["$in_app", 1, 0]}},
+                "read": _READ,
+            }
+        },
+    ]
+
+
+def notified_stages(
+    *, recipient_id: PydanticObjectId, event_key_field: str
+) -> list[dict[str, Any]]:
+    """Keep the documents whose event (its key in `event_key_field`) notified this recipient,
+    in the inbox or by email only. An event notifies a person once, so each stays once."""
+    return having_joined(
+        Notification,
+        local_field=event_key_field,
+        foreign_field="event_key",
+        match={"recipient_id": recipient_id},
+    )
+
+
+async def count_for_event(event_key: str) -> int:
+    """How many people an event reached (notified in the inbox or by email only)."""
+    return await Notification.find({"event_key": event_key}).count()

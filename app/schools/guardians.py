@@ -18,7 +18,7 @@ from beanie import PydanticObjectId
 from app.auth import service as auth_service
 from app.auth.models import Role, User
 from app.core.config import Settings
-from app.core.db import DuplicateKeyError, aggregate, collection, parse_object_id
+from app.core.db import DuplicateKeyError, aggregate, collection, joined, parse_object_id
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.core.pagination import (
     PageParams,
@@ -325,3 +325,15 @@ async def parents_of_students_of(school_ids: Sequence[PydanticObjectId]) -> list
         ],
     )
     return [PydanticObjectId(row["_id"]) for row in rows]
+
+
+def linked_parent_count_stages() -> list[dict[str, Any]]:
+    """From documents whose `_id` is a school id: how many live parents are linked to a
+    live student of those schools, each counted once. Rows: none or one {count}."""
+    return [
+        *auth_service.member_stages(role=Role.student),
+        *joined(GuardianLink, local_field="_id", foreign_field="student_id"),
+        {"$group": {"_id": "$parent_id"}},
+        *auth_service.live_user_stages("_id"),
+        {"$count": "count"},
+    ]

@@ -22,7 +22,7 @@ from pymongo import ReturnDocument
 
 from app.auth import service as auth_service
 from app.auth.models import Role, User
-from app.core.db import collection, parse_object_id
+from app.core.db import collection, facets, parse_object_id
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import PageParams, decode_cursor, encode_cursor, newest_first_page
 from app.core.security import utcnow
@@ -365,3 +365,17 @@ async def school_and_class_names(
         return None, None
     classes = raw.get("classes") or []
     return raw.get("name"), (classes[0].get("name") if classes else None)
+
+
+async def school_by_id(school_id: PydanticObjectId) -> School | None:
+    """A school by id, soft-deleted or not: the caller decides what a deleted one means."""
+    return await School.get(school_id)
+
+
+async def figures_of(
+    school_ids: Sequence[PydanticObjectId], branches: dict[str, list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Figures over these schools in one round trip: each branch is stages that start from
+    documents whose `_id` is a school id (the other domains' `*_stages` functions), and its
+    rows come back under its name. Soft-deleted schools count too, as their people do."""
+    return await facets(School, {"_id": {"$in": list(school_ids)}}, branches)

@@ -1,0 +1,115 @@
+"""Who may announce to which audience, and who may see and manage an announcement.
+
+The routes take these as dependencies; the service receives what they let through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+
+from app.announcements import service
+from app.announcements.models import Announcement
+from app.announcements.schemas import AnnouncementIn
+from app.auth.access import CurrentUser
+from app.auth.models import Role, User
+from app.core.db import parse_object_id
+from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.core.ratelimit import enforce
+from app.schools.access import is_school_admin, load_school
+from app.schools.models import School
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Repeat a request safely: the same key and body return the first result",
+    ),
+]
+
+
+def check_audience(author: User, school: School, body: AnnouncementIn) -> service.Audience:
+    """The school and classes `body` addresses, if `author` may announce to them."""
+    assert school.id is not None and author.id is not None
+    class_ids = list(dict.fromkeys(body.class_ids))
+    addressed = {c: school.find_class(c) for c in class_ids}
+    unknown = [str(c) for c, found in addressed.items() if found is None]
+    if unknown:
+        raise Unprocessable(f"Unknown class ids for this school: {', '.join(unknown)}")
+    if is_school_admin(author, school.id):
+        return service.Audience(school=school, class_ids=class_ids)
+    if author.role != Role.teacher or school.id not in author.school_ids:
+        raise Forbidden("Only the school's admins and teachers may announce")
+    if not class_ids:
+        raise Forbidden("Teachers announce to their own classes: give class_ids")
+    foreign = [
+        str(c) for c, found in addressed.items() if found and not found.has_teacher(author.id)
+    ]
+    if foreign:
+        raise Forbidden(f"You do not teach these classes: {', '.join(foreign)}")
+    return service.Audience(school=school, class_ids=class_ids)
+
+
+@dataclass(frozen=True)
+class Posting:
+    """A POST /announcements let through: the first result of an earlier request with the
+    same Idempotency-Key, or the audience the author may address."""
+
+    author: User
+    body: AnnouncementIn
+    idempotency_key: str | None
+    replay: Announcement | None = None
+    audience: service.Audience | None = None
+
+
+async def posting(
+    request: Request,
+    user: CurrentUser,
+    body: AnnouncementIn,
+    idempotency_key: IdempotencyKey = None,
+) -> Posting:
+    """Checked in the order the answers have always come: a replay is answered as such
+    (and not counted), then the author's rate limit, then the school (404), its classes
+    (422) and whether the author may address them (403)."""
+    replay = await service.find_replay(author=user, idempotency_key=idempotency_key, body=body)
+    if replay is not None:
+        return Posting(author=user, body=body, idempotency_key=idempotency_key, replay=replay)
+    settings = request.app.state.settings
+    await enforce(request, settings.announcement_rate, "announce", str(user.id))
+    school = await load_school(str(body.school_id))
+    return Posting(
+        author=user,
+        body=body,
+        idempotency_key=idempotency_key,
+        audience=check_audience(user, school, body),
+    )
+
+
+NewAnnouncement = Annotated[Posting, Depends(posting)]
+
+
+async def managed_announcement(announcement_id: str, user: CurrentUser) -> Announcement:
+    """The announcement in the path, if the caller wrote it or administers its school."""
+    announcement = await Announcement.get(parse_object_id(announcement_id, what="Announcement"))
+    if announcement is None:
+        raise NotFound("Announcement not found")
+    if announcement.author_id != user.id and not is_school_admin(user, announcement.school_id):
+        raise Forbidden("Only the author and the school's admins may see this")
+    return announcement
+
+
+ManagedAnnouncement = Annotated[Announcement, Depends(managed_announcement)]
+
+
+def email_scope(*, admin: User, school_id: str | None) -> dict[str, Any]:
+    """The emails of the admin's schools, or of the one named (404 if not theirs)."""
+    if school_id is None:
+        return {"school_id": {"$in": list(admin.school_ids)}}
+    wanted = parse_object_id(school_id, what="School")
+    if wanted not in admin.school_ids:
+        raise NotFound("School not found")
+    return {"school_id": wanted}
