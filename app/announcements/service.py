@@ -20,7 +20,7 @@ from app.announcements.schemas import (
     NotificationFigures,
     Stats,
 )
-from app.auth import service as accounts
+from app.auth import directory
 from app.auth.models import Role, User
 from app.core import jobs
 from app.core.db import aggregate, collection, facets, parse_object_id
@@ -139,7 +139,7 @@ async def fan_out(*, announcement_id: str) -> int:
         critical=announcement.priority == Priority.critical,
         author_id=announcement.author_id,
     )
-    author = await accounts.user_by_id(announcement.author_id)
+    author = await directory.user_by_id(announcement.author_id)
     event = Event(
         key=announcement.event_key,
         topic=Topic.announcements,
@@ -302,7 +302,7 @@ async def school_stats(*, admin: User, now: datetime | None = None) -> Stats:
     figures = await schools.figures_of(
         school_ids,
         {
-            "roles": accounts.members_by_role_stages(),
+            "roles": directory.members_by_role_stages(),
             # Parents belong to a school through their children.
             "parents": guardians.linked_parent_count_stages(),
             "subscribers": notifications.subscriber_count_stages(),
@@ -310,7 +310,7 @@ async def school_stats(*, admin: User, now: datetime | None = None) -> Stats:
             "emails": delivery.email_count_stages(key_field="school_id", since=since),
         },
     )
-    by_role = accounts.counts_by_role(figures["roles"])
+    by_role = directory.counts_by_role(figures["roles"])
     by_role[Role.parent.value] = _count(figures["parents"])
     by_topic: dict[str, int] = {}
     total = read = 0

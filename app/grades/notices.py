@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from beanie import PydanticObjectId
 
-from app.auth import service as auth_service
+from app.auth import directory
 from app.core import jobs
 from app.core.i18n import DEFAULT_LOCALE, LOCALES, translate
 from app.core.security import as_utc
@@ -67,7 +67,7 @@ async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) 
     grade = await Grade.get(PydanticObjectId(grade_id))
     if grade is None:
         return 0  # deleted before the job ran: nothing left to tell
-    names = await auth_service.full_names([grade.student_id, grade.teacher_id])
+    names = await directory.full_names([grade.student_id, grade.teacher_id])
     school_name, class_name = await schools_service.school_and_class_names(
         grade.school_id, grade.class_id
     )

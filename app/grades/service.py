@@ -15,7 +15,7 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
-from app.auth import service as auth_service
+from app.auth import directory
 from app.auth.models import Role, User
 from app.core import jobs
 from app.core.db import aggregate, collection
@@ -101,7 +101,7 @@ def _assigned_spelling(school_class: SchoolClass, subject: str) -> str | None:
 async def _student_on_roster(school_class: SchoolClass, student_id: PydanticObjectId) -> None:
     if student_id not in school_class.student_ids:
         raise Unprocessable(f"student is not on the roster of class {school_class.name}")
-    if await auth_service.live_role(student_id) != Role.student:
+    if await directory.live_role(student_id) != Role.student:
         raise Unprocessable("student does not exist or is no longer active")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from beanie import PydanticObjectId, SortDirection
 
+from app.auth import directory
 from app.auth import service as accounts
 from app.auth.models import User
 from app.core import jobs
@@ -57,7 +58,7 @@ async def scan(*, now: datetime | None = None) -> int:
             query, {"_id": 1}, sort=[("_id", 1)], limit=SCAN_PAGE
         )
         due = [PydanticObjectId(row["_id"]) async for row in cursor]
-        live = await accounts.live_user_ids(due)
+        live = await directory.live_user_ids(due)
         gone = [user_id for user_id in due if user_id not in live]
         if gone:
             await schedule.forget_schedules(gone)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from beanie import PydanticObjectId
 
-from app.auth import service as accounts
+from app.auth import directory
 from app.auth.models import Role
 from app.core.db import collection, insert_many_ignoring_duplicates
 from app.core.security import utcnow
@@ -98,7 +98,7 @@ async def deliver(
         pending = [rid for rid in batch if rid not in done]
         if not pending:
             continue
-        users = await accounts.live_users(pending)
+        users = await directory.live_users(pending)
         settings = await settings_for([u.id for u in users if u.id is not None])
         reached = [Recipient(u, settings[u.id].preferences) for u in users if u.id is not None]
         built = [(n, r) for r, n in ((r, build_notification(event, r)) for r in reached) if n]
@@ -179,7 +179,7 @@ async def announcement_recipients(
 
     students: list[PydanticObjectId] = []
     if whole_school:
-        students = await accounts.member_ids(school.id, Role.student)
+        students = await directory.member_ids(school.id, Role.student)
     else:
         students = list(dict.fromkeys(s for c in addressed for s in c.student_ids))
 
@@ -188,7 +188,7 @@ async def announcement_recipients(
         candidates.extend(students)
     if Role.teacher in wanted:
         if whole_school:
-            candidates.extend(await accounts.member_ids(school.id, Role.teacher))
+            candidates.extend(await directory.member_ids(school.id, Role.teacher))
         else:
             candidates.extend(t.teacher_id for c in addressed for t in c.teachers)
     if Role.parent in wanted:
@@ -229,7 +229,7 @@ async def _following_parents(
     rosters = {c.id: set(c.student_ids) for c in school.classes}
     in_school: set[PydanticObjectId] = set(school_students or ())
     if school_students is None and any(s.target_type == TargetType.school for s in subscriptions):
-        in_school = set(await accounts.member_ids(school.id, Role.student))
+        in_school = set(await directory.member_ids(school.id, Role.student))
     return [
         s.subscriber_id
         for s in subscriptions

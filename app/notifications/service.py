@@ -10,6 +10,7 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
+from app.auth import directory
 from app.auth import service as accounts
 from app.auth.models import Role, User
 from app.core.db import collection, having_joined, joined
@@ -257,7 +258,7 @@ def subscriber_count_stages() -> list[dict[str, Any]]:
     return [
         *joined(Subscription, local_field="_id", foreign_field="school_id"),
         {"$group": {"_id": "$subscriber_id"}},
-        *accounts.live_user_stages("_id"),
+        *directory.live_user_stages("_id"),
         {"$count": "count"},
     ]
 

@@ -14,7 +14,7 @@ from typing import Any
 from beanie import PydanticObjectId
 from pydantic import ValidationError
 
-from app.auth import service as accounts
+from app.auth import directory
 from app.core.db import collection, insert_many_ignoring_duplicates
 from app.notifications.models import NotificationSettings
 
@@ -59,11 +59,11 @@ async def adopt_embedded_preferences(*, batch: int = MIGRATION_BATCH) -> Adopted
     """
     moved = refused = 0
     after: PydanticObjectId | None = None
-    while legacy := await accounts.users_with_moved_out_fields(after=after, limit=batch):
+    while legacy := await directory.users_with_moved_out_fields(after=after, limit=batch):
         after = PydanticObjectId(legacy[-1]["_id"])
         documents: list[dict[str, Any]] = []
         for row in legacy:
-            fields = {k: row[k] for k in accounts.MOVED_OUT_FIELDS if row.get(k) is not None}
+            fields = {k: row[k] for k in directory.MOVED_OUT_FIELDS if row.get(k) is not None}
             try:
                 settings = NotificationSettings.model_validate({"_id": row["_id"], **fields})
             except ValidationError as exc:
@@ -77,6 +77,6 @@ async def adopt_embedded_preferences(*, batch: int = MIGRATION_BATCH) -> Adopted
             documents.append(settings.model_dump(by_alias=True, mode="python"))
         # An existing settings document (the person changed something since) is kept.
         await insert_many_ignoring_duplicates(collection(NotificationSettings), documents)
-        await accounts.drop_moved_out_fields([d["_id"] for d in documents])
+        await directory.drop_moved_out_fields([d["_id"] for d in documents])
         moved += len(documents)
     return Adopted(moved=moved, refused=refused)

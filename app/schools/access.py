@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from beanie import PydanticObjectId
 from fastapi import Depends, Query
 
+from app.auth import directory
 from app.auth import service as auth_service
 from app.auth.access import AdminUser, CurrentUser
 from app.auth.models import Role, User
@@ -216,9 +217,7 @@ async def readable_student(student_id: str, user: CurrentUser) -> User:
         stages, joined = _teacher_joined(user.id), ["_taught"]
     else:
         stages, joined = [], []
-    found = await auth_service.live_user_joined(
-        oid, role=Role.student, stages=stages, joined=joined
-    )
+    found = await directory.live_user_joined(oid, role=Role.student, stages=stages, joined=joined)
     if found is None:
         raise NotFound("Student not found")
     student, relation = found
@@ -252,7 +251,7 @@ async def schools_of(user: User) -> set[PydanticObjectId]:
 async def _schools_of_children(student_ids: list[PydanticObjectId]) -> set[PydanticObjectId]:
     if not student_ids:
         return set()
-    return await auth_service.live_school_ids(student_ids)
+    return await directory.live_school_ids(student_ids)
 
 
 async def administers_user(admin: User, user: User) -> bool:
@@ -273,7 +272,7 @@ async def managed_user(user_id: str, admin: AdminUser) -> User:
     """
     # A malformed id answers the same 404: parse_object_id says "User not found" too.
     # A parent's children come with them (one query), so a parent costs one more, not two.
-    found = await auth_service.live_user_joined(
+    found = await directory.live_user_joined(
         parse_object_id(user_id, what="User"), stages=_children_joined(), joined=["_children"]
     )
     if found is None:

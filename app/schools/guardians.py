@@ -15,6 +15,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
+from app.auth import directory
 from app.auth import service as auth_service
 from app.auth.models import Role, User
 from app.core.config import Settings
@@ -82,7 +83,7 @@ async def _mail_guardian_code(
     *, settings: Settings, code: str, document: GuardianCode, email: str, student: User
 ) -> None:
     address = email.strip().lower()
-    account = await auth_service.live_user_by_email(address)
+    account = await directory.live_user_by_email(address)
     # Nobody has proven this mailbox: the mail carries no name or other free text that
     # staff typed, only the code and how to use it.
     rendered = render(
@@ -244,7 +245,7 @@ async def list_children(*, parent: User, page: PageParams) -> tuple[list[Child],
     links, cursor = next_cursor(
         [GuardianLink.model_validate(row) for row in rows], page.limit, "created_at"
     )
-    students = {s.id: s for s in await auth_service.live_users([link.student_id for link in links])}
+    students = {s.id: s for s in await directory.live_users([link.student_id for link in links])}
     children = []
     for link in links:
         student = students.get(link.student_id)
@@ -308,7 +309,7 @@ async def children_of(
 async def parents_of_students_of(school_ids: Sequence[PydanticObjectId]) -> list[PydanticObjectId]:
     """The parents linked to any live student of these schools, each once, in one query: the
     students' ids stay on the server."""
-    rows = await auth_service.live_members_joined(
+    rows = await directory.live_members_joined(
         school_ids,
         Role.student,
         stages=[
@@ -331,9 +332,9 @@ def linked_parent_count_stages() -> list[dict[str, Any]]:
     """From documents whose `_id` is a school id: how many live parents are linked to a
     live student of those schools, each counted once. Rows: none or one {count}."""
     return [
-        *auth_service.member_stages(role=Role.student),
+        *directory.member_stages(role=Role.student),
         *joined(GuardianLink, local_field="_id", foreign_field="student_id"),
         {"$group": {"_id": "$parent_id"}},
-        *auth_service.live_user_stages("_id"),
+        *directory.live_user_stages("_id"),
         {"$count": "count"},
     ]

@@ -20,6 +20,7 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
+from app.auth import directory
 from app.auth import service as auth_service
 from app.auth.models import Role, User
 from app.core.db import collection, facets, parse_object_id
@@ -335,7 +336,7 @@ class Places:
 
 async def places_of(student_ids: Sequence[PydanticObjectId]) -> Places:
     """Where these students (a parent's children: a short list) are, in two queries."""
-    students = await auth_service.live_users(student_ids)
+    students = await directory.live_users(student_ids)
     wanted = set(student_ids)
     cursor = _schools().find(
         {"deleted_at": None, "classes.student_ids": {"$in": list(student_ids)}},
