@@ -107,7 +107,7 @@ def hammer_logins(base: str, email: str, stop: threading.Event, done: list[float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, default=ROOT)
-    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--logins", type=int, default=4)
     args = parser.parse_args()
 
