@@ -272,8 +272,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 "data_dir": data_dir,
                 "public_base_url": dev_base_url(settings, args.host, args.port),
                 # A write to the embedded database costs no network: record every email's
-                # outcome at once, so a killed dev sends at most one email twice.
+                # outcome at once, over one connection, so a killed dev sends at most one
+                # email twice.
                 "email_outcome_block": 1,
+                "smtp_connections": 1,
             }
         )
         app = build_app_with_embedded_workers(settings, snapshot_dir=data_dir)
