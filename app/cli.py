@@ -78,7 +78,7 @@ def move_aside_unreadable_database(data_dir: Path) -> None:
     names itself as it loads)."""
     from datetime import UTC, datetime
 
-    from app.core.db import LEGACY_SNAPSHOT_FILE, move_aside_if_unreadable
+    from app.core.embedded import LEGACY_SNAPSHOT_FILE, move_aside_if_unreadable
 
     moved = move_aside_if_unreadable(data_dir, now=datetime.now(UTC))
     if moved is None:
@@ -418,14 +418,8 @@ async def _create_admin(settings: Settings, email: str, password: str, full_name
     from pymongo.errors import PyMongoError
 
     from app.auth import service as auth_service
-    from app.core.db import (
-        EmbeddedDataError,
-        EmbeddedStore,
-        UnreadableSnapshot,
-        init_database,
-        is_embedded,
-        make_client,
-    )
+    from app.core.db import init_database, is_embedded, make_client
+    from app.core.embedded import EmbeddedDataError, EmbeddedStore, UnreadableSnapshot
     from app.core.errors import AppError
     from app.documents import DOCUMENT_MODELS
 

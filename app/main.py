@@ -24,8 +24,9 @@ from app.auth.router import router as auth_router
 from app.auth.router import users_router
 from app.core.body_limit import BodySizeLimit
 from app.core.config import Settings, get_settings, use_settings
-from app.core.db import EmbeddedDataError, EmbeddedStore, init_database, make_client
+from app.core.db import init_database, make_client
 from app.core.docs import install_offline_docs
+from app.core.embedded import EmbeddedDataError, EmbeddedStore
 from app.core.errors import install_error_handlers
 from app.core.jobs import Dispatcher, InlineDispatcher, JobRelay, use_dispatcher
 from app.core.metrics import add_gauge_source

@@ -33,7 +33,8 @@ from beanie import PydanticObjectId
 from mongomock_motor import AsyncMongoMockClient
 
 from app.auth.models import Role, User
-from app.core.db import EmbeddedStore, init_database, write_embedded
+from app.core.db import init_database
+from app.core.embedded import EmbeddedStore, write_embedded
 from app.core.security import hash_password
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.delivery.render import render

@@ -15,7 +15,7 @@ import pytest
 
 from app import cli
 from app.core.config import Settings
-from app.core.db import read_embedded
+from app.core.embedded import read_embedded
 from app.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
 from tests.dev_server import PASSWORD, DevServer, clean_env, command, settings_env_names
 

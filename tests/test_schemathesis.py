@@ -21,7 +21,7 @@ import httpx
 import pytest
 from bson import ObjectId
 
-from app.core.db import read_embedded
+from app.core.embedded import read_embedded
 from app.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
 from tests.test_cli import DevServer, clean_env, printed_account
 

@@ -9,13 +9,8 @@ import pytest
 from bson import ObjectId, json_util
 from mongomock_motor import AsyncMongoMockClient
 
-from app.core.db import (
-    SNAPSHOT_FILE,
-    EmbeddedDataError,
-    EmbeddedStore,
-    init_database,
-    read_embedded,
-)
+from app.core.db import init_database
+from app.core.embedded import SNAPSHOT_FILE, EmbeddedDataError, EmbeddedStore, read_embedded
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.documents import DOCUMENT_MODELS
 

@@ -19,7 +19,8 @@ from beanie import PydanticObjectId
 from mongomock_motor import AsyncMongoMockClient
 
 from app.auth.models import Role, User
-from app.core.db import init_database, read_embedded, write_embedded
+from app.core.db import init_database
+from app.core.embedded import read_embedded, write_embedded
 from app.core.security import hash_password, utcnow
 from app.documents import DOCUMENT_MODELS
 from app.notifications.models import DigestDue, EmailDecision, Notification, Topic
