@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -54,12 +54,7 @@ async def preferences_of(user: User) -> Preferences:
 
 async def replace_preferences(*, user: User, preferences: Preferences) -> Preferences:
     """Replace the whole preferences document (and move digest due times it changes)."""
-    assert user.id is not None
-    settings = await settings_of(user.id)
-    await digest_schedule.reschedule(
-        user=user, settings=settings, preferences=preferences, timezone=user.timezone
-    )
-    return preferences
+    return await _change_preferences(user, lambda _current: preferences)
 
 
 async def turn_email_off(*, user_id: PydanticObjectId, topics: Sequence[Topic]) -> User:
@@ -67,17 +62,34 @@ async def turn_email_off(*, user_id: PydanticObjectId, topics: Sequence[Topic]) 
     user = await accounts.get_live_user(user_id)
     if user is None:
         raise NotFound("This account no longer exists")
-    preferences = (await preferences_of(user)).model_copy(deep=True)
-    for topic in topics:
-        setattr(preferences.email, topic.value, EmailFrequency.off)
-    await replace_preferences(user=user, preferences=preferences)
+
+    def without_email(current: Preferences) -> Preferences:
+        preferences = current.model_copy(deep=True)
+        for topic in topics:
+            setattr(preferences.email, topic.value, EmailFrequency.off)
+        return preferences
+
+    await _change_preferences(user, without_email)
     return user
 
 
 async def patch_preferences(*, user: User, patch: PreferencesPatch) -> Preferences:
     """Merge a partial update, topic by topic."""
-    current = await preferences_of(user)
-    return await replace_preferences(user=user, preferences=patch.apply_to(current))
+    return await _change_preferences(user, patch.apply_to)
+
+
+async def _change_preferences(
+    user: User, change: Callable[[Preferences], Preferences]
+) -> Preferences:
+    """Read the person's settings once, store `change` of their preferences, and move the
+    digest due times that change moves."""
+    assert user.id is not None
+    settings = await settings_of(user.id)
+    preferences = change(settings.preferences)
+    await digest_schedule.reschedule(
+        user=user, settings=settings, preferences=preferences, timezone=user.timezone
+    )
+    return preferences
 
 
 def decide_email(preferences: Preferences, topic: Topic, priority: Priority) -> EmailDecision:
