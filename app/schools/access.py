@@ -137,20 +137,26 @@ async def can_read_student(user: User, student: User) -> bool:
     return any(is_school_admin(user, school_id) for school_id in student.school_ids)
 
 
-def _guardians_joined() -> list[dict[str, Any]]:
-    """Stages that add `_guardian_ids` to a student: their parents, from guardian links."""
+def _linked_joined(*, this_side: str, other_side: str, as_field: str) -> list[dict[str, Any]]:
+    """Stages that add `as_field` to a user: the ids at the other end of their guardian
+    links (a student's parents, or a parent's children)."""
     return [
         {
             "$lookup": {
                 "from": GuardianLink.get_collection_name(),
                 "localField": "_id",
-                "foreignField": "student_id",
+                "foreignField": this_side,
                 "as": "_links",
             }
         },
-        {"$addFields": {"_guardian_ids": "$_links.parent_id"}},
+        {"$addFields": {as_field: f"$_links.{other_side}"}},
         {"$project": {"_links": 0}},
     ]
+
+
+def _guardians_joined() -> list[dict[str, Any]]:
+    """Stages that add `_guardian_ids` to a student: their parents."""
+    return _linked_joined(this_side="student_id", other_side="parent_id", as_field="_guardian_ids")
 
 
 def _teacher_joined(teacher_id: PydanticObjectId) -> list[dict[str, Any]]:
@@ -260,7 +266,10 @@ async def administers_user(admin: User, user: User) -> bool:
     One shared school is not enough: it would let the admin of a small school take over an
     admin, teacher or parent who also belongs to a school they do not run.
     """
-    schools = await schools_of(user)
+    return _administers_all(admin, await schools_of(user))
+
+
+def _administers_all(admin: User, schools: set[PydanticObjectId]) -> bool:
     return bool(schools) and all(is_school_admin(admin, school_id) for school_id in schools)
 
 
@@ -282,25 +291,14 @@ async def managed_user(user_id: str, admin: AdminUser) -> User:
         schools = await _schools_of_children(list(joined["_children"] or []))
     else:
         schools = set(user.school_ids)
-    if not (schools and all(is_school_admin(admin, school_id) for school_id in schools)):
+    if not _administers_all(admin, schools):
         raise NotFound(USER_NOT_FOUND)
     return user
 
 
 def _children_joined() -> list[dict[str, Any]]:
-    """Stages that add `_children`: the students a parent is linked to."""
-    return [
-        {
-            "$lookup": {
-                "from": GuardianLink.get_collection_name(),
-                "localField": "_id",
-                "foreignField": "parent_id",
-                "as": "_links",
-            }
-        },
-        {"$addFields": {"_children": "$_links.student_id"}},
-        {"$project": {"_links": 0}},
-    ]
+    """Stages that add `_children` to a parent: the students they are linked to."""
+    return _linked_joined(this_side="parent_id", other_side="student_id", as_field="_children")
 
 
 ManagedUser = Annotated[User, Depends(managed_user)]
