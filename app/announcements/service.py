@@ -139,7 +139,7 @@ async def fan_out(*, announcement_id: str) -> int:
         critical=announcement.priority == Priority.critical,
         author_id=announcement.author_id,
     )
-    author = await directory.user_by_id(announcement.author_id)
+    author_name = (await directory.full_names([announcement.author_id])).get(announcement.author_id)
     event = Event(
         key=announcement.event_key,
         topic=Topic.announcements,
@@ -153,7 +153,7 @@ async def fan_out(*, announcement_id: str) -> int:
             "announcement_id": str(announcement.id),
             "school_id": str(announcement.school_id),
             "school_name": school.name,
-            "author_name": author.full_name if author else None,
+            "author_name": author_name,
         },
     )
     created = await fanout.deliver(event, recipients)

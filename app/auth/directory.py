@@ -157,8 +157,3 @@ def live_user_stages(id_field: str) -> list[dict[str, Any]]:
     return having_joined(
         User, local_field=id_field, foreign_field="_id", match={"deleted_at": None}
     )
-
-
-async def user_by_id(user_id: PydanticObjectId) -> User | None:
-    """A user by id, soft-deleted or not (a name on what they wrote outlives the account)."""
-    return await User.get(user_id)
