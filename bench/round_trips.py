@@ -74,6 +74,20 @@ def main() -> None:
             asyncio.run(measure_broadcast(size))
 
 
+def bench_settings(**overrides: Any) -> Any:
+    """The app on the embedded database, with no Redis or SMTP, as both measurements run it."""
+    from app.core.config import Settings
+
+    return Settings(
+        _env_file=None,
+        jwt_secret="bench-secret-that-is-long-enough-for-hs256",
+        mongodb_url=None,
+        redis_url=None,
+        smtp_host=None,
+        **overrides,
+    )
+
+
 @dataclass
 class Seeded:
     ids: dict[str, str]
@@ -296,17 +310,10 @@ async def measure() -> None:
     from _round_trips_counter import counting
     from mongomock_motor import AsyncMongoMockClient
 
-    from app.core.config import Settings
     from app.main import create_app
 
-    settings = Settings(
-        _env_file=None,
-        jwt_secret="bench-secret-that-is-long-enough-for-hs256",
-        mongodb_url=None,
-        redis_url=None,
-        smtp_host=None,
-        login_rate_per_account="1000/minute",
-        login_rate_per_client="1000/minute",
+    settings = bench_settings(
+        login_rate_per_account="1000/minute", login_rate_per_client="1000/minute"
     )
     app = create_app(settings, mongo_client=AsyncMongoMockClient(tz_aware=True))
     async with app.router.lifespan_context(app):
@@ -403,19 +410,13 @@ async def measure_broadcast(size: int) -> None:
 
     from app.auth.models import Role, User
     from app.core import jobs
-    from app.core.config import Settings
     from app.core.security import hash_password
     from app.delivery.models import Email, EmailStatus
     from app.main import create_app
     from app.schools.models import School
 
     data_dir = Path(tempfile.mkdtemp(prefix="bench-broadcast-"))
-    settings = Settings(
-        _env_file=None,
-        jwt_secret="bench-secret-that-is-long-enough-for-hs256",
-        mongodb_url=None,
-        redis_url=None,
-        smtp_host=None,
+    settings = bench_settings(
         SCHOOLBELL_DATA_DIR=data_dir,
         email_rate_per_second=10_000,
     )

@@ -445,18 +445,24 @@ async def test_a_missed_digest_goes_out_once_when_the_workers_are_back(
 # --- a long period -------------------------------------------------------------------------
 
 
-async def test_a_period_with_more_than_a_page_comes_as_several_emails_once_each(
-    family: Family, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(digests, "DIGEST_PAGE", 3)
+async def daily_notices_for_olga(family: Family, count: int) -> User:
+    """Olga on a daily announcements digest, with `count` notices waiting for the 10th's."""
     olga = await choose(
         family.olga,
         now=vl(10, 9),
         timezone=VLADIVOSTOK,
         email={"grades": "off", "announcements": "daily"},
     )
-    for n in range(7):
+    for n in range(count):
         await announce(family, [olga], at=vl(10, 10, n), title=f"Notice {n}", body="Body")
+    return olga
+
+
+async def test_a_period_with_more_than_a_page_comes_as_several_emails_once_each(
+    family: Family, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(digests, "DIGEST_PAGE", 3)
+    olga = await daily_notices_for_olga(family, 7)
 
     assert await digests.scan(now=vl(10, 18, 5)) == 1
     mail = received(smtp_server, olga)
@@ -479,14 +485,7 @@ async def test_a_late_duplicate_job_does_not_start_another_page_that_evening(
     family: Family, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(digests, "DIGEST_PAGE", 3)
-    olga = await choose(
-        family.olga,
-        now=vl(10, 9),
-        timezone=VLADIVOSTOK,
-        email={"grades": "off", "announcements": "daily"},
-    )
-    for n in range(3):  # exactly one full page
-        await announce(family, [olga], at=vl(10, 10, n), title=f"Notice {n}", body="Body")
+    olga = await daily_notices_for_olga(family, 3)  # exactly one full page
     # Job B reads the settings, then job A runs to the end before B goes on.
     read_by_late_job = await stored(olga)
     user = await reload(olga)

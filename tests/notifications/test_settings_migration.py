@@ -3,7 +3,8 @@ in a collection of their own) survive the upgrade: moved at start, once, nothing
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,23 @@ def legacy_user(name: str, **embedded: Any) -> dict[str, Any]:
     }
 
 
+@asynccontextmanager
+async def started_on(
+    tmp_path: Path, legacy_users: list[dict[str, Any]]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API started on a database holding these user records as older versions wrote
+    them, and a client of it."""
+    mongo: Any = AsyncMongoMockClient(tz_aware=True)
+    settings = make_settings(tmp_path / "data")
+    await init_database(mongo, settings.mongodb_db, DOCUMENT_MODELS)
+    await User.get_motor_collection().insert_many(legacy_users)
+    app = create_app(settings, mongo_client=mongo)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as api:
+            yield api
+
+
 DAILY_QUIET = {
     "email": {"grades": "daily", "announcements": "off"},
     "in_app": {"grades": True, "announcements": False},
@@ -58,9 +76,6 @@ DAILY_QUIET = {
 async def test_embedded_preferences_move_out_of_the_user_at_start(
     tmp_path: Path, login_as: Callable[[User], dict[str, str]]
 ) -> None:
-    mongo: Any = AsyncMongoMockClient(tz_aware=True)
-    settings = make_settings(tmp_path / "data")
-    await init_database(mongo, settings.mongodb_db, DOCUMENT_MODELS)
     olga = legacy_user(
         "olga",
         preferences=DAILY_QUIET,
@@ -68,22 +83,17 @@ async def test_embedded_preferences_move_out_of_the_user_at_start(
         next_digest_at=DUE,
     )
     plain = legacy_user("ivan", preferences=None, digest_due=None, next_digest_at=None)
-    await User.get_motor_collection().insert_many([olga, plain])
+    async with started_on(tmp_path, [olga, plain]) as api:
+        user = await User.get(olga["_id"])
+        assert user is not None
+        response = await api.get("/users/me/preferences", headers=login_as(user))
+        assert response.status_code == 200
+        assert response.json() == DAILY_QUIET
 
-    app = create_app(settings, mongo_client=mongo)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as api:
-            user = await User.get(olga["_id"])
-            assert user is not None
-            response = await api.get("/users/me/preferences", headers=login_as(user))
-            assert response.status_code == 200
-            assert response.json() == DAILY_QUIET
-
-            ivan = await User.get(plain["_id"])
-            assert ivan is not None
-            response = await api.get("/users/me/preferences", headers=login_as(ivan))
-            assert response.json()["email"] == {"grades": "immediate", "announcements": "immediate"}
+        ivan = await User.get(plain["_id"])
+        assert ivan is not None
+        response = await api.get("/users/me/preferences", headers=login_as(ivan))
+        assert response.json()["email"] == {"grades": "immediate", "announcements": "immediate"}
 
         # The digest due before the upgrade is still due after it.
         assert await digests.scan(now=DUE) == 1
@@ -112,21 +122,13 @@ async def test_settings_changed_after_a_half_done_move_are_kept(app: object) -> 
 async def test_a_record_that_does_not_validate_is_kept_and_does_not_stop_the_start(
     tmp_path: Path, login_as: Callable[[User], dict[str, str]], caplog: pytest.LogCaptureFixture
 ) -> None:
-    mongo: Any = AsyncMongoMockClient(tz_aware=True)
-    settings = make_settings(tmp_path / "data")
-    await init_database(mongo, settings.mongodb_db, DOCUMENT_MODELS)
     broken = legacy_user("broken", preferences={"email": {"grades": "off"}, "sms": True})
     good = legacy_user("olga", preferences=DAILY_QUIET)
-    await User.get_motor_collection().insert_many([broken, good])
-
-    app = create_app(settings, mongo_client=mongo)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as api:
-            olga = await User.get(good["_id"])
-            assert olga is not None
-            response = await api.get("/users/me/preferences", headers=login_as(olga))
-            assert response.json() == DAILY_QUIET
+    async with started_on(tmp_path, [broken, good]) as api:
+        olga = await User.get(good["_id"])
+        assert olga is not None
+        response = await api.get("/users/me/preferences", headers=login_as(olga))
+        assert response.json() == DAILY_QUIET
         kept = await User.get_motor_collection().find_one({"_id": broken["_id"]})
         assert kept is not None and kept["preferences"] == {"email": {"grades": "off"}, "sms": True}
         assert str(broken["_id"]) in caplog.text
