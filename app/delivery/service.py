@@ -57,7 +57,7 @@ from app.delivery.transport import (
 
 log = logging.getLogger(__name__)
 
-SEND_JOB = "delivery.send_emails"
+SEND_EMAILS_JOB = "delivery.send_emails"
 SWEEP_JOB = "delivery.sweep"
 # Longer than an SMTP timeout, so a live worker's claim never expires under it.
 LEASE = timedelta(minutes=5)
@@ -127,7 +127,7 @@ async def queue_email(email: Email) -> Email:
         assert existing is not None
         return existing
     EMAILS.labels("queued").inc()
-    await jobs.enqueue(SEND_JOB, email_ids=[str(email.id)])
+    await jobs.enqueue(SEND_EMAILS_JOB, email_ids=[str(email.id)])
     return email
 
 
@@ -144,7 +144,7 @@ async def _enqueue_sends(count: int, **clock: Any) -> None:
     """Send jobs for `count` due emails: one per batch, at most a few. Each keeps going
     until nothing is due, so none is left for the next sweep."""
     for _ in range(min(SEND_JOBS_PER_WRITE, -(-count // SEND_BATCH))):
-        await jobs.enqueue(SEND_JOB, email_ids=None, **clock)
+        await jobs.enqueue(SEND_EMAILS_JOB, email_ids=None, **clock)
 
 
 # --- sending -----------------------------------------------------------------------------
@@ -297,11 +297,11 @@ async def _record(claimed: Sequence[Email], outcomes: dict[Any, Outcome], now: d
     # the server away, the emails after these wait too: that job sends whatever is due then.
     away = [at for email, at in retries if _lost_connection(outcomes[email.id])]
     if away:
-        await jobs.enqueue(SEND_JOB, countdown=_seconds_until(min(away)), email_ids=None)
+        await jobs.enqueue(SEND_EMAILS_JOB, countdown=_seconds_until(min(away)), email_ids=None)
     for email, retry_at in retries:
         if not _lost_connection(outcomes[email.id]):
             await jobs.enqueue(
-                SEND_JOB, countdown=_seconds_until(retry_at), email_ids=[str(email.id)]
+                SEND_EMAILS_JOB, countdown=_seconds_until(retry_at), email_ids=[str(email.id)]
             )
 
 
@@ -396,7 +396,7 @@ async def _send_batch(
     return outcomes
 
 
-@jobs.job(SEND_JOB, queue=jobs.EMAIL_QUEUE)
+@jobs.job(SEND_EMAILS_JOB, queue=jobs.EMAIL_QUEUE)
 async def send_emails(*, email_ids: list[str] | None = None, now: datetime | None = None) -> int:
     """Send due emails (these ones, or any) a batch at a time until none is due, over a few
     connections kept for the whole run; returns how many were sent."""
@@ -482,16 +482,6 @@ async def outbox_gauges() -> Gauges:
     }
 
 
-async def email_counts(match: dict[str, Any]) -> dict[str, int]:
-    """How many emails matching `match` are in each status."""
-    counts = {status.value: 0 for status in EmailStatus}
-    for row in await aggregate(
-        Email, [{"$match": match}, {"$group": {"_id": "$status", "count": {"$sum": 1}}}]
-    ):
-        counts[row["_id"]] = row["count"]
-    return counts
-
-
 # --- what a person sees and requeues -----------------------------------------------------
 
 
@@ -521,7 +511,7 @@ async def retry_email(*, email_id: PydanticObjectId, scope: dict[str, Any]) -> E
     )
     if raw is None:
         raise Conflict(f"Only a failed or dead email can be sent again; this one is {email.status}")
-    await jobs.enqueue(SEND_JOB, email_ids=[str(email_id)])
+    await jobs.enqueue(SEND_EMAILS_JOB, email_ids=[str(email_id)])
     return Email.model_validate(raw)
 
 

@@ -260,15 +260,6 @@ async def _schools_of_children(student_ids: list[PydanticObjectId]) -> set[Pydan
     return await directory.live_school_ids(student_ids)
 
 
-async def administers_user(admin: User, user: User) -> bool:
-    """An admin acts on a user only when they administer every school of that user.
-
-    One shared school is not enough: it would let the admin of a small school take over an
-    admin, teacher or parent who also belongs to a school they do not run.
-    """
-    return _administers_all(admin, await schools_of(user))
-
-
 def _administers_all(admin: User, schools: set[PydanticObjectId]) -> bool:
     return bool(schools) and all(is_school_admin(admin, school_id) for school_id in schools)
 
