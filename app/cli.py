@@ -152,10 +152,7 @@ def run_embedded_workers(app: FastAPI, workers: Any, *, owns_all_work: bool) -> 
     due digests and scheduled announcements go, at once rather than after leases and beat's
     first minute.
     """
-    from app.announcements.service import PUBLISH_DUE_JOB
-    from app.core.jobs import enqueue, relay_due_jobs
-    from app.delivery.service import SWEEP_JOB
-    from app.notifications.digests import SCAN_JOB
+    from app.core.jobs import enqueue_start_runs, relay_due_jobs
 
     inner = app.router.lifespan_context
 
@@ -166,11 +163,10 @@ def run_embedded_workers(app: FastAPI, workers: Any, *, owns_all_work: bool) -> 
             application.state.liveness_checks.append(workers.dead)
             if owns_all_work:
                 await relay_due_jobs(everything=True)
-                await enqueue(SWEEP_JOB, all_leases=True)
-                # Beat's first run of these is a minute away: what fell due while dev was
+                # The periodic jobs' start-up runs (`at_start=` where each is declared):
+                # beat's first run is a minute away, and what fell due while dev was
                 # stopped goes now.
-                await enqueue(SCAN_JOB)
-                await enqueue(PUBLISH_DUE_JOB)
+                await enqueue_start_runs()
             watch = asyncio.create_task(_watch(workers))
             try:
                 yield state

@@ -173,7 +173,7 @@ async def fan_out(*, announcement_id: str) -> int:
     return created
 
 
-@jobs.job(PUBLISH_DUE_JOB)
+@jobs.job(PUBLISH_DUE_JOB, every=timedelta(minutes=1), at_start=True)
 async def publish_due(*, now: datetime | None = None) -> int:
     """Start the fan-out of every scheduled announcement whose time has come (beat, every minute).
 

@@ -416,7 +416,8 @@ async def send_emails(*, email_ids: list[str] | None = None, now: datetime | Non
     return sent
 
 
-@jobs.job(SWEEP_JOB)
+# At start every email being sent is an orphan: dev is the only process on its database.
+@jobs.job(SWEEP_JOB, every=timedelta(minutes=1), at_start={"all_leases": True})
 async def sweep(*, now: datetime | None = None, all_leases: bool = False) -> int:
     """Hand back emails whose sender died (lease expired) and send everything due (beat).
     `all_leases`: every email being sent is an orphan (the start of the only process)."""

@@ -7,7 +7,7 @@ no query or email grows without bound.
 from __future__ import annotations
 
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId, SortDirection
@@ -40,7 +40,7 @@ DIGEST_PAGE = 100
 SCAN_PAGE = 1000
 
 
-@jobs.job(SCAN_JOB)
+@jobs.job(SCAN_JOB, every=timedelta(minutes=1), at_start=True)
 async def scan(*, now: datetime | None = None) -> int:
     """Enqueue one digest job per user whose digest is due (beat, every minute)."""
     # A time given by the caller (a replay, a test's clock) is the send jobs' time too;
