@@ -19,14 +19,14 @@ from app.auth import directory
 from app.auth.models import Role, User
 from app.core import jobs
 from app.core.db import aggregate, collection
-from app.core.errors import NotFound, Unprocessable
+from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.pagination import PageParams, newest_first_page
 from app.core.security import as_utc, utcnow
 from app.core.timezones import zone_or_utc
 from app.grades import notices
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind, subject_key
 from app.grades.schemas import GradeCreate, GradeSummary, GradeUpdate, SubjectSummary
-from app.schools import hooks as school_hooks
+from app.schools import service as schools_service
 from app.schools.models import School, SchoolClass
 
 # Old enough for any record a school still keeps about a current pupil.
@@ -61,12 +61,35 @@ def _check_scale(school: School, value: int) -> None:
         )
 
 
-@school_hooks.grade_scale_changing.connect
 async def count_grades_outside(*, school_id: PydanticObjectId, low: int, high: int) -> int:
     """Grades of the school a new scale low..high would leave outside it."""
     return await Grade.find(
         {"school_id": school_id, "$or": [{"value": {"$lt": low}}, {"value": {"$gt": high}}]}
     ).count()
+
+
+async def update_school(
+    *,
+    school: School,
+    name: str | None = None,
+    timezone: str | None = None,
+    grade_scale: tuple[int, int] | None = None,
+) -> School:
+    """Rename a school or change its time zone or grade scale, refusing a scale that would
+    leave some of its grades outside (they would break averages and could no longer be
+    corrected). The flow lives here, above schools, because only this layer knows both."""
+    if grade_scale is not None:
+        low, high = grade_scale
+        assert school.id is not None
+        outside = await count_grades_outside(school_id=school.id, low=low, high=high)
+        if outside:
+            raise Conflict(
+                f"{outside} existing grade(s) of this school fall outside {low}..{high}; "
+                "correct or delete them before narrowing the scale"
+            )
+    return await schools_service.update_school(
+        school=school, name=name, timezone=timezone, grade_scale=grade_scale
+    )
 
 
 def _same_subject(a: str, b: str) -> bool:

@@ -27,7 +27,6 @@ from app.core.db import collection, facets, parse_object_id
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import PageParams, decode_cursor, encode_cursor, newest_first_page
 from app.core.security import utcnow
-from app.schools import hooks
 from app.schools.access import is_school_admin, load_school
 from app.schools.models import GradeScale, School, SchoolClass
 
@@ -105,7 +104,9 @@ async def update_school(
     timezone: str | None = None,
     grade_scale: tuple[int, int] | None = None,
 ) -> School:
-    """Rename a school or change its time zone or grade scale."""
+    """Rename a school or change its time zone or grade scale. Whether a new scale would
+    strand existing grades is the caller's question (grades.service.update_school asks it):
+    this layer does not know grades."""
     changes: dict[str, Any] = {}
     if name is not None:
         changes["name"] = name
@@ -113,15 +114,6 @@ async def update_school(
         changes["timezone"] = timezone
     if grade_scale is not None:
         low, high = grade_scale
-        # Grades off the scale would break averages and could no longer be corrected.
-        outside = sum(
-            await hooks.grade_scale_changing.send(school_id=school.id, low=low, high=high)
-        )
-        if outside:
-            raise Conflict(
-                f"{outside} existing grade(s) of this school fall outside {low}..{high}; "
-                "correct or delete them before narrowing the scale"
-            )
         changes["grade_scale"] = {"min": low, "max": high}
     if not changes:
         return school
