@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,23 @@ def test_only_the_db_seam_names_the_driver() -> None:
         if "get_motor_collection" in line or "motor." in line
     ]
     assert offenders == []
+
+
+def test_every_package_and_module_has_a_layer() -> None:
+    """A package left out of the layers contract is checked by nothing: its imports could
+    point anywhere and lint-imports would still pass."""
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        contracts = tomllib.load(file)["tool"]["importlinter"]["contracts"]
+    named = {
+        module.strip()
+        for contract in contracts
+        if contract["type"] == "layers"
+        for layer in contract["layers"]
+        for module in layer.replace(":", "|").split("|")
+    }
+    top_level = {
+        f"app.{path.stem}"
+        for path in (ROOT / "app").iterdir()
+        if path.name != "__init__.py" and (path.suffix == ".py" or (path / "__init__.py").exists())
+    }
+    assert sorted(top_level - named) == []
