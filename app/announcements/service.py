@@ -9,20 +9,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from app.announcements import repository
 from app.announcements.models import Announcement, AnnouncementStatus
 from app.announcements.schemas import AnnouncementIn, AnnouncementStats
 from app.auth import directory
 from app.auth.models import Role, User
 from app.core import jobs
-from app.core.db import aggregate, collection, facets, parse_object_id
+from app.core.db import parse_object_id
 from app.core.errors import Conflict
 from app.core.pagination import (
     newest_first_filter,
-    newest_first_page,
-    newest_first_sort,
     next_cursor,
 )
 from app.core.security import as_utc, to_millisecond, utcnow
@@ -61,7 +59,7 @@ async def find_replay(
     """The announcement an earlier request with this Idempotency-Key created, if any."""
     if idempotency_key is None:
         return None
-    existing = await Announcement.find_one({"idempotency_scope": f"{author.id}:{idempotency_key}"})
+    existing = await repository.by_idempotency_scope(f"{author.id}:{idempotency_key}")
     if existing is not None and existing.request_fingerprint != _fingerprint(body):
         raise Conflict("This Idempotency-Key was already used with a different request body")
     return existing
@@ -96,7 +94,7 @@ async def create_announcement(
         request_fingerprint=_fingerprint(body) if idempotency_key else None,
     )
     try:
-        await announcement.insert()
+        await repository.insert(announcement)
     except DuplicateKeyError:
         # The same key raced in from a parallel request: answer as a replay.
         replay = await find_replay(author=author, idempotency_key=idempotency_key, body=body)
@@ -111,7 +109,7 @@ async def create_announcement(
 @jobs.job(FANOUT_JOB, queue=jobs.FANOUT_QUEUE)
 async def fan_out(*, announcement_id: str) -> int:
     """Notify the announcement's audience; safe to run again (dedupe key per recipient)."""
-    announcement = await Announcement.get(PydanticObjectId(announcement_id))
+    announcement = await repository.get(PydanticObjectId(announcement_id))
     if announcement is None or announcement.status in (
         AnnouncementStatus.cancelled,
         AnnouncementStatus.scheduled,
@@ -120,10 +118,7 @@ async def fan_out(*, announcement_id: str) -> int:
     school = await schools.school_by_id(announcement.school_id)
     if school is None or school.deleted_at is not None:
         # Left in `publishing`, the stalled-fan-out sweep would retry it forever.
-        await collection(Announcement).update_one(
-            {"_id": announcement.id},
-            {"$set": {"status": AnnouncementStatus.cancelled, "cancelled_at": utcnow()}},
-        )
+        await repository.cancel(announcement.id)
         return 0
     recipients = await fanout.announcement_recipients(
         school=school,
@@ -153,15 +148,8 @@ async def fan_out(*, announcement_id: str) -> int:
     # Who was reached, not who was expanded: soft-deleted roster members and people who
     # turned both channels off got nothing. Counted after the writes, so a re-run agrees.
     reached = await notifications.count_for_event(announcement.event_key)
-    await collection(Announcement).update_one(
-        {"_id": announcement.id},
-        {
-            "$set": {
-                "status": AnnouncementStatus.published,
-                "recipients": reached,
-                "published_at": announcement.published_at or utcnow(),
-            }
-        },
+    await repository.mark_published(
+        announcement.id, recipients=reached, published_at=announcement.published_at or utcnow()
     )
     return created
 
@@ -174,7 +162,6 @@ async def publish_due(*, now: datetime | None = None) -> int:
     a fan-out stalled in `publishing` (its worker died) is sent again.
     """
     now = now or utcnow()
-    documents = collection(Announcement)
     started = 0
     due = {"status": AnnouncementStatus.scheduled, "publish_at": {"$lte": now}}
     stalled = {
@@ -183,14 +170,10 @@ async def publish_due(*, now: datetime | None = None) -> int:
     }
     for condition in (due, stalled):
         while True:
-            claimed = await documents.find_one_and_update(
-                condition,
-                {"$set": {"status": AnnouncementStatus.publishing, "publishing_since": now}},
-                return_document=ReturnDocument.AFTER,
-            )
+            claimed = await repository.claim_for_publishing(condition, now=now)
             if claimed is None:
                 break
-            await jobs.enqueue(FANOUT_JOB, announcement_id=str(claimed["_id"]))
+            await jobs.enqueue(FANOUT_JOB, announcement_id=claimed)
             started += 1
     return started
 
@@ -204,9 +187,8 @@ async def announcement_stats(announcement: Announcement) -> AnnouncementStats:
     # One round trip: the announcement is the anchor each figure joins from (its
     # notifications by event key, its emails by id); notifications and delivery write
     # their own stages, and only this layer needs both.
-    figures = await facets(
-        Announcement,
-        {"_id": announcement.id},
+    figures = await repository.figures(
+        announcement.id,
         {
             "notifications": notifications.event_figure_stages(announcement.event_key),
             "emails": delivery.email_count_stages(key_field="announcement_id"),
@@ -226,18 +208,11 @@ async def announcement_stats(announcement: Announcement) -> AnnouncementStats:
 
 async def cancel_announcement(*, announcement: Announcement) -> Announcement:
     """Cancel a scheduled announcement before it goes out."""
-    updated = await collection(Announcement).find_one_and_update(
-        {"_id": announcement.id, "status": AnnouncementStatus.scheduled},
-        {"$set": {"status": AnnouncementStatus.cancelled, "cancelled_at": utcnow()}},
-        return_document=ReturnDocument.AFTER,
-    )
+    updated = await repository.cancel_scheduled(announcement.id)
     if updated is None:
         state = announcement.status.value
         raise Conflict(f"Only a scheduled announcement can be cancelled; this one is {state}")
-    return Announcement.model_validate(updated)
-
-
-EVENT_KEY_PREFIX = "announcement:"
+    return updated
 
 
 async def list_announcements(
@@ -254,31 +229,19 @@ async def list_announcements(
             s for s in user.school_ids if "school_id" not in query or s == query["school_id"]
         ]
         query["school_id"] = {"$in": schools_of_admin}
-        return await newest_first_page(Announcement, query, limit=limit, cursor=cursor)
+        return await repository.newest_first(query, limit=limit, cursor=cursor)
     after = newest_first_filter("created_at", cursor)
     page = {"$and": [query, after]} if after else query
-    authored = (
-        await Announcement.find({"$and": [page, {"author_id": user.id}]})
-        .sort(newest_first_sort("created_at"))
-        .limit(limit + 1)
-        .to_list()
-    )
+    authored = await repository.newest_authored(page, user.id, limit=limit + 1)
     # Addressed to them: they were notified, in the inbox or by email only. Announcements
     # newest first, each kept when its event notified this user (one indexed lookup per
     # announcement, on the notification's event key and recipient), until the page is
     # full: the work is bounded by the page, not by everything the user ever received.
-    rows = await aggregate(
-        Announcement,
-        [
-            {"$match": page},
-            {"$sort": {"created_at": -1, "_id": -1}},
-            {"$addFields": {"_event_key": {"$concat": [EVENT_KEY_PREFIX, {"$toString": "$_id"}]}}},
-            *notifications.notified_stages(recipient_id=user.id, event_key_field="_event_key"),
-            {"$limit": limit + 1},
-            {"$project": {"_event_key": 0}},
-        ],
+    received = await repository.newest_kept(
+        page,
+        notifications.notified_stages(recipient_id=user.id, event_key_field="_event_key"),
+        limit=limit + 1,
     )
-    received = [Announcement.model_validate(row) for row in rows]
     both = {a.id: a for a in [*authored, *received]}.values()
     newest = sorted(both, key=lambda a: (as_utc(a.created_at), a.id), reverse=True)
     return next_cursor(newest[: limit + 1], limit, "created_at")

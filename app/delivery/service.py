@@ -134,7 +134,7 @@ async def queue_email(email: Email) -> Email:
 async def queue_emails(emails: Sequence[Email]) -> int:
     """Write a batch with one unordered insert (keys already there are skipped), then one job."""
     documents = [e.model_dump(by_alias=True, exclude={"id"}) for e in emails]
-    written = await insert_many_ignoring_duplicates(collection(Email), documents)
+    written = await insert_many_ignoring_duplicates(Email, documents)
     EMAILS.labels("queued").inc(written)
     await _enqueue_sends(written)
     return written
