@@ -207,11 +207,21 @@ async def find_rows(
 
 
 async def find_row(
-    model: type[Document], query: dict[str, Any], projection: dict[str, Any] | None = None
+    model: type[Document],
+    query: dict[str, Any],
+    projection: dict[str, Any] | None = None,
+    *,
+    sort: list[tuple[str, int]] | None = None,
 ) -> dict[str, Any] | None:
-    """The first raw document matching `query` (only the `projection`'s fields), or None."""
-    row: dict[str, Any] | None = await collection(model).find_one(query, projection)
+    """The first raw document matching `query` in `sort` order (only the `projection`'s
+    fields), or None."""
+    row: dict[str, Any] | None = await collection(model).find_one(query, projection, sort=sort)
     return row
+
+
+async def count(model: type[Document], query: dict[str, Any]) -> int:
+    """How many documents match `query`."""
+    return int(await collection(model).count_documents(query))
 
 
 async def distinct(model: type[Document], field: str, query: dict[str, Any]) -> list[Any]:

@@ -31,18 +31,12 @@ from pymongo.errors import DuplicateKeyError
 from app.core import jobs
 from app.core.config import Settings, get_settings
 from app.core.db import (
-    aggregate,
-    claim_many,
-    claim_one,
-    collection,
-    insert_many_ignoring_duplicates,
     joined,
-    update_each,
 )
 from app.core.errors import Conflict, NotFound
 from app.core.metrics import EMAIL_DELAY, EMAILS, Gauges
-from app.core.pagination import newest_first_page
 from app.core.security import as_utc, utcnow
+from app.delivery import repository
 from app.delivery.message import MessageBuilder
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.delivery.render import Rendered
@@ -115,13 +109,13 @@ def new_email(
 
 async def find_email(key: str) -> Email | None:
     """The email written with this idempotency key, if any."""
-    return await Email.find_one({"idempotency_key": key})
+    return await repository.by_key(key)
 
 
 async def queue_email(email: Email) -> Email:
     """Write one email to the outbox (or find the one with its key) and ask a worker to send it."""
     try:
-        await email.insert()
+        await repository.insert(email)
     except DuplicateKeyError:
         existing = await find_email(email.idempotency_key)
         assert existing is not None
@@ -133,8 +127,7 @@ async def queue_email(email: Email) -> Email:
 
 async def queue_emails(emails: Sequence[Email]) -> int:
     """Write a batch with one unordered insert (keys already there are skipped), then one job."""
-    documents = [e.model_dump(by_alias=True, exclude={"id"}) for e in emails]
-    written = await insert_many_ignoring_duplicates(Email, documents)
+    written = await repository.insert_new(emails)
     EMAILS.labels("queued").inc(written)
     await _enqueue_sends(written)
     return written
@@ -216,19 +209,15 @@ async def claim(
     query: dict[str, Any] = {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}}
     if email_ids is not None:
         query["_id"] = {"$in": list(email_ids)}
-    claimed = await claim_many(
-        Email,
+    return await repository.claim(
         query,
         {
             "$set": {"status": EmailStatus.sending, "lease_until": now + LEASE},
             "$inc": {"attempts": 1},
         },
-        token_field="lease_token",
         token=uuid.uuid4().hex,
-        sort=[("next_attempt_at", 1)],
         limit=limit,
     )
-    return [Email.model_validate(raw) for raw in claimed]
 
 
 def _this_claim(email: Email) -> dict[str, Any]:
@@ -288,7 +277,7 @@ async def _record(claimed: Sequence[Email], outcomes: dict[Any, Outcome], now: d
             )
             update = {"$set": changes_of_failure}
         changes.append((_this_claim(email), update))
-    settled = await update_each(Email, changes)
+    settled = await repository.settle(changes)
     if settled < len(changes):
         # Some verdicts came too late (another worker holds those emails now). Their retry
         # jobs below are harmless: a job sends only what is due when it runs.
@@ -424,11 +413,10 @@ async def sweep(*, now: datetime | None = None, all_leases: bool = False) -> int
     # A time given by the caller (a replay, a test's clock) is the send jobs' time too.
     clock: dict[str, Any] = {"now": now} if now is not None else {}
     now = now or utcnow()
-    documents = collection(Email)
     orphaned: dict[str, Any] = {"status": EmailStatus.sending}
     if not all_leases:
         orphaned["lease_until"] = {"$lt": now}
-    await documents.update_many(
+    await repository.update_all(
         orphaned,
         {
             "$set": {
@@ -439,7 +427,7 @@ async def sweep(*, now: datetime | None = None, all_leases: bool = False) -> int
             }
         },
     )
-    due = await documents.count_documents(
+    due = await repository.count(
         {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}}
     )
     await _enqueue_sends(due, **clock)
@@ -454,25 +442,15 @@ async def outbox_gauges() -> Gauges:
     queries on the status indexes, never a scan of the sent ones. A failed email waits for
     its retry, so it counts as not yet sent."""
     now = utcnow()
-    documents = collection(Email)
     waiting = (EmailStatus.pending, EmailStatus.sending, EmailStatus.failed)
-    counted = await aggregate(
-        Email,
-        [
-            {"$match": {"status": {"$in": [status.value for status in waiting]}}},
-            {"$group": {"_id": "$status", "count": {"$sum": 1}}},
-        ],
-    )
-    by_status = {row["_id"]: row["count"] for row in counted}
+    by_status = await repository.counts_by_status(waiting)
     depth = [
         ({"status": status.value}, float(by_status.get(status.value, 0))) for status in waiting
     ]
-    oldest = await documents.find_one(
-        {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}},
-        sort=[("next_attempt_at", 1)],
-        projection={"next_attempt_at": 1},
+    oldest = await repository.oldest_attempt_at(
+        {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}}
     )
-    age = (now - as_utc(oldest["next_attempt_at"])).total_seconds() if oldest else 0.0
+    age = (now - as_utc(oldest)).total_seconds() if oldest else 0.0
     return {
         "schoolbell_outbox_emails": ("Emails in the outbox not yet sent, by status.", depth),
         "schoolbell_outbox_oldest_due_age_seconds": (
@@ -492,7 +470,7 @@ async def list_emails(
     """Emails within `scope` (the caller's schools, an announcement) in these statuses,
     newest first."""
     query: dict[str, Any] = {**scope, "status": {"$in": list(statuses)}}
-    return await newest_first_page(Email, query, limit=limit, cursor=cursor)
+    return await repository.newest_first(query, limit=limit, cursor=cursor)
 
 
 def _requeued() -> dict[str, Any]:
@@ -504,23 +482,22 @@ def _requeued() -> dict[str, Any]:
 
 async def retry_email(*, email_id: PydanticObjectId, scope: dict[str, Any]) -> Email:
     """Send a failed or dead email again, now. 404 outside `scope`; 409 unless it failed."""
-    email = await Email.find_one({**scope, "_id": email_id})
+    email = await repository.find_in(scope, email_id)
     if email is None:
         raise NotFound("Email not found")
-    raw = await claim_one(
-        Email, {"_id": email_id, "status": {"$in": RETRYABLE_STATUSES}}, _requeued()
+    requeued = await repository.claim_one(
+        {"_id": email_id, "status": {"$in": RETRYABLE_STATUSES}}, _requeued()
     )
-    if raw is None:
+    if requeued is None:
         raise Conflict(f"Only a failed or dead email can be sent again; this one is {email.status}")
     await jobs.enqueue(SEND_EMAILS_JOB, email_ids=[str(email_id)])
-    return Email.model_validate(raw)
+    return requeued
 
 
 async def retry_emails(*, scope: dict[str, Any], statuses: Sequence[EmailStatus]) -> int:
     """Send every failed or dead email within `scope` again, now; returns how many."""
     wanted = [s for s in statuses if s in RETRYABLE_STATUSES]
-    result = await collection(Email).update_many({**scope, "status": {"$in": wanted}}, _requeued())
-    requeued = int(result.modified_count)
+    requeued = await repository.update_all({**scope, "status": {"$in": wanted}}, _requeued())
     await _enqueue_sends(requeued)
     return requeued
 
