@@ -10,8 +10,9 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
+from app.auth import repository
 from app.auth.models import Role, User, normalize_email
-from app.core.db import aggregate, collection, having_joined, joined
+from app.core.db import having_joined, joined
 
 
 async def live_users(user_ids: Sequence[PydanticObjectId]) -> list[User]:
@@ -21,10 +22,10 @@ async def live_users(user_ids: Sequence[PydanticObjectId]) -> list[User]:
 
 async def member_ids(school_id: PydanticObjectId, role: Role) -> list[PydanticObjectId]:
     """Ids of the school's live members in this role, without loading their records."""
-    cursor = collection(User).find(
+    rows = await repository.user_rows(
         {"school_ids": school_id, "role": role, "deleted_at": None}, {"_id": 1}
     )
-    return [PydanticObjectId(row["_id"]) async for row in cursor]
+    return [PydanticObjectId(row["_id"]) for row in rows]
 
 
 # Fields user records held for notifications before it kept them in its own collection;
@@ -40,26 +41,27 @@ async def users_with_moved_out_fields(
     query: dict[str, Any] = {"$or": [{field: {"$exists": True}} for field in MOVED_OUT_FIELDS]}
     if after is not None:
         query["_id"] = {"$gt": after}
-    cursor = collection(User).find(
+    return await repository.user_rows(
         query,
         {"_id": 1, **{field: 1 for field in MOVED_OUT_FIELDS}},
         sort=[("_id", 1)],
         limit=limit,
     )
-    return [row async for row in cursor]
 
 
 async def drop_moved_out_fields(user_ids: Sequence[PydanticObjectId]) -> None:
     """Forget the MOVED_OUT_FIELDS of these user records, once their new owner has a copy."""
-    await collection(User).update_many(
+    await repository.update_users(
         {"_id": {"$in": list(user_ids)}}, {"$unset": {field: "" for field in MOVED_OUT_FIELDS}}
     )
 
 
 async def live_user_ids(user_ids: Sequence[PydanticObjectId]) -> set[PydanticObjectId]:
     """Which of these ids (a caller's page) are live users, reading only their ids."""
-    cursor = collection(User).find({"_id": {"$in": list(user_ids)}, "deleted_at": None}, {"_id": 1})
-    return {PydanticObjectId(row["_id"]) async for row in cursor}
+    rows = await repository.user_rows(
+        {"_id": {"$in": list(user_ids)}, "deleted_at": None}, {"_id": 1}
+    )
+    return {PydanticObjectId(row["_id"]) for row in rows}
 
 
 async def live_user_by_email(email: str) -> User | None:
@@ -69,15 +71,15 @@ async def live_user_by_email(email: str) -> User | None:
 
 async def live_role(user_id: PydanticObjectId) -> Role | None:
     """The role of the live user with this id (None when there is none), reading only it."""
-    row = await collection(User).find_one({"_id": user_id, "deleted_at": None}, {"role": 1})
+    row = await repository.user_row({"_id": user_id, "deleted_at": None}, {"role": 1})
     return Role(row["role"]) if row is not None else None
 
 
 async def full_names(user_ids: Sequence[PydanticObjectId]) -> dict[PydanticObjectId, str]:
     """The names of these users, deleted ones too (who gave a grade stays who gave it),
     reading only their names."""
-    cursor = collection(User).find({"_id": {"$in": list(user_ids)}}, {"full_name": 1})
-    return {PydanticObjectId(row["_id"]): row["full_name"] async for row in cursor}
+    rows = await repository.user_rows({"_id": {"$in": list(user_ids)}}, {"full_name": 1})
+    return {PydanticObjectId(row["_id"]): row["full_name"] for row in rows}
 
 
 async def live_user_joined(
@@ -95,7 +97,7 @@ async def live_user_joined(
     if role is not None:
         match["role"] = role.value
     pipeline = [{"$match": match}, *stages]
-    rows = await aggregate(User, pipeline)
+    rows = await repository.user_aggregate(pipeline)
     if not rows:
         return None
     row = rows[0]
@@ -106,7 +108,7 @@ async def live_user_joined(
 async def live_school_ids(user_ids: Sequence[PydanticObjectId]) -> set[PydanticObjectId]:
     """The schools any of these live users (a parent's children: a few) belong to, reading
     only those."""
-    found = await collection(User).distinct(
+    found = await repository.distinct_of_users(
         "school_ids", {"_id": {"$in": list(user_ids)}, "deleted_at": None}
     )
     return {PydanticObjectId(school_id) for school_id in found}
@@ -119,7 +121,7 @@ async def live_members_joined(
     ids of the live members in this role of these schools, in one round trip: their
     records never leave the server."""
     match = {"role": role.value, "school_ids": {"$in": list(school_ids)}, "deleted_at": None}
-    return await aggregate(User, [{"$match": match}, {"$project": {"_id": 1}}, *stages])
+    return await repository.user_aggregate([{"$match": match}, {"$project": {"_id": 1}}, *stages])
 
 
 # --- users in figures: stages another layer composes into one aggregation ---------------

@@ -7,9 +7,8 @@ import re
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 
-from app.auth import hooks, sessions, tokens, user_cache
+from app.auth import hooks, repository, sessions, tokens, user_cache
 from app.auth.models import (
     AccountTokenPurpose,
     Locale,
@@ -25,7 +24,7 @@ from app.auth.schemas import (
     UserUpdateIn,
 )
 from app.core.config import Settings
-from app.core.db import DuplicateKeyError, collection
+from app.core.db import DuplicateKeyError
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.pagination import PageParams, newest_first_page
 from app.core.security import (
@@ -164,16 +163,12 @@ async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = Fa
     assert user.id is not None
     if updates:
         try:
-            raw = await collection(User).find_one_and_update(
-                {"_id": user.id, "deleted_at": None},
-                {"$set": updates},
-                return_document=ReturnDocument.AFTER,
-            )
+            updated = await repository.update_live_user(user.id, updates)
         except DuplicateKeyError as exc:
             raise Conflict(EMAIL_TAKEN) from exc
-        if raw is None:
+        if updated is None:
             raise NotFound("User not found")
-        previous, user = user, User.model_validate(raw)
+        previous, user = user, updated
         await user_cache.forget_user(user.id)  # type: ignore[arg-type]
         if previous.timezone != user.timezone:
             await hooks.timezone_changed.send(user=previous, timezone=user.timezone)
@@ -185,7 +180,7 @@ async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = Fa
 
 async def join_school(user_id: PydanticObjectId, school_id: PydanticObjectId) -> None:
     """Record that the user belongs to the school (idempotent)."""
-    await collection(User).update_one({"_id": user_id}, {"$addToSet": {"school_ids": school_id}})
+    await repository.update_user({"_id": user_id}, {"$addToSet": {"school_ids": school_id}})
     await user_cache.forget_user(user_id)
 
 
@@ -272,7 +267,7 @@ async def delete_user(*, actor: User, user: User) -> None:
         raise Conflict("You cannot delete your own account")
     assert user.id is not None
     now = utcnow()
-    await collection(User).update_one(
+    await repository.update_user(
         {"_id": user.id, "deleted_at": None}, {"$set": {"deleted_at": now}}
     )
     await sessions.end_every_session(user.id, now)

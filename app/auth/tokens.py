@@ -11,7 +11,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from app.auth import sessions, user_cache
+from app.auth import repository, sessions, user_cache
 from app.auth.models import (
     AccountToken,
     AccountTokenPurpose,
@@ -20,7 +20,6 @@ from app.auth.models import (
 )
 from app.auth.schemas import MAX_EMAIL_LENGTH, MAX_TOKEN_LENGTH
 from app.core.config import Settings
-from app.core.db import collection
 from app.core.errors import BadRequest
 from app.core.security import (
     hash_password_async,
@@ -57,26 +56,22 @@ INVALID_LINK = "The link is invalid, already used or expired"
 async def _redeem_account_token(*, token: str, purpose: AccountTokenPurpose) -> dict[str, Any]:
     """Spend a token; the caller acts only if the account still has the address it proves."""
     now = utcnow()
-    redeemed = await collection(AccountToken).find_one_and_update(
+    redeemed = await repository.redeem_account_token(
         {
             "token_hash": hash_token(token),
             "purpose": purpose.value,
-            "used_at": None,
             "expires_at": {"$gt": now},
             "email": {"$ne": None},
         },
-        {"$set": {"used_at": now}},
+        now,
     )
     if redeemed is None:
         raise BadRequest(INVALID_LINK)
-    return {"_id": redeemed["user_id"], "email": redeemed["email"], "deleted_at": None}
+    return {"_id": redeemed.user_id, "email": redeemed.email, "deleted_at": None}
 
 
 async def burn_account_tokens(user_id: PydanticObjectId, *purposes: AccountTokenPurpose) -> None:
-    await collection(AccountToken).update_many(
-        {"user_id": user_id, "purpose": {"$in": [p.value for p in purposes]}, "used_at": None},
-        {"$set": {"used_at": utcnow()}},
-    )
+    await repository.burn_account_tokens(user_id, [p.value for p in purposes], utcnow())
 
 
 async def _queue_account_mail(*, user: User, template: str, token: str, **context: object) -> None:
@@ -118,8 +113,7 @@ async def send_verification(*, settings: Settings, user: User) -> None:
 async def verify_email(*, token: str) -> None:
     """Redeem a verification token and mark the address it was mailed to verified."""
     bound = await _redeem_account_token(token=token, purpose=AccountTokenPurpose.verify_email)
-    result = await collection(User).update_one(bound, {"$set": {"email_verified": True}})
-    if result.matched_count == 0:
+    if not await repository.update_user(bound, {"$set": {"email_verified": True}}):
         raise BadRequest(INVALID_LINK)
     await user_cache.forget_user(PydanticObjectId(bound["_id"]))
 
@@ -185,10 +179,9 @@ async def reset_password(*, token: str, new_password: str) -> None:
     password_hash = await hash_password_async(new_password)
     now = utcnow()
     # The mailbox the token went to answered, and the account still has that address.
-    result = await collection(User).update_one(
+    if not await repository.update_user(
         bound, {"$set": {"password_hash": password_hash, "email_verified": True}}
-    )
-    if result.matched_count == 0:
+    ):
         raise BadRequest(INVALID_LINK)
     user_id = PydanticObjectId(bound["_id"])
     await burn_account_tokens(user_id, AccountTokenPurpose.password_reset)
