@@ -1,7 +1,7 @@
 """What other domains read about users, through auth, which owns the users collection:
-live users by id or email, members of a school, names, and the aggregation stages that
-figures and relation checks compose; and the fields user records once held for another
-domain, handed over once."""
+live users by id or email, members of schools, names, the aggregation stages that the
+figures of /stats compose; and the fields user records once held for another domain,
+handed over once."""
 
 from __future__ import annotations
 
@@ -82,29 +82,6 @@ async def full_names(user_ids: Sequence[PydanticObjectId]) -> dict[PydanticObjec
     return {PydanticObjectId(row["_id"]): row["full_name"] for row in rows}
 
 
-async def live_user_joined(
-    user_id: PydanticObjectId,
-    *,
-    role: Role | None = None,
-    stages: Sequence[dict[str, Any]],
-    joined: Sequence[str],
-) -> tuple[User, dict[str, Any]] | None:
-    """The live user with this id (and role, if given), and what a higher domain joins to it
-    from its own collections, in one round trip: `stages` ($lookup and $addFields over that
-    domain's collections, ending with a $project that drops what they looked up) add the
-    fields named in `joined`, which come back beside the user."""
-    match: dict[str, Any] = {"_id": user_id, "deleted_at": None}
-    if role is not None:
-        match["role"] = role.value
-    pipeline = [{"$match": match}, *stages]
-    rows = await repository.user_aggregate(pipeline)
-    if not rows:
-        return None
-    row = rows[0]
-    extra = {name: row.pop(name, None) for name in joined}
-    return User.model_validate(row), extra
-
-
 async def live_school_ids(user_ids: Sequence[PydanticObjectId]) -> set[PydanticObjectId]:
     """The schools any of these live users (a parent's children: a few) belong to, reading
     only those."""
@@ -114,14 +91,15 @@ async def live_school_ids(user_ids: Sequence[PydanticObjectId]) -> set[PydanticO
     return {PydanticObjectId(school_id) for school_id in found}
 
 
-async def live_members_joined(
-    school_ids: Sequence[PydanticObjectId], role: Role, *, stages: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """What a higher domain's `stages` ($lookup into its own collections, $group) make of the
-    ids of the live members in this role of these schools, in one round trip: their
-    records never leave the server."""
-    match = {"role": role.value, "school_ids": {"$in": list(school_ids)}, "deleted_at": None}
-    return await repository.user_aggregate([{"$match": match}, {"$project": {"_id": 1}}, *stages])
+async def live_member_ids(
+    school_ids: Sequence[PydanticObjectId], role: Role
+) -> list[PydanticObjectId]:
+    """Ids of the live members in this role of any of these schools, each once."""
+    rows = await repository.user_rows(
+        {"role": role.value, "school_ids": {"$in": list(school_ids)}, "deleted_at": None},
+        {"_id": 1},
+    )
+    return [PydanticObjectId(row["_id"]) for row in rows]
 
 
 # --- users in figures: stages another layer composes into one aggregation ---------------
