@@ -134,7 +134,7 @@ async def can_read_student(user: User, student: User) -> bool:
         return await is_linked_guardian(user.id, student.id)
     if user.role == Role.teacher:
         return await teaches_student(user.id, student.id)
-    return any(is_school_admin(user, school_id) for school_id in student.school_ids)
+    return can_manage_student(user, student)
 
 
 def _linked_joined(*, this_side: str, other_side: str, as_field: str) -> list[dict[str, Any]]:
@@ -341,20 +341,24 @@ async def roster_class(school_id: str, class_id: str, user: CurrentUser) -> Scho
 
 
 def can_manage_student(user: User, student: User) -> bool:
-    """An admin of one of the student's schools."""
-    return any(is_school_admin(user, school_id) for school_id in student.school_ids)
+    """An admin of every school the student is in now.
+
+    One shared school is not enough: the admin of a school the student sat in once, or of
+    one of two they sit in, would read the other school's grades and reach its parents.
+    """
+    return _administers_all(user, set(student.school_ids))
 
 
 async def managed_student(student_id: str, user: AdminUser) -> User:
-    """The student in the path, if the caller administers one of their schools."""
+    """The student in the path, if the caller administers every school of theirs."""
     student = await load_student(student_id)
     if not can_manage_student(user, student):
-        raise Forbidden("You are not an admin of this student's school")
+        raise Forbidden("You are not an admin of every school of this student")
     return student
 
 
 async def code_student(student_id: str, user: CurrentUser) -> User:
-    """The student in the path, if the caller is an admin of their school or their teacher."""
+    """The student in the path, if the caller runs every school of theirs or teaches them."""
     if user.role not in (Role.admin, Role.teacher):
         raise Forbidden("Only the school's admins and the child's teachers issue guardian codes")
     student = await load_student(student_id)
@@ -365,7 +369,9 @@ async def code_student(student_id: str, user: CurrentUser) -> User:
         else can_manage_student(user, student)
     )
     if not allowed:
-        raise Forbidden("You are neither an admin of this student's school nor their teacher")
+        raise Forbidden(
+            "You are neither an admin of every school of this student nor their teacher"
+        )
     return student
 
 
