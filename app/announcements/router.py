@@ -7,7 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from app.announcements import access, service
-from app.announcements.access import ManagedAnnouncement, NewAnnouncement
+from app.announcements.access import (
+    AnnouncementWithEmails,
+    ManagedAnnouncement,
+    NewAnnouncement,
+)
 from app.announcements.schemas import AnnouncementOut, Stats
 from app.auth.access import AdminUser, CurrentUser
 from app.core.db import parse_object_id
@@ -71,7 +75,8 @@ async def list_announcements(
 
 @router.get("/announcements/{announcement_id}")
 async def get_announcement(announcement: ManagedAnnouncement) -> AnnouncementOut:
-    """One announcement with its delivery figures (author and school admins)."""
+    """One announcement with its delivery figures (school admins, and the author while
+    teaching one of its classes)."""
     stats = await service.get_announcement(announcement=announcement)
     return AnnouncementOut.of(announcement, stats)
 
@@ -90,9 +95,10 @@ async def get_stats(admin: AdminUser) -> Stats:
 
 @router.get("/announcements/{announcement_id}/emails", tags=["delivery"])
 async def list_announcement_emails(
-    announcement: ManagedAnnouncement, paging: Paging, statuses: Statuses = None
+    announcement: AnnouncementWithEmails, paging: Paging, statuses: Statuses = None
 ) -> Page[EmailOut]:
-    """An announcement's emails in the given statuses (all when omitted), newest first."""
+    """An announcement's emails in the given statuses (all when omitted), newest first: for
+    the school's admins (teachers read the counts in the announcement's `stats`)."""
     scope = service.announcement_email_scope(announcement)
     rows, cursor = await delivery.list_emails(
         scope=scope,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from beanie import PydanticObjectId
@@ -119,6 +120,27 @@ async def teaches_student(teacher_id: PydanticObjectId, student_id: PydanticObje
             "deleted_at": None,
             "classes": {
                 "$elemMatch": {"student_ids": student_id, "teachers.teacher_id": teacher_id}
+            },
+        },
+        {"_id": 1},
+    )
+    return school is not None
+
+
+async def teaches_a_class_of(
+    teacher_id: PydanticObjectId,
+    school_id: PydanticObjectId,
+    class_ids: Sequence[PydanticObjectId],
+) -> bool:
+    """Whether the teacher teaches one of these classes of this live school now."""
+    if not class_ids:
+        return False
+    school = await collection(School).find_one(
+        {
+            "_id": school_id,
+            "deleted_at": None,
+            "classes": {
+                "$elemMatch": {"id": {"$in": list(class_ids)}, "teachers.teacher_id": teacher_id}
             },
         },
         {"_id": 1},
