@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from beanie import PydanticObjectId
 from fastapi import Depends, Header, Request
 
 from app.announcements import service
@@ -19,7 +20,7 @@ from app.core.db import parse_object_id
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.ratelimit import enforce
 from app.notifications.preferences import Priority
-from app.schools.access import is_school_admin, load_school, teaches_a_class_of
+from app.schools.access import is_school_admin, load_school, schools_of, teaches_a_class_of
 from app.schools.models import School
 
 IdempotencyKey = Annotated[
@@ -135,6 +136,13 @@ async def announcement_with_emails(announcement_id: str, user: CurrentUser) -> A
     return announcement
 
 
+async def reader_schools(user: CurrentUser) -> list[PydanticObjectId]:
+    """The schools whose announcements the caller may be shown: an admin's own, anyone
+    else's current schools (a parent's are their children's); none for a stranger."""
+    return sorted(await schools_of(user))
+
+
+ReaderSchools = Annotated[list[PydanticObjectId], Depends(reader_schools)]
 ManagedAnnouncement = Annotated[Announcement, Depends(managed_announcement)]
 AnnouncementWithEmails = Annotated[Announcement, Depends(announcement_with_emails)]
 

@@ -11,6 +11,7 @@ from app.announcements.access import (
     AnnouncementWithEmails,
     ManagedAnnouncement,
     NewAnnouncement,
+    ReaderSchools,
 )
 from app.announcements.schemas import AnnouncementOut, Stats
 from app.auth.access import AdminUser, CurrentUser
@@ -61,6 +62,7 @@ async def post_announcement(posting: NewAnnouncement) -> AnnouncementOut:
 @router.get("/announcements")
 async def list_announcements(
     user: CurrentUser,
+    schools: ReaderSchools,
     paging: Paging,
     school_id: Annotated[
         str | None, Query(max_length=64, description="Only this school's announcements")
@@ -68,7 +70,11 @@ async def list_announcements(
 ) -> Page[AnnouncementOut]:
     """Announcements you manage or that were addressed to you, newest first."""
     rows, cursor = await service.list_announcements(
-        user=user, school_id=school_id, limit=paging.limit, cursor=paging.cursor
+        user=user,
+        school_ids=schools,
+        school_id=school_id,
+        limit=paging.limit,
+        cursor=paging.cursor,
     )
     return Page(items=[AnnouncementOut.of(a) for a in rows], next_cursor=cursor)
 

@@ -12,7 +12,7 @@ from app.auth import directory
 from app.auth import service as auth_service
 from app.auth.access import AdminUser, CurrentUser
 from app.auth.models import Role, User
-from app.core.db import collection, parse_object_id
+from app.core.db import aggregate, collection, parse_object_id
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.schools.models import GuardianLink, School, SchoolClass
 
@@ -269,11 +269,20 @@ NOT_THEIR_SCHOOL = "You are not an admin of this school"
 
 
 async def schools_of(user: User) -> set[PydanticObjectId]:
-    """The schools a user belongs to; a parent belongs to the schools of their children."""
+    """The schools a user belongs to; a parent belongs to the schools of their children
+    (one query: the links, the children and their schools stay on the server)."""
     if user.role != Role.parent:
         return set(user.school_ids)
-    links = await GuardianLink.find({"parent_id": user.id}).to_list()
-    return await _schools_of_children([link.student_id for link in links])
+    rows = await aggregate(
+        GuardianLink,
+        [
+            {"$match": {"parent_id": user.id}},
+            *directory.live_user_records_stages("student_id"),
+            {"$unwind": "$school_ids"},
+            {"$group": {"_id": "$school_ids"}},
+        ],
+    )
+    return {PydanticObjectId(row["_id"]) for row in rows}
 
 
 async def _schools_of_children(student_ids: list[PydanticObjectId]) -> set[PydanticObjectId]:
