@@ -215,3 +215,57 @@ async def test_a_student_of_two_schools_is_managed_only_by_an_admin_of_both(
     as_district = login_as(south.district_admin)
     assert (await client.get(grades_url, headers=as_district)).status_code == 200
     assert (await client.post(codes_url, headers=as_district)).status_code == 201
+
+
+async def test_a_code_issued_by_the_former_school_no_longer_links_to_the_child(
+    client: httpx.AsyncClient,
+    world: World,
+    south: South,
+    login_as: LoginAs,
+    make_user: UserFactory,
+) -> None:
+    """A code North's admin issued before the move dies with their hold on the child: a
+    code links only while its issuer may still issue one for that child."""
+    issued = await client.post(
+        f"/students/{world.student.id}/guardian-codes", headers=login_as(world.admin)
+    )
+    assert issued.status_code == 201
+    await move_to_south(client, world, south, login_as)
+    stranger = await make_user(Role.parent)
+
+    redeemed = await client.post(
+        "/users/me/children", headers=login_as(stranger), json={"code": issued.json()["code"]}
+    )
+
+    assert redeemed.status_code == 400
+    assert await GuardianLink.find_one({"parent_id": stranger.id}) is None
+    # A code South's admin issues now links as ever.
+    fresh = await client.post(
+        f"/students/{world.student.id}/guardian-codes", headers=login_as(south.admin)
+    )
+    linked = await client.post(
+        "/users/me/children", headers=login_as(stranger), json={"code": fresh.json()["code"]}
+    )
+    assert linked.status_code == 201
+
+
+async def test_a_code_from_a_teacher_taken_off_the_class_no_longer_links(
+    client: httpx.AsyncClient, world: World, login_as: LoginAs, make_user: UserFactory
+) -> None:
+    issued = await client.post(
+        f"/students/{world.student.id}/guardian-codes", headers=login_as(world.teacher)
+    )
+    assert issued.status_code == 201
+    removed = await client.delete(
+        f"/schools/{world.school.id}/classes/{world.class_5a.id}/teachers/{world.teacher.id}",
+        headers=login_as(world.admin),
+    )
+    assert removed.status_code == 204
+    stranger = await make_user(Role.parent)
+
+    redeemed = await client.post(
+        "/users/me/children", headers=login_as(stranger), json={"code": issued.json()["code"]}
+    )
+
+    assert redeemed.status_code == 400
+    assert await GuardianLink.find_one({"parent_id": stranger.id}) is None
