@@ -269,3 +269,55 @@ async def test_a_code_from_a_teacher_taken_off_the_class_no_longer_links(
 
     assert redeemed.status_code == 400
     assert await GuardianLink.find_one({"parent_id": stranger.id}) is None
+
+
+async def test_the_former_schools_admin_no_longer_changes_the_students_grades(
+    client: httpx.AsyncClient, world: World, south: South, login_as: LoginAs
+) -> None:
+    """A grade given at North before the move stays on the record South and the parents
+    read; North's admin, who runs no school of the student now, may no longer change it."""
+    given = await client.post(
+        "/grades",
+        headers=login_as(world.admin),
+        json={
+            "student_id": str(world.student.id),
+            "class_id": str(world.class_5a.id),
+            "subject": "math",
+            "value": 4,
+        },
+    )
+    assert given.status_code == 201
+    grade_url = f"/grades/{given.json()['id']}"
+    await move_to_south(client, world, south, login_as)
+    as_north = login_as(world.admin)
+
+    patched = await client.patch(grade_url, headers=as_north, json={"value": 2})
+    deleted = await client.delete(grade_url, headers=as_north)
+
+    assert (patched.status_code, deleted.status_code) == (403, 403)
+    by_district = await client.patch(
+        grade_url, headers=login_as(south.district_admin), json={"value": 5}
+    )
+    assert by_district.status_code == 200
+
+
+async def test_an_admin_of_one_of_two_schools_does_not_grade_the_student(
+    client: httpx.AsyncClient, world: World, south: South, login_as: LoginAs
+) -> None:
+    enrolled = await client.put(
+        roster_url(south.school, south.class_s1, world.student),
+        headers=login_as(south.district_admin),
+    )
+    assert enrolled.status_code == 204
+    grade = {
+        "student_id": str(world.student.id),
+        "class_id": str(world.class_5a.id),
+        "subject": "math",
+        "value": 4,
+    }
+
+    by_north = await client.post("/grades", headers=login_as(world.admin), json=grade)
+    by_teacher = await client.post("/grades", headers=login_as(world.teacher), json=grade)
+
+    # The class's teacher grades her class as ever: the rule is about admins' reach.
+    assert (by_north.status_code, by_teacher.status_code) == (403, 201)
