@@ -321,3 +321,25 @@ async def test_an_admin_of_one_of_two_schools_does_not_grade_the_student(
 
     # The class's teacher grades her class as ever: the rule is about admins' reach.
     assert (by_north.status_code, by_teacher.status_code) == (403, 201)
+
+
+async def test_a_parent_following_the_former_school_hears_nothing_more_from_it(
+    client: httpx.AsyncClient, world: World, south: South, login_as: LoginAs
+) -> None:
+    followed = await client.post(
+        "/subscriptions",
+        headers=login_as(world.parent),
+        json={"target_type": "school", "target_id": str(world.school.id)},
+    )
+    assert followed.status_code == 201
+    await move_to_south(client, world, south, login_as)
+
+    posted = await client.post(
+        "/announcements",
+        headers=login_as(world.admin),
+        json={"school_id": str(world.school.id), "title": "North fair", "body": "Sunday"},
+    )
+    assert posted.status_code == 202
+
+    inbox = await client.get("/notifications", headers=login_as(world.parent))
+    assert "North fair" not in [item["title"] for item in inbox.json()["items"]]
