@@ -22,8 +22,9 @@ class AnnouncementIn(BaseModel):
     body: str = Field(min_length=1, max_length=20_000, description="The text, plain")
     priority: Priority = Field(
         default=Priority.normal,
-        description="low, normal, high or critical: critical reaches every linked parent, "
-        "even one who turned announcement email off",
+        description="low, normal, high or critical: critical (school admins only) reaches "
+        "every linked parent, even one who turned announcement email off or is in quiet "
+        "hours, and its email has no unsubscribe link",
     )
     class_ids: list[ObjectIdField] = Field(
         default_factory=list,

@@ -184,6 +184,12 @@ async def join_school(user_id: PydanticObjectId, school_id: PydanticObjectId) ->
     await user_cache.forget_user(user_id)
 
 
+async def leave_school(user_id: PydanticObjectId, school_id: PydanticObjectId) -> None:
+    """Record that the user no longer belongs to the school (idempotent)."""
+    await repository.update_user({"_id": user_id}, {"$pull": {"school_ids": school_id}})
+    await user_cache.forget_user(user_id)
+
+
 async def get_live_user(user_id: PydanticObjectId) -> User | None:
     """The user with this id unless there is none or it was deleted."""
     user = await User.get(user_id)

@@ -36,6 +36,8 @@ def why_this_email(event: Event, user: User) -> str:
 
 # The reader's own signed links: a hole in an email rendered once for many readers.
 PER_READER = ("unsubscribe_url", "preferences_url")
+# Critical email ignores every opt-out, so it offers no unsubscribe that could not stop it.
+PER_READER_CRITICAL = ("preferences_url",)
 
 
 def immediate_emails(
@@ -47,6 +49,8 @@ def immediate_emails(
     # What differs between readers of one event: language, hidden grade values and the
     # reason line (a few kinds); everything else is rendered once per combination.
     drafts: dict[tuple[str, bool, str], Draft] = {}
+    critical = event.priority == Priority.critical
+    holes = PER_READER_CRITICAL if critical else PER_READER
     for notification, recipient in notified:
         if notification.email_decision != EmailDecision.immediate:
             continue
@@ -54,12 +58,16 @@ def immediate_emails(
         assert user.id is not None
         not_before = now
         quiet = recipient.preferences.quiet_hours
-        if quiet is not None and event.priority != Priority.critical:
+        if quiet is not None and not critical:
             not_before = (
                 quiet_hours_end(start=quiet.start, end=quiet.end, timezone=user.timezone, now=now)
                 or now
             )
-        link = unsubscribe_url(settings=settings, user_id=user.id, topics=[event.topic])
+        link = (
+            None
+            if critical
+            else unsubscribe_url(settings=settings, user_id=user.id, topics=[event.topic])
+        )
         hide_values = event.topic == Topic.grades and not recipient.preferences.include_grade_values
         reason = why_this_email(event, user)
         variant = (user.locale.value, hide_values, reason)
@@ -70,17 +78,17 @@ def immediate_emails(
             drafts[variant] = draft(
                 event.template,
                 user.locale.value,
-                PER_READER,
+                holes,
                 **data,
                 title=event.title,
                 body=event.body,
                 priority=event.priority.value,
                 reason=reason,
             )
-        rendered = drafts[variant].fill(
-            unsubscribe_url=link,
-            preferences_url=preferences_url(settings=settings, user_id=user.id),
-        )
+        per_reader = {"preferences_url": preferences_url(settings=settings, user_id=user.id)}
+        if link is not None:
+            per_reader["unsubscribe_url"] = link
+        rendered = drafts[variant].fill(**per_reader)
         announcement_id = event.data.get("announcement_id")
         emails.append(
             new_email(
@@ -89,7 +97,7 @@ def immediate_emails(
                 to=user.email,
                 rendered=rendered,
                 recipient_id=user.id,
-                headers=unsubscribe_headers(link),
+                headers=unsubscribe_headers(link) if link is not None else {},
                 not_before=not_before,
                 school_id=event.school_id,
                 announcement_id=announcement_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from beanie import PydanticObjectId
@@ -105,6 +106,19 @@ async def teaches_student(teacher_id: PydanticObjectId, student_id: PydanticObje
     )
 
 
+async def teaches_a_class_of(
+    teacher_id: PydanticObjectId,
+    school_id: PydanticObjectId,
+    class_ids: Sequence[PydanticObjectId],
+) -> bool:
+    """Whether the teacher teaches one of these classes of this live school now."""
+    if not class_ids:
+        return False
+    return await repository.any_live_class(
+        {"id": {"$in": list(class_ids)}, "teachers.teacher_id": teacher_id}, school_id=school_id
+    )
+
+
 async def can_read_student(user: User, student: User) -> bool:
     assert user.id is not None and student.id is not None
     if user.role == Role.student:
@@ -113,7 +127,7 @@ async def can_read_student(user: User, student: User) -> bool:
         return await is_linked_guardian(user.id, student.id)
     if user.role == Role.teacher:
         return await teaches_student(user.id, student.id)
-    return any(is_school_admin(user, school_id) for school_id in student.school_ids)
+    return can_manage_student(user, student)
 
 
 async def readable_student(student_id: str, user: CurrentUser) -> User:
@@ -135,7 +149,8 @@ NOT_THEIR_SCHOOL = "You are not an admin of this school"
 
 
 async def schools_of(user: User) -> set[PydanticObjectId]:
-    """The schools a user belongs to; a parent belongs to the schools of their children."""
+    """The schools a user belongs to; a parent belongs to the schools of their children
+    (their links, read here, then the children's schools, asked of auth's directory)."""
     if user.role != Role.parent:
         return set(user.school_ids)
     assert user.id is not None
@@ -205,20 +220,24 @@ async def roster_class(school_id: str, class_id: str, user: CurrentUser) -> Scho
 
 
 def can_manage_student(user: User, student: User) -> bool:
-    """An admin of one of the student's schools."""
-    return any(is_school_admin(user, school_id) for school_id in student.school_ids)
+    """An admin of every school the student is in now.
+
+    One shared school is not enough: the admin of a school the student sat in once, or of
+    one of two they sit in, would read the other school's grades and reach its parents.
+    """
+    return _administers_all(user, set(student.school_ids))
 
 
 async def managed_student(student_id: str, user: AdminUser) -> User:
-    """The student in the path, if the caller administers one of their schools."""
+    """The student in the path, if the caller administers every school of theirs."""
     student = await load_student(student_id)
     if not can_manage_student(user, student):
-        raise Forbidden("You are not an admin of this student's school")
+        raise Forbidden("You are not an admin of every school of this student")
     return student
 
 
 async def code_student(student_id: str, user: CurrentUser) -> User:
-    """The student in the path, if the caller is an admin of their school or their teacher."""
+    """The student in the path, if the caller runs every school of theirs or teaches them."""
     if user.role not in (Role.admin, Role.teacher):
         raise Forbidden("Only the school's admins and the child's teachers issue guardian codes")
     student = await load_student(student_id)
@@ -229,7 +248,9 @@ async def code_student(student_id: str, user: CurrentUser) -> User:
         else can_manage_student(user, student)
     )
     if not allowed:
-        raise Forbidden("You are neither an admin of this student's school nor their teacher")
+        raise Forbidden(
+            "You are neither an admin of every school of this student nor their teacher"
+        )
     return student
 
 

@@ -49,10 +49,21 @@ async def with_one_class(query: dict[str, Any], class_id: PydanticObjectId) -> S
     return School.model_validate(raw) if raw is not None else None
 
 
-async def any_live_class(condition: dict[str, Any]) -> bool:
-    """Whether some live school has a class satisfying `condition`, reading only an id."""
+async def any_live_class(
+    condition: dict[str, Any], *, school_id: PydanticObjectId | None = None
+) -> bool:
+    """Whether some live school (this one, if given) has a class satisfying `condition`,
+    reading only an id."""
+    query: dict[str, Any] = {"deleted_at": None, "classes": {"$elemMatch": condition}}
+    if school_id is not None:
+        query["_id"] = school_id
+    return await db.find_row(School, query, {"_id": 1}) is not None
+
+
+async def seats(school_id: PydanticObjectId | None, student_id: PydanticObjectId) -> bool:
+    """Whether a roster of this school (live or not) has the student, reading only an id."""
     row = await db.find_row(
-        School, {"deleted_at": None, "classes": {"$elemMatch": condition}}, {"_id": 1}
+        School, {"_id": school_id, "classes.student_ids": student_id}, {"_id": 1}
     )
     return row is not None
 

@@ -235,6 +235,12 @@ async def remove_student(*, school: School, class_id: str, student_id: str) -> N
     )
     if not matched:
         raise NotFound("Class not found")
+    # Off the school's last roster, the student leaves the school: its admins keep no hold
+    # on them, their grades elsewhere or their parents, and the next school may enrol them.
+    # Also when they were not on this roster, so a retry repairs a write cut short here.
+    if not await repository.seats(school.id, student_oid):
+        assert school.id is not None
+        await auth_service.leave_school(student_oid, school.id)
 
 
 async def list_roster(
