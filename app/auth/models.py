@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 
@@ -25,7 +26,7 @@ class Locale(StrEnum):
 
 
 class User(Document):
-    # Stored lower-cased so the unique index makes emails unique case-insensitively.
+    # Stored as normalize_email() gives it, so the unique index sees look-alikes as one.
     email: str
     full_name: str
     role: Role
@@ -82,8 +83,18 @@ class RefreshToken(Document):
 
 
 def normalize_email(email: str) -> str:
-    """Emails are unique case-insensitively: stored and looked up in this form."""
-    return email.strip().lower()
+    """The one form an address is stored, compared and looked up in: NFKC folds
+    compatibility characters (full-width ａ is a), case folding goes beyond lower() (ß is
+    ss), so a look-alike typing of an address finds, and collides with, the same account."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", email.strip()).casefold())
+
+
+def plain_local_part(email: str) -> bool:
+    """Whether the part before @ is ASCII once compatibility forms are folded: the dotless
+    ı or a Cyrillic а survive every folding and read as i or a, so a new address must not
+    use them (nor ß, which folding would turn into another mailbox's ss)."""
+    local, _, _ = unicodedata.normalize("NFKC", email.strip()).rpartition("@")
+    return local.isascii()
 
 
 class AccountTokenPurpose(StrEnum):

@@ -16,6 +16,7 @@ from app.auth.models import (
     Role,
     User,
     normalize_email,
+    plain_local_part,
 )
 from app.auth.schemas import (
     MAX_EMAIL_LENGTH,
@@ -33,6 +34,7 @@ from app.core.security import (
     utcnow,
     verify_password_async,
 )
+from app.core.text import first_refused_character
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +87,15 @@ async def register(
 async def create_admin(*, email: str, password: str, full_name: str = "Administrator") -> User:
     """Create an admin with no school yet (CLI, bootstrap); the operator vouches for the email."""
     email = normalize_email(email)
-    if "@" not in email or len(email) > MAX_EMAIL_LENGTH:
+    if "@" not in email or len(email) > MAX_EMAIL_LENGTH or not plain_local_part(email):
         raise Unprocessable("An admin needs a valid email address")
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise Unprocessable(
             f"The admin password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
         )
+    full_name = full_name.strip()
+    if not full_name or first_refused_character(full_name) is not None:
+        raise Unprocessable("The admin's name must be plain text without control characters")
     await _ensure_email_free(email)
     return await _insert_user(
         User(
@@ -276,3 +281,29 @@ async def delete_user(*, actor: User, user: User) -> None:
         {"_id": user.id, "deleted_at": None}, {"$set": {"deleted_at": now}}
     )
     await sessions.end_every_session(user.id, now)
+
+
+async def normalize_stored_emails() -> tuple[int, int]:
+    """Rewrite stored emails into normalize_email's form (NFKC and case folding, where
+    older versions only lower-cased). An address whose folded form another account
+    already holds is a look-alike of it: it is left as it is, unreachable by login, and
+    logged for an operator. Returns (rewritten, left as look-alikes)."""
+    rewritten = look_alikes = 0
+    async for raw in collection(User).find({}, {"email": 1}):
+        folded = normalize_email(raw["email"])
+        if folded == raw["email"]:
+            continue
+        try:
+            await collection(User).update_one(
+                {"_id": raw["_id"], "email": raw["email"]}, {"$set": {"email": folded}}
+            )
+        except DuplicateKeyError:
+            look_alikes += 1
+            log.warning(
+                "user %s has a look-alike of another account's email; left unchanged",
+                raw["_id"],
+            )
+            continue
+        await user_cache.forget_user(raw["_id"])
+        rewritten += 1
+    return rewritten, look_alikes
