@@ -19,7 +19,7 @@ from app.auth.schemas import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD
 from app.core.config import Settings, get_settings
 from app.core.errors import BadRequest, TooManyRequests
 from app.core.i18n import translate
-from app.core.ratelimit import client_address, enforce
+from app.core.ratelimit import allowance, client_address, enforce
 from app.core.web import Pages, page_locale
 
 router = APIRouter(include_in_schema=False)
@@ -53,18 +53,20 @@ async def _new_link(request: Request, *, settings: Settings, flow: str, email: s
         errors = {"email": translate(locale, "errors.email")}
         return _link_problem(request, flow, errors=errors, email=email[:MAX_EMAIL_LENGTH])
     try:
-        # The API's password-reset limits, so a page is no way around them.
-        await enforce(
-            request, settings.password_reset_rate, f"{flow}:client", client_address(request)
-        )
-        await enforce(request, settings.password_reset_rate, f"{flow}:email", email.lower())
+        # The API's password-reset limits, so a page is no way around them: per client,
+        # and per account and client together, so strangers never use up the owner's.
+        client = client_address(request)
+        await enforce(request, settings.password_reset_rate_per_client, f"{flow}:client", client)
+        pair = tokens.request_key(email, client)
+        await enforce(request, settings.password_reset_rate, f"{flow}:pair", pair)
     except TooManyRequests:
         errors = {"email": translate(locale, "errors.too_many")}
         return _link_problem(request, flow, errors=errors, email=email)
+    allowed = allowance(request, tokens.ACCOUNT_MAILS_PER_ACCOUNT, "account-mails")
     if flow == VERIFY:
-        await tokens.resend_verification(settings=settings, email=email)
+        await tokens.resend_verification(settings=settings, email=email, allowed=allowed)
     else:
-        await tokens.request_password_reset(settings=settings, email=email)
+        await tokens.request_password_reset(settings=settings, email=email, allowed=allowed)
     return pages.render("link_sent.html", locale=locale, flow=flow, status_code=202)
 
 

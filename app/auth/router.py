@@ -21,7 +21,8 @@ from app.auth.schemas import (
     UserOut,
 )
 from app.core.deps import SettingsDep
-from app.core.ratelimit import client_address, enforce
+from app.core.errors import Forbidden, Unauthorized
+from app.core.ratelimit import allowance, client_address, count, enforce, refuse_when_spent
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
@@ -78,15 +79,20 @@ async def login(
     settings: SettingsDep,
 ) -> TokenPair:
     """Exchange email (`username`) and password for an access and a refresh token."""
-    # Loose per address, since whole schools share one; tight per account against guessing.
-    await enforce(request, settings.login_rate_per_client, "login:client", client_address(request))
-    await enforce(
-        request,
-        settings.login_rate_per_account,
-        "login:account",
-        normalize_email(form.username)[:320],
-    )
-    return await sessions.login(settings=settings, email=form.username, password=form.password)
+    client = client_address(request)
+    # Loose per address, since whole schools share one, and counting every attempt: a
+    # bound on the hashing one address can ask for.
+    await enforce(request, settings.login_rate_per_client, "login:client", client)
+    # Tight against guessing, but on failures per account *and* address: wrong passwords
+    # from one address never lock the right one out from another, and a right one never
+    # counts.
+    failures = tokens.request_key(form.username, client)
+    await refuse_when_spent(request, settings.login_rate_per_account, "login:failures", failures)
+    try:
+        return await sessions.login(settings=settings, email=form.username, password=form.password)
+    except Unauthorized:
+        await count(request, settings.login_rate_per_account, "login:failures", failures)
+        raise
 
 
 @router.post("/refresh", response_model=TokenPair, responses=UNAUTHORIZED)
@@ -116,10 +122,17 @@ async def request_password_reset(
     background: BackgroundTasks,
 ) -> Response:
     """Mail a reset link if the account exists; the answer is the same either way."""
-    await enforce(request, settings.password_reset_rate, "reset:client", client_address(request))
-    await enforce(request, settings.password_reset_rate, "reset:email", normalize_email(body.email))
+    client = client_address(request)
+    await enforce(request, settings.password_reset_rate_per_client, "reset:client", client)
+    pair = tokens.request_key(body.email, client)
+    await enforce(request, settings.password_reset_rate, "reset:pair", pair)
     # After the response, so its timing does not tell whether the account exists.
-    background.add_task(tokens.request_password_reset, settings=settings, email=body.email)
+    background.add_task(
+        tokens.request_password_reset,
+        settings=settings,
+        email=body.email,
+        allowed=allowance(request, tokens.ACCOUNT_MAILS_PER_ACCOUNT, "account-mails"),
+    )
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
@@ -146,7 +159,14 @@ async def update_me(
 ) -> UserOut:
     """Change name, locale, time zone, email or password (the last two need the current
     password); a password change ends every session, a new email must be verified."""
-    if body.current_password is not None:
-        # A stolen access token must not become a way to guess the password.
-        await enforce(request, settings.login_rate_per_account, "password-change", str(user.id))
-    return UserOut.of(await service.update_me(settings=settings, user=user, changes=body))
+    if body.current_password is None:
+        return UserOut.of(await service.update_me(settings=settings, user=user, changes=body))
+    # A stolen access token must not become a way to guess the password; as at login, only
+    # a wrong current password counts.
+    rate, account = settings.login_rate_per_account, str(user.id)
+    await refuse_when_spent(request, rate, "password-change", account)
+    try:
+        return UserOut.of(await service.update_me(settings=settings, user=user, changes=body))
+    except Forbidden:
+        await count(request, rate, "password-change", account)
+        raise

@@ -22,6 +22,7 @@ from app.auth.schemas import MAX_EMAIL_LENGTH, MAX_TOKEN_LENGTH
 from app.core.config import Settings
 from app.core.db import collection
 from app.core.errors import BadRequest
+from app.core.ratelimit import Allowance
 from app.core.security import (
     hash_password_async,
     hash_token,
@@ -36,6 +37,15 @@ log = logging.getLogger(__name__)
 
 VERIFY_EMAIL_TTL = timedelta(days=7)
 PASSWORD_RESET_TTL = timedelta(minutes=30)
+# Links one account is mailed on request, whoever asks: the mailbox is spared a flood, and
+# with a window shorter than a reset link's life the newest link mailed is still good when
+# a request is turned down, so strangers' requests never keep the owner from a reset.
+ACCOUNT_MAILS_PER_ACCOUNT = "3 per 15 minutes"
+
+
+def request_key(email: str, client: str) -> str:
+    """Requests about one account are counted per account and client address together."""
+    return f"{normalize_email(email)[:MAX_EMAIL_LENGTH]}|{client}"
 
 
 async def _issue_account_token(*, user: User, purpose: AccountTokenPurpose, ttl: timedelta) -> str:
@@ -124,12 +134,13 @@ async def verify_email(*, token: str) -> None:
     await user_cache.forget_user(PydanticObjectId(bound["_id"]))
 
 
-async def resend_verification(*, settings: Settings, email: str) -> None:
-    """Mail a new verification link when an active, unverified account has this email."""
+async def resend_verification(*, settings: Settings, email: str, allowed: Allowance) -> None:
+    """Mail a new verification link when an active, unverified account has this email and
+    has not had its share of account mail lately."""
     if len(email) > MAX_EMAIL_LENGTH:
         return
     user = await User.find_one({"email": normalize_email(email), "deleted_at": None})
-    if user is None or user.email_verified:
+    if user is None or user.email_verified or not await allowed(str(user.id)):
         return
     await send_verification(settings=settings, user=user)
 
@@ -171,10 +182,13 @@ async def send_password_reset(*, settings: Settings, user: User) -> None:
     )
 
 
-async def request_password_reset(*, settings: Settings, email: str) -> None:
-    """Mail a reset link when an active account has this email; otherwise do nothing."""
+async def request_password_reset(*, settings: Settings, email: str, allowed: Allowance) -> None:
+    """Mail a reset link when an active account has this email and has not had its share
+    of account mail lately; otherwise do nothing."""
+    if len(email) > MAX_EMAIL_LENGTH:
+        return
     user = await User.find_one({"email": normalize_email(email), "deleted_at": None})
-    if user is None:
+    if user is None or not await allowed(str(user.id)):
         return
     await send_password_reset(settings=settings, user=user)
 
