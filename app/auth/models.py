@@ -35,6 +35,12 @@ class User(Document):
     locale: Locale = Locale.en
     timezone: str = "UTC"
     email_verified: bool = False
+    # An address asked for but not yet confirmed from its own mailbox: until then `email`
+    # stays the login and receives everything.
+    pending_email: str | None = None
+    # Links mailed before this moment (preferences, unsubscribe) are dead: set when a new
+    # email is confirmed, since they went to the old mailbox.
+    links_valid_after: datetime | None = None
     # Access tokens issued before this moment are refused (password reset, deletion).
     tokens_valid_after: datetime | None = None
     deleted_at: datetime | None = None
@@ -100,6 +106,8 @@ def plain_local_part(email: str) -> bool:
 class AccountTokenPurpose(StrEnum):
     verify_email = "verify_email"
     password_reset = "password_reset"
+    # Mailed to a pending new address; redeeming it makes that address the login.
+    email_change = "email_change"
 
 
 class AccountToken(Document):

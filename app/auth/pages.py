@@ -73,7 +73,7 @@ async def _new_link(request: Request, *, settings: Settings, flow: str, email: s
 @router.get("/verify-email", response_class=HTMLResponse)
 async def verify_email_page(request: Request, token: PageToken = "") -> HTMLResponse:
     """A "Confirm my email" button; opening the link confirms nothing by itself."""
-    user = await tokens.account_token_holder(token=token, purpose=AccountTokenPurpose.verify_email)
+    user = await tokens.confirmation_holder(token=token)
     if user is None:
         return _link_problem(request, VERIFY)
     return pages.render("verify_email.html", locale=_locale(request, user), token=token)
@@ -82,7 +82,7 @@ async def verify_email_page(request: Request, token: PageToken = "") -> HTMLResp
 @router.post("/verify-email", response_class=HTMLResponse)
 async def verify_email(request: Request, token: FormToken = "") -> HTMLResponse:
     """Confirm the address the link was mailed to."""
-    user = await tokens.account_token_holder(token=token, purpose=AccountTokenPurpose.verify_email)
+    user = await tokens.confirmation_holder(token=token)
     try:
         await tokens.verify_email(token=token)
     except BadRequest:

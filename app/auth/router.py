@@ -65,9 +65,17 @@ async def register(request: Request, body: RegisterIn, settings: SettingsDep) ->
     return UserOut.of(user)
 
 
-@router.post("/verify-email", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/verify-email",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        400: {"description": "The link is invalid, used or expired"},
+        409: {"description": "The new address became another account's meanwhile"},
+    },
+)
 async def verify_email(body: TokenIn) -> Response:
-    """Confirm the email address with the token from the verification mail."""
+    """Confirm an email address with the token mailed to it: the account's own, or a new
+    one asked for, which then becomes the login."""
     await tokens.verify_email(token=body.token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -146,27 +154,36 @@ async def confirm_password_reset(body: PasswordResetConfirmIn) -> Response:
 @users_router.get("/me", response_model=UserOut)
 async def read_me(user: CurrentUser) -> UserOut:
     """The caller's own profile."""
-    return UserOut.of(user)
+    return UserOut.of(user, own=True)
 
 
 @users_router.patch(
     "/me",
     response_model=UserOut,
-    responses={403: {"description": "current_password is wrong"}, **RATE_LIMITED},
+    responses={
+        403: {"description": "current_password is wrong"},
+        409: {"description": "The new email is another account's"},
+        **RATE_LIMITED,
+    },
 )
 async def update_me(
     request: Request, body: MeUpdateIn, user: CurrentUser, settings: SettingsDep
 ) -> UserOut:
     """Change name, locale, time zone, email or password (the last two need the current
-    password); a password change ends every session, a new email must be verified."""
+    password); a password change ends every session; a new email is pending until
+    confirmed from its mailbox, and the current one is told."""
     if body.current_password is None:
-        return UserOut.of(await service.update_me(settings=settings, user=user, changes=body))
+        return UserOut.of(
+            await service.update_me(settings=settings, user=user, changes=body), own=True
+        )
     # A stolen access token must not become a way to guess the password; as at login, only
     # a wrong current password counts.
     rate, account = settings.login_rate_per_account, str(user.id)
     await refuse_when_spent(request, rate, "password-change", account)
     try:
-        return UserOut.of(await service.update_me(settings=settings, user=user, changes=body))
+        return UserOut.of(
+            await service.update_me(settings=settings, user=user, changes=body), own=True
+        )
     except Forbidden:
         await count(request, rate, "password-change", account)
         raise

@@ -93,7 +93,9 @@ class MeUpdateIn(RequestBody):
     locale: Locale | None = Field(default=None, description=_LOCALE)
     timezone: Timezone | None = Field(default=None, description=_TIMEZONE)
     email: Email | None = Field(
-        default=None, description="A new address; needs current_password and a new verification"
+        default=None,
+        description="A new address; needs current_password. It becomes the login once "
+        "confirmed from its own mailbox; until then the current one stays",
     )
     current_password: Annotated[str, StringConstraints(max_length=MAX_PASSWORD_LENGTH)] | None = (
         Field(default=None, description="Needed to change the email or the password")
@@ -133,10 +135,14 @@ class UserOut(BaseModel):
     locale: Locale
     timezone: str
     email_verified: bool
+    pending_email: str | None = Field(
+        default=None,
+        description="Your own profile only: a new email waiting to be confirmed from its mailbox",
+    )
     created_at: datetime
 
     @classmethod
-    def of(cls, user: User) -> UserOut:
+    def of(cls, user: User, *, own: bool = False) -> UserOut:
         return cls(
             id=str(user.id),
             email=user.email,
@@ -146,6 +152,7 @@ class UserOut(BaseModel):
             locale=user.locale,
             timezone=user.timezone,
             email_verified=user.email_verified,
+            pending_email=user.pending_email if own else None,
             created_at=user.created_at,
         )
 

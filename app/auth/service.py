@@ -124,8 +124,9 @@ async def ensure_bootstrap_admin(*, settings: Settings) -> None:
 
 async def update_me(*, settings: Settings, user: User, changes: MeUpdateIn) -> User:
     """Change one's own profile. A new password or email needs the current password; a new
-    password ends every session, a new email must be verified again; both spend every link
-    mailed before."""
+    password ends every session and spends every reset link; a new email is only asked
+    for: it becomes the login once confirmed from its own mailbox, and the current
+    address, still the login meanwhile, is told."""
     updates: dict[str, Any] = {}
     if changes.full_name is not None:
         updates["full_name"] = changes.full_name
@@ -145,23 +146,28 @@ async def update_me(*, settings: Settings, user: User, changes: MeUpdateIn) -> U
         changes.current_password, user.password_hash
     ):
         raise Forbidden("The current password is incorrect")
+    if changes.email is not None and new_email is None:
+        # Asking for the current address again withdraws a pending change.
+        updates["pending_email"] = None
     if new_email is not None:
         await _ensure_email_free(new_email)
-        updates["email"] = new_email
-        updates["email_verified"] = False
+        updates["pending_email"] = new_email
     if changes.new_password is not None:
         updates["password_hash"] = await hash_password_async(changes.new_password)
-    credentials_changed = "email" in updates or "password_hash" in updates
-    if credentials_changed:
-        assert user.id is not None
-        # Before the write: a link mailed to the old address, or one a thief asked for
-        # before the owner changed the password, must be dead by the time either is new.
-        await tokens.burn_account_tokens(
-            user.id, AccountTokenPurpose.password_reset, AccountTokenPurpose.verify_email
-        )
+        if new_email is None:
+            # A new password withdraws a change whoever knew the old one asked for.
+            updates["pending_email"] = None
+    assert user.id is not None
+    if "pending_email" in updates:
+        # Only the newest request's link may confirm an address.
+        await tokens.burn_account_tokens(user.id, AccountTokenPurpose.email_change)
+    if changes.new_password is not None:
+        # Before the write: a link a thief asked for before the owner changed the
+        # password must be dead by the time the new one is.
+        await tokens.burn_account_tokens(user.id, AccountTokenPurpose.password_reset)
     user = await _apply(user, updates, end_sessions=changes.new_password is not None)
     if new_email is not None:
-        await tokens.send_verification(settings=settings, user=user)
+        await tokens.send_email_change(settings=settings, user=user, new_email=new_email)
     return user
 
 

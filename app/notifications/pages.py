@@ -86,7 +86,9 @@ async def _visit(request: Request, token: str, read: Callable[[str], LinkHolder]
     user = await _live_user(holder)
     if user is None or user.id is None:
         return LinkVisit(problem=_problem(request, "gone", status_code=404))
-    if holder.expired:
+    # A link mailed to an address the account has since left is as good as expired: the
+    # page offers a new one, mailed to the address the account has now.
+    if holder.expired or holder.outlived(user.links_valid_after):
         expired = _problem(request, "expired", user_locale=user.locale.value, token=token)
         return LinkVisit(problem=expired)
     return LinkVisit(holder=holder, user=user)
