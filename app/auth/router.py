@@ -180,6 +180,9 @@ async def update_me(
     # a wrong current password counts.
     rate, account = settings.login_rate_per_account, str(user.id)
     await refuse_when_spent(request, rate, "password-change", account)
+    if body.email is not None and normalize_email(body.email) != user.email:
+        # Each request mails two addresses, one of them any the caller names.
+        await enforce(request, tokens.ACCOUNT_MAILS_PER_ACCOUNT, "email-change", account)
     try:
         return UserOut.of(
             await service.update_me(settings=settings, user=user, changes=body), own=True

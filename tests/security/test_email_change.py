@@ -180,3 +180,14 @@ async def test_a_russian_reader_gets_both_change_mails_in_russian(
         assert html is not None
         assert english_words(str(html.get_content())) == []
         assert english_words(text_of(mail)) == []
+
+
+async def test_email_change_requests_are_capped_since_each_mails_two_addresses(
+    client: httpx.AsyncClient, world: World, login_as: LoginAs
+) -> None:
+    codes = [
+        (await _ask_for_new_email(client, login_as, world.parent, f"n{n}@example.net")).status_code
+        for n in range(4)
+    ]
+
+    assert codes == [200, 200, 200, 429]
