@@ -5,11 +5,14 @@ mailed to the old address stops working."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import httpx
+from jose import jwt
 
 from app.auth.models import User
 from app.core.config import Settings
+from app.core.security import JWT_ALGORITHM, utcnow
 from app.schools.guardians import link_guardian
 from tests.auth.conftest import (
     NEW_PASSWORD,
@@ -191,3 +194,27 @@ async def test_email_change_requests_are_capped_since_each_mails_two_addresses(
     ]
 
     assert codes == [200, 200, 200, 429]
+
+
+async def test_a_link_signed_before_links_carried_their_time_dies_with_a_change_too(
+    client: httpx.AsyncClient,
+    site: httpx.AsyncClient,
+    world: World,
+    login_as: LoginAs,
+    settings: Settings,
+) -> None:
+    """Links mailed by the version before this one have no `iat`: good until the address
+    changes, then as dead as the rest."""
+    claims = {
+        "sub": str(world.parent.id),
+        "type": "page:preferences",
+        "exp": int((utcnow() + timedelta(days=30)).timestamp()),
+    }
+    legacy = jwt.encode(claims, settings.secret, algorithm=JWT_ALGORITHM)
+    assert (await site.get("/preferences", params={"token": legacy})).status_code == 200
+
+    await _ask_for_new_email(client, login_as, world.parent)
+    confirm = mailed_token(settings, to=NEW_ADDRESS, path="verify-email")
+    assert (await client.post("/auth/verify-email", json={"token": confirm})).status_code == 204
+
+    assert (await site.get("/preferences", params={"token": legacy})).status_code != 200
