@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from app.auth import service as auth_service
 from app.core.migrations import run_once
 from app.grades import service as grades_service
 from app.notifications import settings as notification_settings
@@ -31,6 +32,18 @@ async def _grade_subject_keys() -> bool:
     return True
 
 
+async def _folded_emails() -> bool:
+    rewritten, look_alikes = await auth_service.normalize_stored_emails()
+    if rewritten or look_alikes:
+        log.info(
+            "emails: %d rewritten in their folded form, %d look-alikes left as they were",
+            rewritten,
+            look_alikes,
+        )
+    return True
+
+
 async def migrate() -> None:
     await run_once("notification-settings-out-of-users", _preferences_out_of_users)
     await run_once("grade-subject-keys", _grade_subject_keys)
+    await run_once("emails-nfkc-casefold", _folded_emails)

@@ -77,12 +77,17 @@ DRIVER_CALLS = re.compile(
     r"(insert_many|update_one|update_many|delete_one|delete_many|distinct)\("
 )
 # The query helpers of app/core/db.py: only repositories (and core itself) call them.
-_HELPERS = (
+_DISTINCT_HELPERS = (
+    r"(collection|aggregate|claim_one|claim_many|update_each|facets|find_rows?"
+    r"|insert_many_ignoring_duplicates)\("
+)
+_ALL_HELPERS = (
     r"(collection|aggregate|claim_one|claim_many|update_each|facets|find_rows?|count"
     r"|update_one|update_many|delete_one|distinct|insert_many_ignoring_duplicates)\("
 )
-# Called bare (imported from app.core.db) or as db.<helper>; repository.count( is fine.
-QUERY_HELPERS = re.compile(rf"(?<![\w.]){_HELPERS}|\bdb\.{_HELPERS}")
+# Called bare (imported from app.core.db; names too common elsewhere, like count, are only
+# caught as db.<helper>) or as db.<helper>; repository.count( is fine.
+QUERY_HELPERS = re.compile(rf"(?<![\w.]){_DISTINCT_HELPERS}|\bdb\.{_ALL_HELPERS}")
 DB_SEAM = {ROOT / "app" / "core" / "db.py", ROOT / "app" / "core" / "embedded.py"}
 # TODO(integrator): drop this once reg-engine's branch (issue 19 items 1, 2, 5), which moves
 # the notifications queries into app/notifications/repository.py, is merged.

@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from app.announcements.models import Announcement, AnnouncementStatus
 from app.core.db import ObjectIdField
+from app.core.text import PLAIN_BODY, PLAIN_LINE
 from app.notifications.preferences import Priority
 
 AudienceRole = Literal["student", "teacher", "parent"]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), PLAIN_LINE
+]
+Body = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), PLAIN_BODY
+]
 
 
 class AnnouncementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     school_id: ObjectIdField = Field(description="The school you administer")
-    title: str = Field(min_length=1, max_length=200, description="Subject line of the notice")
-    body: str = Field(min_length=1, max_length=20_000, description="The text, plain")
+    title: Title = Field(description="Subject line of the notice")
+    body: Body = Field(description="The text, plain; line breaks kept")
     priority: Priority = Field(
         default=Priority.normal,
         description="low, normal, high or critical: critical (school admins only) reaches "

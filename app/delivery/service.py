@@ -40,6 +40,7 @@ from app.delivery import repository
 from app.delivery.message import MessageBuilder
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.delivery.render import Rendered
+from app.delivery.stopping import sending_stopped
 from app.delivery.transport import (
     Channel,
     DeliveryError,
@@ -364,9 +365,9 @@ async def _send_batch(
         try:
             if not first:
                 await delivered.wait()
-            while waiting and not stop:
+            while waiting and not stop and not sending_stopped():
                 await slots.take(still_to_send=len(waiting))
-                if stop or not waiting:
+                if stop or not waiting or sending_stopped():
                     return
                 email, message = waiting.popleft()
                 try:
@@ -395,7 +396,9 @@ async def send_emails(*, email_ids: list[str] | None = None, now: datetime | Non
     slots = SendingSlots(settings)
     sent = 0
     async with make_transport(settings) as transport:
-        while claimed := await claim(now=now or utcnow(), email_ids=ids):
+        while not sending_stopped() and (
+            claimed := await claim(now=now or utcnow(), email_ids=ids)
+        ):
             verdicts = Verdicts(claimed, block=settings.email_outcome_block, now=now)
             outcomes = await _send_batch(claimed, transport, builder, slots, verdicts)
             await verdicts.finish()
@@ -405,8 +408,9 @@ async def send_emails(*, email_ids: list[str] | None = None, now: datetime | Non
     return sent
 
 
-# At start every email being sent is an orphan: dev is the only process on its database.
-@jobs.job(SWEEP_JOB, every=timedelta(minutes=1), at_start={"all_leases": True})
+# dev calls it with all_leases=True itself at start, before its workers run (every email
+# being sent then is an orphan), so it asks for no start-up run here.
+@jobs.job(SWEEP_JOB, every=timedelta(minutes=1))
 async def sweep(*, now: datetime | None = None, all_leases: bool = False) -> int:
     """Hand back emails whose sender died (lease expired) and send everything due (beat).
     `all_leases`: every email being sent is an orphan (the start of the only process)."""

@@ -47,7 +47,6 @@ async def test_a_job_declared_with_a_schedule_reaches_beat_and_the_start_runs(
     monkeypatch.setattr(jobs, "enqueue", record)
     await jobs.enqueue_start_runs()
     assert (scratch_job, {"catch_up": True}) in enqueued
-    assert ("delivery.sweep", {"all_leases": True}) in enqueued
     assert ("digests.scan", {}) in enqueued
     assert ("announcements.publish_due", {}) in enqueued
 
