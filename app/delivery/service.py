@@ -189,11 +189,13 @@ async def _record(
         extra = 1 if email.id in resent else 0
         attempts = email.attempts + extra
         if email.id not in outcomes:
+            # Never tried, or (stopped before its resend) tried only on the dropped connection:
+            # the claim's attempt is given back unless it happened.
             report.deferred += 1
-            before = EmailStatus.pending if email.attempts <= 1 else EmailStatus.failed
+            extra -= 1
+            before = EmailStatus.pending if attempts - 1 == 0 else EmailStatus.failed
             update: dict[str, Any] = {
                 "$set": {"status": before, "lease_until": None, "lease_token": None},
-                "$inc": {"attempts": -1},
             }
         elif (failure := outcomes[email.id]) is None:
             report.delivered += 1

@@ -190,8 +190,6 @@ class SmtpConnection:
         self.settings = settings
         self.server = f"{settings.smtp_host}:{settings.smtp_port}"
         self._session: _Smtp | None = None
-        # How many times this connection was opened again after the server closed it.
-        self.reopened = 0
 
     async def close(self) -> None:
         if self._session is not None:
@@ -205,7 +203,6 @@ class SmtpConnection:
         if self._session is not None and self._session.is_connected:
             return self._session
         if self._session is not None:
-            self.reopened += 1
             log.info("mail server %s closed the connection; opening a new one", self.server)
         self._session = None
         settings = self.settings
@@ -241,8 +238,12 @@ class SmtpConnection:
                 mail_options=_mail_options(message),
             )
         except Exception as exc:
-            # A connection the server closed stays here, so the next send reopens it.
-            raise classify(exc, server=self.server) from exc
+            failure = classify(exc, server=self.server)
+            if failure.then is Then.reopen:
+                # The server is closing it: the next email must not find it half open.
+                session.close()
+            # A closed connection stays here, so the next send opens a new one.
+            raise failure from exc
 
 
 def _mail_options(message: Outgoing) -> list[str]:
@@ -277,11 +278,6 @@ class SmtpTransport:
         while len(self._connections) < wanted:
             self._connections.append(SmtpConnection(self.settings))
         return list(self._connections[:wanted])
-
-    @property
-    def reopened(self) -> int:
-        """Connections opened again in this run after the server closed one."""
-        return sum(connection.reopened for connection in self._connections)
 
 
 def make_transport(settings: Settings) -> FileTransport | SmtpTransport:

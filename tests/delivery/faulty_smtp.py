@@ -30,6 +30,8 @@ class FaultySmtp:
         self.drop_for: set[str] = set()
         # Answer 421 (closing) to RCPT for these recipients, once each, and close.
         self.unavailable_once: set[str] = set()
+        # Answer 421 (closing) to the end of these recipients' messages, once each, and close.
+        self.unavailable_at_end_once: set[str] = set()
         # Answer 550 to RCPT for these recipients.
         self.refuse: set[str] = set()
         self.received: list[tuple[str, bytes]] = []
@@ -103,6 +105,10 @@ class FaultySmtp:
                     await say("354 End data with <CR><LF>.<CR><LF>")
                     data = await reader.readuntil(b"\r\n.\r\n")
                     self._delivering_connections.add(connection)
+                    if recipient in self.unavailable_at_end_once:
+                        self.unavailable_at_end_once.discard(recipient)
+                        await say("421 4.3.2 Service shutting down, closing transmission channel")
+                        return
                     if self._drops(recipient):
                         self.dropped.append(recipient)
                         return  # gone before any reply: the message is not taken

@@ -171,6 +171,23 @@ async def test_after_a_421_the_next_email_goes_on_a_new_connection_without_being
     assert smtp_server.by_recipient() == {f"busy{n}@example.org": 1 for n in range(3)}
 
 
+async def test_a_421_to_the_end_of_a_message_costs_the_next_email_nothing(
+    app: FastAPI, smtp_server: FaultySmtp
+) -> None:
+    first, refused, after = await three_emails("closing")
+    smtp_server.unavailable_at_end_once.add("closing1@example.org")
+
+    report = await delivery.send_emails(now=LATER + timedelta(minutes=1))
+
+    assert (report.delivered, report.deferred, report.lost) == (2, 1, 0)
+    assert [((await reload(e)).status, (await reload(e)).attempts) for e in (first, after)] == [
+        (EmailStatus.sent, 1)
+    ] * 2
+    refused = await reload(refused)
+    assert (refused.status, refused.attempts) == (EmailStatus.failed, 1)
+    assert refused.last_error is not None and refused.last_error.startswith("SMTP 421")
+
+
 async def test_a_connection_dropped_at_the_end_of_a_message_is_reopened_and_the_batch_goes_on(
     app: FastAPI, smtp_server: FaultySmtp
 ) -> None:
