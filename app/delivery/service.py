@@ -7,7 +7,8 @@ settle a newer claim. A transient failure makes an email `failed` with its next 
 scheduled (exponential backoff and jitter) and a send job due at that very time; a
 permanent one, or the last attempt, makes it `dead`. A send job keeps going until nothing
 is due, so the sweep every minute is only the safety net: it re-enqueues what is due and
-what a dead worker held.
+what a dead worker held (a live worker renews its lease, however slowly the server answers).
+How a claimed batch is sent, and what each mail server fault means for it, is sending.py.
 """
 
 from __future__ import annotations

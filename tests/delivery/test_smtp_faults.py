@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from app.core import jobs
 from app.core.config import Settings
 from app.core.security import utcnow
+from app.delivery import gauges
 from app.delivery import service as delivery
 from app.delivery.models import Email, EmailStatus
 from tests.conftest import make_settings, running
@@ -299,5 +300,19 @@ async def test_the_oldest_due_age_keeps_growing_while_mail_is_stuck(
             }
         },
     )
+    age = value(await scrape(client), "schoolbell_outbox_oldest_due_age_seconds")
+    assert 600 <= age < 700
+
+
+async def test_an_email_written_before_due_at_existed_counts_once_migrated(
+    client: httpx.AsyncClient,
+) -> None:
+    waiting = await put_email("old@example.org", key="old", due=utcnow() - timedelta(minutes=10))
+    await Email.get_motor_collection().update_one(
+        {"_id": waiting.id}, {"$unset": {"due_at": ""}, "$set": {"status": EmailStatus.failed}}
+    )
+
+    await gauges.backfill_due_at()
+
     age = value(await scrape(client), "schoolbell_outbox_oldest_due_age_seconds")
     assert 600 <= age < 700
