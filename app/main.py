@@ -35,7 +35,7 @@ from app.core.observe import RequestObserver
 from app.core.openapi import tidy_openapi
 from app.core.ops import router as ops_router
 from app.core.ratelimit import build_limiter
-from app.delivery import service as delivery_service
+from app.delivery import gauges as delivery_gauges
 from app.documents import DOCUMENT_MODELS
 from app.grades.router import router as grades_router
 from app.migrations import migrate
@@ -164,7 +164,7 @@ def create_app(
 
     app.include_router(ops_router)
     app.include_router(metrics_router)
-    add_gauge_source(delivery_service.outbox_gauges)
+    add_gauge_source(delivery_gauges.outbox_gauges)
     add_gauge_source(job_gauges)
     # Pages people open from their email, at the site root.
     app.include_router(account_pages)
