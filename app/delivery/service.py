@@ -39,7 +39,7 @@ from app.core.db import (
     joined,
     update_each,
 )
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, NotFound, StorageUnavailable
 from app.core.metrics import EMAIL_DELAY, EMAILS, Gauges
 from app.core.pagination import newest_first_page
 from app.core.security import as_utc, utcnow
@@ -76,6 +76,11 @@ SEND_JOBS_PER_WRITE = 4
 DUE_STATUSES = [EmailStatus.pending, EmailStatus.failed]
 # What a person may send again.
 RETRYABLE_STATUSES = [EmailStatus.failed, EmailStatus.dead]
+# While the database refuses writes (dev's data folder full), the verdicts of emails already
+# sent wait in memory and are written once it takes them: tried this often, for at most
+# this long (well inside the lease, so nobody else sends them meanwhile).
+VERDICT_RETRY_SECONDS = 1.0
+VERDICT_WAIT_SECONDS = 120.0
 
 
 def backoff(attempts: int) -> timedelta:
@@ -323,12 +328,20 @@ class Verdicts:
         self.now = now
         self.outcomes: dict[Any, Outcome] = {}
         self._unwritten: list[Any] = []
+        # The database refused a block of verdicts: sending stops until `finish` writes them.
+        self.held = False
 
     async def add(self, email: Email, outcome: Outcome) -> None:
         self.outcomes[email.id] = outcome
         self._unwritten.append(email.id)
-        if len(self._unwritten) >= self.block:
-            await self._write(self._take())
+        if len(self._unwritten) >= self.block and not self.held:
+            taken = self._take()
+            try:
+                await self._write(taken)
+            except StorageUnavailable:
+                # Sent but not recorded: resent after the lease unless written later.
+                self._unwritten = taken + self._unwritten
+                self.held = True
 
     def _take(self) -> list[Any]:
         # Taken before awaiting, so senders on other connections never write one twice.
@@ -341,9 +354,19 @@ class Verdicts:
         await _record(emails, tried, self.now or utcnow())
 
     async def finish(self) -> None:
-        """Write what is left: the last outcomes, and the emails never tried."""
+        """Write what is left: the last outcomes, and the emails never tried; while the
+        database refuses writes, again every second for a while."""
         untried = [i for i in self.claimed if i not in self.outcomes]
-        await self._write(self._take() + untried)
+        left = self._take() + untried
+        give_up_at = time.monotonic() + VERDICT_WAIT_SECONDS
+        while True:
+            try:
+                await self._write(left)
+                return
+            except StorageUnavailable:
+                if time.monotonic() >= give_up_at:
+                    raise
+                await asyncio.sleep(VERDICT_RETRY_SECONDS)
 
 
 async def _send_batch(
@@ -375,7 +398,7 @@ async def _send_batch(
         try:
             if not first:
                 await delivered.wait()
-            while waiting and not stop:
+            while waiting and not stop and not verdicts.held:
                 await slots.take(still_to_send=len(waiting))
                 if stop or not waiting:
                     return
