@@ -435,7 +435,14 @@ class EmbeddedStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._journal is not None:
-            await self.compact()
+            try:
+                await self.compact()
+            except OSError as exc:  # the journal holds every write: the next start reads it
+                log.error(
+                    "could not save the embedded database snapshot (%s); every write is in "
+                    "the journal, which the next start reads",
+                    exc,
+                )
             _journals.pop(id(self.database.delegate._store), None)
             self._journal.close()
             self._journal = None

@@ -198,3 +198,18 @@ def _opens_on_a_full_disk(path: Path, mode: str = "r", *args: Any, **kwargs: Any
     if "w" in mode:
         return _FillsUp(path, "w")
     return open(path, mode, *args, **kwargs)  # noqa: SIM115
+
+
+async def test_a_stop_on_a_full_disk_says_so_and_the_next_start_has_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await opened(tmp_path)
+    await email("one").insert()
+
+    monkeypatch.setattr("app.core.journal.open", _opens_on_a_full_disk, raising=False)
+    await store.stop()  # Ctrl+C on a full disk: no traceback, the journal keeps the writes
+    monkeypatch.undo()
+    assert "could not save the embedded database snapshot" in caplog.text
+
+    await opened(tmp_path)
+    assert await keys_in_memory() == ["one"]
