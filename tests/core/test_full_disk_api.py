@@ -152,3 +152,20 @@ async def test_a_grade_posted_just_before_the_disk_filled_is_notified_after_it_f
             break
         await asyncio.sleep(0.1)
     assert await Notification.find({"recipient_id": world.student.id}).count() == 1
+
+
+async def test_every_write_documents_the_503_of_a_database_that_takes_no_writes(
+    site: httpx.AsyncClient,
+) -> None:
+    spec = (await site.get("/openapi.json")).json()
+    writes = [
+        (method, path, operation)
+        for path, methods in spec["paths"].items()
+        for method, operation in methods.items()
+        if method in {"post", "put", "patch", "delete"}
+    ]
+    assert writes
+    assert [(m, p) for m, p, operation in writes if "503" not in operation["responses"]] == []
+    assert (
+        "Retry-After" in spec["paths"]["/api/v1/grades"]["post"]["responses"]["503"]["description"]
+    )
