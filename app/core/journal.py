@@ -241,11 +241,23 @@ def _salvage(data: bytes) -> tuple[list[bytes], list[tuple[int, int]]]:
     return records, skipped
 
 
-def _decodes(data: bytes) -> bool:
-    try:
-        bson.decode_all(data)
-    except Exception:  # noqa: BLE001 (any complaint of the decoder means: read it carefully)
-        return False
+# Records are checked by decoding this much at a time: the decoder holds the GIL while it
+# runs, and the fold's thread must not stall the event loop for a whole large journal.
+_CHECKED_AT_ONCE = 1024 * 1024
+
+
+def _decodes(records: list[bytes]) -> bool:
+    start = 0
+    while start < len(records):
+        stop, size = start, 0
+        while stop < len(records) and size < _CHECKED_AT_ONCE:
+            size += len(records[stop])
+            stop += 1
+        try:
+            bson.decode_all(b"".join(records[start:stop]))
+        except Exception:  # noqa: BLE001 (any complaint of the decoder means: read it carefully)
+            return False
+        start = stop
     return True
 
 
@@ -260,7 +272,7 @@ def read_records(path: Path, *, is_journal: bool, careful: bool = False) -> tupl
     if not careful:
         records, end = _frames(data)
         whole = end == len(data) or (is_journal and not _salvage(data[end:])[0])
-        if whole and (not is_journal or _decodes(data[:end])):
+        if whole and (not is_journal or _decodes(records)):
             if end < len(data):
                 # A write cut short by a crash: never acknowledged, so never relied on.
                 log.warning("ignoring a torn last record in %s", path)
