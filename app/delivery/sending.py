@@ -23,6 +23,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from app.core.config import Settings
+from app.core.errors import StorageUnavailable
 from app.core.security import utcnow
 from app.delivery.message import MessageBuilder
 from app.delivery.models import Email
@@ -37,6 +38,12 @@ from app.delivery.transport import (
 )
 
 log = logging.getLogger(__name__)
+
+# While the database refuses writes (dev's data folder full), the verdicts of emails already
+# sent wait in memory and are written once it takes them: tried this often, for at most
+# this long (well inside the lease, so nobody else sends them meanwhile).
+VERDICT_RETRY_SECONDS = 1.0
+VERDICT_WAIT_SECONDS = 120.0
 
 # A batch gets one more connection for every this many emails (up to SMTP_CONNECTIONS): a
 # few emails go over one connection, a broadcast over several at once.
@@ -154,12 +161,20 @@ class Verdicts:
         self.resent: set[Any] = set()
         self.report = SendReport()
         self._unwritten: list[Any] = []
+        # The database refused a block of verdicts: sending stops until `finish` writes them.
+        self.held = False
 
     async def add(self, email: Email, outcome: Outcome) -> None:
         self.outcomes[email.id] = outcome
         self._unwritten.append(email.id)
-        if len(self._unwritten) >= self.block:
-            await self._write(self._take())
+        if len(self._unwritten) >= self.block and not self.held:
+            taken = self._take()
+            try:
+                await self._write(taken)
+            except StorageUnavailable:
+                # Sent but not recorded: resent after the lease unless written later.
+                self._unwritten = taken + self._unwritten
+                self.held = True
 
     def _take(self) -> list[Any]:
         # Taken before awaiting, so senders on other connections never write one twice.
@@ -172,10 +187,19 @@ class Verdicts:
         self.report += await self.record(emails, tried, self.resent, self.now or utcnow())
 
     async def finish(self) -> SendReport:
-        """Write what is left: the last outcomes, and the emails never tried."""
+        """Write what is left: the last outcomes, and the emails never tried; while the
+        database refuses writes, again every second for a while."""
         untried = [i for i in self.claimed if i not in self.outcomes]
-        await self._write(self._take() + untried)
-        return self.report
+        left = self._take() + untried
+        give_up_at = time.monotonic() + VERDICT_WAIT_SECONDS
+        while True:
+            try:
+                await self._write(left)
+                return self.report
+            except StorageUnavailable:
+                if time.monotonic() >= give_up_at:
+                    raise
+                await asyncio.sleep(VERDICT_RETRY_SECONDS)
 
     @property
     def server_away(self) -> bool:
@@ -210,7 +234,7 @@ async def send_batch(
         try:
             if not first:
                 await delivered.wait()
-            while waiting and not stop and not sending_stopped():
+            while waiting and not stop and not verdicts.held and not sending_stopped():
                 await slots.take(still_to_send=len(waiting))
                 if stop or not waiting or sending_stopped():
                     return
