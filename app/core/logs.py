@@ -84,6 +84,7 @@ EXTRA_FIELDS = (
     "duration_ms",
     "job",
     "outcome",
+    "figures",
 )
 
 

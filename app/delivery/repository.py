@@ -71,10 +71,15 @@ async def counts_by_status(statuses: Sequence[EmailStatus]) -> dict[str, int]:
     return {row["_id"]: row["count"] for row in rows}
 
 
-async def oldest_attempt_at(query: dict[str, Any]) -> datetime | None:
-    """The earliest next_attempt_at among the emails matching `query`."""
-    row = await db.find_row(Email, query, {"next_attempt_at": 1}, sort=[("next_attempt_at", 1)])
-    return row["next_attempt_at"] if row is not None else None
+async def earliest(query: dict[str, Any], field: str) -> datetime | None:
+    """The earliest value of `field` among the emails matching `query`."""
+    row = await db.find_row(Email, query, {field: 1}, sort=[(field, 1)])
+    return row[field] if row is not None else None
+
+
+async def rows(query: dict[str, Any], projection: dict[str, Any]) -> list[dict[str, Any]]:
+    """The raw emails matching `query`, only the `projection`'s fields."""
+    return await db.find_rows(Email, query, projection)
 
 
 async def newest_first(
