@@ -49,6 +49,7 @@ from app.migrations import migrate
 from app.notifications.pages import api_router as unsubscribe_router
 from app.notifications.pages import router as notification_pages
 from app.notifications.router import router as notifications_router
+from app.reports.router import router as reports_router
 from app.schools.members_router import router as members_router
 from app.schools.router import router as schools_router
 
@@ -199,6 +200,7 @@ def create_app(
         grades_router,
         notifications_router,
         announcements_router,
+        reports_router,
         unsubscribe_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -12,7 +12,7 @@ from mongomock_motor import AsyncMongoMockClient
 
 from app.core import jobs
 from app.core.config import SettingsError, load_settings
-from app.delivery.service import SEND_JOB
+from app.delivery.service import SEND_EMAILS_JOB
 from app.main import create_app
 from tests.conftest import make_settings
 
@@ -132,8 +132,8 @@ async def test_swagger_ui_and_oauth2_password_flow(client: httpx.AsyncClient) ->
 async def test_ready_and_metrics_say_how_many_jobs_wait(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"{ROOT}/ready")).json()["jobs_waiting"] == 0
     # A retry for later: recorded and waiting, as a backlog is after a restart.
-    await jobs.reserve(SEND_JOB, countdown=3600, email_ids=None)
-    await jobs.reserve(SEND_JOB, countdown=3600, email_ids=None)
+    await jobs.reserve(SEND_EMAILS_JOB, countdown=3600, email_ids=None)
+    await jobs.reserve(SEND_EMAILS_JOB, countdown=3600, email_ids=None)
 
     ready = await client.get(f"{ROOT}/ready")
     metrics = (await client.get(f"{ROOT}/metrics")).text

@@ -27,18 +27,16 @@ from celery.beat import EmbeddedService
 from celery.worker import state
 from fastapi import FastAPI
 
-from app.announcements.service import PUBLISH_DUE_JOB
 from app.core.jobs import (
     DEFAULT_QUEUE,
     EMAIL_QUEUE,
     FANOUT_QUEUE,
-    enqueue,
+    enqueue_start_runs,
     feed_backlog,
     take_over_recorded_jobs,
 )
 from app.delivery import service as delivery_service
 from app.delivery.stopping import resume_sending, stop_sending
-from app.notifications.digests import SCAN_JOB
 from workers import runtime
 
 log = logging.getLogger(__name__)
@@ -183,10 +181,11 @@ def run_embedded_workers(app: FastAPI, workers: EmbeddedWorkers, *, owns_all_wor
             workers.start()
             application.state.liveness_checks.append(workers.dead)
             if owns_all_work:
-                # Beat's first run of these is a minute away: what fell due while dev was
-                # stopped goes now.
-                await enqueue(SCAN_JOB)
-                await enqueue(PUBLISH_DUE_JOB)
+                # The periodic jobs' start-up runs (`at_start=` where each is declared):
+                # beat's first run is a minute away, and what fell due while dev was
+                # stopped goes now. (The outbox sweep above is not one of them: it must
+                # run before the workers start.)
+                await enqueue_start_runs()
             background = [asyncio.create_task(_watch(workers))]
             if backlog is not None:
                 background.append(asyncio.create_task(_feed(backlog)))

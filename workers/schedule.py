@@ -1,17 +1,10 @@
-"""The beat schedule: periodic jobs, by name."""
+"""The beat schedule: every job registered with `every=`, read from the job registry."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from app.announcements.service import PUBLISH_DUE_JOB
-from app.delivery.service import SWEEP_JOB
-from app.notifications.digests import SCAN_JOB
+from app import jobs as _registered_jobs  # noqa: F401  (fills the job registry)
+from app.core.jobs import beat_schedule
 
-EVERY_MINUTE = 60.0
-
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "publish scheduled announcements": {"task": PUBLISH_DUE_JOB, "schedule": EVERY_MINUTE},
-    "send due digests": {"task": SCAN_JOB, "schedule": EVERY_MINUTE},
-    "sweep the email outbox": {"task": SWEEP_JOB, "schedule": EVERY_MINUTE},
-}
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = beat_schedule()

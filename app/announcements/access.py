@@ -6,7 +6,7 @@ The routes take these as dependencies; the service receives what they let throug
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from beanie import PydanticObjectId
 from fastapi import Depends, Header, Request
@@ -145,13 +145,3 @@ async def reader_schools(user: CurrentUser) -> list[PydanticObjectId]:
 ReaderSchools = Annotated[list[PydanticObjectId], Depends(reader_schools)]
 ManagedAnnouncement = Annotated[Announcement, Depends(managed_announcement)]
 AnnouncementWithEmails = Annotated[Announcement, Depends(announcement_with_emails)]
-
-
-def email_scope(*, admin: User, school_id: str | None) -> dict[str, Any]:
-    """The emails of the admin's schools, or of the one named (404 if not theirs)."""
-    if school_id is None:
-        return {"school_id": {"$in": list(admin.school_ids)}}
-    wanted = parse_object_id(school_id, what="School")
-    if wanted not in admin.school_ids:
-        raise NotFound("School not found")
-    return {"school_id": wanted}

@@ -10,26 +10,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from app.announcements import repository
 from app.announcements.models import Announcement, AnnouncementStatus
-from app.announcements.schemas import (
-    AnnouncementIn,
-    AnnouncementStats,
-    EmailFigures,
-    NotificationFigures,
-    Stats,
-)
+from app.announcements.schemas import AnnouncementIn, AnnouncementStats
 from app.auth import directory
 from app.auth.models import Role, User
 from app.core import jobs
-from app.core.db import aggregate, collection, facets, parse_object_id
+from app.core.db import parse_object_id
 from app.core.errors import Conflict
 from app.core.pagination import (
     newest_first_filter,
-    newest_first_page,
-    newest_first_sort,
     next_cursor,
 )
 from app.core.security import as_utc, to_millisecond, utcnow
@@ -39,7 +31,6 @@ from app.notifications import fanout
 from app.notifications import service as notifications
 from app.notifications.models import Event, Topic
 from app.notifications.preferences import Priority
-from app.schools import guardians
 from app.schools import service as schools
 from app.schools.models import School
 
@@ -69,7 +60,7 @@ async def find_replay(
     """The announcement an earlier request with this Idempotency-Key created, if any."""
     if idempotency_key is None:
         return None
-    existing = await Announcement.find_one({"idempotency_scope": f"{author.id}:{idempotency_key}"})
+    existing = await repository.by_idempotency_scope(f"{author.id}:{idempotency_key}")
     if existing is not None and existing.request_fingerprint != _fingerprint(body):
         raise Conflict("This Idempotency-Key was already used with a different request body")
     return existing
@@ -104,7 +95,7 @@ async def create_announcement(
         request_fingerprint=_fingerprint(body) if idempotency_key else None,
     )
     try:
-        await announcement.insert()
+        await repository.insert(announcement)
     except DuplicateKeyError:
         # The same key raced in from a parallel request: answer as a replay.
         replay = await find_replay(author=author, idempotency_key=idempotency_key, body=body)
@@ -119,7 +110,7 @@ async def create_announcement(
 @jobs.job(FANOUT_JOB, queue=jobs.FANOUT_QUEUE)
 async def fan_out(*, announcement_id: str) -> int:
     """Notify the announcement's audience; safe to run again (dedupe key per recipient)."""
-    announcement = await Announcement.get(PydanticObjectId(announcement_id))
+    announcement = await repository.get(PydanticObjectId(announcement_id))
     if announcement is None or announcement.status in (
         AnnouncementStatus.cancelled,
         AnnouncementStatus.scheduled,
@@ -128,10 +119,7 @@ async def fan_out(*, announcement_id: str) -> int:
     school = await schools.school_by_id(announcement.school_id)
     if school is None or school.deleted_at is not None:
         # Left in `publishing`, the stalled-fan-out sweep would retry it forever.
-        await collection(Announcement).update_one(
-            {"_id": announcement.id},
-            {"$set": {"status": AnnouncementStatus.cancelled, "cancelled_at": utcnow()}},
-        )
+        await repository.cancel(announcement.id)
         return 0
     recipients = await fanout.announcement_recipients(
         school=school,
@@ -161,20 +149,13 @@ async def fan_out(*, announcement_id: str) -> int:
     # Who was reached, not who was expanded: soft-deleted roster members and people who
     # turned both channels off got nothing. Counted after the writes, so a re-run agrees.
     reached = await notifications.count_for_event(announcement.event_key)
-    await collection(Announcement).update_one(
-        {"_id": announcement.id},
-        {
-            "$set": {
-                "status": AnnouncementStatus.published,
-                "recipients": reached,
-                "published_at": announcement.published_at or utcnow(),
-            }
-        },
+    await repository.mark_published(
+        announcement.id, recipients=reached, published_at=announcement.published_at or utcnow()
     )
     return created
 
 
-@jobs.job(PUBLISH_DUE_JOB)
+@jobs.job(PUBLISH_DUE_JOB, every=timedelta(minutes=1), at_start=True)
 async def publish_due(*, now: datetime | None = None) -> int:
     """Start the fan-out of every scheduled announcement whose time has come (beat, every minute).
 
@@ -182,7 +163,6 @@ async def publish_due(*, now: datetime | None = None) -> int:
     a fan-out stalled in `publishing` (its worker died) is sent again.
     """
     now = now or utcnow()
-    documents = collection(Announcement)
     started = 0
     due = {"status": AnnouncementStatus.scheduled, "publish_at": {"$lte": now}}
     stalled = {
@@ -191,14 +171,10 @@ async def publish_due(*, now: datetime | None = None) -> int:
     }
     for condition in (due, stalled):
         while True:
-            claimed = await documents.find_one_and_update(
-                condition,
-                {"$set": {"status": AnnouncementStatus.publishing, "publishing_since": now}},
-                return_document=ReturnDocument.AFTER,
-            )
+            claimed = await repository.claim_for_publishing(condition, now=now)
             if claimed is None:
                 break
-            await jobs.enqueue(FANOUT_JOB, announcement_id=str(claimed["_id"]))
+            await jobs.enqueue(FANOUT_JOB, announcement_id=claimed)
             started += 1
     return started
 
@@ -212,9 +188,8 @@ async def announcement_stats(announcement: Announcement) -> AnnouncementStats:
     # One round trip: the announcement is the anchor each figure joins from (its
     # notifications by event key, its emails by id); notifications and delivery write
     # their own stages, and only this layer needs both.
-    figures = await facets(
-        Announcement,
-        {"_id": announcement.id},
+    figures = await repository.figures(
+        announcement.id,
         {
             "notifications": notifications.event_figure_stages(announcement.event_key),
             "emails": delivery.email_count_stages(key_field="announcement_id"),
@@ -234,18 +209,11 @@ async def announcement_stats(announcement: Announcement) -> AnnouncementStats:
 
 async def cancel_announcement(*, announcement: Announcement) -> Announcement:
     """Cancel a scheduled announcement before it goes out."""
-    updated = await collection(Announcement).find_one_and_update(
-        {"_id": announcement.id, "status": AnnouncementStatus.scheduled},
-        {"$set": {"status": AnnouncementStatus.cancelled, "cancelled_at": utcnow()}},
-        return_document=ReturnDocument.AFTER,
-    )
+    updated = await repository.cancel_scheduled(announcement.id)
     if updated is None:
         state = announcement.status.value
         raise Conflict(f"Only a scheduled announcement can be cancelled; this one is {state}")
-    return Announcement.model_validate(updated)
-
-
-EVENT_KEY_PREFIX = "announcement:"
+    return updated
 
 
 async def list_announcements(
@@ -264,19 +232,14 @@ async def list_announcements(
         query["school_id"] = parse_object_id(school_id, what="School")
     schools = [s for s in school_ids if "school_id" not in query or s == query["school_id"]]
     if user.role == Role.admin:
-        return await newest_first_page(
-            Announcement, {"school_id": {"$in": schools}}, limit=limit, cursor=cursor
+        return await repository.newest_first(
+            {"school_id": {"$in": schools}}, limit=limit, cursor=cursor
         )
     after = newest_first_filter("created_at", cursor)
     authored: list[Announcement] = []
     if user.role == Role.teacher:  # students and parents never write one
-        mine = {"$and": [query, {"author_id": user.id}, *([after] if after else [])]}
-        authored = (
-            await Announcement.find(mine)
-            .sort(newest_first_sort("created_at"))
-            .limit(limit + 1)
-            .to_list()
-        )
+        page = {"$and": [query, after]} if after else query
+        authored = await repository.newest_authored(page, user.id, limit=limit + 1)
     received: list[Announcement] = []
     if schools:
         # Addressed to them: they were notified, in the inbox or by email only. Their own
@@ -286,68 +249,14 @@ async def list_announcements(
         # bounded by their schools' announcements and the page, and someone with no school
         # costs no query at all.
         in_schools = {"school_id": {"$in": schools}}
-        rows = await aggregate(
-            Announcement,
-            [
-                {"$match": {"$and": [in_schools, after]} if after else in_schools},
-                {"$sort": {"created_at": -1, "_id": -1}},
-                {
-                    "$addFields": {
-                        "_event_key": {"$concat": [EVENT_KEY_PREFIX, {"$toString": "$_id"}]}
-                    }
-                },
-                *notifications.notified_stages(recipient_id=user.id, event_key_field="_event_key"),
-                {"$limit": limit + 1},
-                {"$project": {"_event_key": 0}},
-            ],
+        received = await repository.newest_kept(
+            {"$and": [in_schools, after]} if after else in_schools,
+            notifications.notified_stages(recipient_id=user.id, event_key_field="_event_key"),
+            limit=limit + 1,
         )
-        received = [Announcement.model_validate(row) for row in rows]
     both = {a.id: a for a in [*authored, *received]}.values()
     newest = sorted(both, key=lambda a: (as_utc(a.created_at), a.id), reverse=True)
     return next_cursor(newest[: limit + 1], limit, "created_at")
-
-
-async def school_stats(*, admin: User, now: datetime | None = None) -> Stats:
-    """Figures over the admin's schools: subscribers, users by role, the last day's traffic."""
-    now = now or utcnow()
-    since = now - timedelta(hours=24)
-    school_ids = list(admin.school_ids)
-    # One round trip over the admin's schools: each branch is written by the domain that
-    # owns its collection; composing them is this layer's job, the only one that needs
-    # every figure at once.
-    figures = await schools.figures_of(
-        school_ids,
-        {
-            "roles": directory.members_by_role_stages(),
-            # Parents belong to a school through their children.
-            "parents": guardians.linked_parent_count_stages(),
-            "subscribers": notifications.subscriber_count_stages(),
-            "notifications": notifications.recent_notification_stages(since=since),
-            "emails": delivery.email_count_stages(key_field="school_id", since=since),
-        },
-    )
-    by_role = directory.counts_by_role(figures["roles"])
-    by_role[Role.parent.value] = _count(figures["parents"])
-    by_topic: dict[str, int] = {}
-    total = read = 0
-    for row in figures["notifications"]:
-        by_topic[row["_id"]] = row["count"]
-        total += row["count"]
-        read += row["read"]
-    return Stats(
-        school_ids=[str(s) for s in school_ids],
-        active_subscribers=_count(figures["subscribers"]),
-        users_by_role=by_role,
-        notifications_last_24h=NotificationFigures(
-            total=total, read=read, unread=total - read, by_topic=by_topic
-        ),
-        emails_last_24h=EmailFigures(**delivery.counts_by_status(figures["emails"])),
-    )
-
-
-def _count(rows: list[dict[str, Any]]) -> int:
-    # A $count stage over nothing gives no row at all.
-    return int(rows[0]["count"]) if rows else 0
 
 
 def announcement_email_scope(announcement: Announcement) -> dict[str, Any]:

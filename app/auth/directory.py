@@ -1,7 +1,7 @@
 """What other domains read about users, through auth, which owns the users collection:
-live users by id or email, members of a school, names, and the aggregation stages that
-figures and relation checks compose; and the fields user records once held for another
-domain, handed over once."""
+live users by id or email, members of schools, names, the aggregation stages that the
+figures of /stats compose; and the fields user records once held for another domain,
+handed over once."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
+from app.auth import repository
 from app.auth.models import Role, User, normalize_email
-from app.core.db import aggregate, collection, having_joined, joined
+from app.core.db import having_joined, joined
 
 
 async def live_users(user_ids: Sequence[PydanticObjectId]) -> list[User]:
@@ -21,10 +22,10 @@ async def live_users(user_ids: Sequence[PydanticObjectId]) -> list[User]:
 
 async def member_ids(school_id: PydanticObjectId, role: Role) -> list[PydanticObjectId]:
     """Ids of the school's live members in this role, without loading their records."""
-    cursor = collection(User).find(
+    rows = await repository.user_rows(
         {"school_ids": school_id, "role": role, "deleted_at": None}, {"_id": 1}
     )
-    return [PydanticObjectId(row["_id"]) async for row in cursor]
+    return [PydanticObjectId(row["_id"]) for row in rows]
 
 
 # Fields user records held for notifications before it kept them in its own collection;
@@ -40,26 +41,27 @@ async def users_with_moved_out_fields(
     query: dict[str, Any] = {"$or": [{field: {"$exists": True}} for field in MOVED_OUT_FIELDS]}
     if after is not None:
         query["_id"] = {"$gt": after}
-    cursor = collection(User).find(
+    return await repository.user_rows(
         query,
         {"_id": 1, **{field: 1 for field in MOVED_OUT_FIELDS}},
         sort=[("_id", 1)],
         limit=limit,
     )
-    return [row async for row in cursor]
 
 
 async def drop_moved_out_fields(user_ids: Sequence[PydanticObjectId]) -> None:
     """Forget the MOVED_OUT_FIELDS of these user records, once their new owner has a copy."""
-    await collection(User).update_many(
+    await repository.update_users(
         {"_id": {"$in": list(user_ids)}}, {"$unset": {field: "" for field in MOVED_OUT_FIELDS}}
     )
 
 
 async def live_user_ids(user_ids: Sequence[PydanticObjectId]) -> set[PydanticObjectId]:
     """Which of these ids (a caller's page) are live users, reading only their ids."""
-    cursor = collection(User).find({"_id": {"$in": list(user_ids)}, "deleted_at": None}, {"_id": 1})
-    return {PydanticObjectId(row["_id"]) async for row in cursor}
+    rows = await repository.user_rows(
+        {"_id": {"$in": list(user_ids)}, "deleted_at": None}, {"_id": 1}
+    )
+    return {PydanticObjectId(row["_id"]) for row in rows}
 
 
 async def live_user_by_email(email: str) -> User | None:
@@ -69,57 +71,35 @@ async def live_user_by_email(email: str) -> User | None:
 
 async def live_role(user_id: PydanticObjectId) -> Role | None:
     """The role of the live user with this id (None when there is none), reading only it."""
-    row = await collection(User).find_one({"_id": user_id, "deleted_at": None}, {"role": 1})
+    row = await repository.user_row({"_id": user_id, "deleted_at": None}, {"role": 1})
     return Role(row["role"]) if row is not None else None
 
 
 async def full_names(user_ids: Sequence[PydanticObjectId]) -> dict[PydanticObjectId, str]:
     """The names of these users, deleted ones too (who gave a grade stays who gave it),
     reading only their names."""
-    cursor = collection(User).find({"_id": {"$in": list(user_ids)}}, {"full_name": 1})
-    return {PydanticObjectId(row["_id"]): row["full_name"] async for row in cursor}
-
-
-async def live_user_joined(
-    user_id: PydanticObjectId,
-    *,
-    role: Role | None = None,
-    stages: Sequence[dict[str, Any]],
-    joined: Sequence[str],
-) -> tuple[User, dict[str, Any]] | None:
-    """The live user with this id (and role, if given), and what a higher domain joins to it
-    from its own collections, in one round trip: `stages` ($lookup and $addFields over that
-    domain's collections, ending with a $project that drops what they looked up) add the
-    fields named in `joined`, which come back beside the user."""
-    match: dict[str, Any] = {"_id": user_id, "deleted_at": None}
-    if role is not None:
-        match["role"] = role.value
-    pipeline = [{"$match": match}, *stages]
-    rows = await aggregate(User, pipeline)
-    if not rows:
-        return None
-    row = rows[0]
-    extra = {name: row.pop(name, None) for name in joined}
-    return User.model_validate(row), extra
+    rows = await repository.user_rows({"_id": {"$in": list(user_ids)}}, {"full_name": 1})
+    return {PydanticObjectId(row["_id"]): row["full_name"] for row in rows}
 
 
 async def live_school_ids(user_ids: Sequence[PydanticObjectId]) -> set[PydanticObjectId]:
     """The schools any of these live users (a parent's children: a few) belong to, reading
     only those."""
-    found = await collection(User).distinct(
+    found = await repository.distinct_of_users(
         "school_ids", {"_id": {"$in": list(user_ids)}, "deleted_at": None}
     )
     return {PydanticObjectId(school_id) for school_id in found}
 
 
-async def live_members_joined(
-    school_ids: Sequence[PydanticObjectId], role: Role, *, stages: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """What a higher domain's `stages` ($lookup into its own collections, $group) make of the
-    ids of the live members in this role of these schools, in one round trip: their
-    records never leave the server."""
-    match = {"role": role.value, "school_ids": {"$in": list(school_ids)}, "deleted_at": None}
-    return await aggregate(User, [{"$match": match}, {"$project": {"_id": 1}}, *stages])
+async def live_member_ids(
+    school_ids: Sequence[PydanticObjectId], role: Role
+) -> list[PydanticObjectId]:
+    """Ids of the live members in this role of any of these schools, each once."""
+    rows = await repository.user_rows(
+        {"role": role.value, "school_ids": {"$in": list(school_ids)}, "deleted_at": None},
+        {"_id": 1},
+    )
+    return [PydanticObjectId(row["_id"]) for row in rows]
 
 
 # --- users in figures: stages another layer composes into one aggregation ---------------
@@ -150,11 +130,6 @@ def counts_by_role(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     for row in rows:
         counts[row["_id"]] = row["count"]
     return counts
-
-
-def live_user_records_stages(id_field: str) -> list[dict[str, Any]]:
-    """Replace each document with the live user its `id_field` names (none if deleted)."""
-    return joined(User, local_field=id_field, foreign_field="_id", match={"deleted_at": None})
 
 
 def live_user_stages(id_field: str) -> list[dict[str, Any]]:

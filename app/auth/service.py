@@ -7,9 +7,8 @@ import re
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 
-from app.auth import hooks, sessions, tokens, user_cache
+from app.auth import hooks, repository, sessions, tokens, user_cache
 from app.auth.models import (
     AccountTokenPurpose,
     Locale,
@@ -26,7 +25,7 @@ from app.auth.schemas import (
     UserUpdateIn,
 )
 from app.core.config import Settings
-from app.core.db import DuplicateKeyError, collection
+from app.core.db import DuplicateKeyError
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.pagination import PageParams, newest_first_page
 from app.core.security import (
@@ -175,16 +174,12 @@ async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = Fa
     assert user.id is not None
     if updates:
         try:
-            raw = await collection(User).find_one_and_update(
-                {"_id": user.id, "deleted_at": None},
-                {"$set": updates},
-                return_document=ReturnDocument.AFTER,
-            )
+            updated = await repository.update_live_user(user.id, updates)
         except DuplicateKeyError as exc:
             raise Conflict(EMAIL_TAKEN) from exc
-        if raw is None:
+        if updated is None:
             raise NotFound("User not found")
-        previous, user = user, User.model_validate(raw)
+        previous, user = user, updated
         await user_cache.forget_user(user.id)  # type: ignore[arg-type]
         if previous.timezone != user.timezone:
             await hooks.timezone_changed.send(user=previous, timezone=user.timezone)
@@ -196,13 +191,13 @@ async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = Fa
 
 async def join_school(user_id: PydanticObjectId, school_id: PydanticObjectId) -> None:
     """Record that the user belongs to the school (idempotent)."""
-    await collection(User).update_one({"_id": user_id}, {"$addToSet": {"school_ids": school_id}})
+    await repository.update_user({"_id": user_id}, {"$addToSet": {"school_ids": school_id}})
     await user_cache.forget_user(user_id)
 
 
 async def leave_school(user_id: PydanticObjectId, school_id: PydanticObjectId) -> None:
     """Record that the user no longer belongs to the school (idempotent)."""
-    await collection(User).update_one({"_id": user_id}, {"$pull": {"school_ids": school_id}})
+    await repository.update_user({"_id": user_id}, {"$pull": {"school_ids": school_id}})
     await user_cache.forget_user(user_id)
 
 
@@ -289,7 +284,7 @@ async def delete_user(*, actor: User, user: User) -> None:
         raise Conflict("You cannot delete your own account")
     assert user.id is not None
     now = utcnow()
-    await collection(User).update_one(
+    await repository.update_user(
         {"_id": user.id, "deleted_at": None}, {"$set": {"deleted_at": now}}
     )
     await sessions.end_every_session(user.id, now)
@@ -301,12 +296,12 @@ async def normalize_stored_emails() -> tuple[int, int]:
     already holds is a look-alike of it: it is left as it is, unreachable by login, and
     logged for an operator. Returns (rewritten, left as look-alikes)."""
     rewritten = look_alikes = 0
-    async for raw in collection(User).find({}, {"email": 1}):
+    for raw in await repository.user_rows({}, {"email": 1}):
         folded = normalize_email(raw["email"])
         if folded == raw["email"]:
             continue
         try:
-            await collection(User).update_one(
+            await repository.update_user(
                 {"_id": raw["_id"], "email": raw["email"]}, {"$set": {"email": folded}}
             )
         except DuplicateKeyError:

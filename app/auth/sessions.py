@@ -6,9 +6,8 @@ import logging
 from datetime import datetime, timedelta
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 
-from app.auth import user_cache
+from app.auth import repository, user_cache
 from app.auth.models import (
     AuthSession,
     RefreshToken,
@@ -21,7 +20,6 @@ from app.auth.schemas import (
     TokenPair,
 )
 from app.core.config import Settings
-from app.core.db import aggregate, collection
 from app.core.errors import Unauthorized
 from app.core.security import (
     create_access_token,
@@ -57,18 +55,14 @@ async def _issue_pair(
 
 
 async def _revoke_session(session_id: PydanticObjectId, *, now: datetime | None = None) -> None:
-    await collection(AuthSession).update_one(
-        {"_id": session_id, "revoked_at": None}, {"$set": {"revoked_at": now or utcnow()}}
-    )
+    await repository.revoke_session(session_id, now or utcnow())
     await user_cache.forget_session(session_id)
 
 
 async def end_every_session(user_id: PydanticObjectId, now: datetime) -> None:
     """Refresh tokens die with their sessions; access tokens die by `tokens_valid_after`."""
-    await collection(User).update_one({"_id": user_id}, {"$set": {"tokens_valid_after": now}})
-    await collection(AuthSession).update_many(
-        {"user_id": user_id, "revoked_at": None}, {"$set": {"revoked_at": now}}
-    )
+    await repository.update_user({"_id": user_id}, {"$set": {"tokens_valid_after": now}})
+    await repository.revoke_sessions_of(user_id, now)
     await user_cache.forget_user(user_id)
 
 
@@ -80,24 +74,7 @@ async def load_caller(user_id: PydanticObjectId, session_id: str | None) -> User
         return await User.get(user_id)
     if not PydanticObjectId.is_valid(session_id):
         return None
-    session_oid = PydanticObjectId(session_id)
-    rows = await aggregate(
-        AuthSession,
-        [
-            {"$match": {"_id": session_oid, "user_id": user_id, "revoked_at": None}},
-            {
-                "$lookup": {
-                    "from": User.get_collection_name(),
-                    "localField": "user_id",
-                    "foreignField": "_id",
-                    "as": "user",
-                }
-            },
-        ],
-    )
-    if not rows or not rows[0]["user"]:
-        return None
-    return User.model_validate(rows[0]["user"][0])
+    return await repository.user_in_session(PydanticObjectId(session_id), user_id)
 
 
 async def login(*, settings: Settings, email: str, password: str) -> TokenPair:
@@ -124,11 +101,7 @@ async def refresh(*, settings: Settings, refresh_token: str) -> TokenPair:
     now = utcnow()
     token_hash = hash_token(refresh_token)
     # One conditional update: of two requests racing with the same token exactly one wins.
-    spent = await collection(RefreshToken).find_one_and_update(
-        {"token_hash": token_hash, "spent_at": None, "expires_at": {"$gt": now}},
-        {"$set": {"spent_at": now}},
-        return_document=ReturnDocument.BEFORE,
-    )
+    spent = await repository.spend_refresh_token(token_hash, now)
     if spent is None:
         presented = await RefreshToken.find_one({"token_hash": token_hash})
         if presented is not None and presented.spent_at is not None:
@@ -136,10 +109,10 @@ async def refresh(*, settings: Settings, refresh_token: str) -> TokenPair:
             log.warning("refresh token reused; revoking session %s", presented.session_id)
             await _revoke_session(presented.session_id, now=now)
         raise Unauthorized(INVALID_REFRESH)
-    session = await AuthSession.get(spent["session_id"])
+    session = await AuthSession.get(spent.session_id)
     if session is None or session.revoked_at is not None:
         raise Unauthorized(INVALID_REFRESH)
-    user = await User.get(spent["user_id"])
+    user = await User.get(spent.user_id)
     if user is None or user.is_deleted or user.id is None or session.id is None:
         raise Unauthorized(INVALID_REFRESH)
     return await _issue_pair(settings=settings, user_id=user.id, session_id=session.id)

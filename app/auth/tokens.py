@@ -11,7 +11,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from app.auth import sessions, user_cache
+from app.auth import repository, sessions, user_cache
 from app.auth.models import (
     AccountToken,
     AccountTokenPurpose,
@@ -20,7 +20,7 @@ from app.auth.models import (
 )
 from app.auth.schemas import MAX_EMAIL_LENGTH, MAX_TOKEN_LENGTH
 from app.core.config import Settings
-from app.core.db import DuplicateKeyError, collection
+from app.core.db import DuplicateKeyError
 from app.core.errors import BadRequest, Conflict
 from app.core.ratelimit import Allowance
 from app.core.security import (
@@ -68,35 +68,31 @@ INVALID_LINK = "The link is invalid, already used or expired"
 
 async def _spend_account_token(
     *, token: str, purposes: tuple[AccountTokenPurpose, ...]
-) -> dict[str, Any]:
-    """Spend a token of one of these purposes; the raw record, or BadRequest."""
+) -> AccountToken:
+    """Spend a token of one of these purposes; the record, or BadRequest."""
     now = utcnow()
-    redeemed = await collection(AccountToken).find_one_and_update(
+    redeemed = await repository.redeem_account_token(
         {
             "token_hash": hash_token(token),
             "purpose": {"$in": [purpose.value for purpose in purposes]},
-            "used_at": None,
             "expires_at": {"$gt": now},
             "email": {"$ne": None},
         },
-        {"$set": {"used_at": now}},
+        now,
     )
     if redeemed is None:
         raise BadRequest(INVALID_LINK)
-    return dict(redeemed)
+    return redeemed
 
 
 async def _redeem_account_token(*, token: str, purpose: AccountTokenPurpose) -> dict[str, Any]:
     """Spend a token; the caller acts only if the account still has the address it proves."""
     redeemed = await _spend_account_token(token=token, purposes=(purpose,))
-    return {"_id": redeemed["user_id"], "email": redeemed["email"], "deleted_at": None}
+    return {"_id": redeemed.user_id, "email": redeemed.email, "deleted_at": None}
 
 
 async def burn_account_tokens(user_id: PydanticObjectId, *purposes: AccountTokenPurpose) -> None:
-    await collection(AccountToken).update_many(
-        {"user_id": user_id, "purpose": {"$in": [p.value for p in purposes]}, "used_at": None},
-        {"$set": {"used_at": utcnow()}},
-    )
+    await repository.burn_account_tokens(user_id, [p.value for p in purposes], utcnow())
 
 
 async def _queue_account_mail(
@@ -146,13 +142,13 @@ async def verify_email(*, token: str) -> None:
     """Redeem a link mailed to confirm an address: the account's own, which is then
     verified, or a new one asked for, which then becomes the login."""
     redeemed = await _spend_account_token(token=token, purposes=CONFIRMING)
-    user_id = PydanticObjectId(redeemed["user_id"])
-    if redeemed["purpose"] == AccountTokenPurpose.email_change.value:
-        await _adopt_new_email(user_id, redeemed["email"])
+    user_id = redeemed.user_id
+    assert redeemed.email is not None  # only tokens bound to an address are spent
+    if redeemed.purpose == AccountTokenPurpose.email_change:
+        await _adopt_new_email(user_id, redeemed.email)
         return
-    bound = {"_id": user_id, "email": redeemed["email"], "deleted_at": None}
-    result = await collection(User).update_one(bound, {"$set": {"email_verified": True}})
-    if result.matched_count == 0:
+    bound = {"_id": user_id, "email": redeemed.email, "deleted_at": None}
+    if not await repository.update_user(bound, {"$set": {"email_verified": True}}):
         raise BadRequest(INVALID_LINK)
     await user_cache.forget_user(user_id)
 
@@ -163,7 +159,7 @@ async def _adopt_new_email(user_id: PydanticObjectId, email: str) -> None:
     `links_valid_after`)."""
     now = utcnow()
     try:
-        result = await collection(User).update_one(
+        adopted = await repository.update_user(
             {"_id": user_id, "pending_email": email, "deleted_at": None},
             {
                 "$set": {
@@ -176,7 +172,7 @@ async def _adopt_new_email(user_id: PydanticObjectId, email: str) -> None:
         )
     except DuplicateKeyError as exc:
         raise Conflict("This address has become another account's login meanwhile") from exc
-    if result.matched_count == 0:
+    if not adopted:
         raise BadRequest(INVALID_LINK)
     await burn_account_tokens(
         user_id,
@@ -286,11 +282,10 @@ async def reset_password(*, token: str, new_password: str) -> None:
     now = utcnow()
     # The mailbox the token went to answered, and the account still has that address.
     # A pending email change is withdrawn: whoever asked for it knew the old password.
-    result = await collection(User).update_one(
+    if not await repository.update_user(
         bound,
         {"$set": {"password_hash": password_hash, "email_verified": True, "pending_email": None}},
-    )
-    if result.matched_count == 0:
+    ):
         raise BadRequest(INVALID_LINK)
     user_id = PydanticObjectId(bound["_id"])
     await burn_account_tokens(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from beanie import Document, PydanticObjectId, init_beanie
@@ -50,13 +51,15 @@ def parse_object_id(value: str, *, what: str = "Resource") -> PydanticObjectId:
 DUPLICATE_KEY = 11000
 
 
-async def insert_many_ignoring_duplicates(collection: Any, documents: list[dict[str, Any]]) -> int:
+async def insert_many_ignoring_duplicates(
+    model: type[Document], documents: list[dict[str, Any]]
+) -> int:
     """One unordered insert_many; rows a unique index refuses (already written by an earlier
     or parallel run) are skipped. Returns how many were written; other errors raise."""
     if not documents:
         return 0
     try:
-        result = await collection.insert_many(documents, ordered=False)
+        result = await collection(model).insert_many(documents, ordered=False)
     except BulkWriteError as exc:
         if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
             raise
@@ -145,13 +148,86 @@ async def claim_one(
     update: dict[str, Any],
     *,
     sort: list[tuple[str, int]] | None = None,
+    before: bool = False,
 ) -> dict[str, Any] | None:
-    """One atomic find-and-update returning the document as changed; None when none matches.
-    Two callers racing for the same document: exactly one gets it."""
+    """One atomic find-and-update returning the document as changed (as it was, `before`);
+    None when none matches. Two callers racing for the same document: exactly one gets it."""
     raw: dict[str, Any] | None = await collection(model).find_one_and_update(
-        query, update, sort=sort, return_document=ReturnDocument.AFTER
+        query,
+        update,
+        sort=sort,
+        return_document=ReturnDocument.BEFORE if before else ReturnDocument.AFTER,
     )
     return raw
+
+
+@dataclass(frozen=True)
+class Written:
+    """What an update did: documents its filter matched, and those it changed."""
+
+    matched: int
+    modified: int
+
+
+async def update_one(
+    model: type[Document], query: dict[str, Any], update: dict[str, Any]
+) -> Written:
+    """Apply `update` to the first document matching `query`."""
+    result = await collection(model).update_one(query, update)
+    return Written(int(result.matched_count), int(result.modified_count))
+
+
+async def update_many(
+    model: type[Document], query: dict[str, Any], update: dict[str, Any]
+) -> Written:
+    """Apply `update` to every document matching `query`."""
+    result = await collection(model).update_many(query, update)
+    return Written(int(result.matched_count), int(result.modified_count))
+
+
+async def delete_one(model: type[Document], query: dict[str, Any]) -> int:
+    """Delete the first document matching `query`; how many went (0 or 1)."""
+    result = await collection(model).delete_one(query)
+    return int(result.deleted_count)
+
+
+async def find_rows(
+    model: type[Document],
+    query: dict[str, Any],
+    projection: dict[str, Any] | None = None,
+    *,
+    sort: list[tuple[str, int]] | None = None,
+    limit: int = 0,
+) -> list[dict[str, Any]]:
+    """The raw documents matching `query` (only the `projection`'s fields), for reads that
+    need no whole model: ids, a name, one embedded class."""
+    cursor = collection(model).find(query, projection, sort=sort, limit=limit)
+    rows: list[dict[str, Any]] = await cursor.to_list(None)
+    return rows
+
+
+async def find_row(
+    model: type[Document],
+    query: dict[str, Any],
+    projection: dict[str, Any] | None = None,
+    *,
+    sort: list[tuple[str, int]] | None = None,
+) -> dict[str, Any] | None:
+    """The first raw document matching `query` in `sort` order (only the `projection`'s
+    fields), or None."""
+    row: dict[str, Any] | None = await collection(model).find_one(query, projection, sort=sort)
+    return row
+
+
+async def count(model: type[Document], query: dict[str, Any]) -> int:
+    """How many documents match `query`."""
+    return int(await collection(model).count_documents(query))
+
+
+async def distinct(model: type[Document], field: str, query: dict[str, Any]) -> list[Any]:
+    """The distinct values of `field` among the documents matching `query`."""
+    values: list[Any] = await collection(model).distinct(field, query)
+    return values
 
 
 async def claim_many(

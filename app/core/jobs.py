@@ -19,7 +19,8 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -27,7 +28,8 @@ import pymongo
 from beanie import Document, PydanticObjectId
 from pydantic import Field
 
-from app.core.db import aggregate, claim_many, collection
+from app.core import db
+from app.core.db import aggregate, claim_many
 from app.core.errors import StorageUnavailable
 from app.core.logs import current_request_id
 from app.core.observe import run_job
@@ -81,14 +83,58 @@ class JobRecord(Document):
         indexes = [pymongo.IndexModel([("lease_until", 1)], name="due")]
 
 
-def job(name: str, *, queue: str = DEFAULT_QUEUE) -> Callable[[JobFunction], JobFunction]:
-    """Register an async service function as the body of the job `name` (`domain.verb`)."""
+@dataclass(frozen=True)
+class Periodic:
+    """When beat runs a job on its own, and whether `dev` runs it at start."""
+
+    every: timedelta
+    # The keywords of the run `dev` makes at start (None: no such run). What fell due while
+    # the only process was stopped goes at once, not after beat's first interval.
+    at_start: Mapping[str, Any] | None
+
+
+# Name -> its schedule, for the jobs that run on a schedule. beat's schedule and dev's
+# start-up runs are read from here, so a periodic job is declared once, where it is defined.
+PERIODIC: dict[str, Periodic] = {}
+
+
+def job(
+    name: str,
+    *,
+    queue: str = DEFAULT_QUEUE,
+    every: timedelta | None = None,
+    at_start: bool | Mapping[str, Any] = False,
+) -> Callable[[JobFunction], JobFunction]:
+    """Register an async service function as the body of the job `name` (`domain.verb`).
+
+    `every`: beat runs it that often, without arguments. `at_start`: `dev` runs it when it
+    starts (True, or the keywords to run it with); only a periodic job may ask for that."""
+    if at_start and every is None:
+        raise ValueError(f"job {name!r}: only a periodic job runs at start")
 
     def register(function: JobFunction) -> JobFunction:
         JOBS[name] = (queue, function)
+        if every is not None:
+            keywords = ({} if at_start is True else dict(at_start)) if at_start else None
+            PERIODIC[name] = Periodic(every=every, at_start=keywords)
         return function
 
     return register
+
+
+def beat_schedule() -> dict[str, dict[str, Any]]:
+    """Celery beat's schedule: every periodic job, by its name."""
+    return {
+        name: {"task": name, "schedule": periodic.every.total_seconds()}
+        for name, periodic in sorted(PERIODIC.items())
+    }
+
+
+async def enqueue_start_runs() -> None:
+    """Enqueue the runs the periodic jobs asked for at the start of the only process."""
+    for name, periodic in sorted(PERIODIC.items()):
+        if periodic.at_start is not None:
+            await enqueue(name, **periodic.at_start)
 
 
 class Dispatcher(Protocol):
@@ -317,7 +363,8 @@ async def _dispatch_claimed(record: JobRecord, now: datetime) -> bool:
 
 
 async def _due_again_after_backoff(records: list[JobRecord], now: datetime) -> None:
-    await collection(JobRecord).update_many(
+    await db.update_many(
+        JobRecord,
         {"_id": {"$in": [record.id for record in records]}},
         {"$set": {"lease_until": now + timedelta(seconds=BROKER_BACKOFF_SECONDS)}},
     )
@@ -349,11 +396,12 @@ async def take_over_recorded_jobs(*, now: datetime | None = None) -> str | None:
     there is none."""
     now = now or utcnow()
     token = f"backlog-{uuid.uuid4().hex}"
-    result = await collection(JobRecord).update_many(
+    written = await db.update_many(
+        JobRecord,
         {"dispatches": {"$lt": MAX_DISPATCHES}},
         {"$set": {"relay_token": token, "lease_until": now + JOB_LEASE}},
     )
-    return token if result.modified_count else None
+    return token if written.modified else None
 
 
 async def feed_backlog(token: str) -> int:
@@ -371,9 +419,7 @@ async def feed_backlog(token: str) -> int:
         now = utcnow()
         if time.monotonic() - last_extended > JOB_LEASE.total_seconds() / 2:
             # What is still waiting stays this feeder's, not the relay's.
-            await collection(JobRecord).update_many(
-                backlog, {"$set": {"lease_until": now + JOB_LEASE}}
-            )
+            await db.update_many(JobRecord, backlog, {"$set": {"lease_until": now + JOB_LEASE}})
             last_extended = time.monotonic()
         room = BACKLOG_WINDOW - len(_backlog_in_flight)
         claimed = await _claim_records(backlog, token=uuid.uuid4().hex, now=now, limit=max(1, room))
@@ -387,7 +433,8 @@ async def feed_backlog(token: str) -> int:
                 _backlog_in_flight.pop(str(record.id), None)
                 # The broker is away: the relay takes over all that is left, after the backoff.
                 await _due_again_after_backoff(claimed[position:], now)
-                await collection(JobRecord).update_many(
+                await db.update_many(
+                    JobRecord,
                     backlog,
                     {"$set": {"lease_until": now + timedelta(seconds=BROKER_BACKOFF_SECONDS)}},
                 )
@@ -411,7 +458,7 @@ async def _wait_for_room() -> None:
 
 async def waiting_jobs() -> int:
     """How many jobs are recorded and not yet done (retries scheduled for later included)."""
-    return int(await collection(JobRecord).count_documents({}))
+    return await db.count(JobRecord, {})
 
 
 async def job_gauges() -> dict[str, tuple[str, list[tuple[dict[str, str], float]]]]:

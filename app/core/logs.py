@@ -41,10 +41,6 @@ def new_request_id(offered: str | None = None) -> str:
     return uuid.uuid4().hex
 
 
-def current_trace() -> Trace | None:
-    return _current.get()
-
-
 def current_request_id() -> str | None:
     trace = _current.get()
     return trace.request_id if trace is not None else None

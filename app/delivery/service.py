@@ -28,18 +28,12 @@ from pymongo.errors import DuplicateKeyError
 from app.core import jobs
 from app.core.config import get_settings
 from app.core.db import (
-    aggregate,
-    claim_many,
-    claim_one,
-    collection,
-    insert_many_ignoring_duplicates,
     joined,
-    update_each,
 )
 from app.core.errors import Conflict, NotFound
 from app.core.metrics import EMAIL_DELAY, EMAILS
-from app.core.pagination import newest_first_page
 from app.core.security import as_utc, utcnow
+from app.delivery import repository
 from app.delivery.message import MessageBuilder
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.delivery.render import Rendered
@@ -51,7 +45,7 @@ __all__ = ["DeliveryError", "SendingSlots", "SendReport"]
 
 log = logging.getLogger(__name__)
 
-SEND_JOB = "delivery.send_emails"
+SEND_EMAILS_JOB = "delivery.send_emails"
 SWEEP_JOB = "delivery.sweep"
 # A claim's lease, renewed every third of it while its batch is being sent: a live worker
 # keeps its emails through any wait on the server (up to SMTP_DATA_TIMEOUT_SECONDS per
@@ -110,26 +104,25 @@ def new_email(
 
 async def find_email(key: str) -> Email | None:
     """The email written with this idempotency key, if any."""
-    return await Email.find_one({"idempotency_key": key})
+    return await repository.by_key(key)
 
 
 async def queue_email(email: Email) -> Email:
     """Write one email to the outbox (or find the one with its key) and ask a worker to send it."""
     try:
-        await email.insert()
+        await repository.insert(email)
     except DuplicateKeyError:
         existing = await find_email(email.idempotency_key)
         assert existing is not None
         return existing
     EMAILS.labels("queued").inc()
-    await jobs.enqueue(SEND_JOB, email_ids=[str(email.id)])
+    await jobs.enqueue(SEND_EMAILS_JOB, email_ids=[str(email.id)])
     return email
 
 
 async def queue_emails(emails: Sequence[Email]) -> int:
     """Write a batch with one unordered insert (keys already there are skipped), then one job."""
-    documents = [e.model_dump(by_alias=True, exclude={"id"}) for e in emails]
-    written = await insert_many_ignoring_duplicates(collection(Email), documents)
+    written = await repository.insert_new(emails)
     EMAILS.labels("queued").inc(written)
     await _enqueue_sends(written)
     return written
@@ -139,7 +132,7 @@ async def _enqueue_sends(count: int, **clock: Any) -> None:
     """Send jobs for `count` due emails: one per batch, at most a few. Each keeps going
     until nothing is due, so none is left for the next sweep."""
     for _ in range(min(SEND_JOBS_PER_WRITE, -(-count // SEND_BATCH))):
-        await jobs.enqueue(SEND_JOB, email_ids=None, **clock)
+        await jobs.enqueue(SEND_EMAILS_JOB, email_ids=None, **clock)
 
 
 # --- sending -----------------------------------------------------------------------------
@@ -153,19 +146,15 @@ async def claim(
     query: dict[str, Any] = {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}}
     if email_ids is not None:
         query["_id"] = {"$in": list(email_ids)}
-    claimed = await claim_many(
-        Email,
+    return await repository.claim(
         query,
         {
             "$set": {"status": EmailStatus.sending, "lease_until": now + LEASE},
             "$inc": {"attempts": 1},
         },
-        token_field="lease_token",
         token=uuid.uuid4().hex,
-        sort=[("next_attempt_at", 1)],
         limit=limit,
     )
-    return [Email.model_validate(raw) for raw in claimed]
 
 
 def _this_claim(email: Email) -> dict[str, Any]:
@@ -238,7 +227,7 @@ async def _record(
         if extra:
             update["$inc"] = {"attempts": extra}
         changes.append((_this_claim(email), update))
-    settled = await update_each(Email, changes)
+    settled = await repository.settle(changes)
     if settled < len(changes):
         # Some verdicts came too late (another worker holds those emails now). Their retry
         # jobs below are harmless: a job sends only what is due when it runs.
@@ -247,11 +236,11 @@ async def _record(
     # the server away, the emails after these wait too: that job sends whatever is due then.
     away = [at for email, at in retries if _server_away(outcomes[email.id])]
     if away:
-        await jobs.enqueue(SEND_JOB, countdown=_seconds_until(min(away)), email_ids=None)
+        await jobs.enqueue(SEND_EMAILS_JOB, countdown=_seconds_until(min(away)), email_ids=None)
     for email, retry_at in retries:
         if not _server_away(outcomes[email.id]):
             await jobs.enqueue(
-                SEND_JOB, countdown=_seconds_until(retry_at), email_ids=[str(email.id)]
+                SEND_EMAILS_JOB, countdown=_seconds_until(retry_at), email_ids=[str(email.id)]
             )
     return report
 
@@ -273,13 +262,13 @@ async def _keep_lease(token: str | None, claimed_at: datetime) -> None:
         await asyncio.sleep(LEASE.total_seconds() / 3)
         # On the claim's own clock, which a replay or a test may have set.
         now = claimed_at + timedelta(seconds=time.monotonic() - started)
-        await collection(Email).update_many(
+        await repository.update_all(
             {"status": EmailStatus.sending, "lease_token": token},
             {"$set": {"lease_until": now + LEASE}},
         )
 
 
-@jobs.job(SEND_JOB, queue=jobs.EMAIL_QUEUE)
+@jobs.job(SEND_EMAILS_JOB, queue=jobs.EMAIL_QUEUE)
 async def send_emails(
     *, email_ids: list[str] | None = None, now: datetime | None = None
 ) -> SendReport:
@@ -310,18 +299,19 @@ async def send_emails(
     return report
 
 
-@jobs.job(SWEEP_JOB)
+# dev calls it with all_leases=True itself at start, before its workers run (every email
+# being sent then is an orphan), so it asks for no start-up run here.
+@jobs.job(SWEEP_JOB, every=timedelta(minutes=1))
 async def sweep(*, now: datetime | None = None, all_leases: bool = False) -> int:
     """Hand back emails whose sender died (lease expired) and send everything due (beat).
     `all_leases`: every email being sent is an orphan (the start of the only process)."""
     # A time given by the caller (a replay, a test's clock) is the send jobs' time too.
     clock: dict[str, Any] = {"now": now} if now is not None else {}
     now = now or utcnow()
-    documents = collection(Email)
     orphaned: dict[str, Any] = {"status": EmailStatus.sending}
     if not all_leases:
         orphaned["lease_until"] = {"$lt": now}
-    await documents.update_many(
+    await repository.update_all(
         orphaned,
         {
             "$set": {
@@ -332,7 +322,7 @@ async def sweep(*, now: datetime | None = None, all_leases: bool = False) -> int
             }
         },
     )
-    due = await documents.count_documents(
+    due = await repository.count(
         {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}}
     )
     await _enqueue_sends(due, **clock)
@@ -340,16 +330,6 @@ async def sweep(*, now: datetime | None = None, all_leases: bool = False) -> int
 
 
 # --- figures -----------------------------------------------------------------------------
-
-
-async def email_counts(match: dict[str, Any]) -> dict[str, int]:
-    """How many emails matching `match` are in each status."""
-    counts = {status.value: 0 for status in EmailStatus}
-    for row in await aggregate(
-        Email, [{"$match": match}, {"$group": {"_id": "$status", "count": {"$sum": 1}}}]
-    ):
-        counts[row["_id"]] = row["count"]
-    return counts
 
 
 # --- what a person sees and requeues -----------------------------------------------------
@@ -361,7 +341,7 @@ async def list_emails(
     """Emails within `scope` (the caller's schools, an announcement) in these statuses,
     newest first."""
     query: dict[str, Any] = {**scope, "status": {"$in": list(statuses)}}
-    return await newest_first_page(Email, query, limit=limit, cursor=cursor)
+    return await repository.newest_first(query, limit=limit, cursor=cursor)
 
 
 def _requeued() -> dict[str, Any]:
@@ -379,23 +359,22 @@ def _requeued() -> dict[str, Any]:
 
 async def retry_email(*, email_id: PydanticObjectId, scope: dict[str, Any]) -> Email:
     """Send a failed or dead email again, now. 404 outside `scope`; 409 unless it failed."""
-    email = await Email.find_one({**scope, "_id": email_id})
+    email = await repository.find_in(scope, email_id)
     if email is None:
         raise NotFound("Email not found")
-    raw = await claim_one(
-        Email, {"_id": email_id, "status": {"$in": RETRYABLE_STATUSES}}, _requeued()
+    requeued = await repository.claim_one(
+        {"_id": email_id, "status": {"$in": RETRYABLE_STATUSES}}, _requeued()
     )
-    if raw is None:
+    if requeued is None:
         raise Conflict(f"Only a failed or dead email can be sent again; this one is {email.status}")
-    await jobs.enqueue(SEND_JOB, email_ids=[str(email_id)])
-    return Email.model_validate(raw)
+    await jobs.enqueue(SEND_EMAILS_JOB, email_ids=[str(email_id)])
+    return requeued
 
 
 async def retry_emails(*, scope: dict[str, Any], statuses: Sequence[EmailStatus]) -> int:
     """Send every failed or dead email within `scope` again, now; returns how many."""
     wanted = [s for s in statuses if s in RETRYABLE_STATUSES]
-    result = await collection(Email).update_many({**scope, "status": {"$in": wanted}}, _requeued())
-    requeued = int(result.modified_count)
+    requeued = await repository.update_all({**scope, "status": {"$in": wanted}}, _requeued())
     await _enqueue_sends(requeued)
     return requeued
 

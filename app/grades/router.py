@@ -16,7 +16,8 @@ from app.grades.schemas import (
     GradeOut,
     GradeSummary,
 )
-from app.schools.access import ReadableStudent
+from app.schools.access import AdminSchool, ReadableStudent
+from app.schools.schemas import SchoolOut, SchoolUpdate
 
 router = APIRouter(tags=["grades"])
 
@@ -99,3 +100,17 @@ async def grade_summary(
         date_to=date_to,
         kind=kind,
     )
+
+
+# A school's own route, served here because changing its grade scale asks grades whether
+# any would be stranded (schools, a layer below, cannot import grades).
+@router.patch("/schools/{school_id}", tags=["schools"])
+async def update_school(body: SchoolUpdate, school: AdminSchool) -> SchoolOut:
+    """Change a school's name, time zone or grade scale."""
+    updated = await service.update_school(
+        school=school,
+        name=body.name,
+        timezone=body.timezone,
+        grade_scale=(body.grade_scale.min, body.grade_scale.max) if body.grade_scale else None,
+    )
+    return SchoolOut.of(updated)

@@ -13,20 +13,18 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 
 from app.auth import directory
 from app.auth.models import Role, User
 from app.core import jobs
-from app.core.db import aggregate, collection
-from app.core.errors import NotFound, Unprocessable
-from app.core.pagination import PageParams, newest_first_page
+from app.core.errors import Conflict, NotFound, Unprocessable
+from app.core.pagination import PageParams
 from app.core.security import as_utc, utcnow
 from app.core.timezones import zone_or_utc
-from app.grades import notices
+from app.grades import notices, repository
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind, subject_key
 from app.grades.schemas import GradeCreate, GradeSummary, GradeUpdate, SubjectSummary
-from app.schools import hooks as school_hooks
+from app.schools import service as schools_service
 from app.schools.models import School, SchoolClass
 
 # Old enough for any record a school still keeps about a current pupil.
@@ -61,12 +59,33 @@ def _check_scale(school: School, value: int) -> None:
         )
 
 
-@school_hooks.grade_scale_changing.connect
 async def count_grades_outside(*, school_id: PydanticObjectId, low: int, high: int) -> int:
     """Grades of the school a new scale low..high would leave outside it."""
-    return await Grade.find(
-        {"school_id": school_id, "$or": [{"value": {"$lt": low}}, {"value": {"$gt": high}}]}
-    ).count()
+    return await repository.count_outside(school_id=school_id, low=low, high=high)
+
+
+async def update_school(
+    *,
+    school: School,
+    name: str | None = None,
+    timezone: str | None = None,
+    grade_scale: tuple[int, int] | None = None,
+) -> School:
+    """Rename a school or change its time zone or grade scale, refusing a scale that would
+    leave some of its grades outside (they would break averages and could no longer be
+    corrected). The flow lives here, above schools, because only this layer knows both."""
+    if grade_scale is not None:
+        low, high = grade_scale
+        assert school.id is not None
+        outside = await count_grades_outside(school_id=school.id, low=low, high=high)
+        if outside:
+            raise Conflict(
+                f"{outside} existing grade(s) of this school fall outside {low}..{high}; "
+                "correct or delete them before narrowing the scale"
+            )
+    return await schools_service.update_school(
+        school=school, name=name, timezone=timezone, grade_scale=grade_scale
+    )
 
 
 def _same_subject(a: str, b: str) -> bool:
@@ -79,15 +98,10 @@ async def backfill_subject_keys() -> int:
     One update per distinct subject spelling, not per grade: a school has a few dozen.
     Computed here rather than in an update pipeline, because the server's $toLower is not
     casefold and it has no whitespace collapse."""
-    missing = {"subject_key": None}
-    spellings = await collection(Grade).distinct("subject", missing)
     updated = 0
-    for spelling in spellings:
-        result = await collection(Grade).update_many(
-            {**missing, "subject": spelling}, {"$set": {"subject_key": subject_key(spelling)}}
-        )
-        updated += result.modified_count
-    return int(updated)
+    for spelling in await repository.spellings_without_subject_key():
+        updated += await repository.set_subject_key(spelling, subject_key(spelling))
+    return updated
 
 
 def _assigned_spelling(school_class: SchoolClass, subject: str) -> str | None:
@@ -131,14 +145,14 @@ async def create_grade(
         updated_at=now,
     )
     notice = await notices.reserve_notice(grade, changed=False)
-    await grade.insert()
+    await repository.insert(grade)
     await jobs.send(notice)
     return grade
 
 
 async def get_grade(grade_id: PydanticObjectId) -> Grade | None:
     """The grade with this id, if there is one."""
-    return await Grade.get(grade_id)
+    return await repository.get(grade_id)
 
 
 async def update_grade(*, grade: Grade, school: School, data: GradeUpdate) -> Grade:
@@ -166,18 +180,16 @@ async def update_grade(*, grade: Grade, school: School, data: GradeUpdate) -> Gr
     notice = await notices.reserve_notice(
         grade.model_copy(update={"updated_at": changes["updated_at"]}), changed=True
     )
-    raw = await collection(Grade).find_one_and_update(
-        {"_id": grade.id}, {"$set": changes}, return_document=ReturnDocument.AFTER
-    )
-    if raw is None:  # deleted between the read and the write; its notice finds nothing
+    updated = await repository.update(grade.id, changes)
+    if updated is None:  # deleted between the read and the write; its notice finds nothing
         raise NotFound("Grade not found")
     await jobs.send(notice)
-    return Grade.model_validate(raw)
+    return updated
 
 
 async def delete_grade(*, grade: Grade) -> None:
     """Delete a grade the caller may change (grades.access decided that)."""
-    await collection(Grade).delete_one({"_id": grade.id})
+    await repository.delete(grade.id)
 
 
 def _grade_filter(
@@ -218,7 +230,7 @@ async def list_student_grades(
     query = _grade_filter(
         student_id, subject=subject, date_from=date_from, date_to=date_to, kind=kind
     )
-    return await newest_first_page(Grade, query, limit=page.limit, cursor=page.cursor, field="date")
+    return await repository.newest_first(query, limit=page.limit, cursor=page.cursor)
 
 
 def _round(value: float) -> float:
@@ -235,29 +247,9 @@ async def summarize_student_grades(
     kind: GradeKind | None = None,
 ) -> GradeSummary:
     """Per-subject count, averages and last grade, computed in one aggregation."""
-    pipeline: list[dict[str, Any]] = [
-        {
-            "$match": _grade_filter(
-                student_id, subject=subject, date_from=date_from, date_to=date_to, kind=kind
-            )
-        },
-        # Oldest first, so $last is the newest grade in the list's own order.
-        {"$sort": {"date": 1, "_id": 1}},
-        {
-            "$group": {
-                "_id": "$subject_key",
-                "subject": {"$last": "$subject"},
-                "count": {"$sum": 1},
-                "average": {"$avg": "$value"},
-                "weighted_sum": {"$sum": {"$multiply": ["$value", "$weight"]}},
-                "weight_sum": {"$sum": "$weight"},
-                "last_value": {"$last": "$value"},
-                "last_date": {"$last": "$date"},
-            }
-        },
-        {"$sort": {"_id": 1}},
-    ]
-    groups = await aggregate(Grade, pipeline)
+    groups = await repository.subject_groups(
+        _grade_filter(student_id, subject=subject, date_from=date_from, date_to=date_to, kind=kind)
+    )
     subjects = [
         SubjectSummary(
             subject=group["subject"],

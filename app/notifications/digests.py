@@ -7,7 +7,7 @@ no query or email grows without bound.
 from __future__ import annotations
 
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId, SortDirection
@@ -35,12 +35,12 @@ from app.notifications.preferences import EmailFrequency, Preferences, grade_as_
 from app.notifications.settings import settings_of
 
 SCAN_JOB = "digests.scan"
-SEND_JOB = "digests.send"
+SEND_DIGEST_JOB = "digests.send"
 DIGEST_PAGE = 100
 SCAN_PAGE = 1000
 
 
-@jobs.job(SCAN_JOB)
+@jobs.job(SCAN_JOB, every=timedelta(minutes=1), at_start=True)
 async def scan(*, now: datetime | None = None) -> int:
     """Enqueue one digest job per user whose digest is due (beat, every minute)."""
     # A time given by the caller (a replay, a test's clock) is the send jobs' time too;
@@ -64,14 +64,14 @@ async def scan(*, now: datetime | None = None) -> int:
             await schedule.forget_schedules(gone)
         for user_id in due:
             if user_id in live:
-                await jobs.enqueue(SEND_JOB, user_id=str(user_id), **clock)
+                await jobs.enqueue(SEND_DIGEST_JOB, user_id=str(user_id), **clock)
         enqueued += len(live)
         if len(due) < SCAN_PAGE:
             return enqueued
         after = due[-1]
 
 
-@jobs.job(SEND_JOB)
+@jobs.job(SEND_DIGEST_JOB)
 async def send_digests(*, user_id: str, now: datetime | None = None) -> int:
     """Send the user's due digests and move them forward: per period one email, or a few
     when more than DIGEST_PAGE notifications are waiting."""

@@ -111,7 +111,7 @@ async def deliver(
 
 async def _insert_ignoring_duplicates(notifications: list[Notification]) -> int:
     documents = [n.model_dump(by_alias=True, exclude={"id"}) for n in notifications]
-    return await insert_many_ignoring_duplicates(collection(Notification), documents)
+    return await insert_many_ignoring_duplicates(Notification, documents)
 
 
 # --- who is notified, one function per event kind ---------------------------------------

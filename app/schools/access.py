@@ -12,9 +12,10 @@ from app.auth import directory
 from app.auth import service as auth_service
 from app.auth.access import AdminUser, CurrentUser
 from app.auth.models import Role, User
-from app.core.db import aggregate, collection, parse_object_id
+from app.core.db import parse_object_id
 from app.core.errors import Forbidden, NotFound, Unprocessable
-from app.schools.models import GuardianLink, School, SchoolClass
+from app.schools import repository
+from app.schools.models import School, SchoolClass
 
 
 def is_school_admin(user: User, school_id: PydanticObjectId) -> bool:
@@ -30,30 +31,17 @@ async def load_school(school_id: str | PydanticObjectId | None) -> School:
         if isinstance(school_id, PydanticObjectId)
         else parse_object_id(school_id, what="School")
     )
-    school = await School.get(oid)
+    school = await repository.get(oid)
     if school is None or school.deleted_at is not None:
         raise NotFound("School not found")
     return school
-
-
-def _one_class(class_id: PydanticObjectId) -> dict[str, Any]:
-    # The school without the other classes and their rosters: only the one asked for.
-    return {
-        "name": 1,
-        "timezone": 1,
-        "grade_scale": 1,
-        "deleted_at": 1,
-        "created_at": 1,
-        "classes": {"$elemMatch": {"id": class_id}},
-    }
 
 
 async def _school_with_one_class(
     query: dict[str, Any], class_id: PydanticObjectId
 ) -> School | None:
     """A School holding only that class (or none): read-only, never saved back."""
-    raw = await collection(School).find_one(query, _one_class(class_id))
-    return School.model_validate(raw) if raw is not None else None
+    return await repository.with_one_class(query, class_id)
 
 
 async def load_class(class_id: PydanticObjectId) -> tuple[School, SchoolClass]:
@@ -107,24 +95,15 @@ AdminSchool = Annotated[School, Depends(admin_school)]
 
 
 async def is_linked_guardian(parent_id: PydanticObjectId, student_id: PydanticObjectId) -> bool:
-    return (
-        await GuardianLink.find_one({"parent_id": parent_id, "student_id": student_id}) is not None
-    )
+    return await repository.is_linked(parent_id, student_id)
 
 
 async def teaches_student(teacher_id: PydanticObjectId, student_id: PydanticObjectId) -> bool:
-    # Only the id comes back: the answer is whether a class matches, not the school with
-    # every roster in it.
-    school = await collection(School).find_one(
-        {
-            "deleted_at": None,
-            "classes": {
-                "$elemMatch": {"student_ids": student_id, "teachers.teacher_id": teacher_id}
-            },
-        },
-        {"_id": 1},
+    """Whether the teacher teaches a class of a live school with the student on its roster:
+    the one place this relation is written."""
+    return await repository.any_live_class(
+        {"student_ids": student_id, "teachers.teacher_id": teacher_id}
     )
-    return school is not None
 
 
 async def teaches_a_class_of(
@@ -135,17 +114,9 @@ async def teaches_a_class_of(
     """Whether the teacher teaches one of these classes of this live school now."""
     if not class_ids:
         return False
-    school = await collection(School).find_one(
-        {
-            "_id": school_id,
-            "deleted_at": None,
-            "classes": {
-                "$elemMatch": {"id": {"$in": list(class_ids)}, "teachers.teacher_id": teacher_id}
-            },
-        },
-        {"_id": 1},
+    return await repository.any_live_class(
+        {"id": {"$in": list(class_ids)}, "teachers.teacher_id": teacher_id}, school_id=school_id
     )
-    return school is not None
 
 
 async def can_read_student(user: User, student: User) -> bool:
@@ -159,104 +130,13 @@ async def can_read_student(user: User, student: User) -> bool:
     return can_manage_student(user, student)
 
 
-def _linked_joined(*, this_side: str, other_side: str, as_field: str) -> list[dict[str, Any]]:
-    """Stages that add `as_field` to a user: the ids at the other end of their guardian
-    links (a student's parents, or a parent's children)."""
-    return [
-        {
-            "$lookup": {
-                "from": GuardianLink.get_collection_name(),
-                "localField": "_id",
-                "foreignField": this_side,
-                "as": "_links",
-            }
-        },
-        {"$addFields": {as_field: f"$_links.{other_side}"}},
-        {"$project": {"_links": 0}},
-    ]
-
-
-def _guardians_joined() -> list[dict[str, Any]]:
-    """Stages that add `_guardian_ids` to a student: their parents."""
-    return _linked_joined(this_side="student_id", other_side="parent_id", as_field="_guardian_ids")
-
-
-def _teacher_joined(teacher_id: PydanticObjectId) -> list[dict[str, Any]]:
-    """Stages that add `_taught`: how many live schools have a class with the student on its
-    roster and this teacher among its teachers (only the count leaves the server)."""
-
-    def has(value: Any, array: str) -> dict[str, Any]:
-        return {"$in": [value, {"$ifNull": [array, []]}]}
-
-    taught_class = {
-        "$and": [has("$_id", "$$c.student_ids"), has(teacher_id, "$$c.teachers.teacher_id")]
-    }
-    live_school_teaching = {
-        "$and": [
-            {"$eq": [{"$ifNull": ["$$s.deleted_at", None]}, None]},
-            {
-                "$gt": [
-                    {
-                        "$size": {
-                            "$filter": {
-                                "input": {"$ifNull": ["$$s.classes", []]},
-                                "as": "c",
-                                "cond": taught_class,
-                            }
-                        }
-                    },
-                    0,
-                ]
-            },
-        ]
-    }
-    return [
-        {
-            "$lookup": {
-                "from": School.get_collection_name(),
-                "localField": "_id",
-                "foreignField": "classes.student_ids",
-                "as": "_schools",
-            }
-        },
-        {
-            "$addFields": {
-                "_taught": {
-                    "$size": {
-                        "$filter": {"input": "$_schools", "as": "s", "cond": live_school_teaching}
-                    }
-                }
-            }
-        },
-        {"$project": {"_schools": 0}},
-    ]
-
-
 async def readable_student(student_id: str, user: CurrentUser) -> User:
     """The student in the path, if the caller is them, a linked parent, their teacher or admin.
 
-    The student and the caller's relation to them come in one query: a parent's link or a
-    teacher's class is joined to the student's record."""
-    oid = parse_object_id(student_id, what="Student")
-    assert user.id is not None
-    if user.role == Role.parent:
-        stages, joined = _guardians_joined(), ["_guardian_ids"]
-    elif user.role == Role.teacher:
-        stages, joined = _teacher_joined(user.id), ["_taught"]
-    else:
-        stages, joined = [], []
-    found = await directory.live_user_joined(oid, role=Role.student, stages=stages, joined=joined)
-    if found is None:
-        raise NotFound("Student not found")
-    student, relation = found
-    assert student.id is not None
-    if user.role == Role.parent:
-        allowed = user.id in (relation["_guardian_ids"] or [])
-    elif user.role == Role.teacher:
-        allowed = bool(relation["_taught"])
-    else:
-        allowed = await can_read_student(user, student)  # no query for a student or an admin
-    if not allowed:
+    The caller's relation is a question asked of this domain's own records (a parent's
+    link, a teacher's class), after the student is read from auth's directory."""
+    student = await load_student(student_id)
+    if not await can_read_student(user, student):  # no query for a student or an admin
         raise Forbidden("You may not see this student")
     return student
 
@@ -270,34 +150,18 @@ NOT_THEIR_SCHOOL = "You are not an admin of this school"
 
 async def schools_of(user: User) -> set[PydanticObjectId]:
     """The schools a user belongs to; a parent belongs to the schools of their children
-    (one query: the links, the children and their schools stay on the server)."""
+    (their links, read here, then the children's schools, asked of auth's directory)."""
     if user.role != Role.parent:
         return set(user.school_ids)
-    rows = await aggregate(
-        GuardianLink,
-        [
-            {"$match": {"parent_id": user.id}},
-            *directory.live_user_records_stages("student_id"),
-            {"$unwind": "$school_ids"},
-            {"$group": {"_id": "$school_ids"}},
-        ],
-    )
-    return {PydanticObjectId(row["_id"]) for row in rows}
+    assert user.id is not None
+    links = await repository.links_of_parent(user.id)
+    return await _schools_of_children([link.student_id for link in links])
 
 
 async def _schools_of_children(student_ids: list[PydanticObjectId]) -> set[PydanticObjectId]:
     if not student_ids:
         return set()
     return await directory.live_school_ids(student_ids)
-
-
-async def administers_user(admin: User, user: User) -> bool:
-    """An admin acts on a user only when they administer every school of that user.
-
-    One shared school is not enough: it would let the admin of a small school take over an
-    admin, teacher or parent who also belongs to a school they do not run.
-    """
-    return _administers_all(admin, await schools_of(user))
 
 
 def _administers_all(admin: User, schools: set[PydanticObjectId]) -> bool:
@@ -311,25 +175,12 @@ async def managed_user(user_id: str, admin: AdminUser) -> User:
     nothing about who exists.
     """
     # A malformed id answers the same 404: parse_object_id says "User not found" too.
-    # A parent's children come with them (one query), so a parent costs one more, not two.
-    found = await directory.live_user_joined(
-        parse_object_id(user_id, what="User"), stages=_children_joined(), joined=["_children"]
-    )
-    if found is None:
+    user = await auth_service.get_live_user(parse_object_id(user_id, what="User"))
+    if user is None:
         raise NotFound(USER_NOT_FOUND)
-    user, joined = found
-    if user.role == Role.parent:
-        schools = await _schools_of_children(list(joined["_children"] or []))
-    else:
-        schools = set(user.school_ids)
-    if not _administers_all(admin, schools):
+    if not _administers_all(admin, await schools_of(user)):
         raise NotFound(USER_NOT_FOUND)
     return user
-
-
-def _children_joined() -> list[dict[str, Any]]:
-    """Stages that add `_children` to a parent: the students they are linked to."""
-    return _linked_joined(this_side="parent_id", other_side="student_id", as_field="_children")
 
 
 ManagedUser = Annotated[User, Depends(managed_user)]
@@ -345,10 +196,7 @@ async def can_view_class(user: User, school: School, school_class: SchoolClass) 
     if user.role == Role.student:
         return user.id in school_class.student_ids
     if user.role == Role.parent and school_class.student_ids:
-        link = await GuardianLink.find_one(
-            {"parent_id": user.id, "student_id": {"$in": school_class.student_ids}}
-        )
-        return link is not None
+        return await repository.any_link(user.id, school_class.student_ids)
     return False
 
 

@@ -19,7 +19,7 @@ from app.auth import directory
 from app.auth import service as auth_service
 from app.auth.models import Role, User
 from app.core.config import Settings
-from app.core.db import DuplicateKeyError, aggregate, collection, joined, parse_object_id
+from app.core.db import DuplicateKeyError, joined, parse_object_id
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.core.pagination import (
     PageParams,
@@ -30,7 +30,7 @@ from app.core.security import hash_token, utcnow
 from app.delivery import service as delivery
 from app.delivery.models import EmailKind
 from app.delivery.render import render
-from app.schools import hooks
+from app.schools import hooks, repository
 from app.schools.access import can_manage_student, teaches_student
 from app.schools.models import GuardianCode, GuardianLink, School, SchoolClass
 
@@ -125,11 +125,9 @@ async def link_guardian(*, parent_id: PydanticObjectId, student_id: PydanticObje
 
 async def unlink_guardian(*, parent_id: PydanticObjectId, student_id: PydanticObjectId) -> bool:
     """Remove a parent's link to a student; True if there was one."""
-    result = await collection(GuardianLink).delete_one(
-        {"parent_id": parent_id, "student_id": student_id}
-    )
+    removed = await repository.delete_link(parent_id, student_id)
     await hooks.guardian_unlinked.send(parent_id=parent_id, student_id=student_id)
-    return bool(result.deleted_count)
+    return removed
 
 
 _WRONG_CODE = "Guardian code is wrong, already used or expired"
@@ -149,17 +147,17 @@ async def redeem_guardian_code(*, parent: User, code: str) -> User:
         raise BadRequest(_WRONG_CODE)
     now = utcnow()
     # One conditional update: of two parents racing for one code, exactly one gets it.
-    raw = await collection(GuardianCode).find_one_and_update(
+    redeemed = await repository.redeem_code(
         {"code_hash": hash_token(normalised), "redeemed_at": None, "expires_at": {"$gt": now}},
         {"$set": {"redeemed_at": now, "redeemed_by": parent.id}},
     )
-    if raw is None:
+    if redeemed is None:
         raise BadRequest(_WRONG_CODE)
-    student = await auth_service.get_live_user(PydanticObjectId(raw["student_id"]))
+    student = await auth_service.get_live_user(redeemed.student_id)
     if student is None or student.role != Role.student:
         raise BadRequest("The child's account no longer exists")
     assert student.id is not None
-    if not await _issuer_still_may_issue(PydanticObjectId(raw["issued_by"]), student):
+    if not await _issuer_still_may_issue(redeemed.issued_by, student):
         raise BadRequest(_STALE_CODE)
     await link_guardian(parent_id=parent.id, student_id=student.id)
     return student
@@ -250,8 +248,7 @@ async def list_children(*, parent: User, page: PageParams) -> tuple[list[Child],
     schools are both this domain's), the children's accounts in a second."""
     after = newest_first_filter("created_at", page.cursor)
     mine = {"parent_id": parent.id}
-    rows = await aggregate(
-        GuardianLink,
+    rows = await repository.link_rows(
         [
             {"$match": {"$and": [mine, after]} if after else mine},
             {"$sort": {"created_at": -1, "_id": -1}},  # as newest_first_sort
@@ -325,25 +322,9 @@ async def children_of(
 
 
 async def parents_of_students_of(school_ids: Sequence[PydanticObjectId]) -> list[PydanticObjectId]:
-    """The parents linked to any live student of these schools, each once, in one query: the
-    students' ids stay on the server."""
-    rows = await directory.live_members_joined(
-        school_ids,
-        Role.student,
-        stages=[
-            {
-                "$lookup": {
-                    "from": GuardianLink.get_collection_name(),
-                    "localField": "_id",
-                    "foreignField": "student_id",
-                    "as": "_links",
-                }
-            },
-            {"$unwind": "$_links"},
-            {"$group": {"_id": "$_links.parent_id"}},
-        ],
-    )
-    return [PydanticObjectId(row["_id"]) for row in rows]
+    """The parents linked to any live student of these schools, each once: the students are
+    asked of auth's directory, their links read here a batch at a time."""
+    return await parents_of(await directory.live_member_ids(school_ids, Role.student))
 
 
 def linked_parent_count_stages() -> list[dict[str, Any]]:

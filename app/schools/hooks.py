@@ -8,6 +8,3 @@ from app.core.hooks import Hook
 guardian_linked: Hook[object] = Hook("schools.guardian_linked")
 # Called with parent_id and student_id after a link is removed.
 guardian_unlinked: Hook[object] = Hook("schools.guardian_unlinked")
-# Called with school_id, low and high before a school's grade scale changes; each listener
-# answers how many of its records would fall outside the new scale.
-grade_scale_changing: Hook[int] = Hook("schools.grade_scale_changing")

@@ -30,7 +30,6 @@ from app.schools.schemas import (
     RosterStudentOut,
     SchoolCreate,
     SchoolOut,
-    SchoolUpdate,
     TeacherSubjectsIn,
 )
 
@@ -89,16 +88,8 @@ async def get_school(school: AdminSchool) -> SchoolOut:
     return SchoolOut.of(school)
 
 
-@router.patch("/schools/{school_id}")
-async def update_school(body: SchoolUpdate, school: AdminSchool) -> SchoolOut:
-    """Change a school's name, time zone or grade scale."""
-    updated = await service.update_school(
-        school=school,
-        name=body.name,
-        timezone=body.timezone,
-        grade_scale=(body.grade_scale.min, body.grade_scale.max) if body.grade_scale else None,
-    )
-    return SchoolOut.of(updated)
+# PATCH /schools/{school_id} is served by app/grades/router.py: a new grade scale must not
+# strand existing grades, and only the grades layer can ask that.
 
 
 @router.delete("/schools/{school_id}", status_code=NO_CONTENT)

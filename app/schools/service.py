@@ -18,25 +18,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 
 from app.auth import directory
 from app.auth import service as auth_service
 from app.auth.models import Role, User
-from app.core.db import collection, facets, parse_object_id
+from app.core.db import parse_object_id
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import PageParams, decode_cursor, encode_cursor, newest_first_page
 from app.core.security import utcnow
-from app.schools import hooks
+from app.schools import repository
 from app.schools.access import is_school_admin, load_school
 from app.schools.models import GradeScale, School, SchoolClass
 
 # A lost race against another admin's edit of the same school is retried this often.
 UPDATE_ATTEMPTS = 5
-
-
-def _schools() -> Any:
-    return collection(School)
 
 
 def _live(school_id: PydanticObjectId | None) -> dict[str, Any]:
@@ -105,7 +100,9 @@ async def update_school(
     timezone: str | None = None,
     grade_scale: tuple[int, int] | None = None,
 ) -> School:
-    """Rename a school or change its time zone or grade scale."""
+    """Rename a school or change its time zone or grade scale. Whether a new scale would
+    strand existing grades is the caller's question (grades.service.update_school asks it):
+    this layer does not know grades."""
     changes: dict[str, Any] = {}
     if name is not None:
         changes["name"] = name
@@ -113,30 +110,18 @@ async def update_school(
         changes["timezone"] = timezone
     if grade_scale is not None:
         low, high = grade_scale
-        # Grades off the scale would break averages and could no longer be corrected.
-        outside = sum(
-            await hooks.grade_scale_changing.send(school_id=school.id, low=low, high=high)
-        )
-        if outside:
-            raise Conflict(
-                f"{outside} existing grade(s) of this school fall outside {low}..{high}; "
-                "correct or delete them before narrowing the scale"
-            )
         changes["grade_scale"] = {"min": low, "max": high}
     if not changes:
         return school
-    raw = await _schools().find_one_and_update(
-        _live(school.id), {"$set": changes}, return_document=ReturnDocument.AFTER
-    )
-    if raw is None:
+    updated = await repository.update_and_read(_live(school.id), {"$set": changes})
+    if updated is None:
         raise NotFound("School not found")
-    return School.model_validate(raw)
+    return updated
 
 
 async def delete_school(*, school: School) -> None:
     """Soft-delete a school: it disappears, its grades and people stay."""
-    result = await _schools().update_one(_live(school.id), {"$set": {"deleted_at": utcnow()}})
-    if result.matched_count == 0:
+    if not await repository.update(_live(school.id), {"$set": {"deleted_at": utcnow()}}):
         raise NotFound("School not found")
 
 
@@ -146,11 +131,11 @@ async def delete_school(*, school: School) -> None:
 async def create_class(*, school: School, name: str, year: int | None) -> SchoolClass:
     """Add a class; its name must be unique in the school."""
     school_class = SchoolClass(name=name, year=year)
-    result = await _schools().update_one(
+    matched = await repository.update(
         {**_live(school.id), "classes.name": {"$ne": name}},
         {"$push": {"classes": school_class.model_dump()}},
     )
-    if result.matched_count == 0:
+    if not matched:
         await _reload(school.id)
         raise Conflict(f"Class {name!r} already exists in this school")
     return school_class
@@ -186,11 +171,9 @@ async def update_class(
             changes["classes.$.year"] = year
         if not changes:
             return current
-        raw = await _schools().find_one_and_update(
-            query, {"$set": changes}, return_document=ReturnDocument.AFTER
-        )
-        if raw is not None:
-            return _require_class(School.model_validate(raw), oid)
+        updated = await repository.update_and_read(query, {"$set": changes})
+        if updated is not None:
+            return _require_class(updated, oid)
         school = await _reload(school.id)
         taken = any(c.name == name and c.id != oid for c in school.classes)
         if renaming and taken:
@@ -201,10 +184,10 @@ async def update_class(
 async def delete_class(*, school: School, class_id: str) -> None:
     """Remove a class; grades given in it stay."""
     oid = parse_object_id(class_id, what="Class")
-    result = await _schools().update_one(
+    matched = await repository.update(
         {**_live(school.id), **_class_match(oid)}, {"$pull": {"classes": {"id": oid}}}
     )
-    if result.matched_count == 0:
+    if not matched:
         raise NotFound("Class not found")
 
 
@@ -220,11 +203,11 @@ async def add_student(*, admin: User, school: School, class_id: str, student_id:
     school_id = school.id
     assert student.id is not None and school_id is not None
     for _ in range(UPDATE_ATTEMPTS):
-        result = await _schools().update_one(
+        matched = await repository.update(
             {**_live(school.id), **_class_match(oid), "classes.student_ids": {"$ne": student.id}},
             {"$addToSet": {"classes.$.student_ids": student.id}},
         )
-        if result.matched_count:
+        if matched:
             break
         school = await _reload(school.id)
         target = _require_class(school, oid)
@@ -246,19 +229,16 @@ async def remove_student(*, school: School, class_id: str, student_id: str) -> N
     """Take a student off a class roster (nothing to do if they are not on it)."""
     oid = parse_object_id(class_id, what="Class")
     student_oid = parse_object_id(student_id, what="Student")
-    result = await _schools().update_one(
+    matched = await repository.update(
         {**_live(school.id), **_class_match(oid)},
         {"$pull": {"classes.$.student_ids": student_oid}},
     )
-    if result.matched_count == 0:
+    if not matched:
         raise NotFound("Class not found")
     # Off the school's last roster, the student leaves the school: its admins keep no hold
     # on them, their grades elsewhere or their parents, and the next school may enrol them.
     # Also when they were not on this roster, so a retry repairs a write cut short here.
-    still_seated = await _schools().find_one(
-        {"_id": school.id, "classes.student_ids": student_oid}, {"_id": 1}
-    )
-    if still_seated is None:
+    if not await repository.seats(school.id, student_oid):
         assert school.id is not None
         await auth_service.leave_school(student_oid, school.id)
 
@@ -298,7 +278,7 @@ async def assign_teacher(
         entries = school.classes[class_index].teachers
         index = next((j for j, a in enumerate(entries) if a.teacher_id == teacher.id), None)
         if index is None:
-            result = await _schools().update_one(
+            matched = await repository.update(
                 {
                     **_live(school.id),
                     **_class_match(oid, **{"teachers.teacher_id": {"$ne": teacher.id}}),
@@ -307,7 +287,7 @@ async def assign_teacher(
             )
         else:
             entry = f"classes.{class_index}.teachers.{index}"
-            result = await _schools().update_one(
+            matched = await repository.update(
                 {
                     **_live(school.id),
                     f"classes.{class_index}.id": oid,
@@ -315,7 +295,7 @@ async def assign_teacher(
                 },
                 {"$set": {f"{entry}.subjects": subjects}},
             )
-        if result.matched_count:
+        if matched:
             break
         school = await _reload(school.id)
     else:
@@ -327,11 +307,11 @@ async def unassign_teacher(*, school: School, class_id: str, teacher_id: str) ->
     """Take a teacher off a class (nothing to do if they do not teach it)."""
     oid = parse_object_id(class_id, what="Class")
     teacher_oid = parse_object_id(teacher_id, what="Teacher")
-    result = await _schools().update_one(
+    matched = await repository.update(
         {**_live(school.id), **_class_match(oid)},
         {"$pull": {"classes.$.teachers": {"teacher_id": teacher_oid}}},
     )
-    if result.matched_count == 0:
+    if not matched:
         raise NotFound("Class not found")
 
 
@@ -347,14 +327,9 @@ async def places_of(student_ids: Sequence[PydanticObjectId]) -> Places:
     """Where these students (a parent's children: a short list) are, in two queries."""
     students = await directory.live_users(student_ids)
     wanted = set(student_ids)
-    cursor = _schools().find(
-        {"deleted_at": None, "classes.student_ids": {"$in": list(student_ids)}},
-        {"classes.id": 1, "classes.student_ids": 1},
-    )
     class_ids = {
         PydanticObjectId(c["id"])
-        async for school in cursor
-        for c in school.get("classes", [])
+        for c in await repository.class_rosters_of(student_ids)
         if wanted & set(c.get("student_ids", []))
     }
     return Places(
@@ -368,18 +343,12 @@ async def school_and_class_names(
 ) -> tuple[str | None, str | None]:
     """The names of a school and of one of its classes, deleted ones too (a notice about a
     grade names where it was given), reading only those."""
-    raw = await _schools().find_one(
-        {"_id": school_id}, {"name": 1, "classes": {"$elemMatch": {"id": class_id}}}
-    )
-    if raw is None:
-        return None, None
-    classes = raw.get("classes") or []
-    return raw.get("name"), (classes[0].get("name") if classes else None)
+    return await repository.names_of(school_id, class_id)
 
 
 async def school_by_id(school_id: PydanticObjectId) -> School | None:
     """A school by id, soft-deleted or not: the caller decides what a deleted one means."""
-    return await School.get(school_id)
+    return await repository.get(school_id)
 
 
 async def figures_of(
@@ -388,4 +357,4 @@ async def figures_of(
     """Figures over these schools in one round trip: each branch is stages that start from
     documents whose `_id` is a school id (the other domains' `*_stages` functions), and its
     rows come back under its name. Soft-deleted schools count too, as their people do."""
-    return await facets(School, {"_id": {"$in": list(school_ids)}}, branches)
+    return await repository.figures(school_ids, branches)

@@ -92,7 +92,7 @@ async def test_a_job_sent_but_never_finished_is_sent_again_after_its_lease(app: 
     await email.insert()
     # As if handed to a broker that then lost it (an in-memory one in a process that died).
     lost = JobRecord(
-        name=delivery.SEND_JOB,
+        name=delivery.SEND_EMAILS_JOB,
         kwargs={"email_ids": [str(email.id)]},
         lease_until=utcnow() + jobs.JOB_LEASE,
     )
@@ -119,14 +119,14 @@ async def test_a_failed_send_is_retried_by_a_job_due_at_its_own_time(
     (email,) = await outbox_of(world.student)
     assert email.status == EmailStatus.failed
 
-    retries = [entry for entry in broker.later if entry[0] == delivery.SEND_JOB]
+    retries = [entry for entry in broker.later if entry[0] == delivery.SEND_EMAILS_JOB]
     assert len(retries) == 1
     _name, countdown, kwargs = retries[0]
     # Due when the email's next attempt is, not at the next minute's sweep; with the server
     # away, that job sends whatever is due by then, this email among them.
     assert 20 <= countdown <= 37
     assert kwargs["email_ids"] is None
-    (record,) = await JobRecord.find({"name": delivery.SEND_JOB}).to_list()
+    (record,) = await JobRecord.find({"name": delivery.SEND_EMAILS_JOB}).to_list()
     assert abs((as_utc(record.not_before) - as_utc(email.next_attempt_at)).total_seconds()) < 1
 
     smtp_server.start()
@@ -202,7 +202,7 @@ async def test_a_backlog_taken_over_at_start_is_sent_once_each_and_left_alone_by
         await email.insert()
         # Sent by a process that is gone, with its lease still running.
         await JobRecord(
-            name=delivery.SEND_JOB,
+            name=delivery.SEND_EMAILS_JOB,
             kwargs={"email_ids": [str(email.id)]},
             lease_until=utcnow() + jobs.JOB_LEASE,
             dispatches=1,

@@ -126,7 +126,7 @@ async def test_no_greeting_stops_the_run_and_the_error_names_the_mail_server(
             first, *rest = await three_emails("nobody")
             started = asyncio.get_running_loop().time()
             report = await jobs.run(
-                delivery.SEND_JOB, {"now": LATER + timedelta(minutes=1)}, request_id=None
+                delivery.SEND_EMAILS_JOB, {"now": LATER + timedelta(minutes=1)}, request_id=None
             )
             waited = asyncio.get_running_loop().time() - started
             first = await reload(first)
@@ -230,7 +230,7 @@ async def test_a_550_recipient_is_dead_with_the_reason_and_the_job_says_one_was_
     smtp_server.refuse.add("who1@example.org")
 
     report = await jobs.run(
-        delivery.SEND_JOB, {"now": LATER + timedelta(minutes=1)}, request_id=None
+        delivery.SEND_EMAILS_JOB, {"now": LATER + timedelta(minutes=1)}, request_id=None
     )
 
     assert (report.delivered, report.deferred, report.lost) == (2, 0, 1)
@@ -251,7 +251,7 @@ async def test_a_job_that_delivered_everything_says_so(
     caplog.set_level(logging.INFO)
     await three_emails("fine")
 
-    await jobs.run(delivery.SEND_JOB, {"now": LATER + timedelta(minutes=1)}, request_id=None)
+    await jobs.run(delivery.SEND_EMAILS_JOB, {"now": LATER + timedelta(minutes=1)}, request_id=None)
 
     [line] = job_lines(caplog)
     assert line.levelno == logging.INFO

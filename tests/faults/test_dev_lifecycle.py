@@ -24,7 +24,7 @@ from app.core.embedded import write_embedded
 from app.core.jobs import JobRecord
 from app.core.security import hash_password, utcnow
 from app.delivery.models import Email, EmailKind
-from app.delivery.service import SEND_JOB
+from app.delivery.service import SEND_EMAILS_JOB
 from app.documents import DOCUMENT_MODELS
 from app.schools.models import School, SchoolClass, TeacherAssignment
 from tests.conftest import running
@@ -123,7 +123,7 @@ def build_backlog(tmp_path: Path, count: int) -> Path:
             )
             email.id = PydanticObjectId()
             record = JobRecord(
-                name=SEND_JOB,
+                name=SEND_EMAILS_JOB,
                 kwargs={"email_ids": [str(email.id)]},
                 not_before=queued,
                 lease_until=queued,

@@ -1,0 +1,1 @@
+"""Figures and lists that span domains: /stats, the admin's email lists."""
