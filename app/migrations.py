@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from app.core.migrations import run_once
+from app.delivery import service as delivery_service
 from app.grades import service as grades_service
 from app.notifications import settings as notification_settings
 
@@ -31,6 +32,14 @@ async def _grade_subject_keys() -> bool:
     return True
 
 
+async def _email_source_field() -> bool:
+    # Announcement emails named their announcement in a field of their own before delivery
+    # kept one generic reference for every producer.
+    await delivery_service.adopt_source_field("announcement_id")
+    return True
+
+
 async def migrate() -> None:
     await run_once("notification-settings-out-of-users", _preferences_out_of_users)
     await run_once("grade-subject-keys", _grade_subject_keys)
+    await run_once("email-source-field", _email_source_field)

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Depends, Query, status
 
 from app.announcements import access, service
 from app.announcements.access import ManagedAnnouncement, NewAnnouncement
-from app.announcements.schemas import AnnouncementOut, Stats
+from app.announcements.schemas import AnnouncementEmailOut, AnnouncementOut, Stats
 from app.auth.access import AdminUser, CurrentUser
 from app.core.db import parse_object_id
 from app.core.openapi import ERROR_DESCRIPTIONS
 from app.core.pagination import Page, PageParams, page_params
 from app.delivery import service as delivery
 from app.delivery.models import EmailStatus
-from app.delivery.schemas import EmailOut, Requeued
+from app.delivery.schemas import Requeued
 
 router = APIRouter(tags=["announcements"])
 Paging = Annotated[PageParams, Depends(page_params)]
@@ -91,7 +91,7 @@ async def get_stats(admin: AdminUser) -> Stats:
 @router.get("/announcements/{announcement_id}/emails", tags=["delivery"])
 async def list_announcement_emails(
     announcement: ManagedAnnouncement, paging: Paging, statuses: Statuses = None
-) -> Page[EmailOut]:
+) -> Page[AnnouncementEmailOut]:
     """An announcement's emails in the given statuses (all when omitted), newest first."""
     scope = service.announcement_email_scope(announcement)
     rows, cursor = await delivery.list_emails(
@@ -100,13 +100,13 @@ async def list_announcement_emails(
         limit=paging.limit,
         cursor=paging.cursor,
     )
-    return Page(items=[EmailOut.of(e) for e in rows], next_cursor=cursor)
+    return Page(items=[AnnouncementEmailOut.of(e) for e in rows], next_cursor=cursor)
 
 
 @router.get("/emails", tags=["delivery"])
 async def list_emails(
     admin: AdminUser, paging: Paging, statuses: Statuses = None, school_id: SchoolFilter = None
-) -> Page[EmailOut]:
+) -> Page[AnnouncementEmailOut]:
     """Your schools' emails that failed (a retry is due) or are dead (given up), newest
     first, with the last error and the attempts made."""
     rows, cursor = await delivery.list_emails(
@@ -115,7 +115,7 @@ async def list_emails(
         limit=paging.limit,
         cursor=paging.cursor,
     )
-    return Page(items=[EmailOut.of(e) for e in rows], next_cursor=cursor)
+    return Page(items=[AnnouncementEmailOut.of(e) for e in rows], next_cursor=cursor)
 
 
 @router.post(
@@ -140,10 +140,10 @@ async def retry_emails(
     tags=["delivery"],
     responses={404: {"description": "No such email in your schools"}, 409: {}},
 )
-async def retry_email(admin: AdminUser, email_id: str) -> EmailOut:
+async def retry_email(admin: AdminUser, email_id: str) -> AnnouncementEmailOut:
     """Send one failed or dead email of your schools again, now."""
     email = await delivery.retry_email(
         email_id=parse_object_id(email_id, what="Email"),
         scope=access.email_scope(admin=admin, school_id=None),
     )
-    return EmailOut.of(email)
+    return AnnouncementEmailOut.of(email)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from app.announcements.models import Announcement, AnnouncementStatus
 from app.core.db import ObjectIdField
+from app.delivery.models import Email
+from app.delivery.schemas import EmailOut
 from app.notifications.preferences import Priority
 
 AudienceRole = Literal["student", "teacher", "parent"]
@@ -117,3 +119,13 @@ class Stats(BaseModel):
     users_by_role: dict[str, int]
     notifications_last_24h: NotificationFigures
     emails_last_24h: EmailFigures
+
+
+class AnnouncementEmailOut(EmailOut):
+    """An email in the outbox, with the announcement it carried (if it carried one)."""
+
+    announcement_id: str | None
+
+    @classmethod
+    def about(cls, email: Email) -> dict[str, Any]:
+        return {"announcement_id": str(email.source_id) if email.source_id else None}

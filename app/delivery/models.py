@@ -48,7 +48,8 @@ class Email(Document):
     last_error: str | None = None
     sent_at: datetime | None = None
     school_id: PydanticObjectId | None = None
-    announcement_id: PydanticObjectId | None = None
+    # What the email is about, for its producer's figures (the producer knows what kind).
+    source_id: PydanticObjectId | None = None
     notification_ids: list[PydanticObjectId] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -58,6 +59,6 @@ class Email(Document):
             pymongo.IndexModel([("idempotency_key", 1)], unique=True, name="idempotency_unique"),
             pymongo.IndexModel([("status", 1), ("next_attempt_at", 1)], name="due"),
             pymongo.IndexModel([("status", 1), ("lease_until", 1)], name="lease"),
-            pymongo.IndexModel([("announcement_id", 1), ("status", 1)], name="announcement"),
+            pymongo.IndexModel([("source_id", 1), ("status", 1)], name="source"),
             pymongo.IndexModel([("school_id", 1), ("created_at", -1)], name="school_recent"),
         ]
