@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.notifications.models import EmailDecision, Notification, Subscription, TargetType
-from app.notifications.topics import AnyTopic, Priority, SubscribableTopic
+from app.notifications.topics import Priority, SubscribableTopic, TopicInAnswer
 
 
 class SubscriptionIn(BaseModel):
@@ -26,7 +26,7 @@ class SubscriptionOut(BaseModel):
     target_type: TargetType
     target_id: str
     school_id: str | None
-    topics: list[AnyTopic]
+    topics: list[TopicInAnswer]
     created_at: datetime
 
     @classmethod
@@ -43,7 +43,7 @@ class SubscriptionOut(BaseModel):
 
 class NotificationOut(BaseModel):
     id: str
-    topic: AnyTopic
+    topic: TopicInAnswer
     priority: Priority
     title: str
     body: str

@@ -177,10 +177,14 @@ class _TopicName:
     OpenAPI with the topics registered when the schema is made."""
 
     account: bool
+    # False in answers: a stored notification of a topic since removed still reads.
+    checked: bool = True
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
+        if not self.checked:
+            return core_schema.str_schema()
         return core_schema.no_info_after_validator_function(
             lambda name: known(name, account=self.account), core_schema.str_schema()
         )
@@ -196,3 +200,5 @@ class _TopicName:
 SubscribableTopic = Annotated[str, _TopicName(account=False)]
 # Any topic a notification may have, account mail's included.
 AnyTopic = Annotated[str, _TopicName(account=True)]
+# The topic of a stored notification or subscription, as an answer gives it.
+TopicInAnswer = Annotated[str, _TopicName(account=True, checked=False)]
