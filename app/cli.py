@@ -143,56 +143,6 @@ def add_startup(app: FastAPI, hook: Callable[[], Awaitable[None]]) -> None:
     app.router.lifespan_context = lifespan
 
 
-def run_embedded_workers(app: FastAPI, workers: Any, *, owns_all_work: bool) -> None:
-    """Start the in-process Celery worker and beat with the app, and stop them before it.
-
-    `owns_all_work`: this process is the only one on its database (schoolbell dev holds the
-    data dir's lock), so at start whatever was in flight belongs to a process that is gone:
-    every recorded job is sent again, every email being sent goes back to the queue, and
-    due digests and scheduled announcements go, at once rather than after leases and beat's
-    first minute.
-    """
-    from app.announcements.service import PUBLISH_DUE_JOB
-    from app.core.jobs import enqueue, relay_due_jobs
-    from app.delivery.service import SWEEP_JOB
-    from app.notifications.digests import SCAN_JOB
-
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
-        async with inner(application) as state:
-            workers.start()
-            application.state.liveness_checks.append(workers.dead)
-            if owns_all_work:
-                await relay_due_jobs(everything=True)
-                await enqueue(SWEEP_JOB, all_leases=True)
-                # Beat's first run of these is a minute away: what fell due while dev was
-                # stopped goes now.
-                await enqueue(SCAN_JOB)
-                await enqueue(PUBLISH_DUE_JOB)
-            watch = asyncio.create_task(_watch(workers))
-            try:
-                yield state
-            finally:
-                watch.cancel()
-                # Before the app's own shutdown, so the last snapshot has the workers' writes.
-                await asyncio.to_thread(workers.stop)
-
-    app.router.lifespan_context = lifespan
-
-
-WATCH_INTERVAL_SECONDS = 5.0
-
-
-async def _watch(workers: Any) -> None:
-    """Look at the worker and beat threads now and then, so a dead one is logged even when
-    nobody asks /ready."""
-    while True:
-        await asyncio.sleep(WATCH_INTERVAL_SECONDS)
-        workers.dead()
-
-
 def say(message: str, stream: IO[str] | None = None) -> None:
     print(message, file=stream or sys.stdout, flush=True)
 
@@ -227,14 +177,16 @@ def build_app_with_embedded_workers(settings: Settings, *, snapshot_dir: Path | 
     from app.core.jobs import CeleryDispatcher
     from app.main import create_app
     from workers.celery_app import create_celery
-    from workers.embedded import EmbeddedWorkers
+    from workers.embedded import EmbeddedWorkers, run_embedded_workers
 
     celery_app = create_celery(settings)
     app = create_app(settings, snapshot_dir=snapshot_dir, dispatcher=CeleryDispatcher(celery_app))
     schedule_file = settings.data_dir / "beat-schedule"
     run_embedded_workers(
         app,
-        EmbeddedWorkers(celery_app, schedule_file=schedule_file),
+        EmbeddedWorkers(
+            celery_app, schedule_file=schedule_file, lane_app=lambda: create_celery(settings)
+        ),
         owns_all_work=snapshot_dir is not None,
     )
     return app

@@ -28,7 +28,7 @@ from app.core.db import init_database, make_client
 from app.core.docs import install_offline_docs
 from app.core.embedded import EmbeddedDataError, EmbeddedStore
 from app.core.errors import install_error_handlers
-from app.core.jobs import Dispatcher, InlineDispatcher, JobRelay, use_dispatcher
+from app.core.jobs import Dispatcher, InlineDispatcher, JobRelay, job_gauges, use_dispatcher
 from app.core.metrics import add_gauge_source
 from app.core.metrics import router as metrics_router
 from app.core.observe import RequestObserver
@@ -165,6 +165,7 @@ def create_app(
     app.include_router(ops_router)
     app.include_router(metrics_router)
     add_gauge_source(delivery_service.outbox_gauges)
+    add_gauge_source(job_gauges)
     # Pages people open from their email, at the site root.
     app.include_router(account_pages)
     app.include_router(notification_pages)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from app.auth import service as auth_service
 from app.core.migrations import run_once
 from app.delivery import service as delivery_service
 from app.grades import service as grades_service
@@ -39,7 +40,19 @@ async def _email_source_field() -> bool:
     return True
 
 
+async def _folded_emails() -> bool:
+    rewritten, look_alikes = await auth_service.normalize_stored_emails()
+    if rewritten or look_alikes:
+        log.info(
+            "emails: %d rewritten in their folded form, %d look-alikes left as they were",
+            rewritten,
+            look_alikes,
+        )
+    return True
+
+
 async def migrate() -> None:
     await run_once("notification-settings-out-of-users", _preferences_out_of_users)
     await run_once("grade-subject-keys", _grade_subject_keys)
+    await run_once("emails-nfkc-casefold", _folded_emails)
     await run_once("email-source-field", _email_source_field)

@@ -10,7 +10,9 @@ import httpx
 import pytest
 from mongomock_motor import AsyncMongoMockClient
 
+from app.core import jobs
 from app.core.config import SettingsError, load_settings
+from app.delivery.service import SEND_JOB
 from app.main import create_app
 from tests.conftest import make_settings
 
@@ -125,3 +127,18 @@ async def test_swagger_ui_and_oauth2_password_flow(client: httpx.AsyncClient) ->
     # Swagger's Authorize button posts the password form to this URL.
     assert flows and flows[0]["password"]["tokenUrl"] == "/api/v1/auth/login"
     assert "/api/v1/auth/login" in schema["paths"]
+
+
+async def test_ready_and_metrics_say_how_many_jobs_wait(client: httpx.AsyncClient) -> None:
+    assert (await client.get(f"{ROOT}/ready")).json()["jobs_waiting"] == 0
+    # A retry for later: recorded and waiting, as a backlog is after a restart.
+    await jobs.reserve(SEND_JOB, countdown=3600, email_ids=None)
+    await jobs.reserve(SEND_JOB, countdown=3600, email_ids=None)
+
+    ready = await client.get(f"{ROOT}/ready")
+    metrics = (await client.get(f"{ROOT}/metrics")).text
+
+    assert ready.status_code == 200  # a backlog is reported, not a reason to refuse traffic
+    assert ready.json() == {"status": "ready", "jobs_waiting": 2}
+    assert 'schoolbell_jobs_waiting{queue="email"} 2.0' in metrics
+    assert 'schoolbell_jobs_waiting{queue="fanout"} 0.0' in metrics

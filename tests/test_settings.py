@@ -65,6 +65,9 @@ def test_the_defaults_are_valid() -> None:
         ("CORS_ORIGINS", "*", "'*' is refused"),
         ("CORS_ORIGINS", "diary.school.org", "a comma-separated list of origins"),
         ("FORWARDED_ALLOW_IPS", "proxy.school.org", "a comma-separated list of addresses"),
+        # any client could name its own address: past rate limits, into /metrics
+        ("FORWARDED_ALLOW_IPS", "*", "'*' is refused"),
+        ("FORWARDED_ALLOW_IPS", "10.0.0.5, *", "'*' is refused"),
         # email addresses
         ("MAIL_FROM", "garbage", "must be an email address"),
         ("BOOTSTRAP_ADMIN_EMAIL", "admin", "must be an email address"),

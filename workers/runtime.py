@@ -11,10 +11,13 @@ client must not cross a fork; a forked child notices the new pid and initialises
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
+
+from celery.exceptions import Ignore
 
 from app.core.config import get_settings
 from app.core.db import init_database, make_client
@@ -29,13 +32,30 @@ _database_lock = threading.Lock()
 _database_pid: int | None = None
 # Set while a worker runs inside the API's process: task bodies run on the API's loop.
 _host_loop: asyncio.AbstractEventLoop | None = None
+# Set once the host process stops: no task body may start, nor run anywhere else (the
+# worker's own loop would open a database of its own).
+_host_closed = False
+# Task bodies running on the host loop now, so a stop can wait for them or cancel them.
+_on_host: set[concurrent.futures.Future[Any]] = set()
+_host_lock = threading.Lock()
 
 
 def run_on_host_loop(loop: asyncio.AbstractEventLoop | None) -> None:
     """Send task bodies to `loop` (the API's, with its database client) instead of a
     loop of the worker's own; None goes back to the worker's loop."""
-    global _host_loop
-    _host_loop = loop
+    global _host_loop, _host_closed
+    with _host_lock:
+        _host_loop = loop
+        _host_closed = False
+
+
+def close_host_loop() -> list[concurrent.futures.Future[Any]]:
+    """The host is stopping: no task body starts from now on (the task is dropped; its job
+    stays recorded for the next start). Returns the ones still running, to wait for."""
+    global _host_closed
+    with _host_lock:
+        _host_closed = True
+        return list(_on_host)
 
 
 def mark_database_ready() -> None:
@@ -63,9 +83,24 @@ async def _init_database() -> None:
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run one task body on this process's loop, initialising the database on first use."""
     global _database_pid
-    host = _host_loop
-    if host is not None and host.is_running():
-        return asyncio.run_coroutine_threadsafe(coroutine, host).result()
+    future: concurrent.futures.Future[T] | None = None
+    with _host_lock:
+        if _host_closed:
+            coroutine.close()
+            raise Ignore("the process is stopping; the job stays recorded for its next start")
+        host = _host_loop
+        if host is not None and host.is_running():
+            future = asyncio.run_coroutine_threadsafe(coroutine, host)
+            _on_host.add(future)
+    if future is not None:
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            # Cut off by the stop (its job stays recorded for the next start).
+            raise Ignore("stopped with the process; the job runs again at the next start") from None
+        finally:
+            with _host_lock:
+                _on_host.discard(future)
     loop = event_loop()
     if _database_pid != os.getpid():
         with _database_lock:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from beanie import PydanticObjectId
 from fastapi import Depends, Header, Request
 
 from app.announcements import service
@@ -18,7 +19,8 @@ from app.auth.models import Role, User
 from app.core.db import parse_object_id
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.ratelimit import enforce
-from app.schools.access import is_school_admin, load_school
+from app.notifications.preferences import Priority
+from app.schools.access import is_school_admin, load_school, schools_of, teaches_a_class_of
 from app.schools.models import School
 
 IdempotencyKey = Annotated[
@@ -44,6 +46,9 @@ def check_audience(author: User, school: School, body: AnnouncementIn) -> servic
         return service.Audience(school=school, class_ids=class_ids)
     if author.role != Role.teacher or school.id not in author.school_ids:
         raise Forbidden("Only the school's admins and teachers may announce")
+    if body.priority == Priority.critical:
+        # Critical overrides every opt-out and quiet hours: the school's call, not a class's.
+        raise Forbidden("Only the school's admins may post critical announcements")
     if not class_ids:
         raise Forbidden("Teachers announce to their own classes: give class_ids")
     foreign = [
@@ -92,17 +97,54 @@ async def posting(
 NewAnnouncement = Annotated[Posting, Depends(posting)]
 
 
-async def managed_announcement(announcement_id: str, user: CurrentUser) -> Announcement:
-    """The announcement in the path, if the caller wrote it or administers its school."""
+async def _announcement(announcement_id: str) -> Announcement:
     announcement = await Announcement.get(parse_object_id(announcement_id, what="Announcement"))
     if announcement is None:
         raise NotFound("Announcement not found")
-    if announcement.author_id != user.id and not is_school_admin(user, announcement.school_id):
-        raise Forbidden("Only the author and the school's admins may see this")
     return announcement
 
 
+async def managed_announcement(announcement_id: str, user: CurrentUser) -> Announcement:
+    """The announcement in the path, if the caller administers its school, or wrote it and
+    still teaches one of its classes.
+
+    Rights follow current relations: an author demoted from admin, or taken off the
+    classes, keeps no hold on what they sent in that role.
+    """
+    announcement = await _announcement(announcement_id)
+    if is_school_admin(user, announcement.school_id):
+        return announcement
+    assert user.id is not None
+    still_teaching = (
+        announcement.author_id == user.id
+        and user.role == Role.teacher
+        and await teaches_a_class_of(user.id, announcement.school_id, announcement.class_ids)
+    )
+    if not still_teaching:
+        raise Forbidden(
+            "Only the school's admins and the author, while teaching its classes, may see this"
+        )
+    return announcement
+
+
+async def announcement_with_emails(announcement_id: str, user: CurrentUser) -> Announcement:
+    """The announcement in the path, if the caller administers its school: its emails carry
+    every recipient's address, which teachers do not see (they see the counts)."""
+    announcement = await _announcement(announcement_id)
+    if not is_school_admin(user, announcement.school_id):
+        raise Forbidden("Only the school's admins see an announcement's emails")
+    return announcement
+
+
+async def reader_schools(user: CurrentUser) -> list[PydanticObjectId]:
+    """The schools whose announcements the caller may be shown: an admin's own, anyone
+    else's current schools (a parent's are their children's); none for a stranger."""
+    return sorted(await schools_of(user))
+
+
+ReaderSchools = Annotated[list[PydanticObjectId], Depends(reader_schools)]
 ManagedAnnouncement = Annotated[Announcement, Depends(managed_announcement)]
+AnnouncementWithEmails = Annotated[Announcement, Depends(announcement_with_emails)]
 
 
 def email_scope(*, admin: User, school_id: str | None) -> dict[str, Any]:

@@ -48,15 +48,13 @@ class Announcement(Document):
             pymongo.IndexModel(
                 [("idempotency_scope", 1)], unique=True, sparse=True, name="idempotency_unique"
             ),
+            # Also what someone was notified of: their own schools' announcements are walked
+            # newest first on it (service.list_announcements), stopped when a page is full.
             pymongo.IndexModel(
                 [("school_id", 1), ("created_at", -1), ("_id", -1)], name="school_newest"
             ),
             pymongo.IndexModel([("status", 1), ("publish_at", 1)], name="due"),
             pymongo.IndexModel([("author_id", 1), ("created_at", -1)], name="author_newest"),
-            # What someone was notified of is found by walking every school's announcements
-            # newest first (see service.list_announcements); this keeps that walk a scan of
-            # the index, stopped when a page is full, instead of a sort of them all.
-            pymongo.IndexModel([("created_at", -1), ("_id", -1)], name="newest"),
         ]
 
     @property

@@ -7,7 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from app.announcements import access, service
-from app.announcements.access import ManagedAnnouncement, NewAnnouncement
+from app.announcements.access import (
+    AnnouncementWithEmails,
+    ManagedAnnouncement,
+    NewAnnouncement,
+    ReaderSchools,
+)
 from app.announcements.schemas import AnnouncementEmailOut, AnnouncementOut, Stats
 from app.auth.access import AdminUser, CurrentUser
 from app.core.db import parse_object_id
@@ -57,6 +62,7 @@ async def post_announcement(posting: NewAnnouncement) -> AnnouncementOut:
 @router.get("/announcements")
 async def list_announcements(
     user: CurrentUser,
+    schools: ReaderSchools,
     paging: Paging,
     school_id: Annotated[
         str | None, Query(max_length=64, description="Only this school's announcements")
@@ -64,14 +70,19 @@ async def list_announcements(
 ) -> Page[AnnouncementOut]:
     """Announcements you manage or that were addressed to you, newest first."""
     rows, cursor = await service.list_announcements(
-        user=user, school_id=school_id, limit=paging.limit, cursor=paging.cursor
+        user=user,
+        school_ids=schools,
+        school_id=school_id,
+        limit=paging.limit,
+        cursor=paging.cursor,
     )
     return Page(items=[AnnouncementOut.of(a) for a in rows], next_cursor=cursor)
 
 
 @router.get("/announcements/{announcement_id}")
 async def get_announcement(announcement: ManagedAnnouncement) -> AnnouncementOut:
-    """One announcement with its delivery figures (author and school admins)."""
+    """One announcement with its delivery figures (school admins, and the author while
+    teaching one of its classes)."""
     stats = await service.get_announcement(announcement=announcement)
     return AnnouncementOut.of(announcement, stats)
 
@@ -90,9 +101,10 @@ async def get_stats(admin: AdminUser) -> Stats:
 
 @router.get("/announcements/{announcement_id}/emails", tags=["delivery"])
 async def list_announcement_emails(
-    announcement: ManagedAnnouncement, paging: Paging, statuses: Statuses = None
+    announcement: AnnouncementWithEmails, paging: Paging, statuses: Statuses = None
 ) -> Page[AnnouncementEmailOut]:
-    """An announcement's emails in the given statuses (all when omitted), newest first."""
+    """An announcement's emails in the given statuses (all when omitted), newest first: for
+    the school's admins (teachers read the counts in the announcement's `stats`)."""
     scope = service.announcement_email_scope(announcement)
     rows, cursor = await delivery.list_emails(
         scope=scope,

@@ -3,29 +3,44 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from app.announcements.models import Announcement, AnnouncementStatus
 from app.core.db import ObjectIdField
+from app.core.text import PLAIN_BODY, PLAIN_LINE
 from app.delivery.models import Email
 from app.delivery.schemas import EmailOut
 from app.notifications.preferences import Priority
 
 AudienceRole = Literal["student", "teacher", "parent"]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), PLAIN_LINE
+]
+Body = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), PLAIN_BODY
+]
 
 
 class AnnouncementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     school_id: ObjectIdField = Field(description="The school you administer")
-    title: str = Field(min_length=1, max_length=200, description="Subject line of the notice")
-    body: str = Field(min_length=1, max_length=20_000, description="The text, plain")
+    title: Title = Field(description="Subject line of the notice")
+    body: Body = Field(description="The text, plain; line breaks kept")
     priority: Priority = Field(
         default=Priority.normal,
-        description="low, normal, high or critical: critical reaches every linked parent, "
-        "even one who turned announcement email off",
+        description="low, normal, high or critical: critical (school admins only) reaches "
+        "every linked parent, even one who turned announcement email off or is in quiet "
+        "hours, and its email has no unsubscribe link",
     )
     class_ids: list[ObjectIdField] = Field(
         default_factory=list,

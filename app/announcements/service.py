@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -251,44 +252,59 @@ EVENT_KEY_PREFIX = "announcement:"
 
 
 async def list_announcements(
-    *, user: User, school_id: str | None, limit: int, cursor: str | None
+    *,
+    user: User,
+    school_ids: Sequence[PydanticObjectId],
+    school_id: str | None,
+    limit: int,
+    cursor: str | None,
 ) -> tuple[list[Announcement], str | None]:
-    """Admins see their schools' announcements; everyone else what was addressed to them
-    (and, for teachers, what they wrote)."""
+    """Admins see their schools' announcements; everyone else what was addressed to them in
+    the schools they belong to now, `school_ids` (and, for teachers, what they wrote)."""
     assert user.id is not None
     query: dict[str, Any] = {}
     if school_id is not None:
         query["school_id"] = parse_object_id(school_id, what="School")
+    schools = [s for s in school_ids if "school_id" not in query or s == query["school_id"]]
     if user.role == Role.admin:
-        schools_of_admin = [
-            s for s in user.school_ids if "school_id" not in query or s == query["school_id"]
-        ]
-        query["school_id"] = {"$in": schools_of_admin}
-        return await newest_first_page(Announcement, query, limit=limit, cursor=cursor)
+        return await newest_first_page(
+            Announcement, {"school_id": {"$in": schools}}, limit=limit, cursor=cursor
+        )
     after = newest_first_filter("created_at", cursor)
-    page = {"$and": [query, after]} if after else query
-    authored = (
-        await Announcement.find({"$and": [page, {"author_id": user.id}]})
-        .sort(newest_first_sort("created_at"))
-        .limit(limit + 1)
-        .to_list()
-    )
-    # Addressed to them: they were notified, in the inbox or by email only. Announcements
-    # newest first, each kept when its event notified this user (one indexed lookup per
-    # announcement, on the notification's event key and recipient), until the page is
-    # full: the work is bounded by the page, not by everything the user ever received.
-    rows = await aggregate(
-        Announcement,
-        [
-            {"$match": page},
-            {"$sort": {"created_at": -1, "_id": -1}},
-            {"$addFields": {"_event_key": {"$concat": [EVENT_KEY_PREFIX, {"$toString": "$_id"}]}}},
-            *notifications.notified_stages(recipient_id=user.id, event_key_field="_event_key"),
-            {"$limit": limit + 1},
-            {"$project": {"_event_key": 0}},
-        ],
-    )
-    received = [Announcement.model_validate(row) for row in rows]
+    authored: list[Announcement] = []
+    if user.role == Role.teacher:  # students and parents never write one
+        mine = {"$and": [query, {"author_id": user.id}, *([after] if after else [])]}
+        authored = (
+            await Announcement.find(mine)
+            .sort(newest_first_sort("created_at"))
+            .limit(limit + 1)
+            .to_list()
+        )
+    received: list[Announcement] = []
+    if schools:
+        # Addressed to them: they were notified, in the inbox or by email only. Their own
+        # schools' announcements newest first (the school_newest index), each kept when its
+        # event notified this user (one indexed lookup per announcement, on the
+        # notification's event key and recipient), until the page is full: the work is
+        # bounded by their schools' announcements and the page, and someone with no school
+        # costs no query at all.
+        in_schools = {"school_id": {"$in": schools}}
+        rows = await aggregate(
+            Announcement,
+            [
+                {"$match": {"$and": [in_schools, after]} if after else in_schools},
+                {"$sort": {"created_at": -1, "_id": -1}},
+                {
+                    "$addFields": {
+                        "_event_key": {"$concat": [EVENT_KEY_PREFIX, {"$toString": "$_id"}]}
+                    }
+                },
+                *notifications.notified_stages(recipient_id=user.id, event_key_field="_event_key"),
+                {"$limit": limit + 1},
+                {"$project": {"_event_key": 0}},
+            ],
+        )
+        received = [Announcement.model_validate(row) for row in rows]
     both = {a.id: a for a in [*authored, *received]}.values()
     newest = sorted(both, key=lambda a: (as_utc(a.created_at), a.id), reverse=True)
     return next_cursor(newest[: limit + 1], limit, "created_at")

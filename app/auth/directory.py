@@ -152,6 +152,11 @@ def counts_by_role(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
+def live_user_records_stages(id_field: str) -> list[dict[str, Any]]:
+    """Replace each document with the live user its `id_field` names (none if deleted)."""
+    return joined(User, local_field=id_field, foreign_field="_id", match={"deleted_at": None})
+
+
 def live_user_stages(id_field: str) -> list[dict[str, Any]]:
     """Keep the documents whose `id_field` names a live (not soft-deleted) user."""
     return having_joined(

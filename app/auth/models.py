@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 
@@ -25,7 +26,7 @@ class Locale(StrEnum):
 
 
 class User(Document):
-    # Stored lower-cased so the unique index makes emails unique case-insensitively.
+    # Stored as normalize_email() gives it, so the unique index sees look-alikes as one.
     email: str
     full_name: str
     role: Role
@@ -34,6 +35,12 @@ class User(Document):
     locale: Locale = Locale.en
     timezone: str = "UTC"
     email_verified: bool = False
+    # An address asked for but not yet confirmed from its own mailbox: until then `email`
+    # stays the login and receives everything.
+    pending_email: str | None = None
+    # Links mailed before this moment (preferences, unsubscribe) are dead: set when a new
+    # email is confirmed, since they went to the old mailbox.
+    links_valid_after: datetime | None = None
     # Access tokens issued before this moment are refused (password reset, deletion).
     tokens_valid_after: datetime | None = None
     deleted_at: datetime | None = None
@@ -82,13 +89,25 @@ class RefreshToken(Document):
 
 
 def normalize_email(email: str) -> str:
-    """Emails are unique case-insensitively: stored and looked up in this form."""
-    return email.strip().lower()
+    """The one form an address is stored, compared and looked up in: NFKC folds
+    compatibility characters (full-width ａ is a), case folding goes beyond lower() (ß is
+    ss), so a look-alike typing of an address finds, and collides with, the same account."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", email.strip()).casefold())
+
+
+def plain_local_part(email: str) -> bool:
+    """Whether the part before @ is ASCII once compatibility forms are folded: the dotless
+    ı or a Cyrillic а survive every folding and read as i or a, so a new address must not
+    use them (nor ß, which folding would turn into another mailbox's ss)."""
+    local, _, _ = unicodedata.normalize("NFKC", email.strip()).rpartition("@")
+    return local.isascii()
 
 
 class AccountTokenPurpose(StrEnum):
     verify_email = "verify_email"
     password_reset = "password_reset"
+    # Mailed to a pending new address; redeeming it makes that address the login.
+    email_change = "email_change"
 
 
 class AccountToken(Document):

@@ -19,7 +19,7 @@ from app.auth.schemas import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD
 from app.core.config import Settings, get_settings
 from app.core.errors import BadRequest, TooManyRequests
 from app.core.i18n import translate
-from app.core.ratelimit import client_address, enforce
+from app.core.ratelimit import allowance, client_address, enforce
 from app.core.web import Pages, page_locale
 
 router = APIRouter(include_in_schema=False)
@@ -53,25 +53,27 @@ async def _new_link(request: Request, *, settings: Settings, flow: str, email: s
         errors = {"email": translate(locale, "errors.email")}
         return _link_problem(request, flow, errors=errors, email=email[:MAX_EMAIL_LENGTH])
     try:
-        # The API's password-reset limits, so a page is no way around them.
-        await enforce(
-            request, settings.password_reset_rate, f"{flow}:client", client_address(request)
-        )
-        await enforce(request, settings.password_reset_rate, f"{flow}:email", email.lower())
+        # The API's password-reset limits, so a page is no way around them: per client,
+        # and per account and client together, so strangers never use up the owner's.
+        client = client_address(request)
+        await enforce(request, settings.password_reset_rate_per_client, f"{flow}:client", client)
+        pair = tokens.request_key(email, client)
+        await enforce(request, settings.password_reset_rate, f"{flow}:pair", pair)
     except TooManyRequests:
         errors = {"email": translate(locale, "errors.too_many")}
         return _link_problem(request, flow, errors=errors, email=email)
+    allowed = allowance(request, tokens.ACCOUNT_MAILS_PER_ACCOUNT, "account-mails")
     if flow == VERIFY:
-        await tokens.resend_verification(settings=settings, email=email)
+        await tokens.resend_verification(settings=settings, email=email, allowed=allowed)
     else:
-        await tokens.request_password_reset(settings=settings, email=email)
+        await tokens.request_password_reset(settings=settings, email=email, allowed=allowed)
     return pages.render("link_sent.html", locale=locale, flow=flow, status_code=202)
 
 
 @router.get("/verify-email", response_class=HTMLResponse)
 async def verify_email_page(request: Request, token: PageToken = "") -> HTMLResponse:
     """A "Confirm my email" button; opening the link confirms nothing by itself."""
-    user = await tokens.account_token_holder(token=token, purpose=AccountTokenPurpose.verify_email)
+    user = await tokens.confirmation_holder(token=token)
     if user is None:
         return _link_problem(request, VERIFY)
     return pages.render("verify_email.html", locale=_locale(request, user), token=token)
@@ -80,7 +82,7 @@ async def verify_email_page(request: Request, token: PageToken = "") -> HTMLResp
 @router.post("/verify-email", response_class=HTMLResponse)
 async def verify_email(request: Request, token: FormToken = "") -> HTMLResponse:
     """Confirm the address the link was mailed to."""
-    user = await tokens.account_token_holder(token=token, purpose=AccountTokenPurpose.verify_email)
+    user = await tokens.confirmation_holder(token=token)
     try:
         await tokens.verify_email(token=token)
     except BadRequest:

@@ -21,7 +21,8 @@ from app.auth.schemas import (
     UserOut,
 )
 from app.core.deps import SettingsDep
-from app.core.ratelimit import client_address, enforce
+from app.core.errors import Forbidden, Unauthorized
+from app.core.ratelimit import allowance, client_address, count, enforce, refuse_when_spent
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
@@ -64,9 +65,17 @@ async def register(request: Request, body: RegisterIn, settings: SettingsDep) ->
     return UserOut.of(user)
 
 
-@router.post("/verify-email", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/verify-email",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        400: {"description": "The link is invalid, used or expired"},
+        409: {"description": "The new address became another account's meanwhile"},
+    },
+)
 async def verify_email(body: TokenIn) -> Response:
-    """Confirm the email address with the token from the verification mail."""
+    """Confirm an email address with the token mailed to it: the account's own, or a new
+    one asked for, which then becomes the login."""
     await tokens.verify_email(token=body.token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -78,15 +87,20 @@ async def login(
     settings: SettingsDep,
 ) -> TokenPair:
     """Exchange email (`username`) and password for an access and a refresh token."""
-    # Loose per address, since whole schools share one; tight per account against guessing.
-    await enforce(request, settings.login_rate_per_client, "login:client", client_address(request))
-    await enforce(
-        request,
-        settings.login_rate_per_account,
-        "login:account",
-        normalize_email(form.username)[:320],
-    )
-    return await sessions.login(settings=settings, email=form.username, password=form.password)
+    client = client_address(request)
+    # Loose per address, since whole schools share one, and counting every attempt: a
+    # bound on the hashing one address can ask for.
+    await enforce(request, settings.login_rate_per_client, "login:client", client)
+    # Tight against guessing, but on failures per account *and* address: wrong passwords
+    # from one address never lock the right one out from another, and a right one never
+    # counts.
+    failures = tokens.request_key(form.username, client)
+    await refuse_when_spent(request, settings.login_rate_per_account, "login:failures", failures)
+    try:
+        return await sessions.login(settings=settings, email=form.username, password=form.password)
+    except Unauthorized:
+        await count(request, settings.login_rate_per_account, "login:failures", failures)
+        raise
 
 
 @router.post("/refresh", response_model=TokenPair, responses=UNAUTHORIZED)
@@ -116,10 +130,17 @@ async def request_password_reset(
     background: BackgroundTasks,
 ) -> Response:
     """Mail a reset link if the account exists; the answer is the same either way."""
-    await enforce(request, settings.password_reset_rate, "reset:client", client_address(request))
-    await enforce(request, settings.password_reset_rate, "reset:email", normalize_email(body.email))
+    client = client_address(request)
+    await enforce(request, settings.password_reset_rate_per_client, "reset:client", client)
+    pair = tokens.request_key(body.email, client)
+    await enforce(request, settings.password_reset_rate, "reset:pair", pair)
     # After the response, so its timing does not tell whether the account exists.
-    background.add_task(tokens.request_password_reset, settings=settings, email=body.email)
+    background.add_task(
+        tokens.request_password_reset,
+        settings=settings,
+        email=body.email,
+        allowed=allowance(request, tokens.ACCOUNT_MAILS_PER_ACCOUNT, "account-mails"),
+    )
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
@@ -133,20 +154,39 @@ async def confirm_password_reset(body: PasswordResetConfirmIn) -> Response:
 @users_router.get("/me", response_model=UserOut)
 async def read_me(user: CurrentUser) -> UserOut:
     """The caller's own profile."""
-    return UserOut.of(user)
+    return UserOut.of(user, own=True)
 
 
 @users_router.patch(
     "/me",
     response_model=UserOut,
-    responses={403: {"description": "current_password is wrong"}, **RATE_LIMITED},
+    responses={
+        403: {"description": "current_password is wrong"},
+        409: {"description": "The new email is another account's"},
+        **RATE_LIMITED,
+    },
 )
 async def update_me(
     request: Request, body: MeUpdateIn, user: CurrentUser, settings: SettingsDep
 ) -> UserOut:
     """Change name, locale, time zone, email or password (the last two need the current
-    password); a password change ends every session, a new email must be verified."""
-    if body.current_password is not None:
-        # A stolen access token must not become a way to guess the password.
-        await enforce(request, settings.login_rate_per_account, "password-change", str(user.id))
-    return UserOut.of(await service.update_me(settings=settings, user=user, changes=body))
+    password); a password change ends every session; a new email is pending until
+    confirmed from its mailbox, and the current one is told."""
+    if body.current_password is None:
+        return UserOut.of(
+            await service.update_me(settings=settings, user=user, changes=body), own=True
+        )
+    # A stolen access token must not become a way to guess the password; as at login, only
+    # a wrong current password counts.
+    rate, account = settings.login_rate_per_account, str(user.id)
+    await refuse_when_spent(request, rate, "password-change", account)
+    if body.email is not None and normalize_email(body.email) != user.email:
+        # Each request mails two addresses, one of them any the caller names.
+        await enforce(request, tokens.ACCOUNT_MAILS_PER_ACCOUNT, "email-change", account)
+    try:
+        return UserOut.of(
+            await service.update_me(settings=settings, user=user, changes=body), own=True
+        )
+    except Forbidden:
+        await count(request, rate, "password-change", account)
+        raise

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Form
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from app.auth.models import Locale, Role, User
+from app.auth.models import Locale, Role, User, plain_local_part
+from app.core.text import PLAIN_LINE
 from app.core.timezones import TimeZoneName
 
 MIN_PASSWORD_LENGTH = 8
@@ -23,27 +23,24 @@ Timezone = TimeZoneName
 Password = Annotated[
     str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 ]
-# Control characters (NUL, line breaks) and format characters (right-to-left overrides,
-# invisible isolates) let a name disguise itself or smuggle text into an email.
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
-
-
-def _printable_name(value: str) -> str:
-    for character in value:
-        if unicodedata.category(character) in _REFUSED_CATEGORIES:
-            raise ValueError(
-                f"must not contain control or text-direction characters (U+{ord(character):04X})"
-            )
-    return value
-
-
 FullName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_printable_name),
+    PLAIN_LINE,
 ]
+
+
+def _plain_local_part(email: str) -> str:
+    if not plain_local_part(email):
+        raise ValueError(
+            "the part before @ must be written in Latin letters, digits and . _ + - "
+            "(letters that look like others, such as ı or a Cyrillic а, are refused)"
+        )
+    return email
+
+
 # email-validator already refuses addresses over 254 characters.
-Email = EmailStr
+Email = Annotated[EmailStr, AfterValidator(_plain_local_part)]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TOKEN_LENGTH)]
 
 
@@ -96,7 +93,9 @@ class MeUpdateIn(RequestBody):
     locale: Locale | None = Field(default=None, description=_LOCALE)
     timezone: Timezone | None = Field(default=None, description=_TIMEZONE)
     email: Email | None = Field(
-        default=None, description="A new address; needs current_password and a new verification"
+        default=None,
+        description="A new address; needs current_password. It becomes the login once "
+        "confirmed from its own mailbox; until then the current one stays",
     )
     current_password: Annotated[str, StringConstraints(max_length=MAX_PASSWORD_LENGTH)] | None = (
         Field(default=None, description="Needed to change the email or the password")
@@ -136,10 +135,14 @@ class UserOut(BaseModel):
     locale: Locale
     timezone: str
     email_verified: bool
+    pending_email: str | None = Field(
+        default=None,
+        description="Your own profile only: a new email waiting to be confirmed from its mailbox",
+    )
     created_at: datetime
 
     @classmethod
-    def of(cls, user: User) -> UserOut:
+    def of(cls, user: User, *, own: bool = False) -> UserOut:
         return cls(
             id=str(user.id),
             email=user.email,
@@ -149,6 +152,7 @@ class UserOut(BaseModel):
             locale=user.locale,
             timezone=user.timezone,
             email_verified=user.email_verified,
+            pending_email=user.pending_email if own else None,
             created_at=user.created_at,
         )
 

@@ -16,6 +16,7 @@ from app.auth.models import (
     Role,
     User,
     normalize_email,
+    plain_local_part,
 )
 from app.auth.schemas import (
     MAX_EMAIL_LENGTH,
@@ -33,6 +34,7 @@ from app.core.security import (
     utcnow,
     verify_password_async,
 )
+from app.core.text import first_refused_character
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +87,15 @@ async def register(
 async def create_admin(*, email: str, password: str, full_name: str = "Administrator") -> User:
     """Create an admin with no school yet (CLI, bootstrap); the operator vouches for the email."""
     email = normalize_email(email)
-    if "@" not in email or len(email) > MAX_EMAIL_LENGTH:
+    if "@" not in email or len(email) > MAX_EMAIL_LENGTH or not plain_local_part(email):
         raise Unprocessable("An admin needs a valid email address")
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise Unprocessable(
             f"The admin password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
         )
+    full_name = full_name.strip()
+    if not full_name or first_refused_character(full_name) is not None:
+        raise Unprocessable("The admin's name must be plain text without control characters")
     await _ensure_email_free(email)
     return await _insert_user(
         User(
@@ -119,8 +124,9 @@ async def ensure_bootstrap_admin(*, settings: Settings) -> None:
 
 async def update_me(*, settings: Settings, user: User, changes: MeUpdateIn) -> User:
     """Change one's own profile. A new password or email needs the current password; a new
-    password ends every session, a new email must be verified again; both spend every link
-    mailed before."""
+    password ends every session and spends every reset link; a new email is only asked
+    for: it becomes the login once confirmed from its own mailbox, and the current
+    address, still the login meanwhile, is told."""
     updates: dict[str, Any] = {}
     if changes.full_name is not None:
         updates["full_name"] = changes.full_name
@@ -140,23 +146,28 @@ async def update_me(*, settings: Settings, user: User, changes: MeUpdateIn) -> U
         changes.current_password, user.password_hash
     ):
         raise Forbidden("The current password is incorrect")
+    if changes.email is not None and new_email is None:
+        # Asking for the current address again withdraws a pending change.
+        updates["pending_email"] = None
     if new_email is not None:
         await _ensure_email_free(new_email)
-        updates["email"] = new_email
-        updates["email_verified"] = False
+        updates["pending_email"] = new_email
     if changes.new_password is not None:
         updates["password_hash"] = await hash_password_async(changes.new_password)
-    credentials_changed = "email" in updates or "password_hash" in updates
-    if credentials_changed:
-        assert user.id is not None
-        # Before the write: a link mailed to the old address, or one a thief asked for
-        # before the owner changed the password, must be dead by the time either is new.
-        await tokens.burn_account_tokens(
-            user.id, AccountTokenPurpose.password_reset, AccountTokenPurpose.verify_email
-        )
+        if new_email is None:
+            # A new password withdraws a change whoever knew the old one asked for.
+            updates["pending_email"] = None
+    assert user.id is not None
+    if "pending_email" in updates:
+        # Only the newest request's link may confirm an address.
+        await tokens.burn_account_tokens(user.id, AccountTokenPurpose.email_change)
+    if changes.new_password is not None:
+        # Before the write: a link a thief asked for before the owner changed the
+        # password must be dead by the time the new one is.
+        await tokens.burn_account_tokens(user.id, AccountTokenPurpose.password_reset)
     user = await _apply(user, updates, end_sessions=changes.new_password is not None)
     if new_email is not None:
-        await tokens.send_verification(settings=settings, user=user)
+        await tokens.send_email_change(settings=settings, user=user, new_email=new_email)
     return user
 
 
@@ -186,6 +197,12 @@ async def _apply(user: User, updates: dict[str, Any], *, end_sessions: bool = Fa
 async def join_school(user_id: PydanticObjectId, school_id: PydanticObjectId) -> None:
     """Record that the user belongs to the school (idempotent)."""
     await collection(User).update_one({"_id": user_id}, {"$addToSet": {"school_ids": school_id}})
+    await user_cache.forget_user(user_id)
+
+
+async def leave_school(user_id: PydanticObjectId, school_id: PydanticObjectId) -> None:
+    """Record that the user no longer belongs to the school (idempotent)."""
+    await collection(User).update_one({"_id": user_id}, {"$pull": {"school_ids": school_id}})
     await user_cache.forget_user(user_id)
 
 
@@ -276,3 +293,29 @@ async def delete_user(*, actor: User, user: User) -> None:
         {"_id": user.id, "deleted_at": None}, {"$set": {"deleted_at": now}}
     )
     await sessions.end_every_session(user.id, now)
+
+
+async def normalize_stored_emails() -> tuple[int, int]:
+    """Rewrite stored emails into normalize_email's form (NFKC and case folding, where
+    older versions only lower-cased). An address whose folded form another account
+    already holds is a look-alike of it: it is left as it is, unreachable by login, and
+    logged for an operator. Returns (rewritten, left as look-alikes)."""
+    rewritten = look_alikes = 0
+    async for raw in collection(User).find({}, {"email": 1}):
+        folded = normalize_email(raw["email"])
+        if folded == raw["email"]:
+            continue
+        try:
+            await collection(User).update_one(
+                {"_id": raw["_id"], "email": raw["email"]}, {"$set": {"email": folded}}
+            )
+        except DuplicateKeyError:
+            look_alikes += 1
+            log.warning(
+                "user %s has a look-alike of another account's email; left unchanged",
+                raw["_id"],
+            )
+            continue
+        await user_cache.forget_user(raw["_id"])
+        rewritten += 1
+    return rewritten, look_alikes

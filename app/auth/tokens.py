@@ -20,8 +20,9 @@ from app.auth.models import (
 )
 from app.auth.schemas import MAX_EMAIL_LENGTH, MAX_TOKEN_LENGTH
 from app.core.config import Settings
-from app.core.db import collection
-from app.core.errors import BadRequest
+from app.core.db import DuplicateKeyError, collection
+from app.core.errors import BadRequest, Conflict
+from app.core.ratelimit import Allowance
 from app.core.security import (
     hash_password_async,
     hash_token,
@@ -36,16 +37,27 @@ log = logging.getLogger(__name__)
 
 VERIFY_EMAIL_TTL = timedelta(days=7)
 PASSWORD_RESET_TTL = timedelta(minutes=30)
+# Links one account is mailed on request, whoever asks: the mailbox is spared a flood, and
+# with a window shorter than a reset link's life the newest link mailed is still good when
+# a request is turned down, so strangers' requests never keep the owner from a reset.
+ACCOUNT_MAILS_PER_ACCOUNT = "3 per 15 minutes"
 
 
-async def _issue_account_token(*, user: User, purpose: AccountTokenPurpose, ttl: timedelta) -> str:
+def request_key(email: str, client: str) -> str:
+    """Requests about one account are counted per account and client address together."""
+    return f"{normalize_email(email)[:MAX_EMAIL_LENGTH]}|{client}"
+
+
+async def _issue_account_token(
+    *, user: User, purpose: AccountTokenPurpose, ttl: timedelta, email: str | None = None
+) -> str:
     assert user.id is not None
     token = new_opaque_token()
     await AccountToken(
         token_hash=hash_token(token),
         purpose=purpose,
         user_id=user.id,
-        email=user.email,
+        email=email or user.email,
         expires_at=utcnow() + ttl,
     ).insert()
     return token
@@ -54,13 +66,15 @@ async def _issue_account_token(*, user: User, purpose: AccountTokenPurpose, ttl:
 INVALID_LINK = "The link is invalid, already used or expired"
 
 
-async def _redeem_account_token(*, token: str, purpose: AccountTokenPurpose) -> dict[str, Any]:
-    """Spend a token; the caller acts only if the account still has the address it proves."""
+async def _spend_account_token(
+    *, token: str, purposes: tuple[AccountTokenPurpose, ...]
+) -> dict[str, Any]:
+    """Spend a token of one of these purposes; the raw record, or BadRequest."""
     now = utcnow()
     redeemed = await collection(AccountToken).find_one_and_update(
         {
             "token_hash": hash_token(token),
-            "purpose": purpose.value,
+            "purpose": {"$in": [purpose.value for purpose in purposes]},
             "used_at": None,
             "expires_at": {"$gt": now},
             "email": {"$ne": None},
@@ -69,6 +83,12 @@ async def _redeem_account_token(*, token: str, purpose: AccountTokenPurpose) -> 
     )
     if redeemed is None:
         raise BadRequest(INVALID_LINK)
+    return dict(redeemed)
+
+
+async def _redeem_account_token(*, token: str, purpose: AccountTokenPurpose) -> dict[str, Any]:
+    """Spend a token; the caller acts only if the account still has the address it proves."""
+    redeemed = await _spend_account_token(token=token, purposes=(purpose,))
     return {"_id": redeemed["user_id"], "email": redeemed["email"], "deleted_at": None}
 
 
@@ -79,19 +99,23 @@ async def burn_account_tokens(user_id: PydanticObjectId, *purposes: AccountToken
     )
 
 
-async def _queue_account_mail(*, user: User, template: str, token: str, **context: object) -> None:
+async def _queue_account_mail(
+    *, user: User, template: str, token: str, to: str | None = None, **context: object
+) -> None:
     """Account mail ignores preferences and carries no unsubscribe link; like every email
     it is written to the outbox and sent by a worker, so a mail server that is down never
     fails the request that caused it.
 
     Until the address is verified, anyone could have typed it in, so the mail does not
     repeat the account's name: free text chosen by a stranger never reaches an inbox.
+    Mail `to` another address than the account's (a pending one) is unverified too.
     """
     assert user.id is not None
+    proven = to is None and user.email_verified
     rendered = render(
         template,
         user.locale.value,
-        full_name=user.full_name if user.email_verified else None,
+        full_name=user.full_name if proven else None,
         code=token,
         unsubscribe_url=None,
         **context,
@@ -100,7 +124,7 @@ async def _queue_account_mail(*, user: User, template: str, token: str, **contex
         delivery.new_email(
             key=f"account:{template}:{hash_token(token)}",
             kind=EmailKind.account,
-            to=user.email,
+            to=to or user.email,
             rendered=rendered,
             recipient_id=user.id,
         )
@@ -115,21 +139,61 @@ async def send_verification(*, settings: Settings, user: User) -> None:
     await _queue_account_mail(user=user, template="verify_email", token=token, link=link)
 
 
+CONFIRMING = (AccountTokenPurpose.verify_email, AccountTokenPurpose.email_change)
+
+
 async def verify_email(*, token: str) -> None:
-    """Redeem a verification token and mark the address it was mailed to verified."""
-    bound = await _redeem_account_token(token=token, purpose=AccountTokenPurpose.verify_email)
+    """Redeem a link mailed to confirm an address: the account's own, which is then
+    verified, or a new one asked for, which then becomes the login."""
+    redeemed = await _spend_account_token(token=token, purposes=CONFIRMING)
+    user_id = PydanticObjectId(redeemed["user_id"])
+    if redeemed["purpose"] == AccountTokenPurpose.email_change.value:
+        await _adopt_new_email(user_id, redeemed["email"])
+        return
+    bound = {"_id": user_id, "email": redeemed["email"], "deleted_at": None}
     result = await collection(User).update_one(bound, {"$set": {"email_verified": True}})
     if result.matched_count == 0:
         raise BadRequest(INVALID_LINK)
-    await user_cache.forget_user(PydanticObjectId(bound["_id"]))
+    await user_cache.forget_user(user_id)
 
 
-async def resend_verification(*, settings: Settings, email: str) -> None:
-    """Mail a new verification link when an active, unverified account has this email."""
+async def _adopt_new_email(user_id: PydanticObjectId, email: str) -> None:
+    """The new mailbox answered: it becomes the login, and every link mailed to the old one
+    dies (account links are spent; preference and unsubscribe links are older than
+    `links_valid_after`)."""
+    now = utcnow()
+    try:
+        result = await collection(User).update_one(
+            {"_id": user_id, "pending_email": email, "deleted_at": None},
+            {
+                "$set": {
+                    "email": email,
+                    "email_verified": True,
+                    "pending_email": None,
+                    "links_valid_after": now,
+                }
+            },
+        )
+    except DuplicateKeyError as exc:
+        raise Conflict("This address has become another account's login meanwhile") from exc
+    if result.matched_count == 0:
+        raise BadRequest(INVALID_LINK)
+    await burn_account_tokens(
+        user_id,
+        AccountTokenPurpose.password_reset,
+        AccountTokenPurpose.verify_email,
+        AccountTokenPurpose.email_change,
+    )
+    await user_cache.forget_user(user_id)
+
+
+async def resend_verification(*, settings: Settings, email: str, allowed: Allowance) -> None:
+    """Mail a new verification link when an active, unverified account has this email and
+    has not had its share of account mail lately."""
     if len(email) > MAX_EMAIL_LENGTH:
         return
     user = await User.find_one({"email": normalize_email(email), "deleted_at": None})
-    if user is None or user.email_verified:
+    if user is None or user.email_verified or not await allowed(str(user.id)):
         return
     await send_verification(settings=settings, user=user)
 
@@ -154,9 +218,42 @@ async def account_token_holder(*, token: str, purpose: AccountTokenPurpose) -> U
     if found is None:
         return None
     user = await User.get(found.user_id)
-    if user is None or user.is_deleted or user.email != found.email:
+    if user is None or user.is_deleted:
         return None
-    return user
+    proven = user.pending_email if purpose == AccountTokenPurpose.email_change else user.email
+    return user if proven == found.email else None
+
+
+async def confirmation_holder(*, token: str) -> User | None:
+    """The live user a confirmation link (of the account's address or of a new one) would
+    act for, if it is still good; changes nothing."""
+    for purpose in CONFIRMING:
+        user = await account_token_holder(token=token, purpose=purpose)
+        if user is not None:
+            return user
+    return None
+
+
+async def send_email_change(*, settings: Settings, user: User, new_email: str) -> None:
+    """Mail the new address a link that makes it the login, and tell the current one that
+    a change was asked for, without the new address in full."""
+    token = await _issue_account_token(
+        user=user, purpose=AccountTokenPurpose.email_change, ttl=VERIFY_EMAIL_TTL, email=new_email
+    )
+    link = f"{settings.public_base_url.rstrip('/')}/verify-email?token={token}"
+    await _queue_account_mail(
+        user=user, template="email_change_confirm", token=token, to=new_email, link=link
+    )
+    # Keyed by this request's token, so the notice and the link are sent once each.
+    await _queue_account_mail(
+        user=user, template="email_change_requested", token=token, masked=masked_email(new_email)
+    )
+
+
+def masked_email(email: str) -> str:
+    """Enough of an address to recognise it, not enough to learn it: m•••@example.org."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}•••@{domain}"
 
 
 async def send_password_reset(*, settings: Settings, user: User) -> None:
@@ -171,10 +268,13 @@ async def send_password_reset(*, settings: Settings, user: User) -> None:
     )
 
 
-async def request_password_reset(*, settings: Settings, email: str) -> None:
-    """Mail a reset link when an active account has this email; otherwise do nothing."""
+async def request_password_reset(*, settings: Settings, email: str, allowed: Allowance) -> None:
+    """Mail a reset link when an active account has this email and has not had its share
+    of account mail lately; otherwise do nothing."""
+    if len(email) > MAX_EMAIL_LENGTH:
+        return
     user = await User.find_one({"email": normalize_email(email), "deleted_at": None})
-    if user is None:
+    if user is None or not await allowed(str(user.id)):
         return
     await send_password_reset(settings=settings, user=user)
 
@@ -185,11 +285,15 @@ async def reset_password(*, token: str, new_password: str) -> None:
     password_hash = await hash_password_async(new_password)
     now = utcnow()
     # The mailbox the token went to answered, and the account still has that address.
+    # A pending email change is withdrawn: whoever asked for it knew the old password.
     result = await collection(User).update_one(
-        bound, {"$set": {"password_hash": password_hash, "email_verified": True}}
+        bound,
+        {"$set": {"password_hash": password_hash, "email_verified": True, "pending_email": None}},
     )
     if result.matched_count == 0:
         raise BadRequest(INVALID_LINK)
     user_id = PydanticObjectId(bound["_id"])
-    await burn_account_tokens(user_id, AccountTokenPurpose.password_reset)
+    await burn_account_tokens(
+        user_id, AccountTokenPurpose.password_reset, AccountTokenPurpose.email_change
+    )
     await sessions.end_every_session(user_id, now)

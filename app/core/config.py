@@ -133,13 +133,19 @@ def _origins(value: object) -> list[str]:
 
 def _proxies(value: object) -> list[str]:
     requirement = (
-        'a comma-separated list of addresses or networks such as "10.0.0.5, 172.16.0.0/12", '
-        'or "*" for any'
+        'a comma-separated list of addresses or networks such as "10.0.0.5, 172.16.0.0/12"'
     )
     proxies = _comma_list(value)
     for proxy in proxies:
         if proxy == "*":
-            continue
+            # Trusting every hop trusts the left-most X-Forwarded-For entry, which the client
+            # writes: any client could claim 127.0.0.1 (and read /metrics) or a fresh
+            # address per request (and escape every per-client rate limit).
+            raise _refuse(
+                "the addresses of your reverse proxies; '*' is refused: it lets any client "
+                "name its own address, past every per-client limit and the loopback rule "
+                "of /metrics"
+            )
         try:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
@@ -264,7 +270,7 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, whole_number(1024, 100 * 1024 * 1024)] = 1024 * 1024
     data_dir: Directory = Field(default=Path(".schoolbell"), alias="SCHOOLBELL_DATA_DIR")
     # Reverse proxies whose X-Forwarded-For names the real client (comma-separated addresses
-    # or networks, "*" for any). Behind an untrusted hop every client would share one
+    # or networks; "*" is refused). Behind an untrusted hop every client would share one
     # rate-limit bucket, so name the proxy in front of the API here.
     forwarded_allow_ips: Proxies = Field(default_factory=lambda: ["127.0.0.1", "::1"])
 
@@ -303,7 +309,10 @@ class Settings(BaseSettings):
     # from one shared address on the evening the codes go home.
     register_rate_per_email: Rate = "3/hour"
     register_rate_per_client: Rate = "30/hour"
+    # Per account and client address together, so strangers' requests never use up the
+    # owner's; loosely per client address alone (a school's families share one).
     password_reset_rate: Rate = "5/hour"
+    password_reset_rate_per_client: Rate = "30/hour"
     announcement_rate: Rate = "30/hour"
 
     # --- operations

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -26,7 +27,7 @@ import pymongo
 from beanie import Document, PydanticObjectId
 from pydantic import Field
 
-from app.core.db import claim_one
+from app.core.db import aggregate, claim_many, collection
 from app.core.logs import current_request_id
 from app.core.observe import run_job
 from app.core.security import as_utc, utcnow
@@ -53,6 +54,8 @@ RELAY_INTERVAL_SECONDS = 5.0
 DISPATCH_TIMEOUT_SECONDS = 5.0
 # A job sent this many times without finishing is left for a person to look at.
 MAX_DISPATCHES = 20
+# Records claimed by one relay pass in one update.
+RELAY_BATCH = 200
 
 
 class JobRecord(Document):
@@ -69,6 +72,8 @@ class JobRecord(Document):
     # relay sends it later.
     request_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # Names the relay pass (or the backlog being fed at a start) that holds the record now.
+    relay_token: str | None = None
 
     class Settings:
         name = "jobs"
@@ -101,10 +106,14 @@ async def run(name: str, kwargs: dict[str, Any], *, request_id: str | None) -> A
     arguments = dict(kwargs)
     record_id = arguments.pop(RECORD_ID, None)
     _queue, function = JOBS[name]
-    result = await run_job(name, function, arguments, request_id=request_id)
-    if record_id is not None:
-        await JobRecord.find_one({"_id": PydanticObjectId(record_id)}).delete()
-    return result
+    try:
+        result = await run_job(name, function, arguments, request_id=request_id)
+        if record_id is not None:
+            await JobRecord.find_one({"_id": PydanticObjectId(record_id)}).delete()
+        return result
+    finally:
+        if record_id is not None:
+            _job_finished(record_id)
 
 
 class InlineDispatcher:
@@ -224,45 +233,173 @@ async def enqueue(name: str, *, countdown: float = 0, **kwargs: Any) -> None:
 
 
 async def relay_due_jobs(*, now: datetime | None = None, everything: bool = False) -> int:
-    """Send every recorded job whose lease ran out; with `everything`, every recorded job
-    (at the start of a process that owns all of them). Returns how many were sent."""
+    """Send every recorded job whose lease ran out, oldest lease first; with `everything`,
+    every recorded job. Returns how many were sent.
+
+    Records are claimed a batch at a time under a token naming this pass, so each is sent
+    once per pass and two relays never send the same one; a claim is a few round trips
+    whatever the batch, not one scan per job."""
     now = now or utcnow()
-    query: dict[str, Any] = {"dispatches": {"$lt": MAX_DISPATCHES}}
+    token = uuid.uuid4().hex
+    query: dict[str, Any] = {"dispatches": {"$lt": MAX_DISPATCHES}, "relay_token": {"$ne": token}}
     if not everything:
         query["lease_until"] = {"$lte": now}
-    claimed: set[str] = set()
     sent = 0
-    while True:
-        if claimed:
-            query["_id"] = {"$nin": [PydanticObjectId(i) for i in claimed]}
-        raw = await claim_one(
-            JobRecord,
-            query,
-            {"$set": {"lease_until": now + JOB_LEASE}, "$inc": {"dispatches": 1}},
-            sort=[("lease_until", 1)],
+    while claimed := await _claim_records(query, token=token, now=now, limit=RELAY_BATCH):
+        for position, record in enumerate(claimed):
+            if not await _dispatch_claimed(record, now):
+                # The broker is away: this one and the rest of the batch wait for the next pass.
+                await _due_again_after_backoff(claimed[position:], now)
+                return sent
+            sent += 1
+    return sent
+
+
+async def _claim_records(
+    query: dict[str, Any], *, token: str, now: datetime, limit: int
+) -> list[JobRecord]:
+    raw = await claim_many(
+        JobRecord,
+        query,
+        {"$set": {"lease_until": now + JOB_LEASE}, "$inc": {"dispatches": 1}},
+        token_field="relay_token",
+        token=token,
+        sort=[("lease_until", 1), ("created_at", 1)],
+        limit=limit,
+    )
+    return [JobRecord.model_validate(document) for document in raw]
+
+
+async def _dispatch_claimed(record: JobRecord, now: datetime) -> bool:
+    # Its lease counts from its own time, so a retry for later is not sent twice.
+    if as_utc(record.not_before) > now:
+        await JobRecord.find_one({"_id": record.id}).update(
+            {"$set": {"lease_until": as_utc(record.not_before) + JOB_LEASE}}
         )
-        if raw is None:
+    if not await _dispatch(record, now):
+        return False
+    if record.dispatches >= MAX_DISPATCHES:
+        log.error(
+            "job %s (%s) was sent %d times and never finished; no more tries",
+            record.name,
+            record.id,
+            record.dispatches,
+        )
+    return True
+
+
+async def _due_again_after_backoff(records: list[JobRecord], now: datetime) -> None:
+    await collection(JobRecord).update_many(
+        {"_id": {"$in": [record.id for record in records]}},
+        {"$set": {"lease_until": now + timedelta(seconds=BROKER_BACKOFF_SECONDS)}},
+    )
+
+
+# --- the backlog a process takes over at its start ------------------------------------------
+
+# Jobs of the backlog handed to the workers and not yet finished: the feeder keeps this many
+# at most, so the backlog waits in the database (counted, and safe) rather than in an
+# in-memory queue whose jobs would outlive their leases and be sent again.
+BACKLOG_WINDOW = 40
+# A backlog job that never reports back (its worker dropped it) stops counting after this.
+BACKLOG_JOB_PATIENCE_SECONDS = 120.0
+# Record id -> when it was handed on; filled by feed_backlog, emptied as each job ends.
+_backlog_in_flight: dict[str, float] = {}
+# Set as a backlog job ends; made by feed_backlog on its own event loop.
+_backlog_progress: asyncio.Event | None = None
+
+
+def _job_finished(record_id: str) -> None:
+    if _backlog_in_flight.pop(record_id, None) is not None and _backlog_progress is not None:
+        _backlog_progress.set()
+
+
+async def take_over_recorded_jobs(*, now: datetime | None = None) -> str | None:
+    """At the start of the only process on a database: every job still recorded belongs to
+    a process that is gone. Marks them all as this start's backlog in one update (leased,
+    so the relay leaves them to `feed_backlog`); returns the backlog's token, None when
+    there is none."""
+    now = now or utcnow()
+    token = f"backlog-{uuid.uuid4().hex}"
+    result = await collection(JobRecord).update_many(
+        {"dispatches": {"$lt": MAX_DISPATCHES}},
+        {"$set": {"relay_token": token, "lease_until": now + JOB_LEASE}},
+    )
+    return token if result.modified_count else None
+
+
+async def feed_backlog(token: str) -> int:
+    """Hand the backlog taken over at start to the workers, oldest first, keeping at most
+    BACKLOG_WINDOW of its jobs in flight; runs in the background while the API serves.
+    Returns how many were sent."""
+    global _backlog_progress
+    _backlog_progress = asyncio.Event()
+    _backlog_in_flight.clear()
+    sent = 0
+    last_extended = time.monotonic()
+    backlog: dict[str, Any] = {"relay_token": token, "dispatches": {"$lt": MAX_DISPATCHES}}
+    while True:
+        await _wait_for_room()
+        now = utcnow()
+        if time.monotonic() - last_extended > JOB_LEASE.total_seconds() / 2:
+            # What is still waiting stays this feeder's, not the relay's.
+            await collection(JobRecord).update_many(
+                backlog, {"$set": {"lease_until": now + JOB_LEASE}}
+            )
+            last_extended = time.monotonic()
+        room = BACKLOG_WINDOW - len(_backlog_in_flight)
+        claimed = await _claim_records(backlog, token=uuid.uuid4().hex, now=now, limit=max(1, room))
+        if not claimed:
+            log.info("the jobs recorded before this start are all sent (%d)", sent)
             return sent
-        record = JobRecord.model_validate(raw)
-        claimed.add(str(record.id))
-        # Its lease counts from its own time, so a retry for later is not sent twice.
-        if as_utc(record.not_before) > now:
-            await JobRecord.find_one({"_id": record.id}).update(
-                {"$set": {"lease_until": as_utc(record.not_before) + JOB_LEASE}}
-            )
-        if not await _dispatch(record, now):
-            await JobRecord.find_one({"_id": record.id}).update(
-                {"$set": {"lease_until": now + timedelta(seconds=BROKER_BACKOFF_SECONDS)}}
-            )
-            return sent
-        sent += 1
-        if record.dispatches >= MAX_DISPATCHES:
-            log.error(
-                "job %s (%s) was sent %d times and never finished; no more tries",
-                record.name,
-                record.id,
-                record.dispatches,
-            )
+        for position, record in enumerate(claimed):
+            if as_utc(record.not_before) <= now:
+                _backlog_in_flight[str(record.id)] = time.monotonic()
+            if not await _dispatch_claimed(record, now):
+                _backlog_in_flight.pop(str(record.id), None)
+                # The broker is away: the relay takes over all that is left, after the backoff.
+                await _due_again_after_backoff(claimed[position:], now)
+                await collection(JobRecord).update_many(
+                    backlog,
+                    {"$set": {"lease_until": now + timedelta(seconds=BROKER_BACKOFF_SECONDS)}},
+                )
+                return sent
+            sent += 1
+
+
+async def _wait_for_room() -> None:
+    while len(_backlog_in_flight) > BACKLOG_WINDOW // 2 and _backlog_progress is not None:
+        _backlog_progress.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_backlog_progress.wait(), 1.0)
+        stale = time.monotonic() - BACKLOG_JOB_PATIENCE_SECONDS
+        for record_id, since in list(_backlog_in_flight.items()):
+            if since < stale:
+                _backlog_in_flight.pop(record_id, None)
+
+
+# --- figures -------------------------------------------------------------------------------
+
+
+async def waiting_jobs() -> int:
+    """How many jobs are recorded and not yet done (retries scheduled for later included)."""
+    return int(await collection(JobRecord).count_documents({}))
+
+
+async def job_gauges() -> dict[str, tuple[str, list[tuple[dict[str, str], float]]]]:
+    """The jobs recorded and not yet done, by queue (for /metrics)."""
+    rows = await aggregate(JobRecord, [{"$group": {"_id": "$name", "count": {"$sum": 1}}}])
+    by_queue = {queue: 0.0 for queue in (FANOUT_QUEUE, DEFAULT_QUEUE, EMAIL_QUEUE)}
+    for row in rows:
+        queue = JOBS[row["_id"]][0] if row["_id"] in JOBS else DEFAULT_QUEUE
+        by_queue[queue] += row["count"]
+    return {
+        "schoolbell_jobs_waiting": (
+            "Background jobs recorded and not yet done, by queue: queued, running, or "
+            "scheduled for later (a retry); a backlog shows here while it drains.",
+            [({"queue": queue}, count) for queue, count in by_queue.items()],
+        )
+    }
 
 
 class JobRelay:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.core.db import ping
+from app.core.jobs import waiting_jobs
 
 router = APIRouter(tags=["operations"])
 
@@ -25,10 +26,13 @@ async def health() -> dict[str, str]:
 @router.get("/ready", responses={503: {"description": "A dependency is down"}})
 async def ready(request: Request) -> Any:
     """The configured MongoDB and Redis answer and the embedded worker and beat run;
-    503 names what is down."""
+    503 names what is down. `jobs_waiting` says how much background work is recorded and
+    not yet done: a backlog drains while the API serves, so it does not make this 503."""
     down: list[str] = []
+    jobs_waiting: int | None = None
     try:
         await asyncio.wait_for(ping(request.app.state.mongo_client), PROBE_SECONDS)
+        jobs_waiting = await asyncio.wait_for(waiting_jobs(), PROBE_SECONDS)
     except Exception:
         down.append("mongodb")
     redis = request.app.state.redis
@@ -45,7 +49,8 @@ async def ready(request: Request) -> Any:
                 "status": "unavailable",
                 "down": down,
                 "detail": f"Not ready: {', '.join(down)} unreachable",
+                "jobs_waiting": jobs_waiting,
             },
             status_code=503,
         )
-    return {"status": "ready"}
+    return {"status": "ready", "jobs_waiting": jobs_waiting}

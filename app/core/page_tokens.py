@@ -13,7 +13,7 @@ from typing import Any
 
 from jose import JWTError, jwt
 
-from app.core.security import JWT_ALGORITHM, utcnow
+from app.core.security import JWT_ALGORITHM, as_utc, utcnow
 
 TYPE_PREFIX = "page:"
 MAX_TOKEN_LENGTH = 2048
@@ -30,6 +30,16 @@ class PageToken:
     expired: bool
     claims: dict[str, Any] = field(default_factory=dict)
 
+    def signed_before(self, moment: datetime | None) -> bool:
+        """Whether it was signed before `moment` (tokens signed before `iat` was added
+        count as signed before anything)."""
+        if moment is None:
+            return False
+        issued = self.claims.get("iat")
+        if not isinstance(issued, int | float) or isinstance(issued, bool):
+            return True
+        return issued < as_utc(moment).timestamp()
+
 
 def sign_page_token(
     *,
@@ -40,12 +50,15 @@ def sign_page_token(
     now: datetime | None = None,
     **claims: Any,
 ) -> str:
-    expires = (now or utcnow()) + ttl
+    issued = now or utcnow()
     payload = {
         **claims,
         "sub": user_id,
         "type": TYPE_PREFIX + purpose,
-        "exp": int(expires.timestamp()),
+        # To the microsecond: a link signed just after the account's address changed must
+        # not pass for one signed before it.
+        "iat": issued.timestamp(),
+        "exp": int((issued + ttl).timestamp()),
     }
     return jwt.encode(payload, secret, algorithm=JWT_ALGORITHM)
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
@@ -57,6 +58,14 @@ def _count(strategy: RateLimiter, item: RateLimitItem, scope: str, key: str) -> 
     return reset_at
 
 
+def _peek(strategy: RateLimiter, item: RateLimitItem, scope: str, key: str) -> float | None:
+    """Like _count without counting: None when one more hit would be allowed."""
+    if strategy.test(item, scope, key):
+        return None
+    reset_at, _remaining = strategy.get_window_stats(item, scope, key)
+    return reset_at
+
+
 # When each limiter (by id) asks Redis again after an outage.
 _recheck_at: dict[int, float] = {}
 
@@ -76,14 +85,19 @@ def _revive_if_due(limiter: Limiter) -> None:
         _recheck_at[id(limiter)] = time.monotonic() + FALLBACK_SECONDS
 
 
-def _hit(limiter: Limiter, item: RateLimitItem, scope: str, key: str) -> float | None:
-    """One hit, on Redis or, while it is away, in memory (slowapi's fallback limiter,
-    which `limiter.limiter` returns while `_storage_dead`). None when allowed, else the
-    time the window resets."""
+Counter = Callable[[RateLimiter, RateLimitItem, str, str], float | None]
+
+
+def _hit(
+    limiter: Limiter, item: RateLimitItem, scope: str, key: str, counter: Counter = _count
+) -> float | None:
+    """One hit (or a look, with `_peek`), on Redis or, while it is away, in memory
+    (slowapi's fallback limiter, which `limiter.limiter` returns while `_storage_dead`).
+    None when allowed, else the time the window resets."""
     if limiter._storage_dead:
         _revive_if_due(limiter)
     try:
-        return _count(limiter.limiter, item, scope, key)
+        return counter(limiter.limiter, item, scope, key)
     except Exception as exc:
         if limiter._storage_dead or not limiter._in_memory_fallback_enabled:
             raise
@@ -92,7 +106,7 @@ def _hit(limiter: Limiter, item: RateLimitItem, scope: str, key: str) -> float |
         )
         limiter._storage_dead = True
         _recheck_at[id(limiter)] = time.monotonic() + FALLBACK_SECONDS
-        return _count(limiter.limiter, item, scope, key)
+        return counter(limiter.limiter, item, scope, key)
 
 
 async def enforce(request: Request, rate: str, scope: str, key: str) -> None:
@@ -102,3 +116,33 @@ async def enforce(request: Request, rate: str, scope: str, key: str) -> None:
     reset_at = await asyncio.to_thread(_hit, limiter, parse(rate), scope, key)
     if reset_at is not None:
         raise TooManyRequests(retry_after=math.ceil(reset_at - time.time()))
+
+
+async def refuse_when_spent(request: Request, rate: str, scope: str, key: str) -> None:
+    """429 when `key` has used up `rate` in `scope`, without counting this request: with
+    `count`, for limits on failures only (a correct password is never counted)."""
+    limiter: Limiter = request.app.state.limiter
+    reset_at = await asyncio.to_thread(_hit, limiter, parse(rate), scope, key, _peek)
+    if reset_at is not None:
+        raise TooManyRequests(retry_after=math.ceil(reset_at - time.time()))
+
+
+async def count(request: Request, rate: str, scope: str, key: str) -> None:
+    """Count one hit of `key` in `scope` (a failure) without refusing anything now."""
+    limiter: Limiter = request.app.state.limiter
+    await asyncio.to_thread(_hit, limiter, parse(rate), scope, key)
+
+
+Allowance = Callable[[str], Awaitable[bool]]
+
+
+def allowance(request: Request, rate: str, scope: str) -> Allowance:
+    """A check for work done after the answer (a background task has no request): each
+    call counts one hit of its key and says whether it was within `rate`."""
+    limiter: Limiter = request.app.state.limiter
+    item = parse(rate)
+
+    async def allowed(key: str) -> bool:
+        return await asyncio.to_thread(_hit, limiter, item, scope, key) is None
+
+    return allowed

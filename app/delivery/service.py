@@ -46,6 +46,7 @@ from app.core.security import as_utc, utcnow
 from app.delivery.message import MessageBuilder
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.delivery.render import Rendered
+from app.delivery.stopping import sending_stopped
 from app.delivery.transport import (
     Channel,
     DeliveryError,
@@ -375,9 +376,9 @@ async def _send_batch(
         try:
             if not first:
                 await delivered.wait()
-            while waiting and not stop:
+            while waiting and not stop and not sending_stopped():
                 await slots.take(still_to_send=len(waiting))
-                if stop or not waiting:
+                if stop or not waiting or sending_stopped():
                     return
                 email, message = waiting.popleft()
                 try:
@@ -406,7 +407,9 @@ async def send_emails(*, email_ids: list[str] | None = None, now: datetime | Non
     slots = SendingSlots(settings)
     sent = 0
     async with make_transport(settings) as transport:
-        while claimed := await claim(now=now or utcnow(), email_ids=ids):
+        while not sending_stopped() and (
+            claimed := await claim(now=now or utcnow(), email_ids=ids)
+        ):
             verdicts = Verdicts(claimed, block=settings.email_outcome_block, now=now)
             outcomes = await _send_batch(claimed, transport, builder, slots, verdicts)
             await verdicts.finish()

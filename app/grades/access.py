@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+from beanie import PydanticObjectId
 from fastapi import Depends
 
+from app.auth import service as auth_service
 from app.auth.access import CurrentUser
 from app.auth.models import Role, User
 from app.core.db import parse_object_id
@@ -20,7 +22,12 @@ from app.core.errors import Forbidden, NotFound
 from app.grades import service
 from app.grades.models import Grade, subject_key
 from app.grades.schemas import GradeCreate, GradeUpdate
-from app.schools.access import is_school_admin, load_class, school_with_class
+from app.schools.access import (
+    can_manage_student,
+    is_school_admin,
+    load_class,
+    school_with_class,
+)
 from app.schools.models import School, SchoolClass
 
 
@@ -53,7 +60,20 @@ async def gradable_class(body: GradeCreate, user: CurrentUser) -> Grading:
     school, school_class = await load_class(body.class_id)
     if not may_grade(user, school, school_class, body.subject):
         raise Forbidden("You do not teach this subject in this class")
+    if user.role == Role.admin and not await _admin_reaches(user, body.student_id):
+        raise Forbidden(ADMIN_OUT_OF_REACH)
     return Grading(teacher=user, school=school, school_class=school_class, data=body)
+
+
+ADMIN_OUT_OF_REACH = "You are not an admin of every school of this student"
+
+
+async def _admin_reaches(admin: User, student_id: PydanticObjectId) -> bool:
+    """An admin acts on a student's grades only while running every school the student is
+    in now: the record is read by the other schools too. A student who no longer exists
+    is left to the checks that follow (the roster's 422)."""
+    student = await auth_service.get_live_user(student_id)
+    return student is None or can_manage_student(admin, student)
 
 
 GradableClass = Annotated[Grading, Depends(gradable_class)]
@@ -74,6 +94,8 @@ async def _editable(grade_id: str, user: User) -> HeldGrade:
         raise NotFound("Grade not found")
     school, school_class = found
     if is_school_admin(user, grade.school_id):
+        if not await _admin_reaches(user, grade.student_id):
+            raise Forbidden(ADMIN_OUT_OF_REACH)
         return HeldGrade(grade=grade, school=school)
     # The grading teacher, and only while they still teach that subject in that class: a
     # teacher taken off a class keeps no hold on the grades given there.

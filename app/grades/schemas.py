@@ -16,6 +16,7 @@ from pydantic import (
 
 from app.core.db import ObjectIdField
 from app.core.security import as_utc
+from app.core.text import PLAIN_BODY, PLAIN_LINE
 from app.grades.models import Grade, GradeKind
 
 MAX_SUBJECT_LENGTH = 100
@@ -28,9 +29,14 @@ MAX_ABS_VALUE = 1_000_000
 GradeValue = Annotated[int, Field(strict=True, ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE)]
 GradeWeight = Annotated[float, Field(gt=0, le=MAX_WEIGHT, allow_inf_nan=False)]
 Subject = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUBJECT_LENGTH)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUBJECT_LENGTH),
+    PLAIN_LINE,
 ]
-Comment = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_COMMENT_LENGTH)]
+# Line breaks allowed: a comment may be a few sentences on lines of their own.
+Comment = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=MAX_COMMENT_LENGTH), PLAIN_BODY
+]
 
 
 def _blank_to_none(value: str | None) -> str | None:

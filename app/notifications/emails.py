@@ -23,6 +23,8 @@ def why_this_email(notice: Notice, user: User) -> str:
 
 # The reader's own signed links: a hole in an email rendered once for many readers.
 PER_READER = ("unsubscribe_url", "preferences_url")
+# Critical email ignores every opt-out, so it offers no unsubscribe that could not stop it.
+PER_READER_CRITICAL = ("preferences_url",)
 
 
 def immediate_emails(
@@ -36,6 +38,8 @@ def immediate_emails(
     # values shown or not) and the reason line; everything else is rendered once per
     # combination.
     drafts: dict[tuple[str, tuple[tuple[str, bool], ...], str], Draft] = {}
+    critical = notice.priority == Priority.critical
+    holes = PER_READER_CRITICAL if critical else PER_READER
     for notification, recipient in notified:
         if notification.email_decision != EmailDecision.immediate:
             continue
@@ -43,12 +47,16 @@ def immediate_emails(
         assert user.id is not None
         not_before = now
         quiet = recipient.preferences.quiet_hours
-        if quiet is not None and notice.priority != Priority.critical:
+        if quiet is not None and not critical:
             not_before = (
                 quiet_hours_end(start=quiet.start, end=quiet.end, timezone=user.timezone, now=now)
                 or now
             )
-        link = unsubscribe_url(settings=settings, user_id=user.id, topics=[notice.topic])
+        link = (
+            None
+            if critical
+            else unsubscribe_url(settings=settings, user_id=user.id, topics=[notice.topic])
+        )
         options = topic.option_values(recipient.preferences.options)
         reason = why_this_email(notice, user)
         variant = (user.locale.value, tuple(sorted(options.items())), reason)
@@ -56,17 +64,17 @@ def immediate_emails(
             drafts[variant] = draft(
                 f"{topic.name}/{topic.email_template}",
                 user.locale.value,
-                PER_READER,
+                holes,
                 **topic.as_emailed(notice.data, options),
                 title=notice.title,
                 body=notice.body,
                 priority=notice.priority.value,
                 reason=reason,
             )
-        rendered = drafts[variant].fill(
-            unsubscribe_url=link,
-            preferences_url=preferences_url(settings=settings, user_id=user.id),
-        )
+        per_reader = {"preferences_url": preferences_url(settings=settings, user_id=user.id)}
+        if link is not None:
+            per_reader["unsubscribe_url"] = link
+        rendered = drafts[variant].fill(**per_reader)
         emails.append(
             new_email(
                 key=f"notification:{notice.key}:{user.id}",
@@ -74,7 +82,7 @@ def immediate_emails(
                 to=user.email,
                 rendered=rendered,
                 recipient_id=user.id,
-                headers=unsubscribe_headers(link),
+                headers=unsubscribe_headers(link) if link is not None else {},
                 not_before=not_before,
                 school_id=notice.school_id,
                 source_id=notice.source_id,

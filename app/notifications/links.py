@@ -15,7 +15,7 @@ from beanie import PydanticObjectId
 from bson.errors import InvalidId
 
 from app.core.config import Settings
-from app.core.page_tokens import InvalidPageToken, read_page_token, sign_page_token
+from app.core.page_tokens import InvalidPageToken, PageToken, read_page_token, sign_page_token
 from app.core.web import public_url
 from app.notifications.topics import topics as registry
 
@@ -35,6 +35,12 @@ class LinkHolder:
     user_id: PydanticObjectId
     topics: list[str]
     expired: bool
+    token: PageToken
+
+    def outlived(self, links_valid_after: datetime | None) -> bool:
+        """Whether the account's links were ended after this one was mailed (its address
+        changed since): the link then proves only a mailbox that is no longer its."""
+        return self.token.signed_before(links_valid_after)
 
 
 def unsubscribe_token(
@@ -92,7 +98,7 @@ def _holder(settings: Settings, token: str, purpose: str) -> LinkHolder:
         raise InvalidPageToken(str(exc)) from exc
     if any(topic not in registry for topic in topics):
         raise InvalidPageToken("not email topics")
-    return LinkHolder(user_id=user_id, topics=topics, expired=page_token.expired)
+    return LinkHolder(user_id=user_id, topics=topics, expired=page_token.expired, token=page_token)
 
 
 def read_unsubscribe_token(*, settings: Settings, token: str) -> LinkHolder:

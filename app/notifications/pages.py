@@ -86,7 +86,9 @@ async def _visit(request: Request, token: str, read: Callable[[str], LinkHolder]
     user = await _live_user(holder)
     if user is None or user.id is None:
         return LinkVisit(problem=_problem(request, "gone", status_code=404))
-    if holder.expired:
+    # A link mailed to an address the account has since left is as good as expired: the
+    # page offers a new one, mailed to the address the account has now.
+    if holder.expired or holder.outlived(user.links_valid_after):
         expired = _problem(request, "expired", user_locale=user.locale.value, token=token)
         return LinkVisit(problem=expired)
     return LinkVisit(holder=holder, user=user)
@@ -352,6 +354,8 @@ async def new_preferences_link(request: Request, settings: AppSettings) -> HTMLR
         return _problem(request, "too_many", status_code=429, user_locale=user.locale.value)
     link = preferences_url(settings=settings, user_id=user.id)
     # Mailed only to the account's own address: the old link proves nothing more than that.
+    # Until that address is verified anyone could have typed it in, so, as every account
+    # mail, it does not repeat the name: a stranger's text never reaches that inbox.
     await delivery.queue_email(
         delivery.new_email(
             key=f"account:preferences_link:{user.id}:{int(utcnow().timestamp())}",
@@ -360,7 +364,7 @@ async def new_preferences_link(request: Request, settings: AppSettings) -> HTMLR
             rendered=render_email(
                 "preferences_link",
                 locale,
-                full_name=user.full_name,
+                full_name=user.full_name if user.email_verified else None,
                 link=link,
                 unsubscribe_url=None,
             ),

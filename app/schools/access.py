@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from beanie import PydanticObjectId
@@ -11,7 +12,7 @@ from app.auth import directory
 from app.auth import service as auth_service
 from app.auth.access import AdminUser, CurrentUser
 from app.auth.models import Role, User
-from app.core.db import collection, parse_object_id
+from app.core.db import aggregate, collection, parse_object_id
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.schools.models import GuardianLink, School, SchoolClass
 
@@ -126,6 +127,27 @@ async def teaches_student(teacher_id: PydanticObjectId, student_id: PydanticObje
     return school is not None
 
 
+async def teaches_a_class_of(
+    teacher_id: PydanticObjectId,
+    school_id: PydanticObjectId,
+    class_ids: Sequence[PydanticObjectId],
+) -> bool:
+    """Whether the teacher teaches one of these classes of this live school now."""
+    if not class_ids:
+        return False
+    school = await collection(School).find_one(
+        {
+            "_id": school_id,
+            "deleted_at": None,
+            "classes": {
+                "$elemMatch": {"id": {"$in": list(class_ids)}, "teachers.teacher_id": teacher_id}
+            },
+        },
+        {"_id": 1},
+    )
+    return school is not None
+
+
 async def can_read_student(user: User, student: User) -> bool:
     assert user.id is not None and student.id is not None
     if user.role == Role.student:
@@ -134,7 +156,7 @@ async def can_read_student(user: User, student: User) -> bool:
         return await is_linked_guardian(user.id, student.id)
     if user.role == Role.teacher:
         return await teaches_student(user.id, student.id)
-    return any(is_school_admin(user, school_id) for school_id in student.school_ids)
+    return can_manage_student(user, student)
 
 
 def _linked_joined(*, this_side: str, other_side: str, as_field: str) -> list[dict[str, Any]]:
@@ -247,11 +269,20 @@ NOT_THEIR_SCHOOL = "You are not an admin of this school"
 
 
 async def schools_of(user: User) -> set[PydanticObjectId]:
-    """The schools a user belongs to; a parent belongs to the schools of their children."""
+    """The schools a user belongs to; a parent belongs to the schools of their children
+    (one query: the links, the children and their schools stay on the server)."""
     if user.role != Role.parent:
         return set(user.school_ids)
-    links = await GuardianLink.find({"parent_id": user.id}).to_list()
-    return await _schools_of_children([link.student_id for link in links])
+    rows = await aggregate(
+        GuardianLink,
+        [
+            {"$match": {"parent_id": user.id}},
+            *directory.live_user_records_stages("student_id"),
+            {"$unwind": "$school_ids"},
+            {"$group": {"_id": "$school_ids"}},
+        ],
+    )
+    return {PydanticObjectId(row["_id"]) for row in rows}
 
 
 async def _schools_of_children(student_ids: list[PydanticObjectId]) -> set[PydanticObjectId]:
@@ -341,20 +372,24 @@ async def roster_class(school_id: str, class_id: str, user: CurrentUser) -> Scho
 
 
 def can_manage_student(user: User, student: User) -> bool:
-    """An admin of one of the student's schools."""
-    return any(is_school_admin(user, school_id) for school_id in student.school_ids)
+    """An admin of every school the student is in now.
+
+    One shared school is not enough: the admin of a school the student sat in once, or of
+    one of two they sit in, would read the other school's grades and reach its parents.
+    """
+    return _administers_all(user, set(student.school_ids))
 
 
 async def managed_student(student_id: str, user: AdminUser) -> User:
-    """The student in the path, if the caller administers one of their schools."""
+    """The student in the path, if the caller administers every school of theirs."""
     student = await load_student(student_id)
     if not can_manage_student(user, student):
-        raise Forbidden("You are not an admin of this student's school")
+        raise Forbidden("You are not an admin of every school of this student")
     return student
 
 
 async def code_student(student_id: str, user: CurrentUser) -> User:
-    """The student in the path, if the caller is an admin of their school or their teacher."""
+    """The student in the path, if the caller runs every school of theirs or teaches them."""
     if user.role not in (Role.admin, Role.teacher):
         raise Forbidden("Only the school's admins and the child's teachers issue guardian codes")
     student = await load_student(student_id)
@@ -365,7 +400,9 @@ async def code_student(student_id: str, user: CurrentUser) -> User:
         else can_manage_student(user, student)
     )
     if not allowed:
-        raise Forbidden("You are neither an admin of this student's school nor their teacher")
+        raise Forbidden(
+            "You are neither an admin of every school of this student nor their teacher"
+        )
     return student
 
 

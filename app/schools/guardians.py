@@ -32,6 +32,7 @@ from app.delivery import service as delivery
 from app.delivery.models import EmailKind
 from app.delivery.render import add_templates, render
 from app.schools import hooks
+from app.schools.access import can_manage_student, teaches_student
 from app.schools.models import GuardianCode, GuardianLink, School, SchoolClass
 
 # Unambiguous when read aloud or copied from paper: no 0/O, 1/I/L.
@@ -162,8 +163,25 @@ async def redeem_guardian_code(*, parent: User, code: str) -> User:
     if student is None or student.role != Role.student:
         raise BadRequest("The child's account no longer exists")
     assert student.id is not None
+    if not await _issuer_still_may_issue(PydanticObjectId(raw["issued_by"]), student):
+        raise BadRequest(_STALE_CODE)
     await link_guardian(parent_id=parent.id, student_id=student.id)
     return student
+
+
+_STALE_CODE = "This guardian code is no longer valid; ask the child's school for a new one"
+
+
+async def _issuer_still_may_issue(issuer_id: PydanticObjectId, student: User) -> bool:
+    """A code links only while whoever issued it may still issue one for this child: an
+    admin of a school the child has left, or a teacher taken off the child's class, hands
+    out no link to a child who is now someone else's to look after."""
+    issuer = await auth_service.get_live_user(issuer_id)
+    if issuer is None or issuer.id is None or student.id is None:
+        return False
+    if issuer.role == Role.teacher:
+        return await teaches_student(issuer.id, student.id)
+    return issuer.role == Role.admin and can_manage_student(issuer, student)
 
 
 @dataclass

@@ -167,7 +167,8 @@ async def add_student(
     "/schools/{school_id}/classes/{class_id}/students/{student_id}", status_code=NO_CONTENT
 )
 async def remove_student(class_id: str, student_id: str, school: AdminSchool) -> None:
-    """Take a student off the roster (idempotent)."""
+    """Take a student off the roster (idempotent); off the school's last roster they leave
+    the school."""
     await service.remove_student(school=school, class_id=class_id, student_id=student_id)
 
 

@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.core.text import PLAIN_LINE
 from app.core.timezones import TimeZoneName
 from app.schools.models import School, SchoolClass
 
@@ -23,9 +24,15 @@ GRADE_SCALE_HIGHEST = 100
 MAX_SUBJECTS = 30
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ClassName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), PLAIN_LINE
+]
+ClassName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), PLAIN_LINE
+]
+Subject = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), PLAIN_LINE
+]
 TimeZone = TimeZoneName
 Year = Annotated[int, Field(ge=0, le=3000)]
 

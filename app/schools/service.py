@@ -252,6 +252,15 @@ async def remove_student(*, school: School, class_id: str, student_id: str) -> N
     )
     if result.matched_count == 0:
         raise NotFound("Class not found")
+    # Off the school's last roster, the student leaves the school: its admins keep no hold
+    # on them, their grades elsewhere or their parents, and the next school may enrol them.
+    # Also when they were not on this roster, so a retry repairs a write cut short here.
+    still_seated = await _schools().find_one(
+        {"_id": school.id, "classes.student_ids": student_oid}, {"_id": 1}
+    )
+    if still_seated is None:
+        assert school.id is not None
+        await auth_service.leave_school(student_oid, school.id)
 
 
 async def list_roster(

@@ -441,7 +441,7 @@ async def test_password_reset_request_is_rate_limited_per_email(
 async def test_password_reset_request_is_rate_limited_per_client(
     app_client: AppClient,
 ) -> None:
-    async with app_client(password_reset_rate="2/hour") as client:
+    async with app_client(password_reset_rate_per_client="2/hour") as client:
         statuses = [
             (
                 await client.post(

@@ -70,8 +70,10 @@ async def test_me_shows_the_callers_profile(
         "locale",
         "timezone",
         "email_verified",
+        "pending_email",
         "created_at",
     }
+    assert body["pending_email"] is None
 
 
 async def test_me_needs_a_valid_token(client: httpx.AsyncClient) -> None:

@@ -185,3 +185,39 @@ async def test_a_crash_before_the_grade_is_written_leaves_a_notice_that_does_not
     assert await Notification.find_all().count() == 0
     assert smtp_server.envelopes == []
     assert await JobRecord.find_all().count() == 0
+
+
+async def test_a_backlog_taken_over_at_start_is_sent_once_each_and_left_alone_by_the_relay(
+    app: FastAPI, smtp_server: CountingSmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "BACKLOG_WINDOW", 4)
+    count = 10
+    for n in range(count):
+        email = delivery.new_email(
+            key=f"backlog-{n}",
+            kind=EmailKind.account,
+            to=f"reader{n}@example.org",
+            rendered=Rendered(subject="S", text="T", html="<p>T</p>"),
+        )
+        await email.insert()
+        # Sent by a process that is gone, with its lease still running.
+        await JobRecord(
+            name=delivery.SEND_JOB,
+            kwargs={"email_ids": [str(email.id)]},
+            lease_until=utcnow() + jobs.JOB_LEASE,
+            dispatches=1,
+        ).insert()
+    broker = RecordingBroker()
+    jobs.use_dispatcher(broker)
+
+    token = await jobs.take_over_recorded_jobs()
+    assert token is not None
+    # The relay leaves the taken-over backlog to the feeder.
+    assert await jobs.relay_due_jobs(now=utcnow() + timedelta(minutes=1)) == 0
+    assert await jobs.feed_backlog(token) == count
+
+    assert sorted(r.lower() for e in smtp_server.envelopes for r in e.rcpt_tos) == sorted(
+        f"reader{n}@example.org" for n in range(count)
+    )
+    assert await JobRecord.find().count() == 0
+    assert await jobs.take_over_recorded_jobs() is None  # nothing left to take over
