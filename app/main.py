@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -28,14 +28,21 @@ from app.core.db import init_database, make_client
 from app.core.docs import install_offline_docs
 from app.core.embedded import EmbeddedDataError, EmbeddedStore
 from app.core.errors import install_error_handlers
-from app.core.jobs import Dispatcher, InlineDispatcher, JobRelay, job_gauges, use_dispatcher
+from app.core.jobs import (
+    Dispatcher,
+    InlineDispatcher,
+    JobRelay,
+    job_gauges,
+    resend_stopped_by_storage,
+    use_dispatcher,
+)
 from app.core.metrics import add_gauge_source
 from app.core.metrics import router as metrics_router
 from app.core.observe import RequestObserver
 from app.core.openapi import tidy_openapi
 from app.core.ops import router as ops_router
 from app.core.ratelimit import build_limiter
-from app.delivery import service as delivery_service
+from app.delivery import gauges as delivery_gauges
 from app.documents import DOCUMENT_MODELS
 from app.grades.router import router as grades_router
 from app.migrations import migrate
@@ -60,6 +67,16 @@ async def _load_what_is_readable(store: EmbeddedStore) -> None:
             return
         except EmbeddedDataError as exc:
             log.warning("%s", exc)
+
+
+def _storage_problem(store: EmbeddedStore) -> Callable[[], tuple[str, str] | None]:
+    def check() -> tuple[str, str] | None:
+        problem = store.problem
+        return (
+            None if problem is None else ("storage", f"{problem}; writes answer 503 until it can")
+        )
+
+    return check
 
 
 async def _follow_user_cache_forgets(settings: Settings) -> tuple[asyncio.Task[None], Any] | None:
@@ -100,6 +117,8 @@ def create_app(
         if snapshot_dir is not None:
             snapshot = EmbeddedStore(database, snapshot_dir)
             await _load_what_is_readable(snapshot)
+            app.state.problem_checks.append(_storage_problem(snapshot))
+            snapshot.when_writable_again(resend_stopped_by_storage)
             snapshot.start()
         await migrate()
         await auth_service.ensure_bootstrap_admin(settings=settings)
@@ -144,6 +163,8 @@ def create_app(
     # Parts that run beside the API (the embedded worker and beat) add a check here:
     # each returns the names of what has stopped, and /ready answers 503 naming them.
     app.state.liveness_checks = []
+    # Checks that name what is wrong and say it in one line: (name, reason) or None.
+    app.state.problem_checks = []
     app.state.limiter = build_limiter(settings)
 
     install_error_handlers(app)
@@ -164,7 +185,7 @@ def create_app(
 
     app.include_router(ops_router)
     app.include_router(metrics_router)
-    add_gauge_source(delivery_service.outbox_gauges)
+    add_gauge_source(delivery_gauges.outbox_gauges)
     add_gauge_source(job_gauges)
     # Pages people open from their email, at the site root.
     app.include_router(account_pages)

@@ -12,6 +12,7 @@ import logging
 
 from app.auth import service as auth_service
 from app.core.migrations import run_once
+from app.delivery import gauges as delivery_gauges
 from app.delivery import service as delivery_service
 from app.grades import service as grades_service
 from app.notifications import settings as notification_settings
@@ -51,8 +52,14 @@ async def _folded_emails() -> bool:
     return True
 
 
+async def _email_due_at() -> bool:
+    await delivery_gauges.backfill_due_at()
+    return True
+
+
 async def migrate() -> None:
     await run_once("notification-settings-out-of-users", _preferences_out_of_users)
     await run_once("grade-subject-keys", _grade_subject_keys)
     await run_once("emails-nfkc-casefold", _folded_emails)
+    await run_once("email-due-at", _email_due_at)
     await run_once("email-source-field", _email_source_field)

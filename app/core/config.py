@@ -282,6 +282,13 @@ class Settings(BaseSettings):
     smtp_starttls: Flag = False
     smtp_ssl: Flag = False
     mail_from: Sender = "Schoolbell <no-reply@schoolbell.local>"
+    # Seconds to connect, to get the server's greeting, and for each reply before the
+    # message is sent (EHLO, MAIL, RCPT): a server that says nothing that long is away.
+    smtp_timeout_seconds: Annotated[int, whole_number(1, 300)] = 15
+    # Seconds to wait for the reply to the end of a message (RFC 5321 4.5.3.2.6 gives the
+    # server 10 minutes): the server has the whole message then, so giving up earlier
+    # leaves its fate unknown and a resend may deliver it twice.
+    smtp_data_timeout_seconds: Annotated[int, whole_number(1, 3600)] = 600
     # The provider's quota, for all workers together (shared through Redis). 100/s suits a
     # district's own relay or a paid plan of a commercial one (5,000 emails in under a
     # minute); some grant less (Amazon SES starts accounts at 14/s): set it to yours.

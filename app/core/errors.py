@@ -8,6 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from app.core.i18n import from_accept_language, supported, translate
+
 
 class AppError(Exception):
     status_code = 400
@@ -63,9 +65,30 @@ class TooManyRequests(AppError):
         )
 
 
-async def _app_error_handler(_: Request, exc: Exception) -> JSONResponse:
+class StorageUnavailable(AppError):
+    """The database cannot take writes now (the embedded store's folder is full or not
+    writable): nothing was changed, and the same request can be sent again later."""
+
+    status_code = 503
+    # The client hears one sentence in its language; the operator's reason is `reason`.
+    message_key = "errors.storage_unavailable"
+    RETRY_AFTER_SECONDS = 30
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            translate("en", self.message_key),
+            headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)},
+        )
+        self.reason = reason
+
+
+async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    detail = exc.detail
+    if isinstance(exc, StorageUnavailable):
+        locale = supported(from_accept_language(request.headers.get("accept-language")))
+        detail = translate(locale, exc.message_key)
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _validation_error_handler(_: Request, exc: Exception) -> JSONResponse:

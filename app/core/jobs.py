@@ -28,6 +28,7 @@ from beanie import Document, PydanticObjectId
 from pydantic import Field
 
 from app.core.db import aggregate, claim_many, collection
+from app.core.errors import StorageUnavailable
 from app.core.logs import current_request_id
 from app.core.observe import run_job
 from app.core.security import as_utc, utcnow
@@ -100,6 +101,12 @@ class Dispatcher(Protocol):
 REQUEST_ID_HEADER = "schoolbell_request_id"
 
 
+# Jobs stopped by a database that refused writes (dev's data folder full): their records
+# could not even be marked due, so they are sent again as soon as writes are taken, rather
+# than after a whole lease.
+_stopped_by_storage: set[str] = set()
+
+
 async def run(name: str, kwargs: dict[str, Any], *, request_id: str | None) -> Any:
     """Run the registered job `name` here, logged and counted, and once it succeeded strike
     its outbox record (workers call this too)."""
@@ -111,9 +118,30 @@ async def run(name: str, kwargs: dict[str, Any], *, request_id: str | None) -> A
         if record_id is not None:
             await JobRecord.find_one({"_id": PydanticObjectId(record_id)}).delete()
         return result
+    except StorageUnavailable:
+        # Logged once by the store and once as this job's outcome; its record stays.
+        if record_id is not None:
+            _stopped_by_storage.add(record_id)
+        return None
     finally:
         if record_id is not None:
             _job_finished(record_id)
+
+
+async def resend_stopped_by_storage() -> int:
+    """Send again the jobs a database refusing writes stopped; returns how many were sent."""
+    stopped = list(_stopped_by_storage)
+    if not stopped:
+        return 0
+    _stopped_by_storage.difference_update(stopped)
+    try:
+        await JobRecord.find({"_id": {"$in": [PydanticObjectId(i) for i in stopped]}}).update(
+            {"$set": {"lease_until": utcnow()}}
+        )
+        return await relay_due_jobs()
+    except StorageUnavailable:  # still refused: the next pass tries again
+        _stopped_by_storage.update(stopped)
+        return 0
 
 
 class InlineDispatcher:
@@ -416,6 +444,7 @@ class JobRelay:
         while True:
             await asyncio.sleep(self.interval_seconds)
             try:
+                await resend_stopped_by_storage()
                 await relay_due_jobs()
             except Exception:  # one failed pass must not stop the next
                 log.exception("the job relay failed; trying again")

@@ -88,6 +88,7 @@ EXTRA_FIELDS = (
     "duration_ms",
     "job",
     "outcome",
+    "figures",
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -87,6 +87,17 @@ class RequestObserver:
                 )
 
 
+@runtime_checkable
+class JobReport(Protocol):
+    """A job result that says how the run went beyond "it ran" (a send job that delivered
+    nothing did not simply succeed): its outcome and the figures for its log line."""
+
+    @property
+    def outcome(self) -> str: ...
+
+    def figures(self) -> dict[str, int]: ...
+
+
 async def run_job(
     name: str,
     function: Callable[..., Awaitable[Any]],
@@ -95,13 +106,17 @@ async def run_job(
     request_id: str | None,
 ) -> Any:
     """Run one job body under the id of the request that enqueued it (a fresh one for beat's
-    jobs), then write one log line and count the outcome and duration."""
+    jobs), then write one log line and count the outcome and duration. A result that is a
+    `JobReport` names the outcome and adds its figures to the line."""
     started = time.perf_counter()
     outcome = "failed"
+    figures: dict[str, int] = {}
     with traced(request_id) as trace:
         try:
             result = await function(**kwargs)
             outcome = "succeeded"
+            if isinstance(result, JobReport):
+                outcome, figures = result.outcome, result.figures()
             return result
         finally:
             duration = time.perf_counter() - started
@@ -109,15 +124,17 @@ async def run_job(
             JOB_DURATION.labels(name).observe(duration)
             job_log.log(
                 logging.INFO if outcome == "succeeded" else logging.WARNING,
-                "job %s %s in %.1fms request_id=%s",
+                "job %s %s in %.1fms%s request_id=%s",
                 name,
                 outcome,
                 duration * 1000,
+                "".join(f" {key}={value}" for key, value in figures.items()),
                 trace.request_id,
                 extra={
                     "request_id": trace.request_id,
                     "job": name,
                     "outcome": outcome,
                     "duration_ms": round(duration * 1000, 1),
+                    "figures": figures or None,
                 },
             )

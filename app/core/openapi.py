@@ -50,7 +50,10 @@ ERROR_DESCRIPTIONS = {
     413: "The body is larger than MAX_BODY_BYTES",
     422: "The request does not fit: the fields named in detail",
     429: "Too many requests; the Retry-After header says in how many seconds to try again",
-    503: "A dependency is down",
+    503: (
+        "A dependency is down, or the database takes no writes now (dev's data folder is "
+        "full); nothing was changed, and the Retry-After header says when to try again"
+    ),
 }
 
 
@@ -96,6 +99,9 @@ def error_codes(route: APIRoute) -> set[int]:
     if any(d.path_params or d.query_params or d.header_params for d in dependants):
         codes.add(422)
     codes.update(_raised_codes(route.endpoint))
+    # Any write can meet a database that takes none (core.errors.StorageUnavailable).
+    if (route.methods or set()) - {"GET", "HEAD", "OPTIONS"}:
+        codes.add(503)
     return codes
 
 

@@ -43,12 +43,18 @@ async def ready(request: Request) -> Any:
             down.append("redis")
     for check in getattr(request.app.state, "liveness_checks", []):
         down.extend(check())
+    reasons = [f"{', '.join(down)} unreachable"] if down else []
+    # Checks that say in a sentence what is wrong (a data folder that cannot be written).
+    for problem_check in getattr(request.app.state, "problem_checks", []):
+        if (problem := problem_check()) is not None:
+            down.append(problem[0])
+            reasons.append(problem[1])
     if down:
         return JSONResponse(
             {
                 "status": "unavailable",
                 "down": down,
-                "detail": f"Not ready: {', '.join(down)} unreachable",
+                "detail": f"Not ready: {'; '.join(reasons)}",
                 "jobs_waiting": jobs_waiting,
             },
             status_code=503,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import pymongo
 from beanie import Document, PydanticObjectId
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from app.core.security import utcnow
 
@@ -40,6 +41,9 @@ class Email(Document):
     status: EmailStatus = EmailStatus.pending
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)
+    # When it first fell due (its first next_attempt_at); a retry never moves it, so the
+    # outbox's oldest-due age counts the whole wait of mail that is stuck.
+    due_at: datetime = Field(default_factory=utcnow)
     # While `sending`: the claim expires then, and the sweep hands it to another worker.
     lease_until: datetime | None = None
     # Names the claim being sent: a verdict is written only while this is still the claim,
@@ -53,12 +57,21 @@ class Email(Document):
     notification_ids: list[PydanticObjectId] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _due_when_first_tried(cls, data: Any) -> Any:
+        # Written without one (before it existed, or by hand): due when first to be tried.
+        if isinstance(data, dict) and "due_at" not in data and "next_attempt_at" in data:
+            data = {**data, "due_at": data["next_attempt_at"]}
+        return data
+
     class Settings:
         name = "emails"
         indexes = [
             pymongo.IndexModel([("idempotency_key", 1)], unique=True, name="idempotency_unique"),
             pymongo.IndexModel([("status", 1), ("next_attempt_at", 1)], name="due"),
             pymongo.IndexModel([("status", 1), ("lease_until", 1)], name="lease"),
+            pymongo.IndexModel([("status", 1), ("due_at", 1)], name="waiting_since"),
             pymongo.IndexModel([("source_id", 1), ("status", 1)], name="source"),
             pymongo.IndexModel([("school_id", 1), ("created_at", -1)], name="school_recent"),
         ]

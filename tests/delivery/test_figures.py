@@ -91,7 +91,7 @@ async def test_figures_count_sent_dead_and_pending_emails(
     # The quiet hours end: the pending email goes and the figures follow.
     (waiting,) = await outbox_of(world.parent)
     assert waiting.status == EmailStatus.pending
-    assert await delivery.send_emails(now=waiting.next_attempt_at) == 1
+    assert (await delivery.send_emails(now=waiting.next_attempt_at)).delivered == 1
     only_message_to(smtp_server, world.parent.email)
     stats = await announcement_stats(client, world, login_as, announcement_id)
     assert (stats["email_sent"], stats["email_failed"], stats["email_pending"]) == (2, 1, 0)

@@ -56,7 +56,7 @@ async def test_a_5xx_recipient_ends_dead_and_the_others_still_get_the_grade(
     # No retry, whatever runs later.
     smtp_server.refuse.clear()
     await delivery.sweep(now=utcnow() + timedelta(days=1))
-    assert await delivery.send_emails(now=utcnow() + timedelta(days=1)) == 0
+    assert (await delivery.send_emails(now=utcnow() + timedelta(days=1))).delivered == 0
     assert (await reload(dead)).status == EmailStatus.dead
     assert len(smtp_server.envelopes) == 2
 
@@ -69,7 +69,7 @@ async def test_one_connection_carries_a_run_past_a_refused_recipient(
     for n, address in enumerate(addresses):
         await put_email(address, key=f"run:{n}", due=LATER + n * SECOND)
 
-    assert await delivery.send_emails(now=LATER + timedelta(minutes=1)) == 3
+    assert (await delivery.send_emails(now=LATER + timedelta(minutes=1))).delivered == 3
 
     assert [str(m["To"]) for m in smtp_server.messages] == [
         "a@example.org",
@@ -107,7 +107,7 @@ async def test_the_sweep_resends_an_email_whose_sender_died_once(
     # The sweep hands the abandoned one back; its send job (inline here) delivers it.
     assert await delivery.sweep(now=utcnow()) == 1
     await delivery.sweep(now=utcnow())
-    assert await delivery.send_emails() == 0
+    assert (await delivery.send_emails()).delivered == 0
 
     only_message_to(smtp_server, "abandoned@example.org")
     assert len(smtp_server.envelopes) == 1
@@ -129,12 +129,12 @@ async def test_a_live_lease_is_never_taken_over(
 
     # Within the lease nobody sends it; after it, the sweep does, once.
     await delivery.sweep(now=LATER + delivery.LEASE - SECOND)
-    assert await delivery.send_emails(now=LATER + delivery.LEASE - SECOND) == 0
+    assert (await delivery.send_emails(now=LATER + delivery.LEASE - SECOND)).delivered == 0
     assert smtp_server.envelopes == []
     # The sweep hands it back and sends it at the time it was given.
     await delivery.sweep(now=LATER + delivery.LEASE + SECOND)
     assert (await reload(email)).status == EmailStatus.sent
-    assert await delivery.send_emails(now=LATER + timedelta(days=1)) == 0
+    assert (await delivery.send_emails(now=LATER + timedelta(days=1))).delivered == 0
     only_message_to(smtp_server, "held@example.org")
 
 
@@ -152,7 +152,7 @@ async def test_two_workers_racing_on_one_email_send_it_once(
         delivery.send_emails(email_ids=ids, now=LATER),
     )
 
-    assert sorted(results) == [0, 1]
+    assert sorted(result.delivered for result in results) == [0, 1]
     only_message_to(smtp_server, "once@example.org")
     assert (await reload(email)).attempts == 1
 
@@ -166,7 +166,7 @@ async def test_two_workers_draining_the_outbox_together_send_each_email_once(
 
     results = await asyncio.gather(delivery.send_emails(now=LATER), delivery.send_emails(now=LATER))
 
-    assert sum(results) == len(addresses)
+    assert sum(result.delivered for result in results) == len(addresses)
     assert sorted(str(m["To"]) for m in smtp_server.messages) == sorted(addresses)
     assert await Email.find({"status": EmailStatus.sent, "attempts": 1}).count() == len(addresses)
 
@@ -211,9 +211,9 @@ async def test_a_send_that_outlived_its_lease_does_not_overwrite_the_next_claim(
     assert second.attempts == 2
 
     # The first worker's late verdict must not settle the second worker's claim.
-    await delivery._record([first], {first.id: None}, after_lease + SECOND)
+    await delivery._record([first], {first.id: None}, set(), after_lease + SECOND)
     late = delivery.DeliveryError("timed out", permanent=False)
-    await delivery._record([first], {first.id: late}, after_lease + SECOND)
+    await delivery._record([first], {first.id: late}, set(), after_lease + SECOND)
     fresh = await reload(email)
     assert fresh.status == EmailStatus.sending
     assert fresh.attempts == 2
@@ -230,7 +230,7 @@ async def test_a_message_that_cannot_be_built_is_dead_not_retried(
     )
     fine = await put_email("fine@example.org", key="fine", due=LATER)
 
-    assert await delivery.send_emails(now=LATER) == 1
+    assert (await delivery.send_emails(now=LATER)).delivered == 1
 
     assert (await reload(email)).status == EmailStatus.dead
     assert "cannot build" in ((await reload(email)).last_error or "")

@@ -60,12 +60,12 @@ async def test_inside_a_window_past_midnight_the_email_waits_for_its_end(
     assert email.next_attempt_at == morning.astimezone(UTC)
     assert email.next_attempt_at == datetime(2031, 3, 10, 21, 0, tzinfo=UTC)
 
-    assert await delivery.send_emails(now=now) == 0
-    assert await delivery.send_emails(now=morning - timedelta(minutes=1)) == 0
+    assert (await delivery.send_emails(now=now)).delivered == 0
+    assert (await delivery.send_emails(now=morning - timedelta(minutes=1))).delivered == 0
     assert smtp_server.envelopes == []
 
-    assert await delivery.send_emails(now=morning) == 1
-    assert await delivery.send_emails(now=morning + timedelta(hours=1)) == 0
+    assert (await delivery.send_emails(now=morning)).delivered == 1
+    assert (await delivery.send_emails(now=morning + timedelta(hours=1))).delivered == 0
     message = only_message_to(smtp_server, user.email)
     assert message["Subject"] == "School 1: Trip on Friday"
     sent = await Email.get(email.id)
@@ -120,7 +120,7 @@ async def test_outside_the_window_the_email_is_due_at_once(
 
     (email,) = await outbox_of(user)
     assert email.next_attempt_at == moment.astimezone(UTC)
-    assert await delivery.send_emails(now=moment) == 1
+    assert (await delivery.send_emails(now=moment)).delivered == 1
     assert len(received_by(smtp_server, user.email)) == 1
 
 
@@ -135,7 +135,7 @@ async def test_critical_is_sent_inside_quiet_hours(
 
     (email,) = await outbox_of(user)
     assert email.next_attempt_at == now.astimezone(UTC)
-    assert await delivery.send_emails(now=now) == 1
+    assert (await delivery.send_emails(now=now)).delivered == 1
     assert only_message_to(smtp_server, user.email)["Subject"].startswith("[Urgent]")
 
 

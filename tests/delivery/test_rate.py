@@ -38,7 +38,7 @@ async def test_a_tiny_rate_delays_a_run_but_sends_everything_once(
     for n, address in enumerate(addresses):
         await put_email(address, key=f"rate:{n}", due=LATER)
 
-    assert await delivery.send_emails(now=LATER) == 5
+    assert (await delivery.send_emails(now=LATER)).delivered == 5
 
     assert sorted(str(m["To"]) for m in smtp_server.messages) == addresses
     assert smtp_server.connections == 1

@@ -40,11 +40,11 @@ async def test_a_grade_mailed_while_the_server_is_down_arrives_once_it_is_back(
     assert before + timedelta(seconds=24) <= email.next_attempt_at <= after + timedelta(seconds=36)
 
     smtp_server.start()
-    assert await delivery.send_emails(now=email.next_attempt_at - SECOND) == 0
+    assert (await delivery.send_emails(now=email.next_attempt_at - SECOND)).delivered == 0
     assert smtp_server.envelopes == []
 
     now = email.next_attempt_at.replace(microsecond=0) + 2 * SECOND
-    assert await delivery.send_emails(now=now) == 1
+    assert (await delivery.send_emails(now=now)).delivered == 1
     sent = await reload(email)
     assert sent.status == EmailStatus.sent
     assert sent.sent_at == now
@@ -53,7 +53,7 @@ async def test_a_grade_mailed_while_the_server_is_down_arrives_once_it_is_back(
 
     # Nothing left for a sweep or a later run to send again.
     await delivery.sweep(now=utcnow())
-    assert await delivery.send_emails(now=now + timedelta(hours=3)) == 0
+    assert (await delivery.send_emails(now=now + timedelta(hours=3))).delivered == 0
     only_message_to(smtp_server, world.student.email)
 
 
@@ -66,19 +66,19 @@ async def test_backoff_grows_until_the_last_attempt_makes_the_email_dead(
     moment = LATER
     delays: list[float] = []
     for attempt, base in enumerate(delivery.BACKOFF_SECONDS, start=1):
-        assert await delivery.send_emails(now=moment) == 0
+        assert (await delivery.send_emails(now=moment)).delivered == 0
         email = await reload(email)
         assert (email.status, email.attempts) == (EmailStatus.failed, attempt)
         delay = (email.next_attempt_at - moment).total_seconds()
         assert 0.8 * base <= delay <= 1.2 * base + 0.001
         delays.append(delay)
         # Not due a moment early.
-        assert await delivery.send_emails(now=email.next_attempt_at - SECOND) == 0
+        assert (await delivery.send_emails(now=email.next_attempt_at - SECOND)).delivered == 0
         assert (await reload(email)).attempts == attempt
         moment = email.next_attempt_at
     assert delays == sorted(delays) and len(set(delays)) == len(delays)
 
-    assert await delivery.send_emails(now=moment) == 0
+    assert (await delivery.send_emails(now=moment)).delivered == 0
     email = await reload(email)
     assert email.status == EmailStatus.dead
     assert email.attempts == delivery.MAX_ATTEMPTS == 6
@@ -87,7 +87,7 @@ async def test_backoff_grows_until_the_last_attempt_makes_the_email_dead(
     # Dead stays dead: the server coming back, a sweep and a later run send nothing.
     smtp_server.start()
     await delivery.sweep(now=moment + timedelta(days=1))
-    assert await delivery.send_emails(now=moment + timedelta(days=1)) == 0
+    assert (await delivery.send_emails(now=moment + timedelta(days=1))).delivered == 0
     assert smtp_server.envelopes == []
 
 
@@ -100,14 +100,14 @@ async def test_a_refused_connection_ends_the_run_without_using_up_other_emails_a
     ]
     smtp_server.stop()
 
-    assert await delivery.send_emails(now=LATER + timedelta(minutes=1)) == 0
+    assert (await delivery.send_emails(now=LATER + timedelta(minutes=1))).delivered == 0
 
     first, *rest = [await reload(e) for e in emails]
     assert (first.status, first.attempts) == (EmailStatus.failed, 1)
     assert [(e.status, e.attempts) for e in rest] == [(EmailStatus.pending, 0)] * 2
 
     smtp_server.start()
-    assert await delivery.send_emails(now=LATER + timedelta(hours=1)) == 3
+    assert (await delivery.send_emails(now=LATER + timedelta(hours=1))).delivered == 3
     for n in range(3):
         only_message_to(smtp_server, f"pupil{n}@example.org")
     assert smtp_server.connections == 1
@@ -118,14 +118,14 @@ async def test_mail_from_before_and_during_an_outage_arrives_exactly_once(
 ) -> None:
     for n in range(2):
         await put_email(f"early{n}@example.org", key=f"early:{n}", due=LATER)
-    assert await delivery.send_emails(now=LATER) == 2
+    assert (await delivery.send_emails(now=LATER)).delivered == 2
 
     smtp_server.stop()
     for n in range(2):
         await put_email(f"late{n}@example.org", key=f"late:{n}", due=LATER + SECOND)
-    assert await delivery.send_emails(now=LATER + SECOND) == 0
+    assert (await delivery.send_emails(now=LATER + SECOND)).delivered == 0
     smtp_server.start()
-    assert await delivery.send_emails(now=LATER + timedelta(hours=1)) == 2
+    assert (await delivery.send_emails(now=LATER + timedelta(hours=1))).delivered == 2
 
     for address in ("early0", "early1", "late0", "late1"):
         assert len(received_by(smtp_server, f"{address}@example.org")) == 1
@@ -138,7 +138,7 @@ async def test_a_4xx_recipient_is_retried_later_while_the_rest_of_the_run_goes_o
     busy = await put_email("busy@example.org", key="busy", due=LATER)
     await put_email("free@example.org", key="free", due=LATER + SECOND)
 
-    assert await delivery.send_emails(now=LATER + timedelta(minutes=1)) == 1
+    assert (await delivery.send_emails(now=LATER + timedelta(minutes=1))).delivered == 1
 
     busy = await reload(busy)
     assert (busy.status, busy.attempts) == (EmailStatus.failed, 1)
@@ -146,6 +146,6 @@ async def test_a_4xx_recipient_is_retried_later_while_the_rest_of_the_run_goes_o
     assert only_message_to(smtp_server, "free@example.org")
 
     smtp_server.defer.clear()
-    assert await delivery.send_emails(now=busy.next_attempt_at) == 1
+    assert (await delivery.send_emails(now=busy.next_attempt_at)).delivered == 1
     only_message_to(smtp_server, "busy@example.org")
     assert (await reload(busy)).status == EmailStatus.sent
