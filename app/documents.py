@@ -2,6 +2,7 @@
 
 from beanie import Document
 
+from app import producers  # noqa: F401  (every process that opens the database has the topics)
 from app.announcements.models import Announcement
 from app.auth.models import AccountToken, AuthSession, RefreshToken, User
 from app.core.jobs import JobRecord

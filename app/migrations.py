@@ -13,6 +13,7 @@ import logging
 from app.auth import service as auth_service
 from app.core.migrations import run_once
 from app.delivery import gauges as delivery_gauges
+from app.delivery import service as delivery_service
 from app.grades import service as grades_service
 from app.notifications import settings as notification_settings
 
@@ -30,6 +31,13 @@ async def _preferences_out_of_users() -> bool:
 
 async def _grade_subject_keys() -> bool:
     await grades_service.backfill_subject_keys()
+    return True
+
+
+async def _email_source_field() -> bool:
+    # Announcement emails named their announcement in a field of their own before delivery
+    # kept one generic reference for every producer.
+    await delivery_service.adopt_source_field("announcement_id")
     return True
 
 
@@ -54,3 +62,4 @@ async def migrate() -> None:
     await run_once("grade-subject-keys", _grade_subject_keys)
     await run_once("emails-nfkc-casefold", _folded_emails)
     await run_once("email-due-at", _email_due_at)
+    await run_once("email-source-field", _email_source_field)

@@ -71,7 +71,7 @@ async def measure(size: int) -> list[tuple[str, int, int, int]]:
     from app.core.db import collection
     from app.core.security import hash_password, utcnow
     from app.main import create_app
-    from app.notifications.models import Notification, Topic
+    from app.notifications.models import Notification
     from app.schools.models import GuardianLink, School, SchoolClass
 
     app = create_app(bench_settings(), mongo_client=AsyncMongoMockClient(tz_aware=True))
@@ -124,7 +124,7 @@ async def measure(size: int) -> list[tuple[str, int, int, int]]:
                     event_key=a.event_key,
                     recipient_id=parent.id,
                     school_id=home.id,
-                    topic=Topic.announcements,
+                    topic="announcements",
                     title=a.title,
                     body=a.body,
                 )

@@ -39,7 +39,7 @@ from app.core.security import hash_password
 from app.delivery.models import Email, EmailKind, EmailStatus
 from app.delivery.render import render
 from app.documents import DOCUMENT_MODELS
-from app.notifications.models import Notification, Topic
+from app.notifications.models import Notification
 from app.schools.models import School
 
 PASSWORD = "bench-password-long-enough"
@@ -77,7 +77,7 @@ async def build_data_dir(directory: Path, *, notifications: int, emails: int) ->
             event_key=f"announcement:{n // len(parents)}",
             recipient_id=parents[n % len(parents)],
             school_id=school.id,
-            topic=Topic.announcements,
+            topic="announcements",
             title="Родительское собрание",
             body="В четверг в 18:00 в актовом зале.",
             data={"announcement_id": str(PydanticObjectId())},

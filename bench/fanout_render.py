@@ -19,6 +19,7 @@ from typing import Any
 from beanie import PydanticObjectId
 from mongomock_motor import AsyncMongoMockClient
 
+from app.announcements.topic import AnnouncementPayload
 from app.auth.models import Locale, Role, User
 from app.core.config import Settings, use_settings
 from app.core.db import init_database
@@ -27,18 +28,17 @@ from app.delivery.render import render
 from app.documents import DOCUMENT_MODELS
 from app.notifications.emails import immediate_emails, why_this_email
 from app.notifications.links import preferences_url, unsubscribe_url
-from app.notifications.models import EmailDecision, Event, Notification, Recipient, Topic
-from app.notifications.preferences import Preferences, grade_as_emailed
+from app.notifications.models import EmailDecision, Notice, Notification, Recipient
+from app.notifications.preferences import Preferences
 
 
-def announcement() -> Event:
-    return Event(
+def announcement() -> Notice:
+    return Notice(
         key="announcement:bench",
-        topic=Topic.announcements,
+        topic="announcements",
         title="Concert on Friday",
         body="The school choir sings at 18:00 in the main hall. Parents are welcome.",
-        template="announcement",
-        data={"school_name": "Bench school", "author_name": "Olga Ivanovna"},
+        payload=AnnouncementPayload(school_name="Bench school", author_name="Olga Ivanovna"),
     )
 
 
@@ -55,21 +55,21 @@ def readers(count: int) -> list[tuple[Notification, Recipient]]:
             timezone="Europe/Moscow",
         )
         notification = Notification.model_construct(
-            email_decision=EmailDecision.immediate, topic=Topic.announcements
+            email_decision=EmailDecision.immediate, topic="announcements"
         )
         rows.append((notification, Recipient(user, Preferences())))
     return rows
 
 
-def per_reader(event: Event, notified: list[tuple[Notification, Recipient]], settings: Any) -> int:
+def per_reader(event: Notice, notified: list[tuple[Notification, Recipient]], settings: Any) -> int:
     """The old way: the whole template rendered for every reader."""
     for _, recipient in notified:
         user = recipient.user
         assert user.id is not None
         render(
-            event.template,
+            "announcements/announcement",
             user.locale.value,
-            **grade_as_emailed(event.data, recipient.preferences),
+            **event.data,
             title=event.title,
             body=event.body,
             priority=event.priority.value,

@@ -17,11 +17,12 @@ from _round_trips_counter import counting
 from beanie import PydanticObjectId
 from mongomock_motor import AsyncMongoMockClient
 
+from app.announcements.topic import AnnouncementPayload
 from app.auth.models import Role, User
 from app.core.db import init_database
 from app.documents import DOCUMENT_MODELS
 from app.notifications.fanout import build_notification, deliver
-from app.notifications.models import Event, Notification, NotificationSettings, Recipient, Topic
+from app.notifications.models import Notice, Notification, NotificationSettings, Recipient
 from app.notifications.preferences import Preferences
 from app.notifications.settings import settings_of
 
@@ -47,14 +48,13 @@ async def make_people(count: int) -> list[PydanticObjectId]:
     return ids
 
 
-def event(key: str) -> Event:
-    return Event(
+def event(key: str) -> Notice:
+    return Notice(
         key=key,
-        topic=Topic.announcements,
+        topic="announcements",
         title="Bench",
         body="Body",
-        template="announcement",
-        data={"school_name": "Bench school", "author_name": "Bench"},
+        payload=AnnouncementPayload(school_name="Bench school", author_name="Bench"),
     )
 
 

@@ -104,7 +104,7 @@ async def seed(settings: Any) -> Seeded:
     from app.delivery.models import Email, EmailKind, EmailStatus
     from app.grades.models import Grade
     from app.notifications import links
-    from app.notifications.models import Notification, Subscription, TargetType, Topic
+    from app.notifications.models import Notification, Subscription, TargetType
     from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
 
     now = utcnow()
@@ -200,7 +200,7 @@ async def seed(settings: Any) -> Seeded:
             event_key=a.event_key,
             recipient_id=who.id,
             school_id=school_id,
-            topic=Topic.announcements,
+            topic="announcements",
             title=a.title,
             body=a.body,
             data={"announcement_id": str(a.id), "school_id": str(school_id)},
@@ -214,7 +214,7 @@ async def seed(settings: Any) -> Seeded:
             event_key=f"grade:{n}",
             recipient_id=students[1 + n % (len(students) - 1)].id,
             school_id=school_id,
-            topic=Topic.grades,
+            topic="grades",
             title="Grade",
             body="A grade",
             created_at=now - dt.timedelta(minutes=n),
@@ -234,7 +234,7 @@ async def seed(settings: Any) -> Seeded:
                 html="<p>Html</p>",
                 status=[EmailStatus.sent, EmailStatus.failed, EmailStatus.dead][n % 3],
                 school_id=school_id,
-                announcement_id=announcements[n % 5].id,
+                source_id=announcements[n % 5].id,
                 created_at=now - dt.timedelta(minutes=n),
             )
             for n in range(EMAILS)
@@ -255,7 +255,7 @@ async def seed(settings: Any) -> Seeded:
         ] = token
     assert parent.id is not None
     page_tokens["/unsubscribe"] = links.unsubscribe_token(
-        settings=settings, user_id=parent.id, topics=[Topic.grades]
+        settings=settings, user_id=parent.id, topics=["grades"]
     )
     page_tokens["/api/v1/unsubscribe"] = page_tokens["/unsubscribe"]
     page_tokens["/preferences"] = links.preferences_token(settings=settings, user_id=parent.id)

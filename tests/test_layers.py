@@ -89,9 +89,6 @@ _ALL_HELPERS = (
 # caught as db.<helper>) or as db.<helper>; repository.count( is fine.
 QUERY_HELPERS = re.compile(rf"(?<![\w.]){_DISTINCT_HELPERS}|\bdb\.{_ALL_HELPERS}")
 DB_SEAM = {ROOT / "app" / "core" / "db.py", ROOT / "app" / "core" / "embedded.py"}
-# TODO(integrator): drop this once reg-engine's branch (issue 19 items 1, 2, 5), which moves
-# the notifications queries into app/notifications/repository.py, is merged.
-NOT_YET_MOVED = ROOT / "app" / "notifications"
 
 
 def _code_lines(path: Path) -> list[tuple[int, str]]:
@@ -105,10 +102,7 @@ def _code_lines(path: Path) -> list[tuple[int, str]]:
 
 def _python_files() -> list[Path]:
     return [
-        path
-        for package in ("app", "workers")
-        for path in sorted((ROOT / package).rglob("*.py"))
-        if NOT_YET_MOVED not in path.parents
+        path for package in ("app", "workers") for path in sorted((ROOT / package).rglob("*.py"))
     ]
 
 

@@ -13,13 +13,12 @@ from app.announcements.access import (
     NewAnnouncement,
     ReaderSchools,
 )
-from app.announcements.schemas import AnnouncementOut
+from app.announcements.schemas import AnnouncementEmailOut, AnnouncementOut
 from app.auth.access import CurrentUser
 from app.core.openapi import ERROR_DESCRIPTIONS
 from app.core.pagination import Page, PageParams, page_params
 from app.delivery import service as delivery
 from app.delivery.models import EmailStatus
-from app.delivery.schemas import EmailOut
 
 router = APIRouter(tags=["announcements"])
 Paging = Annotated[PageParams, Depends(page_params)]
@@ -91,7 +90,7 @@ async def cancel_announcement(announcement: ManagedAnnouncement) -> None:
 @router.get("/announcements/{announcement_id}/emails", tags=["delivery"])
 async def list_announcement_emails(
     announcement: AnnouncementWithEmails, paging: Paging, statuses: Statuses = None
-) -> Page[EmailOut]:
+) -> Page[AnnouncementEmailOut]:
     """An announcement's emails in the given statuses (all when omitted), newest first: for
     the school's admins (teachers read the counts in the announcement's `stats`)."""
     scope = service.announcement_email_scope(announcement)
@@ -101,4 +100,4 @@ async def list_announcement_emails(
         limit=paging.limit,
         cursor=paging.cursor,
     )
-    return Page(items=[EmailOut.of(e) for e in rows], next_cursor=cursor)
+    return Page(items=[AnnouncementEmailOut.of(e) for e in rows], next_cursor=cursor)

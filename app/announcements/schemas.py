@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -17,6 +17,8 @@ from pydantic import (
 from app.announcements.models import Announcement, AnnouncementStatus
 from app.core.db import ObjectIdField
 from app.core.text import PLAIN_BODY, PLAIN_LINE
+from app.delivery.models import Email
+from app.delivery.schemas import EmailOut
 from app.notifications.preferences import Priority
 
 AudienceRole = Literal["student", "teacher", "parent"]
@@ -109,3 +111,13 @@ class AnnouncementOut(BaseModel):
             created_at=announcement.created_at,
             stats=stats,
         )
+
+
+class AnnouncementEmailOut(EmailOut):
+    """An email in the outbox, with the announcement it carried (if it carried one)."""
+
+    announcement_id: str | None
+
+    @classmethod
+    def about(cls, email: Email) -> dict[str, Any]:
+        return {"announcement_id": str(email.source_id) if email.source_id else None}

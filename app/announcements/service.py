@@ -12,7 +12,8 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
-from app.announcements import repository
+from app.announcements import repository, topic
+from app.announcements.audience import announcement_recipients
 from app.announcements.models import Announcement, AnnouncementStatus
 from app.announcements.schemas import AnnouncementIn, AnnouncementStats
 from app.auth import directory
@@ -27,9 +28,9 @@ from app.core.pagination import (
 from app.core.security import as_utc, to_millisecond, utcnow
 from app.delivery import service as delivery
 from app.delivery.models import EmailStatus
-from app.notifications import fanout
 from app.notifications import service as notifications
-from app.notifications.models import Event, Topic
+from app.notifications.fanout import publish
+from app.notifications.models import Notice
 from app.notifications.preferences import Priority
 from app.schools import service as schools
 from app.schools.models import School
@@ -121,7 +122,7 @@ async def fan_out(*, announcement_id: str) -> int:
         # Left in `publishing`, the stalled-fan-out sweep would retry it forever.
         await repository.cancel(announcement.id)
         return 0
-    recipients = await fanout.announcement_recipients(
+    recipients = await announcement_recipients(
         school=school,
         class_ids=announcement.class_ids,
         roles=announcement.roles,
@@ -129,23 +130,24 @@ async def fan_out(*, announcement_id: str) -> int:
         author_id=announcement.author_id,
     )
     author_name = (await directory.full_names([announcement.author_id])).get(announcement.author_id)
-    event = Event(
+    notice = Notice(
         key=announcement.event_key,
-        topic=Topic.announcements,
-        template="announcement",
+        topic=topic.NAME,
         title=announcement.title,
         body=announcement.body,
         priority=announcement.priority,
         school_id=announcement.school_id,
         actor_id=announcement.author_id,
-        data={
-            "announcement_id": str(announcement.id),
-            "school_id": str(announcement.school_id),
-            "school_name": school.name,
-            "author_name": author_name,
-        },
+        source_id=announcement.id,
+        recipients=recipients,
+        payload=topic.AnnouncementPayload(
+            announcement_id=str(announcement.id),
+            school_id=str(announcement.school_id),
+            school_name=school.name,
+            author_name=author_name,
+        ),
     )
-    created = await fanout.deliver(event, recipients)
+    created = await publish(notice)
     # Who was reached, not who was expanded: soft-deleted roster members and people who
     # turned both channels off got nothing. Counted after the writes, so a re-run agrees.
     reached = await notifications.count_for_event(announcement.event_key)
@@ -192,7 +194,7 @@ async def announcement_stats(announcement: Announcement) -> AnnouncementStats:
         announcement.id,
         {
             "notifications": notifications.event_figure_stages(announcement.event_key),
-            "emails": delivery.email_count_stages(key_field="announcement_id"),
+            "emails": delivery.email_count_stages(key_field="source_id"),
         },
     )
     reads = figures["notifications"][0] if figures["notifications"] else {"in_app": 0, "read": 0}
@@ -261,4 +263,4 @@ async def list_announcements(
 
 def announcement_email_scope(announcement: Announcement) -> dict[str, Any]:
     """The emails of an announcement its author or a school admin may see."""
-    return {"announcement_id": announcement.id}
+    return {"source_id": announcement.id}

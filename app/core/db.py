@@ -170,10 +170,10 @@ class Written:
 
 
 async def update_one(
-    model: type[Document], query: dict[str, Any], update: dict[str, Any]
+    model: type[Document], query: dict[str, Any], update: dict[str, Any], *, upsert: bool = False
 ) -> Written:
-    """Apply `update` to the first document matching `query`."""
-    result = await collection(model).update_one(query, update)
+    """Apply `update` to the first document matching `query` (or insert one, `upsert`)."""
+    result = await collection(model).update_one(query, update, upsert=upsert)
     return Written(int(result.matched_count), int(result.modified_count))
 
 

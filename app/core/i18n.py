@@ -27,11 +27,47 @@ DATETIME_PATTERN = "d MMMM y, HH:mm"
 DATE_PATTERN = "d MMMM y"
 
 
-@cache
-def catalogue(locale: str) -> dict[str, Any]:
-    with open(CATALOGUES / f"{locale}.json", encoding="utf-8") as handle:
+# Folders of further catalogues (a producer's own strings), merged into the shared one.
+_added: list[Path] = []
+
+
+def _load(path: Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
         loaded: dict[str, Any] = json.load(handle)
     return loaded
+
+
+@cache
+def catalogue(locale: str) -> dict[str, Any]:
+    merged = _load(CATALOGUES / f"{locale}.json")
+    for folder in _added:
+        own = _load(folder / f"{locale}.json")
+        # A key defined twice would make one of the two strings silently unreachable.
+        clash = sorted(merged.keys() & own.keys())
+        if clash:
+            raise ValueError(f"{folder}: keys already in the catalogue: {', '.join(clash)}")
+        merged.update(own)
+    return merged
+
+
+def add_catalogue(folder: Path) -> None:
+    """Merge the catalogues in `folder` (en.json, ru.json, ...) into the shared ones."""
+    if folder in _added:
+        return
+    _added.append(folder)
+    catalogue.cache_clear()
+    try:
+        for locale in LOCALES:
+            catalogue(locale)
+    except (ValueError, OSError):
+        remove_catalogue(folder)
+        raise
+
+
+def remove_catalogue(folder: Path) -> None:
+    if folder in _added:
+        _added.remove(folder)
+    catalogue.cache_clear()
 
 
 def supported(locale: str | None) -> str:

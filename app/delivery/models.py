@@ -52,7 +52,8 @@ class Email(Document):
     last_error: str | None = None
     sent_at: datetime | None = None
     school_id: PydanticObjectId | None = None
-    announcement_id: PydanticObjectId | None = None
+    # What the email is about, for its producer's figures (the producer knows what kind).
+    source_id: PydanticObjectId | None = None
     notification_ids: list[PydanticObjectId] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -71,6 +72,6 @@ class Email(Document):
             pymongo.IndexModel([("status", 1), ("next_attempt_at", 1)], name="due"),
             pymongo.IndexModel([("status", 1), ("lease_until", 1)], name="lease"),
             pymongo.IndexModel([("status", 1), ("due_at", 1)], name="waiting_since"),
-            pymongo.IndexModel([("announcement_id", 1), ("status", 1)], name="announcement"),
+            pymongo.IndexModel([("source_id", 1), ("status", 1)], name="source"),
             pymongo.IndexModel([("school_id", 1), ("created_at", -1)], name="school_recent"),
         ]

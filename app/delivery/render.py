@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import css_inline
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PrefixLoader,
+    StrictUndefined,
+    select_autoescape,
+)
 from markupsafe import escape
 
 from app.core import i18n
@@ -31,8 +38,12 @@ LAYOUT_DEFAULTS: dict[str, Any] = {
     "unsubscribe_url": None,
 }
 
+# Other packages' email folders, each under its own name ("<name>/en/<email>.html"); their
+# templates extend this folder's layout and footer.
+_namespaces: dict[str, FileSystemLoader] = {}
+
 _environment = Environment(
-    loader=FileSystemLoader(TEMPLATES),
+    loader=ChoiceLoader([FileSystemLoader(TEMPLATES), PrefixLoader(_namespaces)]),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
     undefined=StrictUndefined,
     trim_blocks=True,
@@ -61,21 +72,45 @@ def _helpers(locale: str) -> dict[str, Any]:
             date.fromisoformat(value) if isinstance(value, str) else value, locale
         )
 
-    def grade_kind(kind: str) -> str:
-        return i18n.translate(locale, f"grade_kind.{kind}") if kind else ""
+    return {"lang": locale, "t": t, "plural": plural, "day": day}
 
-    return {"lang": locale, "t": t, "plural": plural, "day": day, "grade_kind": grade_kind}
+
+def add_templates(namespace: str, folder: Path) -> None:
+    """Make the emails in `folder` (en/, ru/) renderable as "<namespace>/<email>"."""
+    current = _namespaces.get(namespace)
+    if current is not None and list(current.searchpath) != [str(folder)]:
+        raise ValueError(f"email templates {namespace!r} come from another folder already")
+    _namespaces[namespace] = FileSystemLoader(folder)
+    _forget_loaded()
+
+
+def _forget_loaded() -> None:
+    if _environment.cache is not None:
+        _environment.cache.clear()
+
+
+def remove_templates(namespace: str) -> None:
+    _namespaces.pop(namespace, None)
+    _forget_loaded()
+
+
+def template_path(name: str, locale: str, part: str) -> str:
+    """Where one part (html, txt, subject.txt) of email `name` is for a locale's folder:
+    "digest" is this package's own, "<namespace>/<email>" one added by add_templates."""
+    namespace, _, email = name.rpartition("/")
+    path = f"{locale}/{email}.{part}"
+    return f"{namespace}/{path}" if namespace else path
 
 
 def render(name: str, locale: str, **context: Any) -> Rendered:
     """Render email `name` in the recipient's locale (English when it has none)."""
     folder = i18n.supported(locale)
     values = {**LAYOUT_DEFAULTS, **context, **_helpers(folder)}
-    subject = _environment.get_template(f"{folder}/{name}.subject.txt").render(**values)
-    html = _environment.get_template(f"{folder}/{name}.html").render(**values)
+    subject = _environment.get_template(template_path(name, folder, "subject.txt"))
+    html = _environment.get_template(template_path(name, folder, "html")).render(**values)
     return Rendered(
-        subject=" ".join(subject.split()),
-        text=_environment.get_template(f"{folder}/{name}.txt").render(**values),
+        subject=" ".join(subject.render(**values).split()),
+        text=_environment.get_template(template_path(name, folder, "txt")).render(**values),
         html=_inliner.inline(html),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Self
 
 from pydantic import BaseModel
 
@@ -22,12 +23,12 @@ class EmailOut(BaseModel):
     sent_at: datetime | None
     created_at: datetime
     school_id: str | None
-    announcement_id: str | None
 
     @classmethod
-    def of(cls, email: Email) -> EmailOut:
+    def of(cls, email: Email) -> Self:
         waiting = email.status in (EmailStatus.pending, EmailStatus.failed)
         return cls(
+            **cls.about(email),
             id=str(email.id),
             to=email.to,
             recipient_id=str(email.recipient_id) if email.recipient_id else None,
@@ -40,8 +41,12 @@ class EmailOut(BaseModel):
             sent_at=email.sent_at,
             created_at=email.created_at,
             school_id=str(email.school_id) if email.school_id else None,
-            announcement_id=str(email.announcement_id) if email.announcement_id else None,
         )
+
+    @classmethod
+    def about(cls, email: Email) -> dict[str, Any]:
+        """Fields a subclass adds from what the email is about (its `source_id`)."""
+        return {}
 
 
 class Requeued(BaseModel):

@@ -81,7 +81,7 @@ def new_email(
     headers: dict[str, str] | None = None,
     not_before: datetime | None = None,
     school_id: PydanticObjectId | None = None,
-    announcement_id: PydanticObjectId | None = None,
+    source_id: PydanticObjectId | None = None,
     notification_ids: Sequence[PydanticObjectId] = (),
 ) -> Email:
     now = utcnow()
@@ -97,7 +97,7 @@ def new_email(
         next_attempt_at=not_before or now,
         due_at=not_before or now,
         school_id=school_id,
-        announcement_id=announcement_id,
+        source_id=source_id,
         notification_ids=list(notification_ids),
     )
 
@@ -329,16 +329,21 @@ async def sweep(*, now: datetime | None = None, all_leases: bool = False) -> int
     return due
 
 
-# --- figures -----------------------------------------------------------------------------
-
-
 # --- what a person sees and requeues -----------------------------------------------------
+
+
+async def adopt_source_field(legacy_field: str) -> int:
+    """Emails stored when what they were about had a field of its own name (before
+    `source_id`) take the generic field; safe to repeat. How many moved."""
+    return await repository.update_all(
+        {legacy_field: {"$exists": True}}, {"$rename": {legacy_field: "source_id"}}
+    )
 
 
 async def list_emails(
     *, scope: dict[str, Any], statuses: Sequence[EmailStatus], limit: int, cursor: str | None
 ) -> tuple[list[Email], str | None]:
-    """Emails within `scope` (the caller's schools, an announcement) in these statuses,
+    """Emails within `scope` (the caller's schools, what they are about) in these statuses,
     newest first."""
     query: dict[str, Any] = {**scope, "status": {"$in": list(statuses)}}
     return await repository.newest_first(query, limit=limit, cursor=cursor)
@@ -384,7 +389,7 @@ async def retry_emails(*, scope: dict[str, Any], statuses: Sequence[EmailStatus]
 
 def email_count_stages(*, key_field: str, since: datetime | None = None) -> list[dict[str, Any]]:
     """From documents whose `_id` is a value of the emails' `key_field` (`school_id`,
-    `announcement_id`): their emails (created since `since`), by status.
+    `source_id`): their emails (created since `since`), by status.
     Rows: {_id: status, count}."""
     match = {"created_at": {"$gte": since}} if since is not None else None
     return [

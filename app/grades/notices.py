@@ -1,5 +1,6 @@
-"""What a posted or corrected grade tells people: a job that loads the grade by id, words the
-notice in every language, and hands it to the notification engine to fan out."""
+"""What a posted or corrected grade tells people: a job that loads the grade by id, works out
+who hears (the student, and the parents following them who are still linked), words the
+notice in every language, and publishes it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from app.auth import directory
 from app.core import jobs
 from app.core.i18n import DEFAULT_LOCALE, LOCALES, translate
 from app.core.security import as_utc
+from app.grades import topic
 from app.grades.models import Grade
-from app.notifications.fanout import deliver, grade_recipients
-from app.notifications.models import Event, Topic
+from app.notifications import service as notifications
+from app.notifications.fanout import publish, unique_recipients
+from app.notifications.models import Notice, TargetType
+from app.schools import guardians
 from app.schools import service as schools_service
 
 # The name predates the move to grades; jobs recorded under it must still find their body.
@@ -61,6 +65,19 @@ def grade_words(
     return title, body + (f" — {comment}" if comment else "")
 
 
+async def grade_recipients(
+    *, student_id: PydanticObjectId, teacher_id: PydanticObjectId | None
+) -> list[PydanticObjectId]:
+    """A grade posted or changed: the student and parents subscribed to that student who are
+    still linked to them (checked now, not when they subscribed)."""
+    subscriptions = await notifications.parent_followers(
+        target_type=TargetType.student, target_ids=[student_id], topic=topic.NAME
+    )
+    linked = set(await guardians.parents_of([student_id]))
+    parents = [s.subscriber_id for s in subscriptions if s.subscriber_id in linked]
+    return unique_recipients([student_id, *parents], actor_id=teacher_id)
+
+
 @jobs.job(GRADE_EVENT_JOB)
 async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) -> int:
     """Tell the student and the parents following them about a posted or changed grade."""
@@ -84,29 +101,28 @@ async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) 
         )
         for locale in LOCALES
     }
-    event = Event(
+    notice = Notice(
         key=event_key,
-        topic=Topic.grades,
-        template="grade",
+        topic=topic.NAME,
         title=texts[DEFAULT_LOCALE][0],
         body=texts[DEFAULT_LOCALE][1],
         texts=texts,
         school_id=grade.school_id,
         actor_id=grade.teacher_id,
-        data={
-            "grade_id": str(grade.id),
-            "student_id": str(grade.student_id),
-            "student_name": student_name,
-            "subject": grade.subject,
-            "value": grade.value,
-            "kind": grade.kind.value,
-            "date": grade.date.date().isoformat(),
-            "teacher_name": names.get(grade.teacher_id),
-            "comment": grade.comment,
-            "school_name": school_name,
-            "class_name": class_name,
-            "changed": changed,
-        },
+        payload=topic.GradePayload(
+            grade_id=str(grade.id),
+            student_id=str(grade.student_id),
+            student_name=student_name,
+            subject=grade.subject,
+            value=grade.value,
+            kind=grade.kind.value,
+            date=grade.date.date().isoformat(),
+            teacher_name=names.get(grade.teacher_id),
+            comment=grade.comment,
+            school_name=school_name,
+            class_name=class_name,
+            changed=changed,
+        ),
+        recipients=await grade_recipients(student_id=grade.student_id, teacher_id=grade.teacher_id),
     )
-    recipients = await grade_recipients(student_id=grade.student_id, teacher_id=grade.teacher_id)
-    return await deliver(event, recipients)
+    return await publish(notice)

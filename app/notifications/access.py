@@ -12,8 +12,8 @@ from fastapi import Depends
 from app.auth.access import CurrentUser
 from app.auth.models import Role, User
 from app.core.db import parse_object_id
-from app.core.errors import Forbidden, Unprocessable
-from app.notifications.models import TargetType, Topic
+from app.core.errors import Forbidden
+from app.notifications.models import TargetType
 from app.notifications.schemas import SubscriptionIn
 from app.schools import guardians
 from app.schools.access import (
@@ -33,14 +33,14 @@ class FollowTarget:
     target_type: TargetType
     target_id: PydanticObjectId
     school_id: PydanticObjectId | None
-    topics: Sequence[Topic] | None = None
+    topics: Sequence[str] | None = None
 
 
 async def follow_target(
     user: User,
     target_type: TargetType,
     target_id: PydanticObjectId,
-    topics: Sequence[Topic] | None = None,
+    topics: Sequence[str] | None = None,
 ) -> FollowTarget:
     """The target if the user has a relation to it: 404 when it does not exist, else 403."""
     assert user.id is not None
@@ -81,8 +81,6 @@ async def children_of_parent(parent_id: PydanticObjectId) -> set[PydanticObjectI
 
 
 async def followable_target(body: SubscriptionIn, user: CurrentUser) -> FollowTarget:
-    if body.topics is not None and Topic.account in body.topics:
-        raise Unprocessable("topics may be grades and/or announcements")
     target_id = parse_object_id(body.target_id, what=body.target_type.value.title())
     return await follow_target(user, body.target_type, target_id, body.topics)
 

@@ -11,18 +11,13 @@ from beanie import PydanticObjectId
 
 from app.auth import hooks as auth_hooks
 from app.auth.models import User
-from app.core.db import collection
 from app.core.security import as_utc, utcnow
 from app.core.timezones import UTC, zone_or_utc
-from app.notifications.models import (
-    SUBSCRIBABLE_TOPICS,
-    DigestDue,
-    EmailDecision,
-    Notification,
-    NotificationSettings,
-)
-from app.notifications.preferences import EmailFrequency, Preferences
+from app.notifications import repository
+from app.notifications.models import DigestDue, NotificationSettings
+from app.notifications.preferences import Preferences
 from app.notifications.settings import settings_of
+from app.notifications.topics import EmailFrequency
 
 PERIODS = (EmailFrequency.daily, EmailFrequency.weekly)
 
@@ -58,7 +53,7 @@ def next_due(*, now: datetime, zone: ZoneInfo, hour: int, weekday: int | None = 
 
 
 def _uses(preferences: Preferences, period: EmailFrequency) -> bool:
-    return period in (preferences.email.grades, preferences.email.announcements)
+    return period in preferences.email.values()
 
 
 def plan(
@@ -122,30 +117,13 @@ async def reschedule(
         timezone=timezone,
         now=now or utcnow(),
     )
-    for topic in SUBSCRIBABLE_TOPICS:
-        frequency = getattr(preferences.email, topic.value)
-        if frequency in PERIODS and frequency != getattr(settings.preferences.email, topic.value):
+    assert user.id is not None
+    for topic, frequency in preferences.email.items():
+        if frequency in PERIODS and frequency != settings.preferences.email_for(topic):
             # A topic moved to the other digest takes what its old digest had not yet sent.
-            await collection(Notification).update_many(
-                {
-                    "recipient_id": user.id,
-                    "topic": topic,
-                    "email_decision": EmailDecision.digest,
-                    "digested_at": None,
-                    "digest_frequency": {"$ne": frequency},
-                },
-                {"$set": {"digest_frequency": frequency}},
-            )
-    await collection(NotificationSettings).update_one(
-        {"_id": settings.id},
-        {
-            "$set": {
-                "preferences": preferences.model_dump(mode="json"),
-                "digest_due": due.model_dump(),
-                "next_digest_at": due.earliest(),
-            }
-        },
-        upsert=True,
+            await repository.move_to_digest(recipient_id=user.id, topic=topic, frequency=frequency)
+    await repository.save_settings(
+        settings.id, preferences=preferences.model_dump(mode="json"), due=due
     )
     settings.preferences, settings.digest_due, settings.next_digest_at = (
         preferences,
@@ -156,10 +134,7 @@ async def reschedule(
 
 async def forget_schedules(user_ids: list[PydanticObjectId]) -> None:
     """Nobody left to write to: stop the scan from finding these people again every minute."""
-    await collection(NotificationSettings).update_many(
-        {"_id": {"$in": user_ids}},
-        {"$set": {"digest_due": DigestDue().model_dump(), "next_digest_at": None}},
-    )
+    await repository.forget_schedules(user_ids)
 
 
 def period_label(period: EmailFrequency, due: datetime, zone: ZoneInfo) -> str:
@@ -195,12 +170,10 @@ async def advance(
     )
     setattr(settings.digest_due, period.value, following)
     # Conditional on the due time read, so a preference change in between is not undone.
-    await collection(NotificationSettings).update_one(
-        {"_id": settings.id, f"digest_due.{period.value}": due},
-        {
-            "$set": {
-                f"digest_due.{period.value}": following,
-                "next_digest_at": settings.digest_due.earliest(),
-            }
-        },
+    await repository.advance_due(
+        settings.id,
+        period=period,
+        was=due,
+        following=following,
+        earliest=settings.digest_due.earliest(),
     )

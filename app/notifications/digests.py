@@ -10,29 +10,25 @@ from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
-from beanie import PydanticObjectId, SortDirection
+from beanie import PydanticObjectId
 
 from app.auth import directory
 from app.auth import service as accounts
 from app.auth.models import User
 from app.core import jobs
 from app.core.config import get_settings
-from app.core.db import collection
-from app.core.i18n import translate
+from app.core.i18n import supported, translate
 from app.core.security import as_utc, utcnow
 from app.delivery import service as delivery
 from app.delivery.models import Email, EmailKind
-from app.delivery.render import render, when
+from app.delivery.render import render, template_path, when
 from app.notifications import digest_schedule as schedule
+from app.notifications import repository
 from app.notifications.links import preferences_url, unsubscribe_headers, unsubscribe_url
-from app.notifications.models import (
-    EmailDecision,
-    Notification,
-    NotificationSettings,
-    Topic,
-)
-from app.notifications.preferences import EmailFrequency, Preferences, grade_as_emailed
+from app.notifications.models import Notification, NotificationSettings
+from app.notifications.preferences import Preferences
 from app.notifications.settings import settings_of
+from app.notifications.topics import EmailFrequency, topics
 
 SCAN_JOB = "digests.scan"
 SEND_DIGEST_JOB = "digests.send"
@@ -51,13 +47,7 @@ async def scan(*, now: datetime | None = None) -> int:
     after: PydanticObjectId | None = None
     while True:
         # Paged by id, so a district's worth of due people never sits in memory at once.
-        query: dict[str, Any] = {"next_digest_at": {"$lte": now}}
-        if after is not None:
-            query["_id"] = {"$gt": after}
-        cursor = collection(NotificationSettings).find(
-            query, {"_id": 1}, sort=[("_id", 1)], limit=SCAN_PAGE
-        )
-        due = [PydanticObjectId(row["_id"]) async for row in cursor]
+        due = await repository.due_settings_ids(now=now, after=after, limit=SCAN_PAGE)
         live = await directory.live_user_ids(due)
         gone = [user_id for user_id in due if user_id not in live]
         if gone:
@@ -123,19 +113,9 @@ async def _send_page(
         # Written by an earlier run that stopped half-way: finish its bookkeeping only.
         included = existing.notification_ids
     else:
-        pending = (
-            await Notification.find(
-                {
-                    "recipient_id": user.id,
-                    "email_decision": EmailDecision.digest,
-                    "digest_frequency": period,
-                    "digested_at": None,
-                    "created_at": {"$lte": now},
-                }
-            )
-            .sort([("created_at", SortDirection.ASCENDING), ("_id", SortDirection.ASCENDING)])
-            .limit(DIGEST_PAGE)
-            .to_list()
+        assert user.id is not None
+        pending = await repository.pending_digest(
+            recipient_id=user.id, period=period, until=now, limit=DIGEST_PAGE
         )
         included = []
         if pending:
@@ -146,9 +126,7 @@ async def _send_page(
             included = written.notification_ids
             sent_now = written is candidate
     if included:
-        await collection(Notification).update_many(
-            {"_id": {"$in": included}, "digested_at": None}, {"$set": {"digested_at": now}}
-        )
+        await repository.mark_digested(included, now=now)
     return int(sent_now), included
 
 
@@ -162,23 +140,23 @@ def _digest_email(
     assert user.id is not None
     settings = get_settings()
     locale = user.locale.value
-    groups: OrderedDict[tuple[str | None, Topic], dict[str, Any]] = OrderedDict()
+    groups: OrderedDict[tuple[str | None, str], dict[str, Any]] = OrderedDict()
     for notification in notifications:
-        is_grade = notification.topic == Topic.grades
-        child = notification.data.get("student_name") if is_grade else None
-        # By child id: two children may share a name.
-        child_key = str(notification.data.get("student_id") or child) if is_grade else None
+        topic = topics.get(notification.topic)
+        # Within a topic, the producer may group further (grades by child, by the child's id:
+        # two children may share a name).
+        subgroup = topic.digest_group(notification.data)
         group = groups.setdefault(
-            (child_key, notification.topic),
+            (subgroup[0] if subgroup else None, topic.name),
             {
-                "child": child,
-                "topic_label": translate(locale, f"topics.{notification.topic.value}.name"),
+                "heading": subgroup[1] if subgroup else None,
+                "topic_label": translate(locale, f"topics.{topic.name}.name"),
                 "items": [],
             },
         )
         group["items"].append(_item(notification, user, preferences))
-    topics = list(dict.fromkeys(n.topic for n in notifications))
-    link = unsubscribe_url(settings=settings, user_id=user.id, topics=topics)
+    about = list(dict.fromkeys(n.topic for n in notifications))
+    link = unsubscribe_url(settings=settings, user_id=user.id, topics=about)
     rendered = render(
         "digest",
         locale,
@@ -201,25 +179,21 @@ def _digest_email(
 
 
 def _item(notification: Notification, user: User, preferences: Preferences) -> dict[str, Any]:
-    """One line of a digest; a grade from its fields, so the template words it per locale."""
-    data = grade_as_emailed(notification.data, preferences)
+    """One line of a digest: when, title and body, and what the topic's own line template
+    (when it has one) reads, so the template words it per locale."""
+    topic = topics.get(notification.topic)
+    options = topic.option_values(preferences.options)
+    locale = supported(user.locale.value)
     item: dict[str, Any] = {
-        "when": when(as_utc(notification.created_at), user.locale.value, user.timezone),
+        "when": when(as_utc(notification.created_at), locale, user.timezone),
         "title": notification.title,
         "body": notification.body,
-        "grade": None,
+        "template": None,
     }
-    if notification.topic != Topic.grades:
-        return item
-    if "subject" in data:
-        item["grade"] = {
-            "subject": data["subject"],
-            "value": data.get("value"),
-            "comment": data.get("comment"),
-            "kind": data.get("kind") or "",
-            "teacher": data.get("teacher_name"),
-            "changed": bool(data.get("changed")),
-        }
-    elif not preferences.include_grade_values:
-        item["body"] = None  # the body of a grade notification states the value
+    if topic.digest_item:
+        line = f"{topic.name}/digest_item"
+        item["template"] = {part: template_path(line, locale, part) for part in ("html", "txt")}
+    item.update(
+        topic.digest_fields(notification.data, notification.title, notification.body, options)
+    )
     return item

@@ -17,7 +17,7 @@ from bson.errors import InvalidId
 from app.core.config import Settings
 from app.core.page_tokens import InvalidPageToken, PageToken, read_page_token, sign_page_token
 from app.core.web import public_url
-from app.notifications.models import SUBSCRIBABLE_TOPICS, Topic
+from app.notifications.topics import topics as registry
 
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
 PREFERENCES_PURPOSE = "preferences"
@@ -33,7 +33,7 @@ class LinkHolder:
     """Whom a link was signed for, what about, and whether it has expired."""
 
     user_id: PydanticObjectId
-    topics: list[Topic]
+    topics: list[str]
     expired: bool
     token: PageToken
 
@@ -47,7 +47,7 @@ def unsubscribe_token(
     *,
     settings: Settings,
     user_id: PydanticObjectId,
-    topics: Sequence[Topic],
+    topics: Sequence[str],
     now: datetime | None = None,
 ) -> str:
     return sign_page_token(
@@ -56,13 +56,11 @@ def unsubscribe_token(
         purpose=UNSUBSCRIBE_PURPOSE,
         ttl=LINK_TTL,
         now=now,
-        topics=sorted({t.value for t in topics}),
+        topics=sorted(set(topics)),
     )
 
 
-def unsubscribe_url(
-    *, settings: Settings, user_id: PydanticObjectId, topics: Sequence[Topic]
-) -> str:
+def unsubscribe_url(*, settings: Settings, user_id: PydanticObjectId, topics: Sequence[str]) -> str:
     token = unsubscribe_token(settings=settings, user_id=user_id, topics=topics)
     return public_url(settings.public_base_url, UNSUBSCRIBE_PATH, token=token)
 
@@ -94,11 +92,11 @@ def unsubscribe_headers(url: str) -> dict[str, str]:
 def _holder(settings: Settings, token: str, purpose: str) -> LinkHolder:
     page_token = read_page_token(secret=settings.secret, token=token, purpose=purpose)
     try:
-        topics = [Topic(value) for value in page_token.claims.get("topics", [])]
+        topics = [str(value) for value in page_token.claims.get("topics", [])]
         user_id = PydanticObjectId(page_token.user_id)
     except (ValueError, TypeError, InvalidId) as exc:
         raise InvalidPageToken(str(exc)) from exc
-    if any(topic not in SUBSCRIBABLE_TOPICS for topic in topics):
+    if any(topic not in registry for topic in topics):
         raise InvalidPageToken("not email topics")
     return LinkHolder(user_id=user_id, topics=topics, expired=page_token.expired, token=page_token)
 

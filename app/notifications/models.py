@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 import pymongo
@@ -13,7 +14,8 @@ from pydantic import BaseModel, Field
 
 from app.auth.models import Role, User
 from app.core.security import utcnow
-from app.notifications.preferences import EmailFrequency, Preferences, Priority
+from app.notifications.preferences import Preferences
+from app.notifications.topics import EmailFrequency, Priority, topics
 
 
 class DigestDue(BaseModel):
@@ -44,15 +46,6 @@ class NotificationSettings(Document):
         indexes = [pymongo.IndexModel([("next_digest_at", 1)], name="digest_due")]
 
 
-class Topic(StrEnum):
-    grades = "grades"
-    announcements = "announcements"
-    account = "account"
-
-
-SUBSCRIBABLE_TOPICS = (Topic.grades, Topic.announcements)
-
-
 class TargetType(StrEnum):
     student = "student"
     class_ = "class"
@@ -66,7 +59,8 @@ class Subscription(Document):
     target_type: TargetType
     target_id: PydanticObjectId
     school_id: PydanticObjectId | None = None
-    topics: list[Topic] = Field(default_factory=lambda: list(SUBSCRIBABLE_TOPICS))
+    # Registered topic names; a topic registered later is not followed until chosen.
+    topics: list[str] = Field(default_factory=topics.names)
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:
@@ -98,7 +92,7 @@ class Notification(Document):
     event_key: str
     recipient_id: PydanticObjectId
     school_id: PydanticObjectId | None = None
-    topic: Topic
+    topic: str
     priority: Priority = Priority.normal
     title: str
     body: str
@@ -141,21 +135,37 @@ class Notification(Document):
 
 
 @dataclass
-class Event:
-    """Something that happened, told to many people; `template` names its email."""
+class Notice:
+    """Something that happened, told to its recipients: what a producer hands publish().
+
+    The payload is the producer's own model (its topic declares which); its fields are what
+    the topic's templates read and what the inbox keeps as `data`. The producer works out
+    who hears (`recipients`); the engine picks channels by each person's preferences.
+    """
 
     key: str
-    topic: Topic
+    topic: str
+    payload: BaseModel
     title: str
     body: str
-    template: str
+    recipients: list[PydanticObjectId] = field(default_factory=list)
     priority: Priority = Priority.normal
     school_id: PydanticObjectId | None = None
     actor_id: PydanticObjectId | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+    # What the notice is about, for the producer's own figures (its emails are found by it).
+    source_id: PydanticObjectId | None = None
     # (title, body) by locale, for what the app words itself; people's own words (an
     # announcement's) are the same for everyone and stay in `title` and `body`.
     texts: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        declared = topics.get(self.topic).payload
+        if not isinstance(self.payload, declared):
+            raise TypeError(f"a {self.topic} notice carries a {declared.__name__}")
+
+    @cached_property
+    def data(self) -> dict[str, Any]:
+        return self.payload.model_dump(mode="json")
 
     def words_for(self, locale: str) -> tuple[str, str]:
         return self.texts.get(locale, (self.title, self.body))
@@ -163,7 +173,7 @@ class Event:
 
 @dataclass(frozen=True)
 class Recipient:
-    """Someone an event reaches, with the preferences that decide how."""
+    """Someone a notice reaches, with the preferences that decide how."""
 
     user: User
     preferences: Preferences

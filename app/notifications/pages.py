@@ -38,8 +38,8 @@ from app.notifications.links import (
     read_preferences_token,
     read_unsubscribe_token,
 )
-from app.notifications.models import SUBSCRIBABLE_TOPICS
-from app.notifications.preferences import EmailFrequency, Preferences, Priority
+from app.notifications.preferences import Preferences
+from app.notifications.topics import EmailFrequency, Priority, topics
 
 router = APIRouter(include_in_schema=False)
 # The same endpoint under /api/v1, where links mailed before the pages existed point.
@@ -95,7 +95,7 @@ async def _visit(request: Request, token: str, read: Callable[[str], LinkHolder]
 
 
 def _topic_names(locale: str, holder: LinkHolder) -> list[str]:
-    return [translate(locale, f"topics.{topic.value}.email") for topic in holder.topics]
+    return [translate(locale, f"topics.{topic}.email") for topic in holder.topics]
 
 
 # --- unsubscribe -----------------------------------------------------------------------
@@ -180,13 +180,13 @@ def _form_values(user: User, preferences: Preferences) -> dict[str, Any]:
         "quiet_start": quiet.start if quiet else "22:00",
         "quiet_end": quiet.end if quiet else "07:00",
         "min_priority": preferences.min_priority.value,
-        "include_grade_values": preferences.include_grade_values,
         "locale": user.locale.value,
         "timezone": user.timezone,
+        **preferences.options,
     }
-    for topic in SUBSCRIBABLE_TOPICS:
-        values[f"email_{topic.value}"] = getattr(preferences.email, topic.value).value
-        values[f"in_app_{topic.value}"] = getattr(preferences.in_app, topic.value)
+    for topic in topics.names():
+        values[f"email_{topic}"] = preferences.email_for(topic).value
+        values[f"in_app_{topic}"] = preferences.in_app_for(topic)
     return values
 
 
@@ -216,7 +216,8 @@ def _preferences_page(
         values=values,
         errors=errors or {},
         saved=saved,
-        topics=[topic.value for topic in SUBSCRIBABLE_TOPICS],
+        topics=topics.names(),
+        options=[(option.name, option.label) for option in topics.options()],
         choices=_choices(locale),
     )
 
@@ -235,11 +236,11 @@ def _submitted(form: FormData) -> dict[str, Any]:
             "timezone",
         )
     }
-    for name in ("quiet_enabled", "include_grade_values"):
+    for name in ("quiet_enabled", *(option.name for option in topics.options())):
         values[name] = form.get(name) == "on"
-    for topic in SUBSCRIBABLE_TOPICS:
-        values[f"email_{topic.value}"] = str(form.get(f"email_{topic.value}", ""))[:100]
-        values[f"in_app_{topic.value}"] = form.get(f"in_app_{topic.value}") == "on"
+    for topic in topics.names():
+        values[f"email_{topic}"] = str(form.get(f"email_{topic}", ""))[:100]
+        values[f"in_app_{topic}"] = form.get(f"in_app_{topic}") == "on"
     return values
 
 
@@ -254,8 +255,8 @@ _FIELD_OF_LOCATION = {
 def _validated(locale: str, values: dict[str, Any]) -> tuple[Preferences | None, dict[str, str]]:
     """The preferences the form asks for, checked by the same model as the API."""
     document: dict[str, Any] = {
-        "email": {t.value: values[f"email_{t.value}"] for t in SUBSCRIBABLE_TOPICS},
-        "in_app": {t.value: values[f"in_app_{t.value}"] for t in SUBSCRIBABLE_TOPICS},
+        "email": {t: values[f"email_{t}"] for t in topics.names()},
+        "in_app": {t: values[f"in_app_{t}"] for t in topics.names()},
         "digest_hour": values["digest_hour"],
         "digest_weekday": values["digest_weekday"],
         "quiet_hours": (
@@ -264,7 +265,7 @@ def _validated(locale: str, values: dict[str, Any]) -> tuple[Preferences | None,
             else None
         ),
         "min_priority": values["min_priority"],
-        "include_grade_values": values["include_grade_values"],
+        **{option.name: values[option.name] for option in topics.options()},
     }
     errors: dict[str, str] = {}
     preferences = None

@@ -1,39 +1,33 @@
-"""Notification preferences, embedded in every user, and the email decision they lead to."""
+"""Notification preferences: per topic maps of email frequency and in-app switch, plus the
+topics' own options, all checked against the topic registry at run time."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
-
-class EmailFrequency(StrEnum):
-    immediate = "immediate"
-    daily = "daily"
-    weekly = "weekly"
-    off = "off"
-
-
-class Priority(StrEnum):
-    low = "low"
-    normal = "normal"
-    high = "high"
-    critical = "critical"
-
+from app.notifications.topics import EmailFrequency, Priority, known, topics
 
 PRIORITY_RANK = {Priority.low: 0, Priority.normal: 1, Priority.high: 2, Priority.critical: 3}
 
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
-class _Strict(BaseModel):
+class QuietHours(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-
-class QuietHours(_Strict):
     start: str = Field(description="HH:MM in the user's time zone", examples=["21:00"])
     end: str = Field(description="HH:MM; may be earlier than start (wraps past midnight)")
 
@@ -61,36 +55,123 @@ _IN_APP = "Whether this topic reaches the in-app inbox (critical always does)"
 _DIGEST_HOUR = "Hour of the day (0 to 23, your time zone) digests are sent at"
 _QUIET_HOURS = "No immediate email in this window; it waits until the window ends"
 _MIN_PRIORITY = "Below this priority (low, normal, high) nothing is emailed; critical always is"
-_GRADE_VALUES = "false: grade emails say a grade was given, not which"
-
-
-class EmailTopics(_Strict):
-    grades: EmailFrequency = Field(default=EmailFrequency.immediate, description=_FREQUENCY)
-    announcements: EmailFrequency = Field(default=EmailFrequency.immediate, description=_FREQUENCY)
-
-
-class InAppTopics(_Strict):
-    grades: bool = Field(default=True, description=_IN_APP)
-    announcements: bool = Field(default=True, description=_IN_APP)
-
 
 DigestHour = Annotated[int, Field(ge=0, le=23)]
 IsoWeekday = Annotated[int, Field(ge=1, le=7, description="ISO weekday, 1 = Monday")]
 
 
-class Preferences(_Strict):
-    email: EmailTopics = Field(default_factory=EmailTopics, description="Email, per topic")
-    in_app: InAppTopics = Field(default_factory=InAppTopics, description="Inbox, per topic")
+def _known_topics(values: Mapping[str, Any]) -> None:
+    for name in values:
+        known(name)
+
+
+def _topic_map_schema(value: dict[str, Any], description: str) -> dict[str, Any]:
+    """An object with one property per registered topic, as the registry has them now."""
+    return {
+        "type": "object",
+        "description": description,
+        "properties": {name: dict(value) for name in topics.names()},
+        "additionalProperties": False,
+    }
+
+
+def _describe_topics(schema: JsonSchemaValue, *, nullable: bool) -> JsonSchemaValue:
+    """Spell out the topic maps and the topics' options from the registry, in place."""
+    properties = schema.setdefault("properties", {})
+    frequency = {"enum": [f.value for f in EmailFrequency], "type": "string"}
+    frequency["description"] = _FREQUENCY
+    switch: dict[str, Any] = {"type": "boolean", "description": _IN_APP}
+    for name, value, description in (
+        ("email", frequency, "Email, per topic"),
+        ("in_app", switch, "Inbox, per topic"),
+    ):
+        described = _topic_map_schema(value, description)
+        properties[name] = (
+            {"anyOf": [described, {"type": "null"}], "description": description}
+            if nullable
+            else described
+        )
+    for option in topics.options():
+        option_schema: dict[str, Any] = {"type": "boolean", "description": option.description}
+        if nullable:
+            option_schema = {
+                "anyOf": [{"type": "boolean"}, {"type": "null"}],
+                "description": option.description,
+            }
+        else:
+            option_schema["default"] = option.default
+        properties[option.name] = option_schema
+    schema["additionalProperties"] = False
+    return schema
+
+
+class Preferences(BaseModel):
+    """Email and inbox per topic, digest times, quiet hours, and the topics' own options
+    (each declared with its topic), which sit at the top level."""
+
+    # Extra keys are the topics' options, checked against the registry below.
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, bool] = Field(init=False)
+
+    # Validated even when left out, so every registered topic gets its default.
+    email: dict[str, EmailFrequency] = Field(
+        default_factory=dict, description="Email, per topic", validate_default=True
+    )
+    in_app: dict[str, bool] = Field(
+        default_factory=dict, description="Inbox, per topic", validate_default=True
+    )
     digest_hour: DigestHour = Field(default=18, description=_DIGEST_HOUR)
     digest_weekday: IsoWeekday = 5
     quiet_hours: QuietHours | None = Field(default=None, description=_QUIET_HOURS)
     min_priority: Priority = Field(default=Priority.low, description=_MIN_PRIORITY)
-    include_grade_values: bool = Field(default=True, description=_GRADE_VALUES)
+
+    @field_validator("email", mode="after")
+    @classmethod
+    def _every_email_topic(cls, value: dict[str, EmailFrequency]) -> dict[str, EmailFrequency]:
+        # A topic missing (a stored document older than the topic) reads its default.
+        _known_topics(value)
+        return {t.name: value.get(t.name, t.default_email) for t in topics.all()}
+
+    @field_validator("in_app", mode="after")
+    @classmethod
+    def _every_in_app_topic(cls, value: dict[str, bool]) -> dict[str, bool]:
+        _known_topics(value)
+        return {t.name: value.get(t.name, t.default_in_app) for t in topics.all()}
+
+    @model_validator(mode="after")
+    def _every_option(self) -> Preferences:
+        extra = self.__pydantic_extra__ or {}
+        defaults = {option.name: option.default for option in topics.options()}
+        unknown = sorted(set(extra) - set(defaults))
+        if unknown:
+            raise ValueError(f"unknown preferences: {', '.join(unknown)}")
+        self.__pydantic_extra__ = {name: extra.get(name, d) for name, d in defaults.items()}
+        return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        return _describe_topics(schema, nullable=False)
+
+    @property
+    def options(self) -> dict[str, bool]:
+        """The topics' own options, each with its value or default."""
+        return dict(self.__pydantic_extra__ or {})
+
+    def email_for(self, topic: str) -> EmailFrequency:
+        return self.email.get(topic) or topics.get(topic).default_email
+
+    def in_app_for(self, topic: str) -> bool:
+        value = self.in_app.get(topic)
+        return topics.get(topic).default_in_app if value is None else value
 
 
-class _Patch(_Strict):
+class _Patch(BaseModel):
     """Fields left out keep their value; only those listed in NULLABLE may be sent as null."""
 
+    model_config = ConfigDict(extra="forbid")
     NULLABLE: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")
@@ -105,45 +186,49 @@ class _Patch(_Strict):
         return self
 
 
-class EmailTopicsPatch(_Patch):
-    grades: EmailFrequency | None = Field(default=None, description=_FREQUENCY)
-    announcements: EmailFrequency | None = Field(default=None, description=_FREQUENCY)
-
-
-class InAppTopicsPatch(_Patch):
-    grades: bool | None = Field(default=None, description=_IN_APP)
-    announcements: bool | None = Field(default=None, description=_IN_APP)
-
-
 class PreferencesPatch(_Patch):
     """Any subset of the preferences; topics merge one by one. quiet_hours: null clears it."""
 
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, bool] = Field(init=False)
     NULLABLE: ClassVar[frozenset[str]] = frozenset({"quiet_hours"})
 
-    email: EmailTopicsPatch | None = Field(default=None, description="Email, per topic")
-    in_app: InAppTopicsPatch | None = Field(default=None, description="Inbox, per topic")
+    email: dict[str, EmailFrequency] | None = Field(default=None, description="Email, per topic")
+    in_app: dict[str, bool] | None = Field(default=None, description="Inbox, per topic")
     digest_hour: DigestHour | None = Field(default=None, description=_DIGEST_HOUR)
     digest_weekday: IsoWeekday | None = Field(
         default=None, description="Day weekly digests are sent: 1 Monday to 7 Sunday"
     )
     quiet_hours: QuietHours | None = Field(default=None, description=f"{_QUIET_HOURS}; null clears")
     min_priority: Priority | None = Field(default=None, description=_MIN_PRIORITY)
-    include_grade_values: bool | None = Field(default=None, description=_GRADE_VALUES)
+
+    @field_validator("email", "in_app", mode="after")
+    @classmethod
+    def _known(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            _known_topics(value)
+        return value
+
+    @model_validator(mode="after")
+    def _known_options(self) -> PreferencesPatch:
+        names = {option.name for option in topics.options()}
+        unknown = sorted(set(self.__pydantic_extra__ or {}) - names)
+        if unknown:
+            raise ValueError(f"unknown preferences: {', '.join(unknown)}")
+        return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        return _describe_topics(schema, nullable=True)
 
     def apply_to(self, current: Preferences) -> Preferences:
         merged = current.model_dump()
         for key, value in self.model_dump(exclude_unset=True).items():
             if key in ("email", "in_app") and value is not None:
-                merged[key].update({k: v for k, v in value.items() if v is not None})
+                merged[key].update(value)
             elif value is not None or key == "quiet_hours":
                 merged[key] = value
         return Preferences.model_validate(merged)
-
-
-def grade_as_emailed(data: Mapping[str, Any], preferences: Preferences) -> dict[str, Any]:
-    """A grade notice's fields as an email may show them: without the value, and without the
-    comment (which often gives the value away, "Excellent, a 5!"), for a reader who keeps
-    grade values out of email. Immediate mail and digests both word grades from this."""
-    if preferences.include_grade_values:
-        return dict(data)
-    return {**data, "value": None, "comment": None}

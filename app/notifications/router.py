@@ -11,13 +11,13 @@ from app.core.db import parse_object_id
 from app.core.pagination import Page, PageParams, page_params
 from app.notifications import service
 from app.notifications.access import FollowableTarget
-from app.notifications.models import Topic
 from app.notifications.preferences import Preferences, PreferencesPatch
 from app.notifications.schemas import (
     NotificationOut,
     SubscriptionOut,
     UnreadCount,
 )
+from app.notifications.topics import AnyTopic
 
 router = APIRouter()
 Paging = Annotated[PageParams, Depends(page_params)]
@@ -83,7 +83,7 @@ async def list_notifications(
     user: CurrentUser,
     paging: Paging,
     unread_only: Annotated[bool, Query(description="Only what is not read yet")] = False,
-    topic: Annotated[Topic | None, Query(description="Only grades or announcements")] = None,
+    topic: Annotated[AnyTopic | None, Query(description="Only this topic")] = None,
 ) -> Page[NotificationOut]:
     """Your inbox, newest first."""
     rows, cursor = await service.list_inbox(

@@ -7,16 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.notifications.models import (
-    EmailDecision,
-    Notification,
-    Subscription,
-    TargetType,
-    Topic,
-)
-from app.notifications.preferences import Priority
-
-SubscribableTopic = Topic
+from app.notifications.models import EmailDecision, Notification, Subscription, TargetType
+from app.notifications.topics import Priority, SubscribableTopic, TopicInAnswer
 
 
 class SubscriptionIn(BaseModel):
@@ -25,7 +17,7 @@ class SubscriptionIn(BaseModel):
     target_type: TargetType = Field(description="What to follow: a student, a class or a school")
     target_id: str = Field(min_length=1, max_length=64, description="Its id")
     topics: list[SubscribableTopic] | None = Field(
-        default=None, min_length=1, description="grades and/or announcements; default both"
+        default=None, min_length=1, description="Topics to follow; default every topic"
     )
 
 
@@ -34,7 +26,7 @@ class SubscriptionOut(BaseModel):
     target_type: TargetType
     target_id: str
     school_id: str | None
-    topics: list[Topic]
+    topics: list[TopicInAnswer]
     created_at: datetime
 
     @classmethod
@@ -51,7 +43,7 @@ class SubscriptionOut(BaseModel):
 
 class NotificationOut(BaseModel):
     id: str
-    topic: Topic
+    topic: TopicInAnswer
     priority: Priority
     title: str
     body: str

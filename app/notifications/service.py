@@ -13,28 +13,22 @@ from pymongo.errors import DuplicateKeyError
 from app.auth import directory
 from app.auth import service as accounts
 from app.auth.models import Role, User
-from app.core.db import collection, having_joined, joined
+from app.core.db import having_joined, joined
 from app.core.errors import NotFound
 from app.core.pagination import newest_first_page
 from app.core.security import utcnow
-from app.notifications import digest_schedule
+from app.notifications import digest_schedule, repository
 from app.notifications.access import FollowTarget, children_of_parent
 from app.notifications.models import (
-    SUBSCRIBABLE_TOPICS,
     EmailDecision,
     Notification,
     Subscription,
     TargetType,
-    Topic,
 )
-from app.notifications.preferences import (
-    PRIORITY_RANK,
-    EmailFrequency,
-    Preferences,
-    PreferencesPatch,
-    Priority,
-)
+from app.notifications.preferences import PRIORITY_RANK, Preferences, PreferencesPatch
 from app.notifications.settings import settings_of
+from app.notifications.topics import EmailFrequency, Priority
+from app.notifications.topics import topics as registry
 from app.schools import hooks as school_hooks
 from app.schools import service as schools
 from app.schools.access import (
@@ -57,7 +51,7 @@ async def replace_preferences(*, user: User, preferences: Preferences) -> Prefer
     return await _change_preferences(user, lambda _current: preferences)
 
 
-async def turn_email_off(*, user_id: PydanticObjectId, topics: Sequence[Topic]) -> User:
+async def turn_email_off(*, user_id: PydanticObjectId, topics: Sequence[str]) -> User:
     """What a one-click unsubscribe link does: no more email on these topics."""
     user = await accounts.get_live_user(user_id)
     if user is None:
@@ -66,7 +60,7 @@ async def turn_email_off(*, user_id: PydanticObjectId, topics: Sequence[Topic]) 
     def without_email(current: Preferences) -> Preferences:
         preferences = current.model_copy(deep=True)
         for topic in topics:
-            setattr(preferences.email, topic.value, EmailFrequency.off)
+            preferences.email[topic] = EmailFrequency.off
         return preferences
 
     await _change_preferences(user, without_email)
@@ -92,13 +86,13 @@ async def _change_preferences(
     return preferences
 
 
-def decide_email(preferences: Preferences, topic: Topic, priority: Priority) -> EmailDecision:
+def decide_email(preferences: Preferences, topic: str, priority: Priority) -> EmailDecision:
     """What the email side does with one notification for this person."""
     if priority == Priority.critical:
         return EmailDecision.immediate
     if PRIORITY_RANK[priority] < PRIORITY_RANK[preferences.min_priority]:
         return EmailDecision.none
-    frequency = getattr(preferences.email, topic.value, EmailFrequency.off)
+    frequency = preferences.email_for(topic)
     if frequency == EmailFrequency.immediate:
         return EmailDecision.immediate
     if frequency in (EmailFrequency.daily, EmailFrequency.weekly):
@@ -106,10 +100,20 @@ def decide_email(preferences: Preferences, topic: Topic, priority: Priority) -> 
     return EmailDecision.none
 
 
-def wants_in_app(preferences: Preferences, topic: Topic, priority: Priority) -> bool:
+def wants_in_app(preferences: Preferences, topic: str, priority: Priority) -> bool:
     if priority == Priority.critical:
         return True
-    return bool(getattr(preferences.in_app, topic.value, True))
+    return preferences.in_app_for(topic)
+
+
+async def parent_followers(
+    *, target_type: TargetType, target_ids: Sequence[PydanticObjectId], topic: str
+) -> list[Subscription]:
+    """Parents' subscriptions to these students, classes or schools for `topic`; whether
+    each still rests on a linked child is for the caller to ask the guardians service."""
+    return await repository.followers(
+        target_type=target_type, target_ids=target_ids, topic=topic, role=Role.parent
+    )
 
 
 # --- subscriptions -----------------------------------------------------------------------
@@ -135,7 +139,7 @@ async def _upsert_subscription(
     target_type: TargetType,
     target_id: PydanticObjectId,
     school_id: PydanticObjectId | None,
-    topics: Sequence[Topic] | None,
+    topics: Sequence[str] | None,
 ) -> tuple[Subscription, bool]:
     key = {"subscriber_id": subscriber_id, "target_type": target_type, "target_id": target_id}
     existing = await Subscription.find_one(key)
@@ -147,7 +151,7 @@ async def _upsert_subscription(
         target_type=target_type,
         target_id=target_id,
         school_id=school_id,
-        topics=list(dict.fromkeys(topics or SUBSCRIBABLE_TOPICS)),
+        topics=list(dict.fromkeys(topics or registry.names())),
     )
     try:
         await subscription.insert()
@@ -221,7 +225,7 @@ async def delete_subscription(*, user: User, subscription_id: PydanticObjectId) 
 # --- inbox -------------------------------------------------------------------------------
 
 
-def _inbox_query(user: User, *, unread_only: bool, topic: Topic | None) -> dict[str, Any]:
+def _inbox_query(user: User, *, unread_only: bool, topic: str | None) -> dict[str, Any]:
     query: dict[str, Any] = {"recipient_id": user.id, "in_app": True}
     if unread_only:
         query["read_at"] = None
@@ -231,7 +235,7 @@ def _inbox_query(user: User, *, unread_only: bool, topic: Topic | None) -> dict[
 
 
 async def list_inbox(
-    *, user: User, unread_only: bool, topic: Topic | None, limit: int, cursor: str | None
+    *, user: User, unread_only: bool, topic: str | None, limit: int, cursor: str | None
 ) -> tuple[list[Notification], str | None]:
     query = _inbox_query(user, unread_only=unread_only, topic=topic)
     return await newest_first_page(Notification, query, limit=limit, cursor=cursor)
@@ -242,20 +246,19 @@ async def unread_count(*, user: User) -> int:
 
 
 async def mark_read(*, user: User, notification_id: PydanticObjectId) -> None:
-    owned = {"_id": notification_id, "recipient_id": user.id, "in_app": True}
+    assert user.id is not None
     # Only the first read sets the time; marking again keeps it.
-    result = await collection(Notification).update_one(
-        {**owned, "read_at": None}, {"$set": {"read_at": utcnow()}}
+    found = await repository.mark_read(
+        recipient_id=user.id, notification_id=notification_id, now=utcnow()
     )
-    if result.matched_count == 0 and await Notification.find_one(owned) is None:
+    if not found:
         raise NotFound("Notification not found")
 
 
 async def mark_all_read(*, user: User) -> int:
-    result = await collection(Notification).update_many(
-        _inbox_query(user, unread_only=True, topic=None), {"$set": {"read_at": utcnow()}}
+    return await repository.mark_all_read(
+        _inbox_query(user, unread_only=True, topic=None), now=utcnow()
     )
-    return int(result.modified_count)
 
 
 # --- notifications in figures: stages another layer composes into one aggregation -------

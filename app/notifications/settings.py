@@ -15,7 +15,7 @@ from beanie import PydanticObjectId
 from pydantic import ValidationError
 
 from app.auth import directory
-from app.core.db import insert_many_ignoring_duplicates
+from app.notifications import repository
 from app.notifications.models import NotificationSettings
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ async def adopt_embedded_preferences(*, batch: int = MIGRATION_BATCH) -> Adopted
                 continue
             documents.append(settings.model_dump(by_alias=True, mode="python"))
         # An existing settings document (the person changed something since) is kept.
-        await insert_many_ignoring_duplicates(NotificationSettings, documents)
+        await repository.insert_settings_ignoring_existing(documents)
         await directory.drop_moved_out_fields([d["_id"] for d in documents])
         moved += len(documents)
     return Adopted(moved=moved, refused=refused)

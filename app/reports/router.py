@@ -11,9 +11,9 @@ from app.core.db import parse_object_id
 from app.core.pagination import Page, PageParams, page_params
 from app.delivery import service as delivery
 from app.delivery.models import EmailStatus
-from app.delivery.schemas import EmailOut, Requeued
+from app.delivery.schemas import Requeued
 from app.reports import access, service
-from app.reports.schemas import Stats
+from app.reports.schemas import ReportedEmailOut, Stats
 
 router = APIRouter()
 Paging = Annotated[PageParams, Depends(page_params)]
@@ -36,7 +36,7 @@ async def get_stats(admin: AdminUser) -> Stats:
 @router.get("/emails", tags=["delivery"])
 async def list_emails(
     admin: AdminUser, paging: Paging, statuses: Statuses = None, school_id: SchoolFilter = None
-) -> Page[EmailOut]:
+) -> Page[ReportedEmailOut]:
     """Your schools' emails that failed (a retry is due) or are dead (given up), newest
     first, with the last error and the attempts made."""
     rows, cursor = await delivery.list_emails(
@@ -45,7 +45,7 @@ async def list_emails(
         limit=paging.limit,
         cursor=paging.cursor,
     )
-    return Page(items=[EmailOut.of(e) for e in rows], next_cursor=cursor)
+    return Page(items=[ReportedEmailOut.of(e) for e in rows], next_cursor=cursor)
 
 
 @router.post(
@@ -70,10 +70,10 @@ async def retry_emails(
     tags=["delivery"],
     responses={404: {"description": "No such email in your schools"}, 409: {}},
 )
-async def retry_email(admin: AdminUser, email_id: str) -> EmailOut:
+async def retry_email(admin: AdminUser, email_id: str) -> ReportedEmailOut:
     """Send one failed or dead email of your schools again, now."""
     email = await delivery.retry_email(
         email_id=parse_object_id(email_id, what="Email"),
         scope=access.email_scope(admin=admin, school_id=None),
     )
-    return EmailOut.of(email)
+    return ReportedEmailOut.of(email)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
+
+from app.delivery.models import Email
+from app.delivery.schemas import EmailOut
 
 
 class NotificationFigures(BaseModel):
@@ -26,3 +31,13 @@ class Stats(BaseModel):
     users_by_role: dict[str, int]
     notifications_last_24h: NotificationFigures
     emails_last_24h: EmailFigures
+
+
+class ReportedEmailOut(EmailOut):
+    """An email in the outbox, with the announcement it carried (if it carried one)."""
+
+    announcement_id: str | None
+
+    @classmethod
+    def about(cls, email: Email) -> dict[str, Any]:
+        return {"announcement_id": str(email.source_id) if email.source_id else None}

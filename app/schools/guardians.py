@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -29,7 +30,7 @@ from app.core.pagination import (
 from app.core.security import hash_token, utcnow
 from app.delivery import service as delivery
 from app.delivery.models import EmailKind
-from app.delivery.render import render
+from app.delivery.render import add_templates, render
 from app.schools import hooks, repository
 from app.schools.access import can_manage_student, teaches_student
 from app.schools.models import GuardianCode, GuardianLink, School, SchoolClass
@@ -40,6 +41,9 @@ GUARDIAN_CODE_LENGTH = 8
 GUARDIAN_CODE_TTL = timedelta(days=7)
 # A code colliding with a live one (one in 31**8) is drawn again this often.
 DRAW_ATTEMPTS = 5
+
+# The guardian-code email is this domain's own; delivery only lays it out and sends it.
+add_templates("schools", Path(__file__).parent / "emails")
 
 
 def _new_guardian_code() -> str:
@@ -88,7 +92,7 @@ async def _mail_guardian_code(
     # Nobody has proven this mailbox: the mail carries no name or other free text that
     # staff typed, only the code and how to use it.
     rendered = render(
-        "guardian_code",
+        "schools/guardian_code",
         (account or student).locale.value,
         code=code,
         link=f"{settings.public_base_url.rstrip('/')}/",

@@ -12,13 +12,14 @@ import pytest
 from fastapi import FastAPI
 from mongomock_motor import AsyncMongoMockClient
 
+from app.announcements.topic import AnnouncementPayload
 from app.auth.models import Role
 from app.core.config import Settings
 from app.delivery import service as delivery
 from app.delivery.models import EmailStatus
 from app.main import create_app
 from app.notifications.fanout import deliver
-from app.notifications.models import Event, Topic
+from app.notifications.models import Notice
 from tests.conftest import UserFactory, make_settings
 from tests.delivery.helpers import outbox_of, text_of, token_of, unsubscribe_link
 
@@ -46,13 +47,12 @@ async def test_an_email_becomes_one_eml_file_with_a_plain_unsubscribe_header(
 ) -> None:
     user = await make_user(Role.teacher)
     assert user.id
-    event = Event(
+    event = Notice(
         key="notice",
-        topic=Topic.announcements,
+        topic="announcements",
         title="Notice",
         body="Read me",
-        template="announcement",
-        data={"school_name": "School 1", "author_name": "The Head"},
+        payload=AnnouncementPayload(school_name="School 1", author_name="The Head"),
     )
 
     await deliver(event, [user.id])

@@ -8,11 +8,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi import FastAPI
 
+from app.announcements.topic import AnnouncementPayload
 from app.auth.models import Role, User
 from app.delivery import service as delivery
 from app.delivery.models import Email, EmailStatus
 from app.notifications.fanout import deliver
-from app.notifications.models import Event, Topic
+from app.notifications.models import Notice
 from app.notifications.preferences import Preferences, Priority, QuietHours
 from app.notifications.quiet_hours import quiet_hours_end
 from tests.conftest import UserFactory
@@ -28,15 +29,14 @@ def local(zone: ZoneInfo, month: int, day: int, hour: int, minute: int) -> datet
     return datetime(2031, month, day, hour, minute, tzinfo=zone)
 
 
-def announcement(key: str, *, priority: Priority = Priority.normal) -> Event:
-    return Event(
+def announcement(key: str, *, priority: Priority = Priority.normal) -> Notice:
+    return Notice(
         key=key,
-        topic=Topic.announcements,
+        topic="announcements",
         title="Trip on Friday",
         body="Bring a packed lunch",
-        template="announcement",
         priority=priority,
-        data={"school_name": "School 1", "author_name": "The Head"},
+        payload=AnnouncementPayload(school_name="School 1", author_name="The Head"),
     )
 
 

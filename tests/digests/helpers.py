@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 import httpx
 from beanie import PydanticObjectId
 
+from app.announcements.topic import AnnouncementPayload
 from app.auth.models import Locale, Role, User
 from app.notifications import digest_schedule, fanout
 from app.notifications import digests as digests
 from app.notifications import service as notifications
-from app.notifications.models import Event, Notification, NotificationSettings, Topic
+from app.notifications.models import Notice, Notification, NotificationSettings
 from app.notifications.preferences import Preferences
 from app.notifications.settings import settings_of
 from app.schools.models import GuardianLink, School
@@ -161,18 +162,17 @@ async def announce(
 ) -> str:
     """An announcement reaches `recipients` through the fan-out, dated `at`."""
     key = f"announcement:{title}"
-    event = Event(
+    event = Notice(
         key=key,
-        topic=Topic.announcements,
-        template="announcement",
+        topic="announcements",
         title=title,
         body=body,
         school_id=family.world.school.id,
         actor_id=family.world.admin.id,
-        data={
-            "school_name": family.world.school.name,
-            "author_name": family.world.admin.full_name,
-        },
+        payload=AnnouncementPayload(
+            school_name=family.world.school.name,
+            author_name=family.world.admin.full_name,
+        ),
     )
     await fanout.deliver(event, [oid(r) for r in recipients], now=at)
     await Notification.get_motor_collection().update_many(

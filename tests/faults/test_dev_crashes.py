@@ -23,7 +23,7 @@ from app.core.db import init_database
 from app.core.embedded import read_embedded, write_embedded
 from app.core.security import hash_password, utcnow
 from app.documents import DOCUMENT_MODELS
-from app.notifications.models import DigestDue, EmailDecision, Notification, Topic
+from app.notifications.models import DigestDue, EmailDecision, Notification
 from app.notifications.preferences import EmailFrequency, Preferences
 from app.schools.models import School, SchoolClass
 from tests.conftest import SmtpServer, running
@@ -208,7 +208,7 @@ def test_a_digest_sent_before_a_kill_9_is_not_sent_again(
         Notification(
             event_key=f"grade:{n}",
             recipient_id=parent_id,
-            topic=Topic.grades,
+            topic="grades",
             title=f"Masha: new grade in math ({n})",
             body="5 (regular) in math",
             email_decision=EmailDecision.digest,

@@ -8,12 +8,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
+from pydantic import BaseModel
 
+from app.announcements.topic import AnnouncementPayload
 from app.auth.models import Role, User
 from app.core.security import utcnow
+from app.grades.topic import GradePayload
 from app.notifications import service
 from app.notifications.access import follow_target
-from app.notifications.models import Event, Notification, TargetType, Topic
+from app.notifications.models import Notice, Notification, TargetType
 from app.notifications.preferences import Priority
 from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
 from tests.conftest import UserFactory, World
@@ -133,8 +136,8 @@ async def build_campus(world: World, make_user: UserFactory) -> Campus:
     await follow("p_all", TargetType.school, school_id)
     await follow("p_all", TargetType.class_, class_5a.id)
     await follow("p_all", TargetType.student, s5a.id)
-    await follow("p_grades_only", TargetType.student, s5a.id, topics=[Topic.grades])
-    await follow("p_ann_only", TargetType.student, s5a.id, topics=[Topic.announcements])
+    await follow("p_grades_only", TargetType.student, s5a.id, topics=["grades"])
+    await follow("p_ann_only", TargetType.student, s5a.id, topics=["announcements"])
     await follow("p_foreign", TargetType.school, other.id)
     await follow("p_foreign", TargetType.student, so.id)
 
@@ -144,28 +147,32 @@ async def build_campus(world: World, make_user: UserFactory) -> Campus:
 def event(
     key: str = "test:1",
     *,
-    topic: Topic = Topic.announcements,
+    topic: str = "announcements",
     priority: Priority = Priority.normal,
     school_id: PydanticObjectId | None = None,
     actor_id: PydanticObjectId | None = None,
-) -> Event:
-    return Event(
+) -> Notice:
+    return Notice(
         key=key,
         topic=topic,
-        title=f"{topic.value} {key}",
+        title=f"{topic} {key}",
         body="body",
-        template="grade" if topic == Topic.grades else "announcement",
         priority=priority,
         school_id=school_id,
         actor_id=actor_id,
-        data=dict(EMAIL_DATA[topic]),
+        payload=PAYLOADS[topic](**EMAIL_DATA[topic]),
     )
 
 
+PAYLOADS: dict[str, type[BaseModel]] = {
+    "announcements": AnnouncementPayload,
+    "grades": GradePayload,
+}
+
 # What each event's email template names.
-EMAIL_DATA: dict[Topic, dict[str, object]] = {
-    Topic.announcements: {"school_name": "School 1", "author_name": "The Head"},
-    Topic.grades: {
+EMAIL_DATA: dict[str, dict[str, object]] = {
+    "announcements": {"school_name": "School 1", "author_name": "The Head"},
+    "grades": {
         "student_name": "Masha",
         "subject": "math",
         "value": 5,
@@ -182,7 +189,7 @@ async def put_notification(
     recipient: User,
     *,
     key: str,
-    topic: Topic = Topic.announcements,
+    topic: str = "announcements",
     created_at: datetime | None = None,
     school_id: PydanticObjectId | None = None,
     read: bool = False,

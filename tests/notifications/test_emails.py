@@ -9,40 +9,42 @@ from typing import Any
 import pytest
 from beanie import PydanticObjectId
 
+from app.announcements.topic import AnnouncementPayload
 from app.auth.models import Locale, Role, User
 from app.core import page_tokens
 from app.core.config import get_settings
 from app.delivery import render as render_module
 from app.delivery.render import Rendered, render
+from app.grades.topic import GradePayload, grade_as_emailed
 from app.notifications.emails import immediate_emails, why_this_email
 from app.notifications.links import preferences_url, unsubscribe_url
-from app.notifications.models import EmailDecision, Event, Notification, Recipient, Topic
-from app.notifications.preferences import Preferences, grade_as_emailed
+from app.notifications.models import EmailDecision, Notice, Notification, Recipient
+from app.notifications.preferences import Preferences
+from app.notifications.topics import topics
 
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)
 STUDENT_ID = PydanticObjectId()
 
 
-def grade_event() -> Event:
-    return Event(
+def grade_event() -> Notice:
+    return Notice(
         key="grade:1:1",
-        topic=Topic.grades,
+        topic="grades",
         title="New grade",
         body="5 in Maths",
-        template="grade",
-        data={
-            "student_id": str(STUDENT_ID),
-            "student_name": "Anna <Petrova>",
-            "subject": "Maths & Physics",
-            "value": "5",
-            "kind": "test",
-            "comment": "Excellent, a 5!",
-            "teacher_name": "Ivan Ivanov",
-            "class_name": "5A",
-            "date": "2026-12-01",
-            "changed": False,
-            "school_name": "School 1",
-        },
+        payload=GradePayload(
+            student_id=str(STUDENT_ID),
+            student_name="Anna <Petrova>",
+            subject="Maths & Physics",
+            value="5",
+            kind="test",
+            comment="Excellent, a 5!",
+            teacher_name="Ivan Ivanov",
+            class_name="5A",
+            date="2026-12-01",
+            changed=False,
+            school_name="School 1",
+        ),
     )
 
 
@@ -59,14 +61,14 @@ def reader(n: int, locale: Locale, *, hide: bool, user_id: PydanticObjectId | No
     return Recipient(user, preferences)
 
 
-def alone(event: Event, recipient: Recipient) -> Rendered:
+def alone(event: Notice, recipient: Recipient) -> Rendered:
     """The email as rendering it for this one reader gives."""
     settings = get_settings()
     user = recipient.user
     assert user.id is not None
-    data = grade_as_emailed(event.data, recipient.preferences)
+    data = grade_as_emailed(event.data, recipient.preferences.options)
     return render(
-        event.template,
+        f"{event.topic}/{topics.get(event.topic).email_template}",
         user.locale.value,
         **data,
         title=event.title,
@@ -135,13 +137,12 @@ async def test_what_staff_typed_is_never_taken_for_a_readers_link(
 ) -> None:
     monkeypatch.setattr(page_tokens, "utcnow", lambda: NOW)
     typed = "hole unsubscribeurl holepreferencesurl {{ unsubscribe_url }} SBHOLEunsubscribeurlX"
-    event = Event(
+    event = Notice(
         key="announcement:typed",
-        topic=Topic.announcements,
+        topic="announcements",
         title=f"Trip {typed}",
         body=f"Reply here: {typed}",
-        template="announcement",
-        data={"school_name": "School 1", "author_name": typed},
+        payload=AnnouncementPayload(school_name="School 1", author_name=typed),
     )
     recipient = reader(1, Locale.en, hide=False)
     notification = Notification(

@@ -13,7 +13,7 @@ import pytest
 from bson import ObjectId
 
 from app.auth.models import User
-from app.notifications.models import Notification, Topic
+from app.notifications.models import Notification
 from tests.conftest import World
 from tests.notifications.helpers import put_notification
 
@@ -24,11 +24,11 @@ T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 async def _inbox_of_five(user: User) -> list[Notification]:
     """Five notifications a minute apart, oldest first; the 2nd and 4th are grades."""
     topics = [
-        Topic.announcements,
-        Topic.grades,
-        Topic.announcements,
-        Topic.grades,
-        Topic.announcements,
+        "announcements",
+        "grades",
+        "announcements",
+        "grades",
+        "announcements",
     ]
     return [
         await put_notification(user, key=f"n{i}", topic=topic, created_at=T0 + timedelta(minutes=i))

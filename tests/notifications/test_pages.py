@@ -14,7 +14,6 @@ from app.auth.models import User
 from app.core.config import Settings
 from app.core.security import utcnow
 from app.notifications.links import preferences_token, unsubscribe_token
-from app.notifications.models import Topic
 from tests.auth.conftest import outbox, text_of
 from tests.auth.test_pages import error_after
 from tests.conftest import World
@@ -127,9 +126,7 @@ async def test_other_tokens_do_not_open_the_centre(
     site: httpx.AsyncClient, settings: Settings, world: World
 ) -> None:
     assert world.parent.id is not None
-    unsubscribe = unsubscribe_token(
-        settings=settings, user_id=world.parent.id, topics=[Topic.grades]
-    )
+    unsubscribe = unsubscribe_token(settings=settings, user_id=world.parent.id, topics=["grades"])
     for token in (unsubscribe, "junk", ""):
         assert (await site.get("/preferences", params={"token": token})).status_code == 400
         assert (
@@ -151,13 +148,13 @@ async def test_an_expired_unsubscribe_link_still_shows_a_page_that_leads_to_the_
     fresh = unsubscribe_token(
         settings=settings,
         user_id=world.parent.id,
-        topics=[Topic.grades],
+        topics=["grades"],
         now=utcnow() - timedelta(days=59, hours=23),
     )
     expired = unsubscribe_token(
         settings=settings,
         user_id=world.parent.id,
-        topics=[Topic.grades],
+        topics=["grades"],
         now=utcnow() - timedelta(days=60, seconds=1),
     )
     assert (await site.get("/unsubscribe", params={"token": fresh})).status_code == 200

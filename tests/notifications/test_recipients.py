@@ -11,9 +11,12 @@ from dataclasses import dataclass
 import pytest
 from beanie import PydanticObjectId
 
+from app.announcements.audience import announcement_recipients
+from app.announcements.topic import AnnouncementPayload
 from app.auth.models import Role
+from app.grades.notices import grade_recipients
 from app.notifications import fanout, service
-from app.notifications.models import Event, Topic
+from app.notifications.models import Notice
 from tests.notifications.helpers import Campus
 
 STAFF_5A = {"t5a", "s5a", "s5a2"}
@@ -57,7 +60,7 @@ GRADE_ROWS = [
 
 @pytest.mark.parametrize("row", GRADE_ROWS, ids=[r.name for r in GRADE_ROWS])
 async def test_grade_recipients(campus: Campus, row: GradeRow) -> None:
-    recipients = await fanout.grade_recipients(
+    recipients = await grade_recipients(
         student_id=campus.id(row.student), teacher_id=campus.id(row.teacher)
     )
     assert len(recipients) == len(set(recipients)), "someone would be told twice"
@@ -146,7 +149,7 @@ def _class_id(campus: Campus, name: str) -> PydanticObjectId:
 
 @pytest.mark.parametrize("row", ANNOUNCEMENT_ROWS, ids=[r.name for r in ANNOUNCEMENT_ROWS])
 async def test_announcement_recipients(campus: Campus, row: AnnouncementRow) -> None:
-    recipients = await fanout.announcement_recipients(
+    recipients = await announcement_recipients(
         school=campus.school,
         class_ids=[_class_id(campus, c) for c in row.classes],
         roles=list(row.roles),
@@ -162,7 +165,7 @@ async def test_a_parent_reached_through_every_subscription_is_notified_once(
     campus: Campus,
 ) -> None:
     # p_all follows the school, class 5A and the child; fan the whole thing out for real.
-    recipients = await fanout.announcement_recipients(
+    recipients = await announcement_recipients(
         school=campus.school,
         class_ids=[campus.class_5a.id],
         roles=[],
@@ -170,14 +173,13 @@ async def test_a_parent_reached_through_every_subscription_is_notified_once(
         author_id=campus.id("admin"),
     )
     assert recipients.count(campus.id("p_all")) == 1
-    event = Event(
+    event = Notice(
         key="announcement:once",
-        topic=Topic.announcements,
+        topic="announcements",
         title="t",
         body="b",
-        template="announcement",
         school_id=campus.school.id,
-        data={"school_name": "School 1", "author_name": "The Head"},
+        payload=AnnouncementPayload(school_name="School 1", author_name="The Head"),
     )
     created = await fanout.deliver(event, recipients + recipients)
     assert created == len(recipients)

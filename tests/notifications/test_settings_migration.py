@@ -114,7 +114,7 @@ async def test_settings_changed_after_a_half_done_move_are_kept(app: object) -> 
 
     assert (await adopt_embedded_preferences()).moved == 1
     stored = await NotificationSettings.get(user_id)
-    assert stored is not None and stored.preferences.email.grades == "off"
+    assert stored is not None and stored.preferences.email["grades"] == "off"
     row = await User.get_motor_collection().find_one({"_id": user_id})
     assert row is not None and "preferences" not in row
 
