@@ -2,14 +2,12 @@
 
 from beanie import Document
 
-from app import producers  # noqa: F401  (every process that opens the database has the topics)
-from app.announcements.models import Announcement
 from app.auth.models import AccountToken, AuthSession, RefreshToken, User
 from app.core.jobs import JobRecord
 from app.core.migrations import MigrationRecord
 from app.delivery.models import Email
-from app.grades.models import Grade
 from app.notifications.models import Notification, NotificationSettings, Subscription
+from app.producers import PRODUCERS
 from app.schools.models import GuardianCode, GuardianLink, School
 
 DOCUMENT_MODELS: list[type[Document]] = [
@@ -20,12 +18,11 @@ DOCUMENT_MODELS: list[type[Document]] = [
     School,
     GuardianLink,
     GuardianCode,
-    Grade,
     Subscription,
     Notification,
     NotificationSettings,
-    Announcement,
     Email,
     JobRecord,
     MigrationRecord,
+    *(document for producer in PRODUCERS for document in producer.documents),
 ]

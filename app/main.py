@@ -16,7 +16,6 @@ from redis import asyncio as aioredis
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import jobs as _registered_jobs  # noqa: F401  (fills the job registry)
-from app.announcements.router import router as announcements_router
 from app.auth import service as auth_service
 from app.auth import user_cache
 from app.auth.pages import router as account_pages
@@ -44,12 +43,11 @@ from app.core.ops import router as ops_router
 from app.core.ratelimit import build_limiter
 from app.delivery import gauges as delivery_gauges
 from app.documents import DOCUMENT_MODELS
-from app.grades.router import router as grades_router
 from app.migrations import migrate
 from app.notifications.pages import api_router as unsubscribe_router
 from app.notifications.pages import router as notification_pages
 from app.notifications.router import router as notifications_router
-from app.reports.router import router as reports_router
+from app.producers import PRODUCERS
 from app.schools.members_router import router as members_router
 from app.schools.router import router as schools_router
 
@@ -197,11 +195,9 @@ def create_app(
         users_router,
         members_router,
         schools_router,
-        grades_router,
         notifications_router,
-        announcements_router,
-        reports_router,
         unsubscribe_router,
+        *(router for producer in PRODUCERS for router in producer.routers),
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.dependency_overrides[get_settings] = lambda: settings

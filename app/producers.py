@@ -1,11 +1,17 @@
-"""Every producer's topics, registered with the notification engine when this is imported.
+"""Every producer, listed once: their topics are registered with the notification engine when
+this is imported, and the database (app/documents.py), the API (app/main.py) and the
+workers (app/jobs.py) take their documents, routes and jobs from this list.
 
-A new producer declares its topics in its own package and adds one line here; the engine
-(preferences, digests, the preference centre, unsubscribe, OpenAPI) follows the registry.
+A new producer declares a `Producer` in its own package (`app/<name>/producer.py`) and adds
+one line here.
 """
 
-from app.announcements.topic import TOPIC as ANNOUNCEMENTS
-from app.grades.topic import TOPIC as GRADES
+from app.announcements.producer import PRODUCER as ANNOUNCEMENTS
+from app.grades.producer import PRODUCER as GRADES
+from app.notifications.plugs import Producer
 from app.notifications.topics import register_all
+from app.reports.producer import PRODUCER as REPORTS
 
-register_all([GRADES, ANNOUNCEMENTS])
+PRODUCERS: list[Producer] = [GRADES, ANNOUNCEMENTS, REPORTS]
+
+register_all([topic for producer in PRODUCERS for topic in producer.topics])
