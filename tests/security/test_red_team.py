@@ -10,6 +10,7 @@ import httpx
 from app.auth.models import User
 from tests.conftest import World
 from tests.security.mail import emails_to
+from tests.security.test_moved_students import South, roster_url, south  # noqa: F401
 
 LoginAs = Callable[[User], dict[str, str]]
 
@@ -31,3 +32,29 @@ async def test_a_guardian_code_mailed_to_a_look_alike_address_reaches_the_accoun
     assert answer.status_code == 201, answer.text
     mailed = await emails_to(world.parent.email)
     assert [email.recipient_id for email in mailed] == [world.parent.id]
+
+
+async def test_a_student_whose_class_is_deleted_leaves_the_school(
+    client: httpx.AsyncClient,
+    world: World,
+    south: South,  # noqa: F811 (the fixture imported above)
+    login_as: LoginAs,
+) -> None:
+    """Deleting a class takes its students off a roster like removing them one by one: off
+    the school's last roster they leave it, so the next school may enrol them and the old
+    one no longer lists them (nor, through them, their parents)."""
+    as_north = login_as(world.admin)
+    deleted = await client.delete(
+        f"/schools/{world.school.id}/classes/{world.class_5a.id}", headers=as_north
+    )
+    assert deleted.status_code == 204, deleted.text
+
+    enrolled = await client.put(
+        roster_url(south.school, south.class_s1, world.student), headers=login_as(south.admin)
+    )
+    listed = await client.get("/users", headers=as_north)
+
+    assert enrolled.status_code == 204, enrolled.text
+    listed_ids = {user["id"] for user in listed.json()["items"]}
+    assert str(world.student.id) not in listed_ids
+    assert str(world.parent.id) not in listed_ids
