@@ -8,7 +8,10 @@ from collections.abc import Callable
 import httpx
 
 from app.auth.models import User
-from tests.conftest import World
+from app.core.config import Settings
+from tests.auth.conftest import mailed_token
+from tests.conftest import DEFAULT_PASSWORD, UserFactory, World
+from tests.pages import english_words
 from tests.security.mail import emails_to
 from tests.security.test_moved_students import South, roster_url, south  # noqa: F401
 
@@ -58,3 +61,34 @@ async def test_a_student_whose_class_is_deleted_leaves_the_school(
     listed_ids = {user["id"] for user in listed.json()["items"]}
     assert str(world.student.id) not in listed_ids
     assert str(world.parent.id) not in listed_ids
+
+
+async def test_the_confirm_page_of_an_address_taken_meanwhile_says_so_in_the_readers_language(
+    client: httpx.AsyncClient,
+    site: httpx.AsyncClient,
+    world: World,
+    login_as: LoginAs,
+    settings: Settings,
+    make_user: UserFactory,
+) -> None:
+    """The button on the emailed page, not only the API: the address became another
+    account's meanwhile, so the page refuses, as a page, in Russian for a Russian reader."""
+    await client.patch("/users/me", headers=login_as(world.parent), json={"locale": "ru"})
+    asked = await client.patch(
+        "/users/me",
+        headers=login_as(world.parent),
+        json={"email": "moved.parent@example.net", "current_password": DEFAULT_PASSWORD},
+    )
+    assert asked.status_code == 200, asked.text
+    confirm = mailed_token(settings, to="moved.parent@example.net", path="verify-email")
+    await make_user("parent", email="moved.parent@example.net")
+
+    page = await site.post(
+        "/verify-email", data={"token": confirm}, headers={"Accept-Language": "ru"}
+    )
+
+    assert 400 <= page.status_code < 500
+    assert page.headers["content-type"].startswith("text/html"), page.text
+    assert not english_words(page.text)
+    stored = await User.get(world.parent.id)
+    assert stored is not None and stored.email == world.parent.email
