@@ -92,3 +92,17 @@ async def test_the_confirm_page_of_an_address_taken_meanwhile_says_so_in_the_rea
     assert not english_words(page.text)
     stored = await User.get(world.parent.id)
     assert stored is not None and stored.email == world.parent.email
+
+
+async def test_an_admin_finds_a_user_by_a_look_alike_spelling_of_their_address(
+    client: httpx.AsyncClient, world: World, login_as: LoginAs
+) -> None:
+    """Addresses are stored folded, so the search folds what is typed the same way: a
+    full-width spelling finds the one account it would sign in as."""
+    local = world.teacher.email.split("@")[0]
+    full_width = "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else c for c in local.upper())
+
+    found = await client.get("/users", params={"q": full_width}, headers=login_as(world.admin))
+
+    assert found.status_code == 200, found.text
+    assert [user["id"] for user in found.json()["items"]] == [str(world.teacher.id)]
