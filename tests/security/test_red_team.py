@@ -106,3 +106,21 @@ async def test_an_admin_finds_a_user_by_a_look_alike_spelling_of_their_address(
 
     assert found.status_code == 200, found.text
     assert [user["id"] for user in found.json()["items"]] == [str(world.teacher.id)]
+
+
+async def test_a_guardian_code_is_not_mailed_to_an_address_written_with_look_alike_letters(
+    client: httpx.AsyncClient, world: World, login_as: LoginAs
+) -> None:
+    """An address with a Cyrillic а reads as the parent's but is another mailbox, whose
+    holder could redeem the code: it is refused as a new account's address is."""
+    look_alike = "p\u0430rent@example.org"
+
+    answer = await client.post(
+        f"/students/{world.student.id}/guardian-codes",
+        json={"email": look_alike},
+        headers=login_as(world.admin),
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert "email" in answer.text
+    assert await emails_to(look_alike) == []
