@@ -4,11 +4,14 @@ over HTTP (the test failed before its fix)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import httpx
 
-from app.auth.models import User
+from app.announcements import service as announcements
+from app.auth.models import Role, User
 from app.core.config import Settings
+from app.core.security import utcnow
 from tests.auth.conftest import mailed_token
 from tests.conftest import DEFAULT_PASSWORD, UserFactory, World
 from tests.pages import english_words
@@ -124,3 +127,66 @@ async def test_a_guardian_code_is_not_mailed_to_an_address_written_with_look_ali
     assert answer.status_code == 422, answer.text
     assert "email" in answer.text
     assert await emails_to(look_alike) == []
+
+
+async def test_a_teacher_taken_off_the_class_sends_nothing_she_had_scheduled_for_it(
+    client: httpx.AsyncClient, world: World, login_as: LoginAs
+) -> None:
+    """A scheduled announcement speaks for its author when it goes out: taken off the class
+    meanwhile, she no longer reaches its students and parents in her name."""
+    publish_at = utcnow() + timedelta(days=1)
+    scheduled = await client.post(
+        "/announcements",
+        headers=login_as(world.teacher),
+        json={
+            "school_id": str(world.school.id),
+            "title": "Extra lesson",
+            "body": "Come to room 12",
+            "class_ids": [str(world.class_5a.id)],
+            "publish_at": publish_at.isoformat(),
+        },
+    )
+    assert scheduled.status_code == 202, scheduled.text
+    removed = await client.delete(
+        f"/schools/{world.school.id}/classes/{world.class_5a.id}/teachers/{world.teacher.id}",
+        headers=login_as(world.admin),
+    )
+    assert removed.status_code == 204, removed.text
+
+    await announcements.publish_due(now=publish_at + timedelta(minutes=1))
+
+    inbox = await client.get("/notifications", headers=login_as(world.student))
+    assert inbox.json()["items"] == []
+    by_admin = await client.get(
+        f"/announcements/{scheduled.json()['id']}", headers=login_as(world.admin)
+    )
+    assert by_admin.json()["status"] == "cancelled"
+
+
+async def test_a_demoted_admin_sends_nothing_she_had_scheduled_for_the_school(
+    client: httpx.AsyncClient, world: World, login_as: LoginAs, make_user: UserFactory
+) -> None:
+    co_admin = await make_user(Role.admin, school_ids=[world.school.id])
+    publish_at = utcnow() + timedelta(days=1)
+    scheduled = await client.post(
+        "/announcements",
+        headers=login_as(co_admin),
+        json={
+            "school_id": str(world.school.id),
+            "title": "School closed",
+            "body": "Tomorrow",
+            "priority": "critical",
+            "publish_at": publish_at.isoformat(),
+        },
+    )
+    assert scheduled.status_code == 202, scheduled.text
+    demoted = await client.patch(
+        f"/users/{co_admin.id}", headers=login_as(world.admin), json={"role": "teacher"}
+    )
+    assert demoted.status_code == 200, demoted.text
+
+    await announcements.publish_due(now=publish_at + timedelta(minutes=1))
+
+    inbox = await client.get("/notifications", headers=login_as(world.parent))
+    assert inbox.json()["items"] == []
+    assert await emails_to(world.parent.email) == []
