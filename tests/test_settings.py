@@ -68,6 +68,9 @@ def test_the_defaults_are_valid() -> None:
         # any client could name its own address: past rate limits, into /metrics
         ("FORWARDED_ALLOW_IPS", "*", "'*' is refused"),
         ("FORWARDED_ALLOW_IPS", "10.0.0.5, *", "'*' is refused"),
+        # every address written as a network is '*' under another name
+        ("FORWARDED_ALLOW_IPS", "0.0.0.0/0", "'*' is refused"),
+        ("FORWARDED_ALLOW_IPS", "10.0.0.5, ::/0", "'*' is refused"),
         # email addresses
         ("MAIL_FROM", "garbage", "must be an email address"),
         ("BOOTSTRAP_ADMIN_EMAIL", "admin", "must be an email address"),

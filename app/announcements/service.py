@@ -118,7 +118,11 @@ async def fan_out(*, announcement_id: str) -> int:
     ):
         return 0
     school = await schools.school_by_id(announcement.school_id)
-    if school is None or school.deleted_at is not None:
+    if (
+        school is None
+        or school.deleted_at is not None
+        or not await _author_may_still_send(announcement, school)
+    ):
         # Left in `publishing`, the stalled-fan-out sweep would retry it forever.
         await repository.cancel(announcement.id)
         return 0
@@ -155,6 +159,22 @@ async def fan_out(*, announcement_id: str) -> int:
         announcement.id, recipients=reached, published_at=announcement.published_at or utcnow()
     )
     return created
+
+
+async def _author_may_still_send(announcement: Announcement, school: School) -> bool:
+    """Whether the author may address this audience now, as when it was posted: a
+    scheduled announcement speaks for them when it goes out, so an admin demoted or a
+    teacher taken off the classes meanwhile no longer reaches anyone through it."""
+    authors = await directory.live_users([announcement.author_id])
+    author = authors[0] if authors else None
+    if author is None or author.id is None or school.id not in author.school_ids:
+        return False
+    if author.role == Role.admin:
+        return True
+    if author.role != Role.teacher or announcement.priority == Priority.critical:
+        return False
+    classes = [school.find_class(class_id) for class_id in announcement.class_ids]
+    return bool(classes) and all(c is not None and c.has_teacher(author.id) for c in classes)
 
 
 @jobs.job(PUBLISH_DUE_JOB, every=timedelta(minutes=1), at_start=True)

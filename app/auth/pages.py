@@ -17,7 +17,7 @@ from app.auth import tokens
 from app.auth.models import AccountTokenPurpose, User
 from app.auth.schemas import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from app.core.config import Settings, get_settings
-from app.core.errors import BadRequest, TooManyRequests
+from app.core.errors import BadRequest, Conflict, TooManyRequests
 from app.core.i18n import translate
 from app.core.ratelimit import allowance, client_address, enforce
 from app.core.web import Pages, page_locale
@@ -38,11 +38,18 @@ def _locale(request: Request, user: User | None) -> str:
     return page_locale(request, user.locale.value if user else None)
 
 
-def _link_problem(request: Request, flow: str, **context: object) -> HTMLResponse:
+def _link_problem(
+    request: Request, flow: str, *, status_code: int = 400, **context: object
+) -> HTMLResponse:
     """The page of a link that no longer works, with a form to mail a new one."""
     context.setdefault("email", "")
+    context.setdefault("problem_body", None)
     return pages.render(
-        "link_problem.html", locale=page_locale(request), status_code=400, flow=flow, **context
+        "link_problem.html",
+        locale=page_locale(request),
+        status_code=status_code,
+        flow=flow,
+        **context,
     )
 
 
@@ -87,6 +94,9 @@ async def verify_email(request: Request, token: FormToken = "") -> HTMLResponse:
         await tokens.verify_email(token=token)
     except BadRequest:
         return _link_problem(request, VERIFY)
+    except Conflict:
+        # A new address that became another account's login before this link was used.
+        return _link_problem(request, VERIFY, status_code=409, problem_body="verify.taken_body")
     return pages.render("email_verified.html", locale=_locale(request, user))
 
 

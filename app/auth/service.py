@@ -252,7 +252,10 @@ async def list_users(
         conditions.append({"role": role.value})
     if q:
         pattern = {"$regex": re.escape(q), "$options": "i"}
-        conditions.append({"$or": [{"full_name": pattern}, {"email": pattern}]})
+        # Addresses are stored folded: what is typed is folded alike, so a look-alike
+        # spelling finds the account it would sign in as.
+        folded = {"$regex": re.escape(normalize_email(q))}
+        conditions.append({"$or": [{"full_name": pattern}, {"email": folded}]})
     return await newest_first_page(User, {"$and": conditions}, limit=page.limit, cursor=page.cursor)
 
 

@@ -131,13 +131,21 @@ def _origins(value: object) -> list[str]:
     return [origin.rstrip("/") for origin in origins]
 
 
+def _every_address(proxy: str) -> bool:
+    """0.0.0.0/0 or ::/0: '*' written as a network."""
+    try:
+        return ipaddress.ip_network(proxy, strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
 def _proxies(value: object) -> list[str]:
     requirement = (
         'a comma-separated list of addresses or networks such as "10.0.0.5, 172.16.0.0/12"'
     )
     proxies = _comma_list(value)
     for proxy in proxies:
-        if proxy == "*":
+        if proxy == "*" or _every_address(proxy):
             # Trusting every hop trusts the left-most X-Forwarded-For entry, which the client
             # writes: any client could claim 127.0.0.1 (and read /metrics) or a fresh
             # address per request (and escape every per-client rate limit).

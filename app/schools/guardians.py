@@ -18,7 +18,7 @@ from beanie import PydanticObjectId
 
 from app.auth import directory
 from app.auth import service as auth_service
-from app.auth.models import Role, User
+from app.auth.models import Role, User, normalize_email
 from app.core.config import Settings
 from app.core.db import DuplicateKeyError, joined, parse_object_id
 from app.core.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -87,7 +87,7 @@ async def issue_guardian_code(
 async def _mail_guardian_code(
     *, settings: Settings, code: str, document: GuardianCode, email: str, student: User
 ) -> None:
-    address = email.strip().lower()
+    address = normalize_email(email)
     account = await directory.live_user_by_email(address)
     # Nobody has proven this mailbox: the mail carries no name or other free text that
     # staff typed, only the code and how to use it.

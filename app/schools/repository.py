@@ -27,6 +27,20 @@ async def update_and_read(query: dict[str, Any], update: dict[str, Any]) -> Scho
     return School.model_validate(raw) if raw is not None else None
 
 
+async def pull_class(
+    query: dict[str, Any], class_id: PydanticObjectId
+) -> list[PydanticObjectId] | None:
+    """Take the class out of the school matching `query` in one atomic write; the students
+    it seated, or None when none matched."""
+    before = await db.claim_one(
+        School, query, {"$pull": {"classes": {"id": class_id}}}, before=True
+    )
+    if before is None:
+        return None
+    pulled = [c for c in before.get("classes", []) if c.get("id") == class_id]
+    return [PydanticObjectId(s) for c in pulled for s in c.get("student_ids", [])]
+
+
 async def get(school_id: PydanticObjectId) -> School | None:
     return await School.get(school_id)
 

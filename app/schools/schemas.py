@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from pydantic import (
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     StringConstraints,
     model_validator,
 )
 
+from app.auth.schemas import Email
 from app.core.text import PLAIN_LINE
 from app.core.timezones import TimeZoneName
 from app.schools.models import School, SchoolClass
@@ -117,7 +117,9 @@ class TeacherSubjectsIn(RequestBody):
 
 
 class GuardianCodeIssue(RequestBody):
-    email: EmailStr | None = Field(
+    # As a new account's address: letters that only look Latin would mail the code to a
+    # mailbox that passes for the parent's.
+    email: Email | None = Field(
         default=None, description="Also mail the code to this address (the parent's)"
     )
 

@@ -184,11 +184,13 @@ async def update_class(
 async def delete_class(*, school: School, class_id: str) -> None:
     """Remove a class; grades given in it stay."""
     oid = parse_object_id(class_id, what="Class")
-    matched = await repository.update(
-        {**_live(school.id), **_class_match(oid)}, {"$pull": {"classes": {"id": oid}}}
-    )
-    if not matched:
+    seated = await repository.pull_class({**_live(school.id), **_class_match(oid)}, oid)
+    if seated is None:
         raise NotFound("Class not found")
+    # Its students are off a roster as if removed one by one: off the school's last one,
+    # they leave the school, so its admins keep no hold on them and the next may enrol them.
+    for student_id in seated:
+        await _leave_when_unseated(school.id, student_id)
 
 
 # Roster
@@ -238,9 +240,16 @@ async def remove_student(*, school: School, class_id: str, student_id: str) -> N
     # Off the school's last roster, the student leaves the school: its admins keep no hold
     # on them, their grades elsewhere or their parents, and the next school may enrol them.
     # Also when they were not on this roster, so a retry repairs a write cut short here.
-    if not await repository.seats(school.id, student_oid):
-        assert school.id is not None
-        await auth_service.leave_school(student_oid, school.id)
+    await _leave_when_unseated(school.id, student_oid)
+
+
+async def _leave_when_unseated(
+    school_id: PydanticObjectId | None, student_id: PydanticObjectId
+) -> None:
+    """The student leaves the school when no roster of it holds them any more."""
+    assert school_id is not None
+    if not await repository.seats(school_id, student_id):
+        await auth_service.leave_school(student_id, school_id)
 
 
 async def list_roster(
