@@ -229,14 +229,19 @@ async def send_batch(
     delivered = asyncio.Event()
     stop = False
 
+    def halted() -> bool:
+        # The server is away, the database refused a block of verdicts, or the process stops.
+        return stop or verdicts.held or sending_stopped()
+
     async def drain(channel: Channel, *, first: bool) -> None:
         nonlocal stop
         try:
             if not first:
                 await delivered.wait()
-            while waiting and not stop and not verdicts.held and not sending_stopped():
+            while waiting and not halted():
                 await slots.take(still_to_send=len(waiting))
-                if stop or not waiting or sending_stopped():
+                # Checked again: another connection may have halted the batch meanwhile.
+                if not waiting or halted():
                     return
                 email, message = waiting.popleft()
                 try:
