@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +38,10 @@ JOURNAL_PREFIX = "journal."
 # typical writes, so a folder with a few bytes left does not count as recovered.
 PROBE_FILE = ".write-check"
 PROBE_BYTES = 64 * 1024
+# A nearly full disk refuses, takes a small write, and refuses again many times a second:
+# after a refusal line, the next one waits this long, so a flapping disk is not a log line
+# per request.
+REFUSAL_LINE_EVERY_SECONDS = 60.0
 
 _RAW = CodecOptions(document_class=RawBSONDocument)
 # Every record starts with its collection: a string element named "c".
@@ -61,6 +66,9 @@ class Journal:
         self.problem: str | None = None
         # How many times writes were taken again after a refusal.
         self.recoveries = 0
+        # A refusal line stands with no "written again" line after it.
+        self._refusal_told = False
+        self._refusal_told_at = -REFUSAL_LINE_EVERY_SECONDS
 
     def _open(self, segment: int) -> int:
         path = self.directory / f"{JOURNAL_PREFIX}{segment:08d}"
@@ -96,20 +104,24 @@ class Journal:
 
     def _failed(self, exc: OSError) -> None:
         reason = exc.strerror or str(exc) or type(exc).__name__
-        if self.problem is None:
-            # One line per outage, not a traceback per write.
-            log.error(
-                "the data folder %s cannot be written (%s): writes answer 503 until it can, "
-                "reads go on",
-                self.directory,
-                reason,
-            )
         self.problem = f"the data folder {self.directory} cannot be written ({reason})"
+        self._tell_refusal()
+
+    def _tell_refusal(self) -> None:
+        """One line per outage, not a traceback per write; a refusal soon after the last
+        one is told later, by the probe, if it lasts."""
+        now = time.monotonic()
+        if self._refusal_told or now - self._refusal_told_at < REFUSAL_LINE_EVERY_SECONDS:
+            return
+        log.error("%s: writes answer 503 until it can, reads go on", self.problem)
+        self._refusal_told, self._refusal_told_at = True, now
 
     def _recovered(self) -> None:
-        log.warning("the data folder %s can be written again", self.directory)
         self.problem = None
         self.recoveries += 1
+        if self._refusal_told:
+            log.warning("the data folder %s can be written again", self.directory)
+            self._refusal_told = False
 
     def probe(self) -> bool:
         """Whether the folder takes writes again (from a thread, while it did not)."""
@@ -128,6 +140,9 @@ class Journal:
                 os.close(descriptor)
                 path.unlink(missing_ok=True)
         except OSError:
+            with self.lock:
+                if self.problem is not None:
+                    self._tell_refusal()
             return False
         with self.lock:
             if self.problem is not None:

@@ -15,6 +15,7 @@ import bson
 import pytest
 from bson import ObjectId
 
+from app.core import journal
 from app.core.embedded import SNAPSHOT_FILE, read_embedded
 from app.core.errors import StorageUnavailable
 from app.delivery.models import Email, EmailStatus
@@ -113,6 +114,42 @@ async def test_the_store_says_why_it_refuses_writes_and_notices_when_it_can_writ
         assert resumed == ["resumed"]
         assert store.problem is None
     finally:
+        await store.stop()
+
+
+async def test_a_disk_that_refuses_on_and_off_is_told_once_and_a_lasting_refusal_again(
+    tmp_path: Path,
+    full_disk: FullDisk,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = await opened(tmp_path)
+    store.start()
+    try:
+        for n in range(10):  # a nearly full disk: refuses, takes a small write, refuses
+            full_disk.fill()
+            with pytest.raises(StorageUnavailable):
+                await email(f"refused-{n}").insert()
+            full_disk.free()
+            await email(f"taken-{n}").insert()
+        lines = [r.getMessage() for r in caplog.records if "data folder" in r.getMessage()]
+        assert [("cannot be written" in line, "written again" in line) for line in lines] == [
+            (True, False),
+            (False, True),
+        ], lines
+
+        # A refusal that lasts past the quiet time is told, though no write comes.
+        monkeypatch.setattr(journal, "REFUSAL_LINE_EVERY_SECONDS", 0.5)
+        full_disk.fill()
+        with pytest.raises(StorageUnavailable):
+            await email("refused-at-last").insert()
+        for _ in range(200):
+            if sum("cannot be written" in r.getMessage() for r in caplog.records) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert sum("cannot be written" in r.getMessage() for r in caplog.records) == 2
+    finally:
+        full_disk.free()
         await store.stop()
 
 
