@@ -394,6 +394,7 @@ def test_rendered_emails_look_right(live_app: LiveApp, open_browser: Any) -> Non
             },
             "grade": {
                 "subject": "math",
+                "subject_names": {"ru": "Математика", "en": "Mathematics"},
                 "value": 5,
                 "comment": "Excellent",
                 "kind": "test",
