@@ -1,8 +1,9 @@
 """Many people into a school at once (an import): classes created by name, students seated,
 teachers assigned with subjects, in a few writes whatever the number of people.
 
-Each write is conditional on the state it was computed from, as one class edit of
-service.py is: classes are pushed only while none of those names exists, students are
+Each write is conditional on the state it was computed from, and addresses a class by
+its index, checked in the same filter (as service.assign_teacher does): classes are
+pushed only while none of those names exists, students are
 seated only while none of them sits in a class of the school, a teacher entry is pushed
 only while the class has none for that teacher, subjects are added at an entry's index
 only while that index still holds it. A write that misses lost a race (another admin, or
@@ -79,17 +80,21 @@ def _roster_and_teacher_writes(
             if teacher_id not in assigned
         ]
         if new_students or new_entries:
-            condition: dict[str, Any] = {"id": school_class.id}
+            # Addressed by index, the index checked in the same filter: no positional `$`
+            # to be confused by the conditions on the other classes.
+            at = f"classes.{index}"
+            query: dict[str, Any] = {**_live(school.id), f"{at}.id": school_class.id}
             update: dict[str, Any] = {}
-            query = _live(school.id)
             if new_entries:
                 new_teachers = [e["teacher_id"] for e in new_entries]
-                condition["teachers.teacher_id"] = {"$nin": new_teachers}
-                update["$push"] = {"classes.$.teachers": {"$each": new_entries}}
+                query[f"{at}.teachers.teacher_id"] = {"$nin": new_teachers}
+                update["$push"] = {f"{at}.teachers": {"$each": new_entries}}
             if new_students:
                 query["classes.student_ids"] = {"$nin": new_students}
-                update["$addToSet"] = {"classes.$.student_ids": {"$each": new_students}}
-            writes.append(({**query, "classes": {"$elemMatch": condition}}, update))
+                # $push, not $addToSet: the filter already says none of them is there, and
+                # mongomock cannot $addToSet at an index path.
+                update.setdefault("$push", {})[f"{at}.student_ids"] = {"$each": new_students}
+            writes.append((query, update))
         for teacher_id, subjects in teaching.items():
             entry_index = assigned.get(teacher_id)
             if entry_index is None:
@@ -105,8 +110,9 @@ def _roster_and_teacher_writes(
                         **_live(school.id),
                         f"classes.{index}.id": school_class.id,
                         f"{entry}.teacher_id": teacher_id,
+                        f"{entry}.subjects": {"$nin": missing},
                     },
-                    {"$addToSet": {f"{entry}.subjects": {"$each": missing}}},
+                    {"$push": {f"{entry}.subjects": {"$each": missing}}},
                 )
             )
     return writes
