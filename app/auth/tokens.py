@@ -346,7 +346,8 @@ async def send_invitations(
             locale,
             school_name=school_name,
             role=translate(locale, f"role.{user.role.value}"),
-            link=public_url(settings.public_base_url, "/set-password", token=token),
+            # With the language: a link that has run out still answers in the reader's.
+            link=public_url(settings.public_base_url, "/set-password", token=token, lang=locale),
             days=INVITE_TTL.days,
             unsubscribe_url=None,
         )
