@@ -14,6 +14,7 @@ from app.auth.models import Locale, Role, normalize_email
 from app.auth.schemas import Email
 from app.core.text import first_refused_character
 from app.onboarding.spreadsheet import Problem, SheetRow
+from app.subjects.service import subject_code
 
 IMPORTED_ROLES = (Role.student, Role.teacher, Role.admin)
 MAX_NAME = 200
@@ -34,6 +35,14 @@ class Person:
     subjects: list[str] = field(default_factory=list)
     parent_emails: list[str] = field(default_factory=list)
     locale: Locale | None = None
+
+
+def _one_per_subject(subjects: list[str]) -> list[str]:
+    """ "Math" and "math" are one subject: the first spelling stays."""
+    first: dict[str, str] = {}
+    for subject in subjects:
+        first.setdefault(subject_code(subject), subject)
+    return list(first.values())
 
 
 def _split(cell: str) -> list[str]:
@@ -108,7 +117,7 @@ def person_of(row: SheetRow, problems: list[Problem]) -> Person | None:
         full_name=full_name,
         email=email,
         class_name=class_name,
-        subjects=list(dict.fromkeys(subjects)),
+        subjects=_one_per_subject(subjects),
         parent_emails=list(dict.fromkeys(parent_emails)),
         locale=locale,
     )

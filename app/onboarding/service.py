@@ -28,6 +28,7 @@ from app.schools import enrolment, parent_invitations
 from app.schools.access import is_school_admin
 from app.schools.enrolment import Enrolment
 from app.schools.models import School, SchoolClass
+from app.subjects.service import note_subjects, subject_code
 
 # Students without an address get one that can never receive mail (RFC 2606 keeps .invalid
 # unresolvable), derived from school, class and name: the account's unique address is then
@@ -127,7 +128,9 @@ async def _plan(
             assert student.id is not None
             on_rosters[(_folded(seated[student.id].name), _folded(student.full_name))] = student
 
-    plan = _Plan({}, [], Enrolment(class_names=list(spelled.values())), [], set())
+    plan = _Plan(
+        {}, [], Enrolment(class_names=list(spelled.values()), subject_key=subject_code), [], set()
+    )
     for person in people:
         address = address_of(person)
         account = found.get(address)
@@ -164,10 +167,12 @@ async def _plan(
         if person.role == Role.teacher and class_name is not None:
             teaching = plan.enrolment.teaching.setdefault(class_name, {})
             subjects = teaching.setdefault(account.id, [])
-            subjects += [s for s in person.subjects if s not in subjects]
+            known = {subject_code(s) for s in subjects}
+            subjects += [s for s in person.subjects if subject_code(s) not in known]
             current = classes.get(_folded(class_name))
             has = current.subjects_of(account.id) if current is not None else []
-            if current is None or not current.has_teacher(account.id) or set(subjects) - set(has):
+            new = {subject_code(s) for s in person.subjects} - {subject_code(s) for s in has}
+            if current is None or not current.has_teacher(account.id) or new:
                 plan.changing_rows.add(person.number)
     return plan
 
@@ -260,6 +265,8 @@ async def _bring_in(
         outcome.created[user.role.value + "s"] += 1
     enrolled = await enrolment.enrol(school_id=school.id, enrolment=plan.enrolment)
     outcome.created["classes"] = enrolled.classes_created
+    taught = [s for t in plan.enrolment.teaching.values() for ss in t.values() for s in ss]
+    await note_subjects(school.id, taught)
     await auth_tokens.send_invitations(
         settings=settings,
         invited=[u for u in written if not u.email.endswith("@" + NO_EMAIL_DOMAIN)],

@@ -13,6 +13,7 @@ still missing is written, so nothing is done twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,8 @@ class Enrolment:
     teaching: dict[str, dict[PydanticObjectId, list[str]]] = field(default_factory=dict)
     # Everyone to record as belonging to the school (those seated or teaching, and others).
     members: list[PydanticObjectId] = field(default_factory=list)
+    # The form two spellings of one subject share (the subjects domain's, handed down).
+    subject_key: Callable[[str], str] = str
 
 
 @dataclass(frozen=True)
@@ -99,8 +102,9 @@ def _roster_and_teacher_writes(
             entry_index = assigned.get(teacher_id)
             if entry_index is None:
                 continue
-            has = school_class.teachers[entry_index].subjects
-            missing = [s for s in dict.fromkeys(subjects) if s not in has]
+            key = enrolment.subject_key
+            has = {key(s) for s in school_class.teachers[entry_index].subjects}
+            missing = [s for s in dict.fromkeys(subjects) if key(s) not in has]
             if not missing:
                 continue
             entry = f"classes.{index}.teachers.{entry_index}"

@@ -152,7 +152,9 @@ async def test_people_already_there_are_matched_not_doubled(
 ) -> None:
     # The fixture's teacher and student, by address; 5A exists (spelled "5a" here).
     rows = [
-        teacher(world.teacher.full_name, world.teacher.email.upper(), "5a", "math; physics"),
+        teacher(
+            world.teacher.full_name, world.teacher.email.upper(), "5a", "MATH; Physics; physics"
+        ),
         student(world.student.full_name, "5a"),  # no address: matched by name in the class
         student(world.student.full_name, "5A", email=world.student.email),
     ]
@@ -163,7 +165,10 @@ async def test_people_already_there_are_matched_not_doubled(
     assert response.json()["unchanged"] == 1  # the teacher's row added physics
     school = await stored_school(world.school.id)
     assert [c.name for c in school.classes] == ["5A"]
-    assert school.classes[0].subjects_of(world.teacher.id) == ["math", "physics"]  # type: ignore[arg-type]
+    # One subject however it is spelled; a new one joins the school's list.
+    assert school.classes[0].subjects_of(world.teacher.id) == ["math", "Physics"]  # type: ignore[arg-type]
+    listed = await client.get(f"/schools/{world.school.id}/subjects", headers=login_as(world.admin))
+    assert "Physics" in [s["code"] for s in listed.json()["subjects"]]
     assert school.classes[0].student_ids == [world.student.id]
     by_email = await upload(client, world.school.id, csv_bytes(rows[2:]), login_as(world.admin))
     assert by_email.json()["unchanged"] == 1
