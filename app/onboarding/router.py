@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import JSONResponse
 
 from app.auth.access import CurrentUser
@@ -42,7 +42,9 @@ async def import_people(
     school: AdminSchool,
     admin: CurrentUser,
     settings: SettingsDep,
-    file: UploadFile,
+    file: Annotated[
+        UploadFile, File(description="CSV (UTF-8, comma or semicolon) or XLSX, header row first")
+    ],
     dry_run: Annotated[bool, Query(description="Answer what would happen; write nothing")] = False,
 ) -> ImportReport | JSONResponse:
     """Bring a school's students, teachers and admins in from a CSV (UTF-8, comma or

@@ -81,20 +81,10 @@ class GuardianCode(Document):
     expires_at: datetime
     redeemed_by: PydanticObjectId | None = None
     redeemed_at: datetime | None = None
-    # "<student id>:<address>" on a code mailed to a parent listed in an import: one such
-    # code per child and address, so importing the same file again (or twice at once)
-    # mails nobody twice. Codes issued one at a time carry none.
-    invitation_key: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:
         name = "guardian_codes"
         indexes = [
             pymongo.IndexModel([("code_hash", 1)], unique=True, name="code_hash_unique"),
-            pymongo.IndexModel(
-                [("invitation_key", 1)],
-                unique=True,
-                name="invitation_key_unique",
-                partialFilterExpression={"invitation_key": {"$type": "string"}},
-            ),
         ]

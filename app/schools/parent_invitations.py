@@ -3,6 +3,7 @@ pair once, however often or concurrently the same file is imported."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,19 +41,23 @@ async def codes_to_mail(invitations: Sequence[tuple[User, str]]) -> list[CodeToM
     linked = await repository.linked_pairs(
         [u.id for u in accounts.values() if u.id is not None], [s for s, _ in pairs]
     )
-    mailed = await repository.invitation_keys_taken([_invitation_key(*pair) for pair in pairs])
+    mailed = await repository.codes_taken([invitation_code_id(*pair) for pair in pairs])
     wanted = []
     for (student_id, address), student in pairs.items():
         account = accounts.get(address)
         if account is not None and (account.id, student_id) in linked:
             continue
-        if _invitation_key(student_id, address) not in mailed:
+        if invitation_code_id(student_id, address) not in mailed:
             wanted.append(CodeToMail(student, address, account))
     return wanted
 
 
-def _invitation_key(student_id: PydanticObjectId | None, address: str) -> str:
-    return f"{student_id}:{address}"
+def invitation_code_id(student_id: PydanticObjectId | None, address: str) -> PydanticObjectId:
+    """The id of the code an import mails to `address` for the child: derived from the
+    pair, so the _id index itself refuses a second one (a re-import, or the same file
+    imported at the same moment), with no other index to keep."""
+    digest = hashlib.sha256(f"guardian-invitation:{student_id}:{address}".encode()).digest()
+    return PydanticObjectId(digest[:12])
 
 
 async def mail_guardian_codes(
@@ -60,8 +65,8 @@ async def mail_guardian_codes(
 ) -> int:
     """Issue and mail a code for each (student, parent address) pair that codes_to_mail
     keeps; how many were mailed. A few round trips whatever the number: the reads of
-    codes_to_mail, one insert of codes (their unique invitation key drops pairs a parallel
-    run mailed meanwhile), a read of which went in, one insert of emails."""
+    codes_to_mail, one insert of codes (ids derived from the pairs drop those a parallel run
+    mailed meanwhile), a read of which went in, one insert of emails."""
     assert issuer.id is not None
     expires_at = utcnow() + GUARDIAN_CODE_TTL
     drawn: dict[PydanticObjectId, tuple[str, GuardianCode, CodeToMail]] = {}
@@ -69,12 +74,11 @@ async def mail_guardian_codes(
         assert wanted.student.id is not None
         code = new_guardian_code()
         document = GuardianCode(
-            id=PydanticObjectId(),
+            id=invitation_code_id(wanted.student.id, wanted.address),
             code_hash=hash_token(code),
             student_id=wanted.student.id,
             issued_by=issuer.id,
             expires_at=expires_at,
-            invitation_key=_invitation_key(wanted.student.id, wanted.address),
         )
         assert document.id is not None
         drawn[document.id] = (code, document, wanted)

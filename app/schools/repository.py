@@ -152,14 +152,18 @@ async def link_rows(pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def insert_codes(codes: Sequence[GuardianCode]) -> set[PydanticObjectId]:
-    """Write codes (with ids drawn) in one unordered insert, skipping those a unique key
-    refuses; the ids of the ones written."""
+    """Write codes (ids given) in one unordered insert, skipping those whose id or hash is
+    taken; the ids of the ones this call wrote (their hash is theirs)."""
     if not codes:
         return set()
     await db.insert_many_ignoring_duplicates(
         GuardianCode, [c.model_dump(by_alias=True) for c in codes]
     )
-    rows = await db.find_rows(GuardianCode, {"_id": {"$in": [c.id for c in codes]}}, {"_id": 1})
+    ours = {
+        "_id": {"$in": [c.id for c in codes]},
+        "code_hash": {"$in": [c.code_hash for c in codes]},
+    }
+    rows = await db.find_rows(GuardianCode, ours, {"_id": 1})
     return {PydanticObjectId(row["_id"]) for row in rows}
 
 
@@ -182,11 +186,9 @@ async def update_each(changes: Sequence[tuple[dict[str, Any], dict[str, Any]]]) 
     return await db.update_each(School, changes)
 
 
-async def invitation_keys_taken(keys: Sequence[str]) -> set[str]:
-    """Which of these invitation keys a code already carries, in one query."""
-    if not keys:
+async def codes_taken(code_ids: Sequence[PydanticObjectId]) -> set[PydanticObjectId]:
+    """Which of these ids a guardian code already has, in one query."""
+    if not code_ids:
         return set()
-    rows = await db.find_rows(
-        GuardianCode, {"invitation_key": {"$in": list(keys)}}, {"invitation_key": 1}
-    )
-    return {row["invitation_key"] for row in rows}
+    rows = await db.find_rows(GuardianCode, {"_id": {"$in": list(code_ids)}}, {"_id": 1})
+    return {PydanticObjectId(row["_id"]) for row in rows}
