@@ -88,7 +88,6 @@ def _class_key(person: Person) -> str | None:
 
 @dataclass
 class _Plan:
-    accounts: dict[int, User]  # row number -> the account the row is about
     new_users: list[User]
     enrolment: Enrolment
     invitations: list[tuple[User, str]]
@@ -120,16 +119,16 @@ async def _plan(
     found = {
         u.email: u for u in await auth_service.users_by_emails([address_of(p) for p in people])
     }
-    unnamed = [p for p in people if p.email is None]
+    unnamed_in = {_folded(p.class_name) for p in people if p.email is None and p.class_name}
     on_rosters: dict[tuple[str, str], User] = {}
-    roster_ids = [s for p in unnamed for s in _roster_of(school, p)]
+    roster_ids = [s for c in school.classes if _folded(c.name) in unnamed_in for s in c.student_ids]
     if roster_ids:
         for student in await directory.live_users(roster_ids):
             assert student.id is not None
             on_rosters[(_folded(seated[student.id].name), _folded(student.full_name))] = student
 
     plan = _Plan(
-        {}, [], Enrolment(class_names=list(spelled.values()), subject_key=subject_code), [], set()
+        [], Enrolment(class_names=list(spelled.values()), subject_key=subject_code), [], set()
     )
     for person in people:
         address = address_of(person)
@@ -157,7 +156,6 @@ async def _plan(
         elif school.id not in account.school_ids:
             plan.changing_rows.add(person.number)
         assert account.id is not None
-        plan.accounts[person.number] = account
         plan.enrolment.members.append(account.id)
         if person.role == Role.student and class_name is not None:
             if account.id not in seated:
@@ -175,12 +173,6 @@ async def _plan(
             if current is None or not current.has_teacher(account.id) or new:
                 plan.changing_rows.add(person.number)
     return plan
-
-
-def _roster_of(school: School, person: Person) -> list[PydanticObjectId]:
-    assert person.class_name is not None
-    key = _folded(person.class_name)
-    return [s for c in school.classes if _folded(c.name) == key for s in c.student_ids]
 
 
 def _may_take(
