@@ -10,8 +10,9 @@ from app.announcements.producer import PRODUCER as ANNOUNCEMENTS
 from app.grades.producer import PRODUCER as GRADES
 from app.notifications.plugs import Producer
 from app.notifications.topics import register_all
+from app.onboarding.producer import PRODUCER as ONBOARDING
 from app.reports.producer import PRODUCER as REPORTS
 
-PRODUCERS: list[Producer] = [GRADES, ANNOUNCEMENTS, REPORTS]
+PRODUCERS: list[Producer] = [GRADES, ANNOUNCEMENTS, REPORTS, ONBOARDING]
 
 register_all([topic for producer in PRODUCERS for topic in producer.topics])

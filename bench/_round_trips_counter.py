@@ -35,8 +35,12 @@ DATABASE_OPERATIONS = ("command",)
 
 
 @contextmanager
-def counting() -> Iterator[Counter[str]]:
-    """Count, by operation name, the driver calls made inside the block."""
+def counting(*, this_task_only: bool = False) -> Iterator[Counter[str]]:
+    """Count, by operation name, the driver calls made inside the block; `this_task_only`
+    leaves out those of other tasks (the app's own background loops during a long request:
+    httpx's ASGI transport runs the request in the caller's task)."""
+    import asyncio
+
     from mongomock_motor import AsyncMongoMockCollection, AsyncMongoMockDatabase
 
     counts: Counter[str] = Counter()
@@ -48,11 +52,13 @@ def counting() -> Iterator[Counter[str]]:
 
     def wrap(name: str, original: Any) -> Any:
         def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-            counts[name] += 1
+            if not this_task_only or asyncio.current_task() is caller:
+                counts[name] += 1
             return original(self, *args, **kwargs)
 
         return counted
 
+    caller = asyncio.current_task() if this_task_only else None
     for owner, name, original in originals:
         setattr(owner, name, wrap(name, original))
     try:

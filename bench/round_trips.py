@@ -241,7 +241,12 @@ async def seed(settings: Any) -> Seeded:
         ]
     )
     page_tokens = {}
-    for purpose in (AccountTokenPurpose.verify_email, AccountTokenPurpose.password_reset):
+    pages = {
+        AccountTokenPurpose.verify_email: "/verify-email",
+        AccountTokenPurpose.password_reset: "/reset-password",
+        AccountTokenPurpose.invite: "/set-password",
+    }
+    for purpose, page in pages.items():
         token = new_opaque_token()
         await AccountToken(
             token_hash=hash_token(token),
@@ -250,9 +255,7 @@ async def seed(settings: Any) -> Seeded:
             email=parent.email,
             expires_at=now + dt.timedelta(minutes=30),
         ).insert()
-        page_tokens[
-            {"verify_email": "/verify-email", "password_reset": "/reset-password"}[purpose.value]
-        ] = token
+        page_tokens[page] = token
     assert parent.id is not None
     page_tokens["/unsubscribe"] = links.unsubscribe_token(
         settings=settings, user_id=parent.id, topics=["grades"]

@@ -125,3 +125,57 @@ async def test_school_roster_grades_summary_and_announcement_on_real_mongodb(
                 assert await Notification.find({"event_key": key}).count() == 2
     finally:
         await app.state.mongo_client.drop_database(database)
+
+
+async def test_a_class_imported_from_a_spreadsheet_on_real_mongodb(tmp_path: Path) -> None:
+    from app.schools.models import GuardianCode, School
+
+    database = f"schoolbell_test_{uuid.uuid4().hex[:12]}"
+    settings = make_settings(tmp_path / "data", mongodb_url=MONGODB_URL, mongodb_db=database)
+    app = create_app(settings)
+    sheet = (
+        b"role,full_name,email,class,subjects,parent_emails,locale\r\n"
+        b"teacher,Irina Petrova,irina@real.example.org,5A,math;geometry,,ru\r\n"
+        b"student,Masha Ivanova,,5A,,mum@real.example.org;dad@real.example.org,ru\r\n"
+        b"student,Petya Smirnov,petya@real.example.org,5A,,olga@real.example.org,en\r\n"
+    )
+    try:
+        async with app.router.lifespan_context(app):
+            school = School(name="Real")
+            await school.insert()
+            admin = User(
+                email="admin@real.example.org",
+                full_name="Admin",
+                role=Role.admin,
+                password_hash=default_password_hash(),
+                school_ids=[school.id],
+            )
+            await admin.insert()
+            token, _ = create_access_token(
+                user_id=str(admin.id), secret=settings.secret, minutes=15
+            )
+            headers = {"Authorization": f"Bearer {token}"}
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://test/api/v1"
+            ) as client:
+                url = f"/schools/{school.id}/import"
+                files = {"file": ("5A.csv", sheet)}
+                dry = await client.post(
+                    url, params={"dry_run": "true"}, files=files, headers=headers
+                )
+                assert dry.status_code == 200, dry.text
+                assert await User.find({"role": "student"}).count() == 0
+                first = await client.post(url, files=files, headers=headers)
+                assert first.status_code == 200, first.text
+                assert first.json()["created"] == dry.json()["created"]
+                again = await client.post(url, files=files, headers=headers)
+                assert again.json()["unchanged"] == 3
+            stored = await School.get(school.id)
+            assert stored is not None
+            [class_5a] = stored.classes
+            assert len(class_5a.student_ids) == 2 and len(class_5a.teachers) == 1
+            assert class_5a.teachers[0].subjects == ["math", "geometry"]
+            assert await GuardianCode.count() == 3
+    finally:
+        await app.state.mongo_client.drop_database(database)

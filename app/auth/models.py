@@ -108,6 +108,8 @@ class AccountTokenPurpose(StrEnum):
     password_reset = "password_reset"
     # Mailed to a pending new address; redeeming it makes that address the login.
     email_change = "email_change"
+    # Mailed to an account an admin created without a password: choosing one verifies it.
+    invite = "invite"
 
 
 class AccountToken(Document):

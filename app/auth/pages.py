@@ -1,4 +1,5 @@
-"""Pages for account mail: confirming an email address and choosing a new password.
+"""Pages for account mail: confirming an email address, choosing a new password, and
+choosing the first one from an invitation.
 
 GET only shows (mail scanners open links); every change is a POST carrying the token. A link
 that is expired, used or unknown gets a page that says so with a form to mail a new one,
@@ -32,6 +33,7 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 
 VERIFY = "verify"
 RESET = "reset"
+INVITE = "invite"
 
 
 def _locale(request: Request, user: User | None) -> str:
@@ -162,3 +164,45 @@ async def new_reset_link(
 ) -> HTMLResponse:
     """Mail a new reset link if an account has this address; the answer is the same."""
     return await _new_link(request, settings=settings, flow=RESET, email=email)
+
+
+@router.get("/set-password", response_class=HTMLResponse)
+async def set_password_page(request: Request, token: PageToken = "") -> HTMLResponse:
+    """The invited person's password form, or why the link no longer works."""
+    user = await tokens.account_token_holder(token=token, purpose=AccountTokenPurpose.invite)
+    if user is None:
+        # A reset link sets a password too: the way on when an invitation has run out.
+        return _link_problem(request, RESET, problem_body="invite.problem_body")
+    return pages.render(
+        "set_password.html", locale=_locale(request, user), token=token, email=user.email
+    )
+
+
+@router.post("/set-password", response_class=HTMLResponse)
+async def set_password(
+    request: Request,
+    token: FormToken = "",
+    new_password: FormText = "",
+    new_password_again: FormText = "",
+) -> HTMLResponse:
+    """Set the first password; the address the invitation went to is then verified."""
+    user = await tokens.account_token_holder(token=token, purpose=AccountTokenPurpose.invite)
+    if user is None:
+        return _link_problem(request, RESET, problem_body="invite.problem_body")
+    locale = _locale(request, user)
+    errors = _password_errors(locale, new_password, new_password_again)
+    if errors:
+        # The token is not spent: the same form again, still good.
+        return pages.render(
+            "set_password.html",
+            locale=locale,
+            token=token,
+            email=user.email,
+            errors=errors,
+            status_code=422,
+        )
+    try:
+        await tokens.accept_invitation(token=token, new_password=new_password)
+    except BadRequest:
+        return _link_problem(request, RESET, problem_body="invite.problem_body")
+    return pages.render("password_set.html", locale=locale)

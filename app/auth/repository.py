@@ -120,3 +120,19 @@ async def burn_account_tokens(
         {"user_id": user_id, "purpose": {"$in": list(purposes)}, "used_at": None},
         {"$set": {"used_at": now}},
     )
+
+
+async def insert_account_tokens(tokens: Sequence[AccountToken]) -> None:
+    """Write a batch of freshly drawn tokens in one insert."""
+    documents = [t.model_dump(by_alias=True, exclude={"id"}) for t in tokens]
+    await db.insert_many_ignoring_duplicates(AccountToken, documents)
+
+
+async def insert_users(documents: list[dict[str, Any]]) -> int:
+    """Write new accounts in one unordered insert, skipping addresses already taken."""
+    return await db.insert_many_ignoring_duplicates(User, documents)
+
+
+async def users_matching(query: dict[str, Any]) -> list[User]:
+    """Whole user documents matching `query`, in one query."""
+    return [User.model_validate(row) for row in await db.find_rows(User, query)]

@@ -105,7 +105,11 @@ class MeUpdateIn(RequestBody):
 
 class UserCreateIn(RequestBody):
     email: Email = Field(description="Email address, also the login name")
-    password: Password = Field(description=f"The first password; {_PASSWORD}")
+    password: Password | None = Field(
+        default=None,
+        description=f"The first password; {_PASSWORD}. Left out: the person is mailed an "
+        "invitation to choose one (which also verifies the address)",
+    )
     full_name: FullName = Field(description="As the school shows it")
     role: Role = Field(description="student, teacher, parent or admin")
     school_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(

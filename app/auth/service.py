@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -207,36 +208,82 @@ async def get_live_user(user_id: PydanticObjectId) -> User | None:
     return None if user is None or user.is_deleted else user
 
 
+# The password hash of an account nobody has chosen a password for yet: no password
+# matches it, so only the invitation (or a reset link) lets its owner in.
+NO_PASSWORD = ""
+
+
 async def create_user(
     *,
     settings: Settings,
     email: str,
-    password: str,
+    password: str | None,
     full_name: str,
     role: Role,
     school_ids: list[PydanticObjectId],
     locale: Locale,
     timezone: str,
+    school_name: str | None = None,
 ) -> User:
-    """Create a user of any role (the caller has checked the schools) and mail a link to
-    verify the address."""
+    """Create a user of any role (the caller has checked the schools). With a password, a
+    link to verify the address is mailed; without one, an invitation naming the school and
+    the role, whose link sets the password and so verifies the address."""
     if role in SCHOOL_BOUND_ROLES and not school_ids:
         raise Unprocessable(f"A {role.value} must belong to a school: give school_id")
     email = normalize_email(email)
     await _ensure_email_free(email)
+    password_hash = NO_PASSWORD if password is None else await hash_password_async(password)
     user = await _insert_user(
         User(
             email=email,
             full_name=full_name,
             role=role,
-            password_hash=await hash_password_async(password),
+            password_hash=password_hash,
             school_ids=school_ids,
             locale=locale,
             timezone=timezone,
         )
     )
-    await tokens.send_verification(settings=settings, user=user)
+    if password is None:
+        await tokens.send_invitations(settings=settings, invited=[user], school_name=school_name)
+    else:
+        await tokens.send_verification(settings=settings, user=user)
     return user
+
+
+async def insert_invited_users(users: Sequence[User]) -> list[User]:
+    """Write accounts without a password in one unordered insert; those whose address an
+    account already has (written before, or by a parallel import) are skipped. Returns the
+    ones this call wrote, which are the ones to invite."""
+    if not users:
+        return []
+    for user in users:
+        user.id = user.id or PydanticObjectId()
+        user.password_hash = NO_PASSWORD
+    await repository.insert_users([u.model_dump(by_alias=True) for u in users])
+    ids = [u.id for u in users]
+    written = {row["_id"] for row in await repository.user_rows({"_id": {"$in": ids}}, {"_id": 1})}
+    return [u for u in users if u.id in written]
+
+
+async def users_by_emails(emails: Sequence[str]) -> list[User]:
+    """The accounts (deleted ones too) holding these addresses, in one query."""
+    folded = list(dict.fromkeys(normalize_email(e) for e in emails))
+    if not folded:
+        return []
+    return await repository.users_matching({"email": {"$in": folded}})
+
+
+async def join_school_many(
+    user_ids: Sequence[PydanticObjectId], school_id: PydanticObjectId
+) -> None:
+    """Record that these users belong to the school, in one write (idempotent)."""
+    ids = list(dict.fromkeys(user_ids))
+    if not ids:
+        return
+    await repository.update_users({"_id": {"$in": ids}}, {"$addToSet": {"school_ids": school_id}})
+    for user_id in ids:
+        await user_cache.forget_user(user_id)
 
 
 async def list_users(

@@ -6,6 +6,7 @@ Each is bound to the address it was mailed to and proves only that mailbox.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from app.auth.schemas import MAX_EMAIL_LENGTH, MAX_TOKEN_LENGTH
 from app.core.config import Settings
 from app.core.db import DuplicateKeyError
 from app.core.errors import BadRequest, Conflict
+from app.core.i18n import translate
 from app.core.ratelimit import Allowance
 from app.core.security import (
     hash_password_async,
@@ -29,6 +31,7 @@ from app.core.security import (
     new_opaque_token,
     utcnow,
 )
+from app.core.web import public_url
 from app.delivery import service as delivery
 from app.delivery.models import EmailKind
 from app.delivery.render import render
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 
 VERIFY_EMAIL_TTL = timedelta(days=7)
 PASSWORD_RESET_TTL = timedelta(minutes=30)
+INVITE_TTL = timedelta(days=14)
 # Links one account is mailed on request, whoever asks: the mailbox is spared a flood, and
 # with a window shorter than a reset link's life the newest link mailed is still good when
 # a request is turned down, so strangers' requests never keep the owner from a reset.
@@ -277,8 +281,28 @@ async def request_password_reset(*, settings: Settings, email: str, allowed: All
 
 async def reset_password(*, token: str, new_password: str) -> None:
     """Redeem a reset token, set the new password and end every session of the account."""
-    bound = await _redeem_account_token(token=token, purpose=AccountTokenPurpose.password_reset)
-    password_hash = await hash_password_async(new_password)
+    await _set_password_with(
+        token=token, purpose=AccountTokenPurpose.password_reset, password=new_password
+    )
+
+
+async def accept_invitation(*, token: str, new_password: str) -> None:
+    """Redeem an invitation: the account gets its first password and, since the mailbox
+    answered, a verified address."""
+    await _set_password_with(token=token, purpose=AccountTokenPurpose.invite, password=new_password)
+
+
+# Once a password is set from a mailed link, no older link may set another.
+PASSWORD_LINKS = (
+    AccountTokenPurpose.password_reset,
+    AccountTokenPurpose.invite,
+    AccountTokenPurpose.email_change,
+)
+
+
+async def _set_password_with(*, token: str, purpose: AccountTokenPurpose, password: str) -> None:
+    bound = await _redeem_account_token(token=token, purpose=purpose)
+    password_hash = await hash_password_async(password)
     now = utcnow()
     # The mailbox the token went to answered, and the account still has that address.
     # A pending email change is withdrawn: whoever asked for it knew the old password.
@@ -288,7 +312,61 @@ async def reset_password(*, token: str, new_password: str) -> None:
     ):
         raise BadRequest(INVALID_LINK)
     user_id = PydanticObjectId(bound["_id"])
-    await burn_account_tokens(
-        user_id, AccountTokenPurpose.password_reset, AccountTokenPurpose.email_change
-    )
+    await burn_account_tokens(user_id, *PASSWORD_LINKS)
     await sessions.end_every_session(user_id, now)
+
+
+async def send_invitations(
+    *, settings: Settings, invited: Sequence[User], school_name: str | None
+) -> None:
+    """Mail each account an admin created without a password a single-use link to choose
+    one, naming the school and the role: one write of the links, one of the emails, however
+    many people a spreadsheet brought in.
+
+    Nobody has proven these mailboxes yet, so the mail repeats no name typed for the person.
+    """
+    links: list[AccountToken] = []
+    emails = []
+    now = utcnow()
+    for user in invited:
+        assert user.id is not None
+        token = new_opaque_token()
+        links.append(
+            AccountToken(
+                token_hash=hash_token(token),
+                purpose=AccountTokenPurpose.invite,
+                user_id=user.id,
+                email=user.email,
+                expires_at=now + INVITE_TTL,
+            )
+        )
+        locale = user.locale.value
+        rendered = render(
+            "invitation",
+            locale,
+            school_name=school_name,
+            role=translate(locale, f"role.{user.role.value}"),
+            # With the language: a link that has run out still answers in the reader's.
+            link=public_url(settings.public_base_url, "/set-password", token=token, lang=locale),
+            days=INVITE_TTL.days,
+            unsubscribe_url=None,
+        )
+        emails.append(
+            delivery.new_email(
+                key=f"account:invitation:{hash_token(token)}",
+                kind=EmailKind.account,
+                to=user.email,
+                rendered=rendered,
+                recipient_id=user.id,
+            )
+        )
+    # The links first: a mail is never sent with a link that does not work yet.
+    await repository.insert_account_tokens(links)
+    await delivery.queue_emails(emails)
+
+
+async def reinvite(*, settings: Settings, user: User, school_name: str | None) -> None:
+    """A fresh invitation; the links mailed before it stop working."""
+    assert user.id is not None
+    await burn_account_tokens(user.id, AccountTokenPurpose.invite)
+    await send_invitations(settings=settings, invited=[user], school_name=school_name)

@@ -28,8 +28,9 @@ from app.core.pagination import (
     next_cursor,
 )
 from app.core.security import hash_token, utcnow
+from app.core.web import public_url
 from app.delivery import service as delivery
-from app.delivery.models import EmailKind
+from app.delivery.models import Email, EmailKind
 from app.delivery.render import add_templates, render
 from app.schools import hooks, repository
 from app.schools.access import can_manage_student, teaches_student
@@ -46,7 +47,7 @@ DRAW_ATTEMPTS = 5
 add_templates("schools", Path(__file__).parent / "emails")
 
 
-def _new_guardian_code() -> str:
+def new_guardian_code() -> str:
     return "".join(secrets.choice(GUARDIAN_CODE_ALPHABET) for _ in range(GUARDIAN_CODE_LENGTH))
 
 
@@ -65,7 +66,7 @@ async def issue_guardian_code(
     """
     assert issuer.id is not None and student.id is not None
     for _ in range(DRAW_ATTEMPTS):
-        code = _new_guardian_code()
+        code = new_guardian_code()
         document = GuardianCode(
             code_hash=hash_token(code),
             student_id=student.id,
@@ -84,29 +85,53 @@ async def issue_guardian_code(
     raise Conflict("Could not issue a code; try again")
 
 
-async def _mail_guardian_code(
-    *, settings: Settings, code: str, document: GuardianCode, email: str, student: User
-) -> None:
-    address = normalize_email(email)
-    account = await directory.live_user_by_email(address)
+def join_link(settings: Settings, code: str) -> str:
+    """Where a mailed code takes its reader: the page that joins them to the child."""
+    return public_url(settings.public_base_url, "/join", code=code)
+
+
+def guardian_code_email(
+    *,
+    settings: Settings,
+    code: str,
+    document: GuardianCode,
+    address: str,
+    account: User | None,
+    student: User,
+) -> Email:
     # Nobody has proven this mailbox: the mail carries no name or other free text that
     # staff typed, only the code and how to use it.
     rendered = render(
         "schools/guardian_code",
         (account or student).locale.value,
         code=code,
-        link=f"{settings.public_base_url.rstrip('/')}/",
+        link=join_link(settings, code),
         expires=document.expires_at.date().isoformat(),
         unsubscribe_url=None,
     )
+    return delivery.new_email(
+        key=f"account:guardian_code:{document.code_hash}",
+        kind=EmailKind.account,
+        to=address,
+        rendered=rendered,
+        recipient_id=account.id if account is not None else None,
+        school_id=student.school_ids[0] if student.school_ids else None,
+    )
+
+
+async def _mail_guardian_code(
+    *, settings: Settings, code: str, document: GuardianCode, email: str, student: User
+) -> None:
+    address = normalize_email(email)
+    account = await directory.live_user_by_email(address)
     await delivery.queue_email(
-        delivery.new_email(
-            key=f"account:guardian_code:{document.code_hash}",
-            kind=EmailKind.account,
-            to=address,
-            rendered=rendered,
-            recipient_id=account.id if account is not None else None,
-            school_id=student.school_ids[0] if student.school_ids else None,
+        guardian_code_email(
+            settings=settings,
+            code=code,
+            document=document,
+            address=address,
+            account=account,
+            student=student,
         )
     )
 

@@ -11,25 +11,28 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from app.auth import service as auth_service
+from app.auth import tokens as auth_tokens
 from app.auth.models import Locale, Role, User
 from app.core.config import Settings
 from app.core.pagination import PageParams
-from app.schools import guardians
+from app.schools import guardians, repository
 
 
 async def create_user(
     *,
     settings: Settings,
     email: str,
-    password: str,
+    password: str | None,
     full_name: str,
     role: Role,
     school_id: PydanticObjectId | None,
     locale: Locale,
     timezone: str,
 ) -> User:
-    """Create a user of any role, in a school the caller was allowed to add people to."""
+    """Create a user of any role, in a school the caller was allowed to add people to;
+    without a password, the invitation names that school."""
     school_ids = [school_id] if school_id is not None else []
+    school = await repository.get(school_id) if school_id is not None else None
     return await auth_service.create_user(
         settings=settings,
         email=email,
@@ -39,6 +42,15 @@ async def create_user(
         school_ids=school_ids,
         locale=locale,
         timezone=timezone,
+        school_name=school.name if school is not None else None,
+    )
+
+
+async def invite(*, settings: Settings, user: User) -> None:
+    """Mail a fresh invitation, naming the user's school, and end the links sent before."""
+    school = await repository.get(user.school_ids[0]) if user.school_ids else None
+    await auth_tokens.reinvite(
+        settings=settings, user=user, school_name=school.name if school is not None else None
     )
 
 

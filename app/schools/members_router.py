@@ -91,3 +91,16 @@ async def send_password_reset(
     await enforce(request, ADMIN_RESET_RATE, "admin-reset", str(user.id))
     await auth_tokens.send_password_reset(settings=settings, user=user)
     return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.post(
+    "/{user_id}/invite",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
+    responses=NOT_FOUND,
+)
+async def send_invitation(request: Request, user: ManagedUser, settings: SettingsDep) -> Response:
+    """Mail the user a fresh invitation to choose a password; links sent before stop working."""
+    await enforce(request, ADMIN_RESET_RATE, "admin-invite", str(user.id))
+    await members.invite(settings=settings, user=user)
+    return Response(status_code=status.HTTP_202_ACCEPTED)

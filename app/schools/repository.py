@@ -149,3 +149,46 @@ async def any_link(parent_id: PydanticObjectId, student_ids: Sequence[PydanticOb
 async def link_rows(pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows of an aggregation over the guardian links."""
     return await db.aggregate(GuardianLink, pipeline)
+
+
+async def insert_codes(codes: Sequence[GuardianCode]) -> set[PydanticObjectId]:
+    """Write codes (ids given) in one unordered insert, skipping those whose id or hash is
+    taken; the ids of the ones this call wrote (their hash is theirs)."""
+    if not codes:
+        return set()
+    await db.insert_many_ignoring_duplicates(
+        GuardianCode, [c.model_dump(by_alias=True) for c in codes]
+    )
+    ours = {
+        "_id": {"$in": [c.id for c in codes]},
+        "code_hash": {"$in": [c.code_hash for c in codes]},
+    }
+    rows = await db.find_rows(GuardianCode, ours, {"_id": 1})
+    return {PydanticObjectId(row["_id"]) for row in rows}
+
+
+async def linked_pairs(
+    parent_ids: Sequence[PydanticObjectId], student_ids: Sequence[PydanticObjectId]
+) -> set[tuple[PydanticObjectId, PydanticObjectId]]:
+    """Which of these parents are linked to which of these students, in one query."""
+    if not parent_ids or not student_ids:
+        return set()
+    rows = await db.find_rows(
+        GuardianLink,
+        {"parent_id": {"$in": list(parent_ids)}, "student_id": {"$in": list(student_ids)}},
+        {"parent_id": 1, "student_id": 1},
+    )
+    return {(row["parent_id"], row["student_id"]) for row in rows}
+
+
+async def update_each(changes: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+    """Several conditional writes to schools in one bulk write; how many changed one."""
+    return await db.update_each(School, changes)
+
+
+async def codes_taken(code_ids: Sequence[PydanticObjectId]) -> set[PydanticObjectId]:
+    """Which of these ids a guardian code already has, in one query."""
+    if not code_ids:
+        return set()
+    rows = await db.find_rows(GuardianCode, {"_id": {"$in": list(code_ids)}}, {"_id": 1})
+    return {PydanticObjectId(row["_id"]) for row in rows}
