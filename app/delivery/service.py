@@ -120,9 +120,17 @@ async def queue_email(email: Email) -> Email:
     return email
 
 
+def has_mailbox(address: str) -> bool:
+    """RFC 2606 keeps the .invalid domain from ever receiving mail: a student imported
+    without an address holds one there, and is told things in the app only."""
+    domain = address.rpartition("@")[2].lower().rstrip(".")
+    return domain != "invalid" and not domain.endswith(".invalid")
+
+
 async def queue_emails(emails: Sequence[Email]) -> int:
-    """Write a batch with one unordered insert (keys already there are skipped), then one job."""
-    written = await repository.insert_new(emails)
+    """Write a batch with one unordered insert (keys already there are skipped), then one job.
+    Emails to an address without a mailbox are not written."""
+    written = await repository.insert_new([email for email in emails if has_mailbox(email.to)])
     EMAILS.labels("queued").inc(written)
     await _enqueue_sends(written)
     return written

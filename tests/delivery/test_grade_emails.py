@@ -248,3 +248,19 @@ async def test_a_parent_who_chose_a_digest_or_off_gets_no_immediate_email(
     for parent in (daily, off):
         inbox = await client.get("/notifications", headers=login_as(parent))
         assert [n["topic"] for n in inbox.json()["items"]] == ["grades"]
+
+
+async def test_a_student_imported_without_an_address_is_told_in_the_app_only(
+    client: httpx.AsyncClient, world: World, login_as: Login, smtp_server: CountingSmtpServer
+) -> None:
+    # The import gives such a student an address in the .invalid domain (RFC 2606).
+    await world.student.set({"email": "student-5a-masha@no-email.invalid"})
+    parent = await follow(world)
+
+    await posted(client, login_as(world.teacher), world, value=5)
+
+    assert received_by(smtp_server, "student-5a-masha@no-email.invalid") == []
+    assert await Email.find({"recipient_id": world.student.id}).count() == 0
+    only_message_to(smtp_server, parent.email)
+    inbox = await client.get("/notifications", headers=login_as(world.student))
+    assert [item["topic"] for item in inbox.json()["items"]] == ["grades"]
