@@ -6,15 +6,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from app.announcements import service
+from app.announcements import acknowledgements, service
 from app.announcements.access import (
     AnnouncementWithEmails,
     ManagedAnnouncement,
+    MemberAnnouncement,
     NewAnnouncement,
     ReaderSchools,
 )
-from app.announcements.schemas import AnnouncementEmailOut, AnnouncementOut
+from app.announcements.schemas import (
+    AcknowledgedOut,
+    AcksPage,
+    AnnouncementEmailOut,
+    AnnouncementOut,
+    PendingOut,
+)
 from app.auth.access import CurrentUser
+from app.core.errors import Conflict
 from app.core.openapi import ERROR_DESCRIPTIONS
 from app.core.pagination import Page, PageParams, page_params
 from app.delivery import service as delivery
@@ -101,3 +109,51 @@ async def list_announcement_emails(
         cursor=paging.cursor,
     )
     return Page(items=[AnnouncementEmailOut.of(e) for e in rows], next_cursor=cursor)
+
+
+@router.post(
+    "/announcements/{announcement_id}/ack",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "It does not ask for acknowledgement, or is not out yet"}},
+)
+async def acknowledge(announcement: MemberAnnouncement, user: CurrentUser) -> None:
+    """Confirm you have read an announcement that asked you to; again changes nothing."""
+    await acknowledgements.acknowledge(announcement=announcement, user=user)
+
+
+@router.get(
+    "/announcements/{announcement_id}/acks",
+    responses={409: {"description": "It does not ask for acknowledgement"}},
+)
+async def list_acks(announcement: ManagedAnnouncement, paging: Paging) -> AcksPage:
+    """Who was asked to acknowledge it, split into those who have and those who have not
+    (school admins, and the author while teaching one of its classes)."""
+    if not announcement.requires_ack:
+        raise Conflict("This announcement does not ask for acknowledgement")
+    rows, cursor = await acknowledgements.acks_page(
+        announcement=announcement, limit=paging.limit, cursor=paging.cursor
+    )
+    return AcksPage(
+        acknowledged=[
+            AcknowledgedOut(user_id=str(r.user_id), full_name=r.full_name, at=r.at)
+            for r in rows
+            if r.at is not None
+        ],
+        pending=[
+            PendingOut(user_id=str(r.user_id), full_name=r.full_name) for r in rows if r.at is None
+        ],
+        next_cursor=cursor,
+    )
+
+
+@router.post(
+    "/announcements/{announcement_id}/remind",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        409: {"description": "It does not ask for acknowledgement, or is not out yet"},
+        429: {"description": "Reminded less than an hour ago (see Retry-After)"},
+    },
+)
+async def remind(announcement: ManagedAnnouncement) -> None:
+    """Remind everyone who has not acknowledged it yet: at most once an hour."""
+    await acknowledgements.remind(announcement=announcement)
