@@ -10,10 +10,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     StringConstraints,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
@@ -92,16 +90,8 @@ class AnnouncementStats(BaseModel):
     email_failed: int = 0
     email_pending: int = 0
     # Only for an announcement that requires acknowledgement (absent otherwise).
-    acknowledged: int | None = None
-    pending: int | None = None
-
-    @model_serializer(mode="wrap")
-    def _ack_counts_only_when_asked(self, handler: SerializerFunctionWrapHandler) -> Any:
-        fields = handler(self)
-        for name in ("acknowledged", "pending"):
-            if fields.get(name) is None:
-                fields.pop(name, None)
-        return fields
+    acknowledged: int | None = Field(default=None, exclude_if=lambda value: value is None)
+    pending: int | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class AnnouncementOut(BaseModel):
