@@ -15,7 +15,8 @@ from app.auth.models import Locale
 from app.core.config import Settings
 from tests.announcements.acks_helpers import ASKED_IN_5A, whole_list
 from tests.announcements.helpers import Login, announce
-from tests.conftest import SmtpServer, make_settings, running
+from tests.conftest import make_settings, running
+from tests.delivery.conftest import CountingSmtpServer
 from tests.delivery.helpers import html_of, received_by, text_of, token_of, unsubscribe_link
 from tests.notifications.helpers import Campus
 from tests.pages import english_words
@@ -26,13 +27,13 @@ BODY = "Собрание в четверг в 18:00, кабинет 12. Подп
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    with running(SmtpServer()) as server:
+def smtp_server() -> Iterator[CountingSmtpServer]:
+    with running(CountingSmtpServer()) as server:
         yield server
 
 
 @pytest.fixture
-def settings(tmp_path: Path, smtp_server: SmtpServer) -> Settings:
+def settings(tmp_path: Path, smtp_server: CountingSmtpServer) -> Settings:
     return make_settings(tmp_path / "data", smtp_host="127.0.0.1", smtp_port=smtp_server.port)
 
 
@@ -55,7 +56,7 @@ async def test_the_email_button_opens_a_page_whose_post_records_the_answer(
     site: httpx.AsyncClient,
     campus: Campus,
     login_as: Login,
-    smtp_server: SmtpServer,
+    smtp_server: CountingSmtpServer,
 ) -> None:
     await _russian(campus, "p_child")
     admin = login_as(campus.people["admin"])
@@ -126,7 +127,7 @@ async def test_a_link_that_is_not_an_acknowledgement_link_is_refused(
     site: httpx.AsyncClient,
     campus: Campus,
     login_as: Login,
-    smtp_server: SmtpServer,
+    smtp_server: CountingSmtpServer,
 ) -> None:
     await announce(
         client,
@@ -145,8 +146,6 @@ async def test_a_link_that_is_not_an_acknowledgement_link_is_refused(
     assert (await site.post("/acknowledge", data={"token": other_purpose})).status_code == 400
     assert (await site.get("/acknowledge")).status_code == 400
     admin = login_as(campus.people["admin"])
-    page = await client.get(
-        f"/announcements/{(await client.get('/announcements', headers=admin)).json()['items'][0]['id']}/acks",
-        headers=admin,
-    )
+    [announced] = (await client.get("/announcements", headers=admin)).json()["items"]
+    page = await client.get(f"/announcements/{announced['id']}/acks", headers=admin)
     assert page.json()["acknowledged"] == []
