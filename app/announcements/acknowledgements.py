@@ -3,6 +3,7 @@ list and its export, and reminding those who have not answered (at most once an 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -156,6 +157,13 @@ async def export_rows(
         for column in ("name", "class", "child", "answer", "time")
     ]
     return header, [cells(row) for row in rows]
+
+
+def export_name(announcement: Announcement, what: str) -> str:
+    """The file's name: what it is and the announcement's title, without characters a file
+    system refuses."""
+    title = re.sub(r"[^\w .,()-]+", " ", announcement.title).strip()[:80]
+    return " ".join(f"{what} - {title}".split()) if title else what
 
 
 async def remind(*, announcement: Announcement) -> None:

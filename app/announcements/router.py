@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.announcements import acknowledgements, service
 from app.announcements.access import (
@@ -23,8 +23,10 @@ from app.announcements.schemas import (
 )
 from app.auth.access import CurrentUser
 from app.core.errors import Conflict
+from app.core.i18n import translate
 from app.core.openapi import ERROR_DESCRIPTIONS
 from app.core.pagination import Page, PageParams, page_params
+from app.core.spreadsheets import MEDIA_TYPES, SpreadsheetKind, spreadsheet_response
 from app.delivery import service as delivery
 from app.delivery.models import EmailStatus
 
@@ -143,6 +145,31 @@ async def list_acks(announcement: ManagedAnnouncement, paging: Paging) -> AcksPa
             PendingOut(user_id=str(r.user_id), full_name=r.full_name) for r in rows if r.at is None
         ],
         next_cursor=cursor,
+    )
+
+
+@router.get(
+    "/announcements/{announcement_id}/acks.{kind}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The list as a file: name, class, child, answer, time",
+            "content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}},
+        },
+        409: {"description": "It does not ask for acknowledgement"},
+    },
+)
+async def export_acks(
+    announcement: ManagedAnnouncement, user: CurrentUser, kind: SpreadsheetKind
+) -> Response:
+    """The acknowledgement list as CSV (UTF-8 with a BOM) or XLSX, in your language and
+    time zone (school admins, and the author while teaching one of its classes)."""
+    if not announcement.requires_ack:
+        raise Conflict("This announcement does not ask for acknowledgement")
+    header, rows = await acknowledgements.export_rows(announcement=announcement, reader=user)
+    sheet = translate(user.locale.value, "acks.sheet")
+    return spreadsheet_response(
+        kind, acknowledgements.export_name(announcement, sheet), header, rows, sheet=sheet
     )
 
 
