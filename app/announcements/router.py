@@ -176,11 +176,13 @@ async def export_acks(
 @router.post(
     "/announcements/{announcement_id}/remind",
     status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
     responses={
         409: {"description": "It does not ask for acknowledgement, or is not out yet"},
         429: {"description": "Reminded less than an hour ago (see Retry-After)"},
     },
 )
-async def remind(announcement: ManagedAnnouncement) -> None:
+async def remind(announcement: ManagedAnnouncement) -> Response:
     """Remind everyone who has not acknowledged it yet: at most once an hour."""
     await acknowledgements.remind(announcement=announcement)
+    return Response(status_code=status.HTTP_202_ACCEPTED)
