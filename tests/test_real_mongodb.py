@@ -125,3 +125,94 @@ async def test_school_roster_grades_summary_and_announcement_on_real_mongodb(
                 assert await Notification.find({"event_key": key}).count() == 2
     finally:
         await app.state.mongo_client.drop_database(database)
+
+
+async def test_acknowledgements_on_real_mongodb(tmp_path: Path) -> None:
+    """An announcement to students that asks for acknowledgement: the unique row per person,
+    the conditional writes, the counts joined in the figures and the hourly reminder."""
+    database = f"schoolbell_test_{uuid.uuid4().hex[:12]}"
+    settings = make_settings(tmp_path / "data", mongodb_url=MONGODB_URL, mongodb_db=database)
+    app = create_app(settings)
+    try:
+        async with app.router.lifespan_context(app):
+            admin = User(
+                email="admin@acks.example.org",
+                full_name="Admin",
+                role=Role.admin,
+                password_hash=default_password_hash(),
+            )
+            await admin.insert()
+
+            def auth(user: User) -> dict[str, str]:
+                token, _ = create_access_token(
+                    user_id=str(user.id), secret=settings.secret, minutes=15
+                )
+                return {"Authorization": f"Bearer {token}"}
+
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://test/api/v1"
+            ) as client:
+                school = (
+                    await client.post("/schools", json={"name": "Acks"}, headers=auth(admin))
+                ).json()
+                reloaded = await User.get(admin.id)
+                assert reloaded is not None
+                admin = reloaded
+                cls = (
+                    await client.post(
+                        f"/schools/{school['id']}/classes", json={"name": "5A"}, headers=auth(admin)
+                    )
+                ).json()
+                students: list[User] = []
+                for n in range(2):
+                    response = await client.post(
+                        "/users",
+                        json={
+                            "email": f"student{n}@acks.example.org",
+                            "password": "long-enough-password",
+                            "full_name": f"Student {n}",
+                            "role": "student",
+                            "school_id": school["id"],
+                        },
+                        headers=auth(admin),
+                    )
+                    assert response.status_code == 201, response.text
+                    created = await User.get(response.json()["id"])
+                    assert created is not None
+                    students.append(created)
+                    roster = f"/schools/{school['id']}/classes/{cls['id']}/students/{created.id}"
+                    assert (await client.put(roster, headers=auth(admin))).status_code == 204
+
+                posted = await client.post(
+                    "/announcements",
+                    json={
+                        "school_id": school["id"],
+                        "title": "Rules",
+                        "body": "Read them",
+                        "roles": ["student"],
+                        "requires_ack": True,
+                    },
+                    headers=auth(admin),
+                )
+                assert posted.status_code == 202, posted.text
+                path = f"/announcements/{posted.json()['id']}"
+                for _ in range(2):  # the second changes nothing
+                    answer = await client.post(f"{path}/ack", headers=auth(students[0]))
+                    assert answer.status_code == 204, answer.text
+                page = (await client.get(f"{path}/acks", headers=auth(admin))).json()
+                assert [row["user_id"] for row in page["acknowledged"]] == [str(students[0].id)]
+                assert [row["user_id"] for row in page["pending"]] == [str(students[1].id)]
+                stats = (await client.get(path, headers=auth(admin))).json()["stats"]
+                assert (stats["acknowledged"], stats["pending"]) == (1, 1)
+                export = await client.get(f"{path}/acks.csv", headers=auth(admin))
+                assert export.status_code == 200 and "Student 0" in export.text
+                assert (await client.post(f"{path}/remind", headers=auth(admin))).status_code == 202
+                assert (await client.post(f"{path}/remind", headers=auth(admin))).status_code == 429
+                reminded = f"announcement:{posted.json()['id']}:reminder:"
+                reminders = await Notification.find(
+                    {"event_key": {"$regex": f"^{reminded}"}}
+                ).to_list()
+                assert [n.recipient_id for n in reminders] == [students[1].id]
+    finally:
+        await app.state.mongo_client.drop_database(database)
