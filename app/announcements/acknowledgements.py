@@ -10,13 +10,9 @@ from datetime import datetime, timedelta
 
 from beanie import PydanticObjectId
 
-from app.announcements import repository, topic
-from app.announcements.models import (
-    Acknowledgement,
-    Announcement,
-    AnnouncementStatus,
-    acknowledging_roles,
-)
+from app.announcements import repository
+from app.announcements.models import Acknowledgement, Announcement, AnnouncementStatus
+from app.announcements.notices import ack_roles, announcement_notice
 from app.auth import directory
 from app.auth.models import User
 from app.core import jobs
@@ -25,16 +21,11 @@ from app.core.i18n import format_datetime, translate
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.security import as_utc, utcnow
 from app.notifications.fanout import publish
-from app.notifications.models import Notice
 from app.schools import guardians
 from app.schools import service as schools
 
 REMIND_JOB = "announcements.remind"
 REMIND_EVERY = timedelta(hours=1)
-
-
-def ack_roles(announcement: Announcement) -> list[str]:
-    return sorted(role.value for role in acknowledging_roles(announcement.roles))
 
 
 async def expect_acknowledgements(
@@ -194,27 +185,8 @@ async def send_reminder(*, announcement_id: str, reminded_at: str) -> int:
     pending = await repository.pending_ack_user_ids(PydanticObjectId(announcement_id))
     if not pending:
         return 0
-    author_name = (await directory.full_names([announcement.author_id])).get(announcement.author_id)
     moment = int(datetime.fromisoformat(reminded_at).timestamp() * 1000)
-    notice = Notice(
-        key=f"{announcement.event_key}:reminder:{moment}",
-        topic=topic.NAME,
-        title=announcement.title,
-        body=announcement.body,
-        priority=announcement.priority,
-        school_id=announcement.school_id,
-        actor_id=announcement.author_id,
-        # No source: the announcement's delivery figures count its first sending only.
-        source_id=None,
-        recipients=pending,
-        payload=topic.AnnouncementPayload(
-            announcement_id=announcement_id,
-            school_id=str(announcement.school_id),
-            school_name=school.name,
-            author_name=author_name,
-            requires_ack=True,
-            ack_roles=ack_roles(announcement),
-            reminder=True,
-        ),
+    notice = await announcement_notice(
+        announcement, school=school, recipients=pending, reminder=str(moment)
     )
     return await publish(notice)

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from app.announcements import acknowledgements, repository
 from app.announcements.links import ACK_PATH, read_ack_token
-from app.announcements.models import Announcement, AnnouncementStatus
+from app.announcements.models import Acknowledgement, Announcement, AnnouncementStatus
 from app.auth import service as auth_service
 from app.auth.models import User
 from app.core.config import Settings, get_settings
@@ -36,6 +36,7 @@ class Visit:
 
     user: User | None = None
     announcement: Announcement | None = None
+    asked: Acknowledgement | None = None
     problem: HTMLResponse | None = None
 
 
@@ -68,12 +69,13 @@ async def _visit(request: Request, settings: Settings, token: str) -> Visit:
         or announcement.status != AnnouncementStatus.published
     ):
         return Visit(problem=_problem(request, "unavailable", status_code=404, user=user))
-    return Visit(user=user, announcement=announcement)
+    asked = await acknowledgements.acknowledgement_of(announcement=announcement, user=user)
+    if asked is None:
+        return Visit(problem=_problem(request, "not_asked", status_code=403, user=user))
+    return Visit(user=user, announcement=announcement, asked=asked)
 
 
-def _ack_page(
-    request: Request, visit: Visit, *, token: str, at: datetime | None, just_now: bool = False
-) -> HTMLResponse:
+def _ack_page(request: Request, visit: Visit, *, token: str, at: datetime | None) -> HTMLResponse:
     user, announcement = visit.user, visit.announcement
     assert user is not None and announcement is not None
     locale = page_locale(request, user.locale.value)
@@ -86,7 +88,6 @@ def _ack_page(
         title=announcement.title,
         body=announcement.body,
         acknowledged_at=when,
-        just_now=just_now,
     )
 
 
@@ -98,13 +99,8 @@ async def acknowledge_page(
     visit = await _visit(request, settings, token)
     if visit.problem is not None:
         return visit.problem
-    assert visit.user is not None and visit.announcement is not None
-    row = await acknowledgements.acknowledgement_of(
-        announcement=visit.announcement, user=visit.user
-    )
-    if row is None:
-        return _problem(request, "not_asked", status_code=403, user=visit.user)
-    return _ack_page(request, visit, token=token, at=row.acknowledged_at)
+    assert visit.asked is not None
+    return _ack_page(request, visit, token=token, at=visit.asked.acknowledged_at)
 
 
 @router.post(ACK_PATH, response_class=HTMLResponse)
@@ -116,10 +112,5 @@ async def acknowledge(
     if visit.problem is not None:
         return visit.problem
     assert visit.user is not None and visit.announcement is not None
-    row = await acknowledgements.acknowledgement_of(
-        announcement=visit.announcement, user=visit.user
-    )
-    if row is None:
-        return _problem(request, "not_asked", status_code=403, user=visit.user)
     row = await acknowledgements.acknowledge(announcement=visit.announcement, user=visit.user)
-    return _ack_page(request, visit, token=token, at=row.acknowledged_at, just_now=True)
+    return _ack_page(request, visit, token=token, at=row.acknowledged_at)

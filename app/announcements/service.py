@@ -12,9 +12,10 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
-from app.announcements import acknowledgements, repository, topic
+from app.announcements import acknowledgements, repository
 from app.announcements.audience import announcement_recipients
 from app.announcements.models import Announcement, AnnouncementStatus
+from app.announcements.notices import announcement_notice
 from app.announcements.schemas import AnnouncementIn, AnnouncementStats
 from app.auth import directory
 from app.auth.models import Role, User
@@ -30,7 +31,6 @@ from app.delivery import service as delivery
 from app.delivery.models import EmailStatus
 from app.notifications import service as notifications
 from app.notifications.fanout import publish
-from app.notifications.models import Notice
 from app.notifications.preferences import Priority
 from app.schools import service as schools
 from app.schools.models import School
@@ -140,26 +140,7 @@ async def fan_out(*, announcement_id: str) -> int:
     )
     if announcement.requires_ack:
         await acknowledgements.expect_acknowledgements(announcement, recipients)
-    author_name = (await directory.full_names([announcement.author_id])).get(announcement.author_id)
-    notice = Notice(
-        key=announcement.event_key,
-        topic=topic.NAME,
-        title=announcement.title,
-        body=announcement.body,
-        priority=announcement.priority,
-        school_id=announcement.school_id,
-        actor_id=announcement.author_id,
-        source_id=announcement.id,
-        recipients=recipients,
-        payload=topic.AnnouncementPayload(
-            announcement_id=str(announcement.id),
-            school_id=str(announcement.school_id),
-            school_name=school.name,
-            author_name=author_name,
-            requires_ack=announcement.requires_ack,
-            ack_roles=acknowledgements.ack_roles(announcement),
-        ),
-    )
+    notice = await announcement_notice(announcement, school=school, recipients=recipients)
     created = await publish(notice)
     # Who was reached, not who was expanded: soft-deleted roster members and people who
     # turned both channels off got nothing. Counted after the writes, so a re-run agrees.

@@ -4,19 +4,14 @@ receives it, the page its link opens, and the POST that records the answer."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 
 from app.auth.models import Locale
-from app.core.config import Settings
 from tests.announcements.acks_helpers import ASKED_IN_5A, whole_list
 from tests.announcements.helpers import Login, announce
-from tests.conftest import make_settings, running
-from tests.delivery.conftest import CountingSmtpServer
+from tests.delivery.conftest import CountingSmtpServer, settings, smtp_server  # noqa: F401
 from tests.delivery.helpers import html_of, received_by, text_of, token_of, unsubscribe_link
 from tests.notifications.helpers import Campus
 from tests.pages import english_words
@@ -24,17 +19,6 @@ from tests.pages import english_words
 ACK_LINK = re.compile(r"http://testserver/acknowledge\?token=[A-Za-z0-9_.\-%]+")
 TITLE = "Родительское собрание"
 BODY = "Собрание в четверг в 18:00, кабинет 12. Подпишите согласие на экскурсию."
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[CountingSmtpServer]:
-    with running(CountingSmtpServer()) as server:
-        yield server
-
-
-@pytest.fixture
-def settings(tmp_path: Path, smtp_server: CountingSmtpServer) -> Settings:
-    return make_settings(tmp_path / "data", smtp_host="127.0.0.1", smtp_port=smtp_server.port)
 
 
 async def _russian(campus: Campus, name: str) -> None:
@@ -56,7 +40,7 @@ async def test_the_email_button_opens_a_page_whose_post_records_the_answer(
     site: httpx.AsyncClient,
     campus: Campus,
     login_as: Login,
-    smtp_server: CountingSmtpServer,
+    smtp_server: CountingSmtpServer,  # noqa: F811
 ) -> None:
     await _russian(campus, "p_child")
     admin = login_as(campus.people["admin"])
@@ -127,7 +111,7 @@ async def test_a_link_that_is_not_an_acknowledgement_link_is_refused(
     site: httpx.AsyncClient,
     campus: Campus,
     login_as: Login,
-    smtp_server: CountingSmtpServer,
+    smtp_server: CountingSmtpServer,  # noqa: F811
 ) -> None:
     await announce(
         client,
