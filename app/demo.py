@@ -12,7 +12,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from beanie import PydanticObjectId
 
+from app.announcements.models import Announcement, AnnouncementStatus
+from app.announcements.service import PUBLISH_DUE_JOB
 from app.auth.models import Locale, Role, User
+from app.core import jobs
 from app.core.security import hash_password, utcnow
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
 from app.notifications.models import Subscription, TargetType
@@ -169,7 +172,20 @@ async def load_demo(*, today: date | None = None) -> bool:
         ]
     )
     await Grade.insert_many(_grades(school_id, classes, ids, today or utcnow().date()))
+    # Due now: published by the job as any announcement, so the parents of 5A are asked to
+    # confirm it (their emails carry the button) and the admin sees who has.
+    await Announcement(
+        school_id=school_id,
+        author_id=ids["admin"],
+        title="New school rules",
+        body="Please read the new school rules for the second term and confirm you have.",
+        class_ids=[classes[0].id],
+        publish_at=utcnow(),
+        status=AnnouncementStatus.scheduled,
+        requires_ack=True,
+    ).insert()
     await admin.insert()
+    await jobs.enqueue(PUBLISH_DUE_JOB)
     return True
 
 
@@ -182,6 +198,7 @@ async def _remove_partial_demo() -> None:
     user_ids = [user.id for user in leftovers]
     school_ids = list({school_id for user in leftovers for school_id in user.school_ids})
     await Grade.find({"school_id": {"$in": school_ids}}).delete()
+    await Announcement.find({"school_id": {"$in": school_ids}}).delete()
     await Subject.find({"school_id": {"$in": school_ids}}).delete()
     await GuardianLink.find(
         {"$or": [{"parent_id": {"$in": user_ids}}, {"student_id": {"$in": user_ids}}]}

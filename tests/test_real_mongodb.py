@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from app.auth.models import Role, User
+from app.core.config import Settings
 from app.core.security import create_access_token
 from app.main import create_app
 from app.notifications.models import Notification
@@ -27,104 +32,180 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-async def test_school_roster_grades_summary_and_announcement_on_real_mongodb(
-    tmp_path: Path,
-) -> None:
+@dataclass
+class RealApp:
+    """The app on a fresh database of the real server, with an admin who runs one school
+    with class 5A."""
+
+    client: httpx.AsyncClient
+    settings: Settings
+    admin: User
+    school: dict[str, Any]
+    cls: dict[str, Any]
+
+    def auth(self, user: User) -> dict[str, str]:
+        token, _ = create_access_token(
+            user_id=str(user.id), secret=self.settings.secret, minutes=15
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+
+@asynccontextmanager
+async def real_app(tmp_path: Path, domain: str) -> AsyncIterator[RealApp]:
     database = f"schoolbell_test_{uuid.uuid4().hex[:12]}"
     settings = make_settings(tmp_path / "data", mongodb_url=MONGODB_URL, mongodb_db=database)
     app = create_app(settings)
     try:
         async with app.router.lifespan_context(app):
             admin = User(
-                email="admin@real.example.org",
+                email=f"admin@{domain}",
                 full_name="Admin",
                 role=Role.admin,
                 password_hash=default_password_hash(),
             )
             await admin.insert()
-
-            def auth(user: User) -> dict[str, str]:
-                token, _ = create_access_token(
-                    user_id=str(user.id), secret=settings.secret, minutes=15
-                )
-                return {"Authorization": f"Bearer {token}"}
-
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://test/api/v1"
             ) as client:
-                school = (
-                    await client.post("/schools", json={"name": "Real"}, headers=auth(admin))
+                real = RealApp(client, settings, admin, {}, {})
+                real.school = (
+                    await client.post("/schools", json={"name": "Real"}, headers=real.auth(admin))
                 ).json()
                 reloaded = await User.get(admin.id)  # now administers the school
                 assert reloaded is not None
-                admin = reloaded
-                cls = (
+                real.admin = reloaded
+                real.cls = (
                     await client.post(
-                        f"/schools/{school['id']}/classes", json={"name": "5A"}, headers=auth(admin)
+                        f"/schools/{real.school['id']}/classes",
+                        json={"name": "5A"},
+                        headers=real.auth(reloaded),
                     )
                 ).json()
-                people: dict[str, User] = {}
-                for role in ("teacher", "student"):
-                    response = await client.post(
-                        "/users",
-                        json={
-                            "email": f"{role}@real.example.org",
-                            "password": "long-enough-password",
-                            "full_name": role.title(),
-                            "role": role,
-                            "school_id": school["id"],
-                        },
-                        headers=auth(admin),
-                    )
-                    assert response.status_code == 201, response.text
-                    created = await User.get(response.json()["id"])
-                    assert created is not None
-                    people[role] = created
-                base = f"/schools/{school['id']}/classes/{cls['id']}"
-                teacher, student = people["teacher"], people["student"]
-                for _ in range(2):  # idempotent
-                    assert (
-                        await client.put(
-                            f"{base}/teachers/{teacher.id}",
-                            json={"subjects": ["math"]},
-                            headers=auth(admin),
-                        )
-                    ).status_code == 204
-                    assert (
-                        await client.put(f"{base}/students/{student.id}", headers=auth(admin))
-                    ).status_code == 204
-                for value, kind in ((5, "regular"), (3, "test")):
-                    response = await client.post(
-                        "/grades",
-                        json={
-                            "student_id": str(student.id),
-                            "class_id": cls["id"],
-                            "subject": "math",
-                            "value": value,
-                            "kind": kind,
-                        },
-                        headers=auth(teacher),
-                    )
-                    assert response.status_code == 201, response.text
-                summary = (
-                    await client.get(
-                        f"/students/{student.id}/grades/summary", headers=auth(student)
-                    )
-                ).json()
-                assert summary["subjects"][0]["average"] == 4.0
-                assert summary["subjects"][0]["weighted_average"] == pytest.approx(3.67)
-
-                posted = await client.post(
-                    "/announcements",
-                    json={"school_id": school["id"], "title": "Hello", "body": "Real"},
-                    headers=auth(admin),
-                )
-                assert posted.status_code == 202, posted.text
-                key = f"announcement:{posted.json()['id']}"
-                assert await Notification.find({"event_key": key}).count() == 2
+                yield real
     finally:
         await app.state.mongo_client.drop_database(database)
+
+
+async def test_school_roster_grades_summary_and_announcement_on_real_mongodb(
+    tmp_path: Path,
+) -> None:
+    async with real_app(tmp_path, "real.example.org") as real:
+        client, auth, admin = real.client, real.auth, real.admin
+        school, cls = real.school, real.cls
+        people: dict[str, User] = {}
+        for role in ("teacher", "student"):
+            response = await client.post(
+                "/users",
+                json={
+                    "email": f"{role}@real.example.org",
+                    "password": "long-enough-password",
+                    "full_name": role.title(),
+                    "role": role,
+                    "school_id": school["id"],
+                },
+                headers=auth(admin),
+            )
+            assert response.status_code == 201, response.text
+            created = await User.get(response.json()["id"])
+            assert created is not None
+            people[role] = created
+        base = f"/schools/{school['id']}/classes/{cls['id']}"
+        teacher, student = people["teacher"], people["student"]
+        for _ in range(2):  # idempotent
+            assert (
+                await client.put(
+                    f"{base}/teachers/{teacher.id}",
+                    json={"subjects": ["math"]},
+                    headers=auth(admin),
+                )
+            ).status_code == 204
+            assert (
+                await client.put(f"{base}/students/{student.id}", headers=auth(admin))
+            ).status_code == 204
+        for value, kind in ((5, "regular"), (3, "test")):
+            response = await client.post(
+                "/grades",
+                json={
+                    "student_id": str(student.id),
+                    "class_id": cls["id"],
+                    "subject": "math",
+                    "value": value,
+                    "kind": kind,
+                },
+                headers=auth(teacher),
+            )
+            assert response.status_code == 201, response.text
+        summary = (
+            await client.get(f"/students/{student.id}/grades/summary", headers=auth(student))
+        ).json()
+        assert summary["subjects"][0]["average"] == 4.0
+        assert summary["subjects"][0]["weighted_average"] == pytest.approx(3.67)
+
+        posted = await client.post(
+            "/announcements",
+            json={"school_id": school["id"], "title": "Hello", "body": "Real"},
+            headers=auth(admin),
+        )
+        assert posted.status_code == 202, posted.text
+        key = f"announcement:{posted.json()['id']}"
+        assert await Notification.find({"event_key": key}).count() == 2
+
+
+async def test_acknowledgements_on_real_mongodb(tmp_path: Path) -> None:
+    """An announcement to students that asks for acknowledgement: the unique row per person,
+    the conditional writes, the counts joined in the figures and the hourly reminder."""
+    async with real_app(tmp_path, "acks.example.org") as real:
+        client, auth, admin = real.client, real.auth, real.admin
+        school, cls = real.school, real.cls
+        students: list[User] = []
+        for n in range(2):
+            response = await client.post(
+                "/users",
+                json={
+                    "email": f"student{n}@acks.example.org",
+                    "password": "long-enough-password",
+                    "full_name": f"Student {n}",
+                    "role": "student",
+                    "school_id": school["id"],
+                },
+                headers=auth(admin),
+            )
+            assert response.status_code == 201, response.text
+            created = await User.get(response.json()["id"])
+            assert created is not None
+            students.append(created)
+            roster = f"/schools/{school['id']}/classes/{cls['id']}/students/{created.id}"
+            assert (await client.put(roster, headers=auth(admin))).status_code == 204
+
+        posted = await client.post(
+            "/announcements",
+            json={
+                "school_id": school["id"],
+                "title": "Rules",
+                "body": "Read them",
+                "roles": ["student"],
+                "requires_ack": True,
+            },
+            headers=auth(admin),
+        )
+        assert posted.status_code == 202, posted.text
+        path = f"/announcements/{posted.json()['id']}"
+        for _ in range(2):  # the second changes nothing
+            answer = await client.post(f"{path}/ack", headers=auth(students[0]))
+            assert answer.status_code == 204, answer.text
+        page = (await client.get(f"{path}/acks", headers=auth(admin))).json()
+        assert [row["user_id"] for row in page["acknowledged"]] == [str(students[0].id)]
+        assert [row["user_id"] for row in page["pending"]] == [str(students[1].id)]
+        stats = (await client.get(path, headers=auth(admin))).json()["stats"]
+        assert (stats["acknowledged"], stats["pending"]) == (1, 1)
+        export = await client.get(f"{path}/acks.csv", headers=auth(admin))
+        assert export.status_code == 200 and "Student 0" in export.text
+        assert (await client.post(f"{path}/remind", headers=auth(admin))).status_code == 202
+        assert (await client.post(f"{path}/remind", headers=auth(admin))).status_code == 429
+        reminded = f"announcement:{posted.json()['id']}:reminder:"
+        reminders = await Notification.find({"event_key": {"$regex": f"^{reminded}"}}).to_list()
+        assert [n.recipient_id for n in reminders] == [students[1].id]
 
 
 async def test_a_class_imported_from_a_spreadsheet_on_real_mongodb(tmp_path: Path) -> None:

@@ -142,6 +142,16 @@ async def reader_schools(user: CurrentUser) -> list[PydanticObjectId]:
     return sorted(await schools_of(user))
 
 
+async def member_announcement(announcement_id: str, user: CurrentUser) -> Announcement:
+    """The announcement in the path, if the caller belongs to its school now (a parent
+    through a child); whether it asked them to acknowledge it is the service's answer."""
+    announcement = await _announcement(announcement_id)
+    if announcement.school_id not in await schools_of(user):
+        raise Forbidden("This announcement is not for you")
+    return announcement
+
+
 ReaderSchools = Annotated[list[PydanticObjectId], Depends(reader_schools)]
 ManagedAnnouncement = Annotated[Announcement, Depends(managed_announcement)]
+MemberAnnouncement = Annotated[Announcement, Depends(member_announcement)]
 AnnouncementWithEmails = Annotated[Announcement, Depends(announcement_with_emails)]

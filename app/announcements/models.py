@@ -35,6 +35,10 @@ class Announcement(Document):
     idempotency_scope: str | None = None
     request_fingerprint: str | None = None
     recipients: int = 0
+    # Parents (or students, for student audiences) are asked to confirm they read it.
+    requires_ack: bool = False
+    # When those who had not acknowledged were last reminded: at most once an hour.
+    last_reminded_at: datetime | None = None
     publishing_since: datetime | None = None
     published_at: datetime | None = None
     cancelled_at: datetime | None = None
@@ -60,3 +64,37 @@ class Announcement(Document):
     @property
     def event_key(self) -> str:
         return f"announcement:{self.id}"
+
+
+def acknowledging_roles(roles: list[Role]) -> set[Role]:
+    """Who confirms reading an announcement to these roles: parents when they are in its
+    audience, else students when they are; teachers never do."""
+    wanted = set(roles) or {Role.student, Role.teacher, Role.parent}
+    if Role.parent in wanted:
+        return {Role.parent}
+    if Role.student in wanted:
+        return {Role.student}
+    return set()
+
+
+class Acknowledgement(Document):
+    """One person asked to confirm they read an announcement, written when it goes out;
+    `acknowledged_at` is set once they do."""
+
+    announcement_id: PydanticObjectId
+    user_id: PydanticObjectId
+    acknowledged_at: datetime | None = None
+
+    class Settings:
+        name = "announcement_acks"
+        indexes = [
+            # One per person: a double-click or a repeated fan-out never makes a second.
+            pymongo.IndexModel(
+                [("announcement_id", 1), ("user_id", 1)], unique=True, name="one_per_person"
+            ),
+            # The acks list pages on it; the counts and the reminder's pending walk use it.
+            pymongo.IndexModel(
+                [("announcement_id", 1), ("acknowledged_at", 1), ("_id", 1)], name="by_state"
+            ),
+            pymongo.IndexModel([("announcement_id", 1), ("_id", 1)], name="in_order"),
+        ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from beanie import PydanticObjectId
+from beanie import PydanticObjectId, SortDirection
 
-from app.announcements.models import Announcement, AnnouncementStatus
+from app.announcements.models import Acknowledgement, Announcement, AnnouncementStatus
 from app.core import db
 from app.core.pagination import newest_first_page, newest_first_sort
 from app.core.security import utcnow
@@ -117,3 +117,103 @@ async def newest_kept(
 
 
 EVENT_KEY_PREFIX = "announcement:"
+
+
+# --- acknowledgements --------------------------------------------------------------------
+
+
+async def add_expected_acks(
+    announcement_id: PydanticObjectId, user_ids: list[PydanticObjectId]
+) -> int:
+    """One pending acknowledgement per person; those already there (a fan-out run again)
+    are kept as they are. Returns how many were new."""
+    rows = [
+        {"announcement_id": announcement_id, "user_id": user_id, "acknowledged_at": None}
+        for user_id in user_ids
+    ]
+    return await db.insert_many_ignoring_duplicates(Acknowledgement, rows)
+
+
+async def mark_acknowledged(
+    announcement_id: PydanticObjectId, user_id: PydanticObjectId, *, now: datetime
+) -> Acknowledgement | None:
+    """The person's acknowledgement, set now unless it already was (the first time stays);
+    None when they were not asked. The write is conditional: two clicks at once set it once."""
+    mine = {"announcement_id": announcement_id, "user_id": user_id}
+    raw = await db.claim_one(
+        Acknowledgement, {**mine, "acknowledged_at": None}, {"$set": {"acknowledged_at": now}}
+    )
+    if raw is not None:
+        return Acknowledgement.model_validate(raw)
+    return await ack_of(announcement_id, user_id)
+
+
+async def ack_of(
+    announcement_id: PydanticObjectId, user_id: PydanticObjectId
+) -> Acknowledgement | None:
+    return await Acknowledgement.find_one({"announcement_id": announcement_id, "user_id": user_id})
+
+
+async def acks_after(
+    announcement_id: PydanticObjectId, after: PydanticObjectId | None, *, limit: int
+) -> list[Acknowledgement]:
+    """Up to `limit` of the people asked, in the order they were written, after `after`."""
+    query: dict[str, Any] = {"announcement_id": announcement_id}
+    if after is not None:
+        query["_id"] = {"$gt": after}
+    return (
+        await Acknowledgement.find(query)
+        .sort([("_id", SortDirection.ASCENDING)])
+        .limit(limit)
+        .to_list()
+    )
+
+
+async def all_acks(announcement_id: PydanticObjectId) -> list[Acknowledgement]:
+    """Everyone asked, in the order they were asked (an export reads them all)."""
+    return (
+        await Acknowledgement.find({"announcement_id": announcement_id})
+        .sort([("_id", SortDirection.ASCENDING)])
+        .to_list()
+    )
+
+
+async def pending_ack_user_ids(announcement_id: PydanticObjectId) -> list[PydanticObjectId]:
+    rows = await db.find_rows(
+        Acknowledgement,
+        {"announcement_id": announcement_id, "acknowledged_at": None},
+        {"user_id": 1},
+        sort=[("_id", 1)],
+    )
+    return [PydanticObjectId(row["user_id"]) for row in rows]
+
+
+def ack_count_stages() -> list[dict[str, Any]]:
+    """From documents whose `_id` is an announcement id: how many were asked to acknowledge
+    it and how many have. Rows: none or one {asked, acknowledged}."""
+    return [
+        *db.joined(Acknowledgement, local_field="_id", foreign_field="announcement_id"),
+        {
+            "$group": {
+                "_id": None,
+                "asked": {"$sum": 1},
+                "acknowledged": {"$sum": {"$cond": [{"$gt": ["$acknowledged_at", None]}, 1, 0]}},
+            }
+        },
+    ]
+
+
+async def claim_reminder(
+    announcement_id: PydanticObjectId | None, *, now: datetime, not_since: datetime
+) -> bool:
+    """Mark the announcement reminded now unless it was at or after `not_since`, in one
+    atomic write: of two calls at once, exactly one gets True."""
+    claimed = await db.claim_one(
+        Announcement,
+        {
+            "_id": announcement_id,
+            "$or": [{"last_reminded_at": None}, {"last_reminded_at": {"$lt": not_since}}],
+        },
+        {"$set": {"last_reminded_at": now}},
+    )
+    return claimed is not None

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from app.announcements import service
+from app.announcements import acknowledgements, service
 from app.announcements.access import (
     AnnouncementWithEmails,
     ManagedAnnouncement,
+    MemberAnnouncement,
     NewAnnouncement,
     ReaderSchools,
 )
-from app.announcements.schemas import AnnouncementEmailOut, AnnouncementOut
+from app.announcements.schemas import (
+    AcknowledgedOut,
+    AcksPage,
+    AnnouncementEmailOut,
+    AnnouncementOut,
+    PendingOut,
+)
 from app.auth.access import CurrentUser
+from app.core.errors import Conflict
+from app.core.i18n import translate
 from app.core.openapi import ERROR_DESCRIPTIONS
 from app.core.pagination import Page, PageParams, page_params
+from app.core.spreadsheets import MEDIA_TYPES, SpreadsheetKind, spreadsheet_response
 from app.delivery import service as delivery
 from app.delivery.models import EmailStatus
 
@@ -101,3 +111,78 @@ async def list_announcement_emails(
         cursor=paging.cursor,
     )
     return Page(items=[AnnouncementEmailOut.of(e) for e in rows], next_cursor=cursor)
+
+
+@router.post(
+    "/announcements/{announcement_id}/ack",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "It does not ask for acknowledgement, or is not out yet"}},
+)
+async def acknowledge(announcement: MemberAnnouncement, user: CurrentUser) -> None:
+    """Confirm you have read an announcement that asked you to; again changes nothing."""
+    await acknowledgements.acknowledge(announcement=announcement, user=user)
+
+
+@router.get(
+    "/announcements/{announcement_id}/acks",
+    responses={409: {"description": "It does not ask for acknowledgement"}},
+)
+async def list_acks(announcement: ManagedAnnouncement, paging: Paging) -> AcksPage:
+    """Who was asked to acknowledge it, split into those who have and those who have not
+    (school admins, and the author while teaching one of its classes)."""
+    if not announcement.requires_ack:
+        raise Conflict("This announcement does not ask for acknowledgement")
+    rows, cursor = await acknowledgements.acks_page(
+        announcement=announcement, limit=paging.limit, cursor=paging.cursor
+    )
+    return AcksPage(
+        acknowledged=[
+            AcknowledgedOut(user_id=str(r.user_id), full_name=r.full_name, at=r.at)
+            for r in rows
+            if r.at is not None
+        ],
+        pending=[
+            PendingOut(user_id=str(r.user_id), full_name=r.full_name) for r in rows if r.at is None
+        ],
+        next_cursor=cursor,
+    )
+
+
+@router.get(
+    "/announcements/{announcement_id}/acks.{kind}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The list as a file: name, class, child, answer, time",
+            "content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}},
+        },
+        409: {"description": "It does not ask for acknowledgement"},
+    },
+)
+async def export_acks(
+    announcement: ManagedAnnouncement, user: CurrentUser, kind: SpreadsheetKind
+) -> Response:
+    """The acknowledgement list as CSV (UTF-8 with a BOM) or XLSX, in your language and
+    time zone (school admins, and the author while teaching one of its classes)."""
+    if not announcement.requires_ack:
+        raise Conflict("This announcement does not ask for acknowledgement")
+    header, rows = await acknowledgements.export_rows(announcement=announcement, reader=user)
+    sheet = translate(user.locale.value, "acks.sheet")
+    return spreadsheet_response(
+        kind, acknowledgements.export_name(announcement, sheet), header, rows, sheet=sheet
+    )
+
+
+@router.post(
+    "/announcements/{announcement_id}/remind",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
+    responses={
+        409: {"description": "It does not ask for acknowledgement, or is not out yet"},
+        429: {"description": "Reminded less than an hour ago (see Retry-After)"},
+    },
+)
+async def remind(announcement: ManagedAnnouncement) -> Response:
+    """Remind everyone who has not acknowledged it yet: at most once an hour."""
+    await acknowledgements.remind(announcement=announcement)
+    return Response(status_code=status.HTTP_202_ACCEPTED)

@@ -12,9 +12,11 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
-from app.announcements.models import Announcement, AnnouncementStatus
+from app.announcements.models import Announcement, AnnouncementStatus, acknowledging_roles
+from app.auth.models import Role
 from app.core.db import ObjectIdField
 from app.core.text import PLAIN_BODY, PLAIN_LINE
 from app.delivery.models import Email
@@ -56,6 +58,18 @@ class AnnouncementIn(BaseModel):
         default=None, description="With a time zone; in the future it schedules the announcement"
     )
 
+    requires_ack: bool = Field(
+        default=False,
+        description="Ask the addressed parents (students, for an audience without parents) "
+        "to confirm they read it: POST /announcements/{id}/ack",
+    )
+
+    @model_validator(mode="after")
+    def _someone_acknowledges(self) -> AnnouncementIn:
+        if self.requires_ack and not acknowledging_roles([Role(r) for r in self.roles]):
+            raise ValueError("requires_ack needs parents or students in the audience (roles)")
+        return self
+
     @field_validator("publish_at")
     @classmethod
     def _in_utc(cls, value: datetime | None) -> datetime | None:
@@ -75,6 +89,9 @@ class AnnouncementStats(BaseModel):
     email_sent: int = 0
     email_failed: int = 0
     email_pending: int = 0
+    # Only for an announcement that requires acknowledgement (absent otherwise).
+    acknowledged: int | None = Field(default=None, exclude_if=lambda value: value is None)
+    pending: int | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class AnnouncementOut(BaseModel):
@@ -88,6 +105,7 @@ class AnnouncementOut(BaseModel):
     roles: list[str]
     publish_at: datetime
     status: AnnouncementStatus
+    requires_ack: bool = False
     published_at: datetime | None
     created_at: datetime
     stats: AnnouncementStats | None = None
@@ -107,6 +125,7 @@ class AnnouncementOut(BaseModel):
             roles=[r.value for r in announcement.roles],
             publish_at=announcement.publish_at,
             status=announcement.status,
+            requires_ack=announcement.requires_ack,
             published_at=announcement.published_at,
             created_at=announcement.created_at,
             stats=stats,
@@ -121,3 +140,22 @@ class AnnouncementEmailOut(EmailOut):
     @classmethod
     def about(cls, email: Email) -> dict[str, Any]:
         return {"announcement_id": str(email.source_id) if email.source_id else None}
+
+
+class AcknowledgedOut(BaseModel):
+    user_id: str
+    full_name: str
+    at: datetime
+
+
+class PendingOut(BaseModel):
+    user_id: str
+    full_name: str
+
+
+class AcksPage(BaseModel):
+    """One page of the people asked to acknowledge, split by whether they have."""
+
+    acknowledged: list[AcknowledgedOut]
+    pending: list[PendingOut]
+    next_cursor: str | None = None

@@ -12,9 +12,10 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
-from app.announcements import repository, topic
+from app.announcements import acknowledgements, repository
 from app.announcements.audience import announcement_recipients
 from app.announcements.models import Announcement, AnnouncementStatus
+from app.announcements.notices import announcement_notice
 from app.announcements.schemas import AnnouncementIn, AnnouncementStats
 from app.auth import directory
 from app.auth.models import Role, User
@@ -30,7 +31,6 @@ from app.delivery import service as delivery
 from app.delivery.models import EmailStatus
 from app.notifications import service as notifications
 from app.notifications.fanout import publish
-from app.notifications.models import Notice
 from app.notifications.preferences import Priority
 from app.schools import service as schools
 from app.schools.models import School
@@ -42,7 +42,11 @@ STALLED_PUBLISHING = timedelta(minutes=10)
 
 
 def _fingerprint(body: AnnouncementIn) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True)
+    fields = body.model_dump(mode="json")
+    if not fields["requires_ack"]:
+        # Left out unless asked for, so keys used before the field existed still replay.
+        del fields["requires_ack"]
+    canonical = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -91,6 +95,7 @@ async def create_announcement(
         roles=[Role(r) for r in dict.fromkeys(body.roles)],
         publish_at=publish_at,
         status=AnnouncementStatus.scheduled if scheduled else AnnouncementStatus.publishing,
+        requires_ack=body.requires_ack,
         publishing_since=None if scheduled else now,
         idempotency_scope=f"{author.id}:{idempotency_key}" if idempotency_key else None,
         request_fingerprint=_fingerprint(body) if idempotency_key else None,
@@ -133,24 +138,9 @@ async def fan_out(*, announcement_id: str) -> int:
         critical=announcement.priority == Priority.critical,
         author_id=announcement.author_id,
     )
-    author_name = (await directory.full_names([announcement.author_id])).get(announcement.author_id)
-    notice = Notice(
-        key=announcement.event_key,
-        topic=topic.NAME,
-        title=announcement.title,
-        body=announcement.body,
-        priority=announcement.priority,
-        school_id=announcement.school_id,
-        actor_id=announcement.author_id,
-        source_id=announcement.id,
-        recipients=recipients,
-        payload=topic.AnnouncementPayload(
-            announcement_id=str(announcement.id),
-            school_id=str(announcement.school_id),
-            school_name=school.name,
-            author_name=author_name,
-        ),
-    )
+    if announcement.requires_ack:
+        await acknowledgements.expect_acknowledgements(announcement, recipients)
+    notice = await announcement_notice(announcement, school=school, recipients=recipients)
     created = await publish(notice)
     # Who was reached, not who was expanded: soft-deleted roster members and people who
     # turned both channels off got nothing. Counted after the writes, so a re-run agrees.
@@ -210,16 +200,19 @@ async def announcement_stats(announcement: Announcement) -> AnnouncementStats:
     # One round trip: the announcement is the anchor each figure joins from (its
     # notifications by event key, its emails by id); notifications and delivery write
     # their own stages, and only this layer needs both.
-    figures = await repository.figures(
-        announcement.id,
-        {
-            "notifications": notifications.event_figure_stages(announcement.event_key),
-            "emails": delivery.email_count_stages(key_field="source_id"),
-        },
-    )
+    branches = {
+        "notifications": notifications.event_figure_stages(announcement.event_key),
+        "emails": delivery.email_count_stages(key_field="source_id"),
+    }
+    if announcement.requires_ack:
+        branches["acks"] = repository.ack_count_stages()
+    figures = await repository.figures(announcement.id, branches)
     reads = figures["notifications"][0] if figures["notifications"] else {"in_app": 0, "read": 0}
     emails = delivery.counts_by_status(figures["emails"])
+    acks = acknowledgements.ack_figures(figures["acks"]) if "acks" in figures else None
     return AnnouncementStats(
+        acknowledged=acks.acknowledged if acks else None,
+        pending=acks.pending if acks else None,
         recipients=announcement.recipients,
         in_app=reads["in_app"],
         read=reads["read"],

@@ -37,7 +37,7 @@ def immediate_emails(
     # What differs between readers of one notice: language, the topic's options (grade
     # values shown or not) and the reason line; everything else is rendered once per
     # combination.
-    drafts: dict[tuple[str, tuple[tuple[str, bool], ...], str], Draft] = {}
+    drafts: dict[tuple[str, tuple[tuple[str, bool], ...], str, tuple[str, ...]], Draft] = {}
     critical = notice.priority == Priority.critical
     holes = PER_READER_CRITICAL if critical else PER_READER
     for notification, recipient in notified:
@@ -59,12 +59,16 @@ def immediate_emails(
         )
         options = topic.option_values(recipient.preferences.options)
         reason = why_this_email(notice, user)
-        variant = (user.locale.value, tuple(sorted(options.items())), reason)
+        links = topic.reader_links(notice.data, user)
+        own_links = tuple(sorted(name for name, url in links.items() if url is not None))
+        # Which of the topic's links a reader has steers the template: part of the variant.
+        variant = (user.locale.value, tuple(sorted(options.items())), reason, own_links)
         if variant not in drafts:
             drafts[variant] = draft(
                 f"{topic.name}/{topic.email_template}",
                 user.locale.value,
-                holes,
+                holes + own_links,
+                **{name: None for name, url in links.items() if url is None},
                 **topic.as_emailed(notice.data, options),
                 title=notice.title,
                 body=notice.body,
@@ -72,6 +76,7 @@ def immediate_emails(
                 reason=reason,
             )
         per_reader = {"preferences_url": preferences_url(settings=settings, user_id=user.id)}
+        per_reader.update({name: str(links[name]) for name in own_links})
         if link is not None:
             per_reader["unsubscribe_url"] = link
         rendered = drafts[variant].fill(**per_reader)

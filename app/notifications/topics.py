@@ -58,6 +58,10 @@ def _plain_item(
     return {}
 
 
+def _no_links(data: Mapping[str, Any], user: User) -> Mapping[str, str | None]:
+    return {}
+
+
 @dataclass(frozen=True)
 class TopicOption:
     """A yes/no preference of the topic's own, stored at the top of the preferences."""
@@ -88,6 +92,9 @@ class TopicDeclaration:
     options: tuple[TopicOption, ...] = ()
     # The footer line saying why this reader got this notice, in their language.
     reason: Callable[[Mapping[str, Any], User], str] = lambda data, user: ""
+    # Signed links of the reader's own that its email template shows, by template variable
+    # (None for a reader who has none, e.g. a button only some readers may press).
+    reader_links: Callable[[Mapping[str, Any], User], Mapping[str, str | None]] = _no_links
     # The payload as an email may show it, given the reader's option values.
     as_emailed: Callable[[Mapping[str, Any], Mapping[str, bool]], EmailData] = _as_is
     # In a digest: (key, heading) of the group a notice joins besides its topic, e.g. a child.
