@@ -11,7 +11,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from app.auth import repository, sessions, user_cache
+from app.auth import hooks, repository, sessions, user_cache
 from app.auth.models import (
     AccountToken,
     AccountTokenPurpose,
@@ -151,6 +151,7 @@ async def verify_email(*, token: str) -> None:
     if not await repository.update_user(bound, {"$set": {"email_verified": True}}):
         raise BadRequest(INVALID_LINK)
     await user_cache.forget_user(user_id)
+    await hooks.email_verified.send(user_id=user_id)
 
 
 async def _adopt_new_email(user_id: PydanticObjectId, email: str) -> None:
@@ -292,3 +293,4 @@ async def reset_password(*, token: str, new_password: str) -> None:
         user_id, AccountTokenPurpose.password_reset, AccountTokenPurpose.email_change
     )
     await sessions.end_every_session(user_id, now)
+    await hooks.email_verified.send(user_id=user_id)

@@ -4,6 +4,7 @@ codes and links); schools' services keep the rules."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -120,6 +121,25 @@ async def redeem_code(query: dict[str, Any], update: dict[str, Any]) -> Guardian
     racing redemptions exactly one gets it)."""
     raw = await db.claim_one(GuardianCode, query, update, before=True)
     return GuardianCode.model_validate(raw) if raw is not None else None
+
+
+async def code_by_hash(code_hash: str) -> GuardianCode | None:
+    """The guardian code with this hash, whatever its state."""
+    return await GuardianCode.find_one({"code_hash": code_hash})
+
+
+async def add_claimant(query: dict[str, Any], user_id: PydanticObjectId) -> bool:
+    """Add an account waiting to confirm its address to the code matching `query`; whether
+    one matched."""
+    changed = await db.update_one(GuardianCode, query, {"$addToSet": {"claimants": user_id}})
+    return changed.matched > 0
+
+
+async def codes_claimed_by(user_id: PydanticObjectId, now: datetime) -> list[GuardianCode]:
+    """The good, unspent codes this account asked for from the join page."""
+    return await GuardianCode.find(
+        {"claimants": user_id, "redeemed_at": None, "expires_at": {"$gt": now}}
+    ).to_list()
 
 
 async def delete_link(parent_id: PydanticObjectId, student_id: PydanticObjectId) -> bool:
