@@ -221,7 +221,6 @@ async def join_as_existing(
         await count(request, settings.login_rate_per_account, "login:failures", failures)
         errors = {"existing_password": translate(locale, "join.error_credentials")}
         return _form_page(request, offer, code, status_code=401, errors=errors, **values)
-    locale = page_locale(request, parent.locale.value)
     allowed = allowance(request, auth_tokens.ACCOUNT_MAILS_PER_ACCOUNT, "account-mails")
     try:
         outcome = await joining.join_as_existing(
@@ -234,6 +233,8 @@ async def join_as_existing(
         return _problem_page(request, exc.problem)
     except BadRequest:
         return _problem_page(request, joining.CodeProblem.withdrawn)
+    # What follows is the account's own news: in its language.
+    locale = page_locale(request, parent.locale.value)
     if outcome == joining.JoinOutcome.confirm_first:
         return pages.render(
             "join_confirm.html",
