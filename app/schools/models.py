@@ -71,6 +71,9 @@ class GuardianLink(Document):
                 [("parent_id", 1), ("student_id", 1)], unique=True, name="parent_student_unique"
             ),
             pymongo.IndexModel([("student_id", 1)], name="student"),
+            pymongo.IndexModel(
+                [("student_id", 1), ("created_at", -1), ("_id", -1)], name="student_newest"
+            ),
         ]
 
 
