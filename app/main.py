@@ -52,6 +52,7 @@ from app.producers import PRODUCERS
 from app.schools.members_router import router as members_router
 from app.schools.pages import router as join_pages
 from app.schools.router import router as schools_router
+from app.subjects.router import router as subjects_router
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ def create_app(
         users_router,
         members_router,
         schools_router,
+        subjects_router,
         notifications_router,
         unsubscribe_router,
         *(router for producer in PRODUCERS for router in producer.routers),
