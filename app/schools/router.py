@@ -30,8 +30,6 @@ from app.schools.schemas import (
     GuardianCodeOut,
     GuardianCodeRedeem,
     GuardianOut,
-    MyClassesOut,
-    MyClassOut,
     RosterStudentOut,
     SchoolCreate,
     SchoolOut,
@@ -284,26 +282,4 @@ async def list_guardians(student: GuardiansStudent, page: Paging) -> Page[Guardi
             for g in linked
         ],
         next_cursor=cursor,
-    )
-
-
-# Finding one's way
-
-
-@router.get("/users/me/classes", tags=["users"])
-async def my_classes(user: CurrentUser) -> MyClassesOut:
-    """The classes you have to do with: a teacher's (with subjects and roster size), a
-    student's own, a parent's children's, an admin's schools'."""
-    return MyClassesOut(
-        items=[
-            MyClassOut(
-                school_id=str(c.school_id),
-                school_name=c.school_name,
-                class_id=str(c.class_id),
-                class_name=c.class_name,
-                subjects=c.subjects,
-                students=c.students,
-            )
-            for c in await finding.classes_of(user)
-        ]
     )

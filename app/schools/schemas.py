@@ -206,23 +206,6 @@ class ChildOut(BaseModel):
     classes: list[ChildClassOut]
 
 
-class MyClassOut(BaseModel):
-    school_id: str
-    school_name: str
-    class_id: str
-    class_name: str
-    subjects: list[str] = Field(
-        description="A teacher's own subjects in the class; for anyone else all taught there"
-    )
-    students: int | None = Field(
-        default=None, description="The roster's size, for the class's teachers and admins"
-    )
-
-
-class MyClassesOut(BaseModel):
-    items: list[MyClassOut]
-
-
 class GuardianOut(BaseModel):
     user_id: str
     full_name: str
