@@ -22,7 +22,7 @@ async def test_authors_are_named_and_figures_go_to_those_who_manage(
     client: httpx.AsyncClient, campus: Campus, login_as: Login
 ) -> None:
     admin, teacher = campus.people["admin"], campus.people["t5a"]
-    to_5a = {"class_ids": [str(campus.class_5a.id)]}
+    to_5a: dict[str, Any] = {"class_ids": [str(campus.class_5a.id)]}
     assert (await announce(client, login_as(admin), campus, title="School news")).status_code == 202
     posted = await announce(client, login_as(teacher), campus, title="5A trip", **to_5a)
     assert posted.status_code == 202
@@ -55,7 +55,7 @@ async def test_an_author_taken_off_the_class_no_longer_sees_the_figures(
     client: httpx.AsyncClient, campus: Campus, login_as: Login
 ) -> None:
     teacher = campus.people["t5a"]
-    to_5a = {"class_ids": [str(campus.class_5a.id)]}
+    to_5a: dict[str, Any] = {"class_ids": [str(campus.class_5a.id)]}
     posted = await announce(client, login_as(teacher), campus, title="Trip", **to_5a)
     assert posted.status_code == 202
     school = await School.get(campus.school.id)
