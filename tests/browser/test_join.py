@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 import shutil
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from tests.browser.conftest import PASSWORD, WIDTHS, LiveApp, html_part, link_in, text_part
 from tests.browser.test_email_to_page import a_school, register, unique, verify_over_api
@@ -25,8 +27,73 @@ def shots_folder() -> None:
     SHOTS.mkdir(parents=True)
 
 
+VOID = {"meta", "link", "input", "br", "img", "hr", "source", "area", "base", "col", "wbr"}
+
+
+class MarkupCheck(HTMLParser):
+    """What a validator would refuse in these pages: unclosed or stray tags, duplicate ids
+    or attributes, a form control without a label naming it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.ids: list[str] = []
+        self.labelled: set[str] = set()
+        self.controls: list[str] = []
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = [name for name, _ in attrs]
+        if len(names) != len(set(names)):
+            self.problems.append(f"duplicate attribute in <{tag}>")
+        values = dict(attrs)
+        if values.get("id"):
+            self.ids.append(str(values["id"]))
+        if tag == "label" and values.get("for"):
+            self.labelled.add(str(values["for"]))
+        if tag in ("input", "select", "textarea") and values.get("type") != "hidden":
+            self.controls.append(str(values.get("id")))
+        if tag not in VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            self.problems.append(f"</{tag}> closes <{self.open[-1] if self.open else None}>")
+        else:
+            self.open.pop()
+
+
+def watch(browser: Any) -> Any:
+    """Keep the HTML of every page the browser loads as the server sent it (the DOM a
+    browser builds has mended whatever the markup got wrong)."""
+    sent: list[Any] = []
+    browser.sent = sent
+
+    def kept(response: Any) -> None:
+        # Read later: a handler may not wait for a body.
+        if response.request.resource_type == "document":
+            sent.append(response)
+
+    browser.page.on("response", kept)
+    return browser
+
+
+def assert_valid(browser: Any) -> None:
+    """The page's markup as sent holds together; axe finds no accessibility violation."""
+    page = browser.page
+    checker = MarkupCheck()
+    checker.feed(browser.sent[-1].text())
+    assert checker.problems == [] and checker.open == [], (checker.problems, checker.open)
+    assert len(checker.ids) == len(set(checker.ids)), checker.ids
+    assert set(checker.controls) <= checker.labelled, checker.controls
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+
+
 def keep(browser: Any, name: str) -> None:
-    """The page at both widths into SHOTS (and the run's own folder, by Guarded.shoot)."""
+    """The page at both widths into SHOTS (and the run's own folder, by Guarded.shoot),
+    after checking its markup and accessibility."""
+    assert_valid(browser)
     browser.shoot(name)
     for width in WIDTHS:
         shutil.copy(browser.live.screenshots / f"{name}-{width}.png", SHOTS / f"{name}-{width}.png")
@@ -60,7 +127,7 @@ def test_a_new_parent_joins_from_the_email_on_a_phone(
     email = unique(f"newparent-{locale}")
     link = join_link_mailed(live_app, school, email)
 
-    browser = open_browser(locale=locale)
+    browser = watch(open_browser(locale=locale))
     page = browser.page
     page.set_viewport_size(PHONE)
     page.goto(link)
@@ -119,7 +186,7 @@ def test_an_existing_parent_signs_in_and_is_linked_at_once(
     verify_over_api(live_app, email)
     link = join_link_mailed(live_app, school, email)
 
-    browser = open_browser()
+    browser = watch(open_browser())
     page = browser.page
     page.set_viewport_size(PHONE)
     page.goto(link)
@@ -135,7 +202,7 @@ def test_an_existing_parent_signs_in_and_is_linked_at_once(
 
 def test_the_site_root_on_a_phone(live_app: LiveApp, open_browser: Any) -> None:
     for locale in ("en", "ru"):
-        browser = open_browser(locale=locale)
+        browser = watch(open_browser(locale=locale))
         browser.page.set_viewport_size(PHONE)
         browser.page.goto(live_app.base + "/")
         keep(browser, f"home-{locale}")
