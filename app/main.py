@@ -27,6 +27,7 @@ from app.core.db import init_database, make_client
 from app.core.docs import install_offline_docs
 from app.core.embedded import EmbeddedDataError, EmbeddedStore
 from app.core.errors import install_error_handlers
+from app.core.home import router as home_page
 from app.core.jobs import (
     Dispatcher,
     InlineDispatcher,
@@ -49,6 +50,7 @@ from app.notifications.pages import router as notification_pages
 from app.notifications.router import router as notifications_router
 from app.producers import PRODUCERS
 from app.schools.members_router import router as members_router
+from app.schools.pages import router as join_pages
 from app.schools.router import router as schools_router
 from app.subjects.router import router as subjects_router
 
@@ -192,6 +194,8 @@ def create_app(
     app.include_router(notification_pages)
     for page_router in (page for producer in PRODUCERS for page in producer.pages):
         app.include_router(page_router)
+    app.include_router(join_pages)
+    app.include_router(home_page)
     for router in (
         auth_router,
         # /users/me before /users/{user_id}, which would otherwise take "me" for an id.

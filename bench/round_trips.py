@@ -27,11 +27,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+# A guardian code the seed mails to the first parent: the join page it opens is measured.
+JOIN_CODE = "BENCH234"
 PATH_VARIANTS: dict[str, list[str]] = {
     "/api/v1/students/{student_id}/grades": ["", "?subject=%20MATH%20"],
     "/api/v1/students/{student_id}/grades/summary": ["", "?subject=math"],
     "/api/v1/notifications": ["", "?unread_only=true&topic=announcements"],
     "/api/v1/users": ["", "?role=student&q=student%201"],
+    "/join": ["", f"?code={JOIN_CODE}"],
 }
 CLASSES = 8
 STUDENTS_PER_CLASS = 40
@@ -105,7 +108,13 @@ async def seed(settings: Any) -> Seeded:
     from app.grades.models import Grade
     from app.notifications import links
     from app.notifications.models import Notification, Subscription, TargetType
-    from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
+    from app.schools.models import (
+        GuardianCode,
+        GuardianLink,
+        School,
+        SchoolClass,
+        TeacherAssignment,
+    )
 
     now = utcnow()
     password_hash = hash_password(PASSWORD)
@@ -240,6 +249,13 @@ async def seed(settings: Any) -> Seeded:
             for n in range(EMAILS)
         ]
     )
+    await GuardianCode(
+        code_hash=hash_token(JOIN_CODE),
+        student_id=student.id,
+        issued_by=admin.id,
+        expires_at=now + dt.timedelta(days=7),
+        email=parent.email,
+    ).insert()
     page_tokens = {}
     pages = {
         AccountTokenPurpose.verify_email: "/verify-email",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -77,6 +78,13 @@ async def figures(
 ) -> dict[str, list[dict[str, Any]]]:
     """Figures joined from one announcement, in one round trip (see db.facets)."""
     return await db.facets(Announcement, {"_id": announcement_id}, branches)
+
+
+async def figures_of(
+    announcement_ids: Sequence[PydanticObjectId | None], branches: dict[str, list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Figures joined from several announcements, in one round trip (see db.facets)."""
+    return await db.facets(Announcement, {"_id": {"$in": list(announcement_ids)}}, branches)
 
 
 async def newest_first(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from app.announcements import acknowledgements, service
+from app.announcements import acknowledgements, listing, service
 from app.announcements.access import (
     AnnouncementWithEmails,
     ManagedAnnouncement,
@@ -51,8 +52,9 @@ Statuses = Annotated[
 )
 async def post_announcement(posting: NewAnnouncement) -> AnnouncementOut:
     """Announce to a school, some classes and/or some roles, now or at `publish_at`."""
+    # A replay answers for the same author: the key is theirs.
     if posting.replay is not None:
-        return AnnouncementOut.of(posting.replay)
+        return AnnouncementOut.of(posting.replay, author_name=posting.author.full_name)
     assert posting.audience is not None
     announcement = await service.create_announcement(
         author=posting.author,
@@ -60,7 +62,7 @@ async def post_announcement(posting: NewAnnouncement) -> AnnouncementOut:
         body=posting.body,
         idempotency_key=posting.idempotency_key,
     )
-    return AnnouncementOut.of(announcement)
+    return AnnouncementOut.of(announcement, author_name=posting.author.full_name)
 
 
 @router.get("/announcements")
@@ -80,15 +82,23 @@ async def list_announcements(
         limit=paging.limit,
         cursor=paging.cursor,
     )
-    return Page(items=[AnnouncementOut.of(a) for a in rows], next_cursor=cursor)
+    view = await listing.list_view(user=user, announcements=rows)
+    return Page(
+        items=[
+            AnnouncementOut.of(a, view.stats_of(a), view.authors.get(a.author_id)) for a in rows
+        ],
+        next_cursor=cursor,
+    )
 
 
 @router.get("/announcements/{announcement_id}")
 async def get_announcement(announcement: ManagedAnnouncement) -> AnnouncementOut:
     """One announcement with its delivery figures (school admins, and the author while
     teaching one of its classes)."""
-    stats = await service.get_announcement(announcement=announcement)
-    return AnnouncementOut.of(announcement, stats)
+    stats, author = await asyncio.gather(
+        service.get_announcement(announcement=announcement), listing.author_name(announcement)
+    )
+    return AnnouncementOut.of(announcement, stats, author)
 
 
 @router.delete("/announcements/{announcement_id}", status_code=status.HTTP_204_NO_CONTENT)

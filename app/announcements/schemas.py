@@ -108,11 +108,19 @@ class AnnouncementOut(BaseModel):
     requires_ack: bool = False
     published_at: datetime | None
     created_at: datetime
-    stats: AnnouncementStats | None = None
+    author_name: str | None = Field(
+        default=None, description="Who wrote it (kept after the author leaves)"
+    )
+    stats: AnnouncementStats | None = Field(
+        default=None, description="Delivery figures, for the school's admins and the author"
+    )
 
     @classmethod
     def of(
-        cls, announcement: Announcement, stats: AnnouncementStats | None = None
+        cls,
+        announcement: Announcement,
+        stats: AnnouncementStats | None = None,
+        author_name: str | None = None,
     ) -> AnnouncementOut:
         return cls(
             id=str(announcement.id),
@@ -129,6 +137,7 @@ class AnnouncementOut(BaseModel):
             published_at=announcement.published_at,
             created_at=announcement.created_at,
             stats=stats,
+            author_name=author_name,
         )
 
 

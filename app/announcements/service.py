@@ -12,7 +12,7 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
-from app.announcements import acknowledgements, repository
+from app.announcements import acknowledgements, listing, repository
 from app.announcements.audience import announcement_recipients
 from app.announcements.models import Announcement, AnnouncementStatus
 from app.announcements.notices import announcement_notice
@@ -27,8 +27,6 @@ from app.core.pagination import (
     next_cursor,
 )
 from app.core.security import as_utc, to_millisecond, utcnow
-from app.delivery import service as delivery
-from app.delivery.models import EmailStatus
 from app.notifications import service as notifications
 from app.notifications.fanout import publish
 from app.notifications.preferences import Priority
@@ -200,26 +198,8 @@ async def announcement_stats(announcement: Announcement) -> AnnouncementStats:
     # One round trip: the announcement is the anchor each figure joins from (its
     # notifications by event key, its emails by id); notifications and delivery write
     # their own stages, and only this layer needs both.
-    branches = {
-        "notifications": notifications.event_figure_stages(announcement.event_key),
-        "emails": delivery.email_count_stages(key_field="source_id"),
-    }
-    if announcement.requires_ack:
-        branches["acks"] = repository.ack_count_stages()
-    figures = await repository.figures(announcement.id, branches)
-    reads = figures["notifications"][0] if figures["notifications"] else {"in_app": 0, "read": 0}
-    emails = delivery.counts_by_status(figures["emails"])
-    acks = acknowledgements.ack_figures(figures["acks"]) if "acks" in figures else None
-    return AnnouncementStats(
-        acknowledged=acks.acknowledged if acks else None,
-        pending=acks.pending if acks else None,
-        recipients=announcement.recipients,
-        in_app=reads["in_app"],
-        read=reads["read"],
-        email_sent=emails[EmailStatus.sent],
-        email_failed=emails[EmailStatus.failed] + emails[EmailStatus.dead],
-        email_pending=emails[EmailStatus.pending] + emails[EmailStatus.sending],
-    )
+    assert announcement.id is not None
+    return (await listing.stats_of([announcement]))[announcement.id]
 
 
 async def cancel_announcement(*, announcement: Announcement) -> Announcement:

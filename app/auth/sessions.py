@@ -79,6 +79,16 @@ async def load_caller(user_id: PydanticObjectId, session_id: str | None) -> User
 
 async def login(*, settings: Settings, email: str, password: str) -> TokenPair:
     """Check the password and open a new session with its first token pair."""
+    user = await authenticate(email=email, password=password)
+    assert user.id is not None
+    session = AuthSession(user_id=user.id)
+    await session.insert()
+    assert session.id is not None
+    return await _issue_pair(settings=settings, user_id=user.id, session_id=session.id)
+
+
+async def authenticate(*, email: str, password: str) -> User:
+    """The live account with this email and password, or Unauthorized."""
     user = None
     if len(email) <= MAX_EMAIL_LENGTH:
         user = await User.find_one({"email": normalize_email(email)})
@@ -89,11 +99,7 @@ async def login(*, settings: Settings, email: str, password: str) -> TokenPair:
     matches = await verify_password_async(password, user.password_hash if user else None)
     if user is None or not matches:
         raise Unauthorized(INVALID_CREDENTIALS)
-    assert user.id is not None
-    session = AuthSession(user_id=user.id)
-    await session.insert()
-    assert session.id is not None
-    return await _issue_pair(settings=settings, user_id=user.id, session_id=session.id)
+    return user
 
 
 async def refresh(*, settings: Settings, refresh_token: str) -> TokenPair:

@@ -12,7 +12,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from app.auth import repository, sessions, user_cache
+from app.auth import hooks, repository, sessions, user_cache
 from app.auth.models import (
     AccountToken,
     AccountTokenPurpose,
@@ -155,6 +155,7 @@ async def verify_email(*, token: str) -> None:
     if not await repository.update_user(bound, {"$set": {"email_verified": True}}):
         raise BadRequest(INVALID_LINK)
     await user_cache.forget_user(user_id)
+    await hooks.email_verified.send(user_id=user_id)
 
 
 async def _adopt_new_email(user_id: PydanticObjectId, email: str) -> None:
@@ -314,6 +315,7 @@ async def _set_password_with(*, token: str, purpose: AccountTokenPurpose, passwo
     user_id = PydanticObjectId(bound["_id"])
     await burn_account_tokens(user_id, *PASSWORD_LINKS)
     await sessions.end_every_session(user_id, now)
+    await hooks.email_verified.send(user_id=user_id)
 
 
 async def send_invitations(

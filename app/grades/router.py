@@ -78,7 +78,8 @@ async def list_grades(
         date_to=date_to,
         kind=kind,
     )
-    return Page[GradeOut](items=[GradeOut.of(g) for g in grades], next_cursor=cursor)
+    names = await service.names_of(grades)
+    return Page[GradeOut](items=[GradeOut.of(g, names) for g in grades], next_cursor=cursor)
 
 
 @router.get("/students/{student_id}/grades/summary")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated
 
+from beanie import PydanticObjectId
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -112,9 +114,13 @@ class GradeOut(BaseModel):
     date: dt.date
     created_at: dt.datetime
     updated_at: dt.datetime
+    teacher_name: str | None = Field(
+        default=None, description="Who gave it (in lists; kept after the teacher leaves)"
+    )
+    class_name: str | None = Field(default=None, description="The class it was given in")
 
     @classmethod
-    def of(cls, grade: Grade) -> GradeOut:
+    def of(cls, grade: Grade, names: GradeNames | None = None) -> GradeOut:
         return cls(
             id=str(grade.id),
             school_id=str(grade.school_id),
@@ -129,7 +135,17 @@ class GradeOut(BaseModel):
             date=as_utc(grade.date).date(),
             created_at=as_utc(grade.created_at),
             updated_at=as_utc(grade.updated_at),
+            teacher_name=names.teachers.get(grade.teacher_id) if names else None,
+            class_name=names.classes.get(grade.class_id) if names else None,
         )
+
+
+@dataclass(frozen=True)
+class GradeNames:
+    """The names a list of grades shows beside the ids: its teachers' and its classes'."""
+
+    teachers: dict[PydanticObjectId, str]
+    classes: dict[PydanticObjectId, str]
 
 
 class SubjectSummary(BaseModel):

@@ -8,6 +8,7 @@ when one matches, so "Math" typed by a teacher assigned "math" is filed under "m
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -23,7 +24,13 @@ from app.core.security import as_utc, utcnow
 from app.core.timezones import zone_or_utc
 from app.grades import notices, repository
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind, subject_key
-from app.grades.schemas import GradeCreate, GradeSummary, GradeUpdate, SubjectSummary
+from app.grades.schemas import (
+    GradeCreate,
+    GradeNames,
+    GradeSummary,
+    GradeUpdate,
+    SubjectSummary,
+)
 from app.schools import service as schools_service
 from app.schools.models import School, SchoolClass
 
@@ -231,6 +238,18 @@ async def list_student_grades(
         student_id, subject=subject, date_from=date_from, date_to=date_to, kind=kind
     )
     return await repository.newest_first(query, limit=page.limit, cursor=page.cursor)
+
+
+async def names_of(grades: list[Grade]) -> GradeNames:
+    """The teachers' and classes' names of these grades: two lookups, side by side,
+    whatever the number of grades."""
+    if not grades:
+        return GradeNames(teachers={}, classes={})
+    teachers, classes = await asyncio.gather(
+        directory.full_names(list({g.teacher_id for g in grades})),
+        schools_service.class_names(list({g.class_id for g in grades})),
+    )
+    return GradeNames(teachers=teachers, classes=classes)
 
 
 def _round(value: float) -> float:

@@ -253,6 +253,18 @@ async def code_student(student_id: str, user: CurrentUser) -> User:
     """The student in the path, if the caller runs every school of theirs or teaches them."""
     if user.role not in (Role.admin, Role.teacher):
         raise Forbidden("Only the school's admins and the child's teachers issue guardian codes")
+    return await _staff_student(student_id, user)
+
+
+async def guardians_student(student_id: str, user: CurrentUser) -> User:
+    """The student in the path, if the caller runs every school of theirs or teaches them:
+    who looks after a child is for the child's staff, not for other families."""
+    if user.role not in (Role.admin, Role.teacher):
+        raise Forbidden("Only the school's admins and the child's teachers see the guardians")
+    return await _staff_student(student_id, user)
+
+
+async def _staff_student(student_id: str, user: User) -> User:
     student = await load_student(student_id)
     assert user.id is not None and student.id is not None
     allowed = (
@@ -271,6 +283,7 @@ ViewableClass = Annotated[SchoolClass, Depends(viewable_class)]
 RosterClass = Annotated[SchoolClass, Depends(roster_class)]
 ManagedStudent = Annotated[User, Depends(managed_student)]
 CodeStudent = Annotated[User, Depends(code_student)]
+GuardiansStudent = Annotated[User, Depends(guardians_student)]
 
 
 async def administered_school(admin: User, school_id: str) -> PydanticObjectId:

@@ -72,6 +72,7 @@ async def issue_guardian_code(
             student_id=student.id,
             issued_by=issuer.id,
             expires_at=utcnow() + GUARDIAN_CODE_TTL,
+            email=normalize_email(email) if email is not None else None,
         )
         try:
             await document.insert()
@@ -169,15 +170,35 @@ async def redeem_guardian_code(*, parent: User, code: str) -> User:
         # A code mailed to an address proves nothing about an account whose own address
         # is unproven: whoever registered it could be anyone.
         raise Forbidden("Verify your email address before entering a guardian code")
+    code_hash = guardian_code_hash(code)
+    if code_hash is None:
+        raise BadRequest(_WRONG_CODE)
+    return await _redeem(parent=parent, which={"code_hash": code_hash})
+
+
+async def redeem_claimed_code(*, parent: User, code_id: PydanticObjectId) -> User:
+    """Spend a code this parent asked for from the join page, now that their address is
+    proven; returns the child."""
+    assert parent.id is not None
+    return await _redeem(parent=parent, which={"_id": code_id, "claimants": parent.id})
+
+
+def guardian_code_hash(code: str) -> str | None:
+    """The stored hash of a code as a person typed it, or None when it cannot be one."""
     normalised = normalise_guardian_code(code)
     if len(normalised) != GUARDIAN_CODE_LENGTH or not set(normalised) <= set(
         GUARDIAN_CODE_ALPHABET
     ):
-        raise BadRequest(_WRONG_CODE)
+        return None
+    return hash_token(normalised)
+
+
+async def _redeem(*, parent: User, which: dict[str, Any]) -> User:
+    assert parent.id is not None
     now = utcnow()
     # One conditional update: of two parents racing for one code, exactly one gets it.
     redeemed = await repository.redeem_code(
-        {"code_hash": hash_token(normalised), "redeemed_at": None, "expires_at": {"$gt": now}},
+        {**which, "redeemed_at": None, "expires_at": {"$gt": now}},
         {"$set": {"redeemed_at": now, "redeemed_by": parent.id}},
     )
     if redeemed is None:
@@ -186,7 +207,7 @@ async def redeem_guardian_code(*, parent: User, code: str) -> User:
     if student is None or student.role != Role.student:
         raise BadRequest("The child's account no longer exists")
     assert student.id is not None
-    if not await _issuer_still_may_issue(redeemed.issued_by, student):
+    if not await issuer_still_may_issue(redeemed.issued_by, student):
         raise BadRequest(_STALE_CODE)
     await link_guardian(parent_id=parent.id, student_id=student.id)
     return student
@@ -195,7 +216,7 @@ async def redeem_guardian_code(*, parent: User, code: str) -> User:
 _STALE_CODE = "This guardian code is no longer valid; ask the child's school for a new one"
 
 
-async def _issuer_still_may_issue(issuer_id: PydanticObjectId, student: User) -> bool:
+async def issuer_still_may_issue(issuer_id: PydanticObjectId, student: User) -> bool:
     """A code links only while whoever issued it may still issue one for this child: an
     admin of a school the child has left, or a teacher taken off the child's class, hands
     out no link to a child who is now someone else's to look after."""

@@ -71,6 +71,9 @@ class GuardianLink(Document):
                 [("parent_id", 1), ("student_id", 1)], unique=True, name="parent_student_unique"
             ),
             pymongo.IndexModel([("student_id", 1)], name="student"),
+            pymongo.IndexModel(
+                [("student_id", 1), ("created_at", -1), ("_id", -1)], name="student_newest"
+            ),
         ]
 
 
@@ -79,6 +82,11 @@ class GuardianCode(Document):
     student_id: PydanticObjectId
     issued_by: PydanticObjectId
     expires_at: datetime
+    # The (normalised) address the code was mailed to: a parent new here registers with it.
+    email: str | None = None
+    # Accounts that asked for the child from the join page and are waiting to confirm their
+    # address; the first of them to confirm while the code is good is linked.
+    claimants: list[PydanticObjectId] = Field(default_factory=list)
     redeemed_by: PydanticObjectId | None = None
     redeemed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -87,4 +95,5 @@ class GuardianCode(Document):
         name = "guardian_codes"
         indexes = [
             pymongo.IndexModel([("code_hash", 1)], unique=True, name="code_hash_unique"),
+            pymongo.IndexModel([("claimants", 1), ("redeemed_at", 1)], name="claimants"),
         ]

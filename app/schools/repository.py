@@ -4,11 +4,13 @@ codes and links); schools' services keep the rules."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from beanie import PydanticObjectId
 
 from app.core import db
+from app.core.pagination import newest_first_page
 from app.schools.models import GuardianCode, GuardianLink, School
 
 # --- schools and their classes ---------------------------------------------------------------
@@ -105,6 +107,61 @@ async def names_of(
     return raw.get("name"), (classes[0].get("name") if classes else None)
 
 
+async def class_rows(
+    schools: dict[str, Any], classes: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """One row per class (of the live schools matching `schools`, and matching `classes`
+    when given), in one round trip: {school_id, school_name, class_id, class_name, teachers,
+    students: the roster's size}, by school and class name. Rosters themselves stay behind."""
+    class_match = {f"classes.{field}": value for field, value in (classes or {}).items()}
+    return await db.aggregate(
+        School,
+        [
+            {"$match": {**schools, "deleted_at": None, **class_match}},
+            {"$unwind": "$classes"},
+            *([{"$match": class_match}] if class_match else []),
+            {
+                "$project": {
+                    "_id": 0,
+                    "school_id": "$_id",
+                    "school_name": "$name",
+                    "class_id": "$classes.id",
+                    "class_name": "$classes.name",
+                    "teachers": {"$ifNull": ["$classes.teachers", []]},
+                    "students": {"$size": {"$ifNull": ["$classes.student_ids", []]}},
+                }
+            },
+            {"$sort": {"school_name": 1, "class_name": 1, "class_id": 1}},
+        ],
+    )
+
+
+async def class_names(class_ids: Sequence[PydanticObjectId]) -> dict[PydanticObjectId, str]:
+    """The names of these classes, of deleted schools too, reading only classes' ids and
+    names."""
+    rows = await db.find_rows(
+        School,
+        {"classes.id": {"$in": list(class_ids)}},
+        {"classes.id": 1, "classes.name": 1},
+    )
+    wanted = set(class_ids)
+    return {
+        PydanticObjectId(c["id"]): c["name"]
+        for row in rows
+        for c in row.get("classes", [])
+        if c.get("id") in wanted
+    }
+
+
+async def guardian_links_page(
+    student_id: PydanticObjectId, *, limit: int, cursor: str | None
+) -> tuple[list[GuardianLink], str | None]:
+    """One page of a student's guardian links, most recently linked first."""
+    return await newest_first_page(
+        GuardianLink, {"student_id": student_id}, limit=limit, cursor=cursor
+    )
+
+
 async def figures(
     school_ids: Sequence[PydanticObjectId], branches: dict[str, list[dict[str, Any]]]
 ) -> dict[str, list[dict[str, Any]]]:
@@ -120,6 +177,25 @@ async def redeem_code(query: dict[str, Any], update: dict[str, Any]) -> Guardian
     racing redemptions exactly one gets it)."""
     raw = await db.claim_one(GuardianCode, query, update, before=True)
     return GuardianCode.model_validate(raw) if raw is not None else None
+
+
+async def code_by_hash(code_hash: str) -> GuardianCode | None:
+    """The guardian code with this hash, whatever its state."""
+    return await GuardianCode.find_one({"code_hash": code_hash})
+
+
+async def add_claimant(query: dict[str, Any], user_id: PydanticObjectId) -> bool:
+    """Add an account waiting to confirm its address to the code matching `query`; whether
+    one matched."""
+    changed = await db.update_one(GuardianCode, query, {"$addToSet": {"claimants": user_id}})
+    return changed.matched > 0
+
+
+async def codes_claimed_by(user_id: PydanticObjectId, now: datetime) -> list[GuardianCode]:
+    """The good, unspent codes this account asked for from the join page."""
+    return await GuardianCode.find(
+        {"claimants": user_id, "redeemed_at": None, "expires_at": {"$gt": now}}
+    ).to_list()
 
 
 async def delete_link(parent_id: PydanticObjectId, student_id: PydanticObjectId) -> bool:

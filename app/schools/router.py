@@ -10,10 +10,12 @@ from app.auth.access import AdminUser, CurrentUser, ParentUser
 from app.core.deps import SettingsDep
 from app.core.pagination import Page, PageParams, page_params
 from app.core.ratelimit import enforce
-from app.schools import guardians, service
+from app.core.security import as_utc
+from app.schools import finding, guardians, service
 from app.schools.access import (
     AdminSchool,
     CodeStudent,
+    GuardiansStudent,
     ManagedStudent,
     RosterClass,
     ViewableClass,
@@ -27,6 +29,7 @@ from app.schools.schemas import (
     GuardianCodeIssue,
     GuardianCodeOut,
     GuardianCodeRedeem,
+    GuardianOut,
     RosterStudentOut,
     SchoolCreate,
     SchoolOut,
@@ -261,3 +264,22 @@ async def remove_child(student_id: str, parent: ParentUser) -> None:
 async def unlink_guardian(parent_id: str, student: ManagedStudent) -> None:
     """Remove a parent's link to the student (idempotent)."""
     await guardians.admin_unlink_guardian(student=student, parent_id=parent_id)
+
+
+@router.get("/students/{student_id}/guardians", tags=["guardians"])
+async def list_guardians(student: GuardiansStudent, page: Paging) -> Page[GuardianOut]:
+    """The parents linked to the student, most recently linked first: for the admins of
+    every school of theirs and for their teachers."""
+    linked, cursor = await finding.guardians_of(student=student, page=page)
+    return Page(
+        items=[
+            GuardianOut(
+                user_id=str(g.user.id),
+                full_name=g.user.full_name,
+                email=g.user.email,
+                linked_at=as_utc(g.linked_at),
+            )
+            for g in linked
+        ],
+        next_cursor=cursor,
+    )

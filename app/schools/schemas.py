@@ -204,3 +204,10 @@ class ChildOut(BaseModel):
     full_name: str
     email: str
     classes: list[ChildClassOut]
+
+
+class GuardianOut(BaseModel):
+    user_id: str
+    full_name: str
+    email: str
+    linked_at: datetime

@@ -355,6 +355,14 @@ async def school_and_class_names(
     return await repository.names_of(school_id, class_id)
 
 
+async def class_names(class_ids: Sequence[PydanticObjectId]) -> dict[PydanticObjectId, str]:
+    """The names of these classes (of deleted schools too: a grade names where it was
+    given), in one round trip."""
+    if not class_ids:
+        return {}
+    return await repository.class_names(list(dict.fromkeys(class_ids)))
+
+
 async def school_by_id(school_id: PydanticObjectId) -> School | None:
     """A school by id, soft-deleted or not: the caller decides what a deleted one means."""
     return await repository.get(school_id)

@@ -42,7 +42,9 @@ async def test_students_circle_lists_grades(
     grade = await posted(client, login_as(world.teacher), world)
     response = await client.get(grades_url(world), headers=login_as(getattr(world, who)))
     assert response.status_code == 200
-    assert response.json() == {"items": [grade], "next_cursor": None}
+    # The list names who gave it and where, beside the ids.
+    named = {**grade, "teacher_name": world.teacher.full_name, "class_name": "5A"}
+    assert response.json() == {"items": [named], "next_cursor": None}
     summary = await client.get(grades_url(world, "/summary"), headers=login_as(getattr(world, who)))
     assert summary.status_code == 200
     assert summary.json()["subjects"][0]["count"] == 1
