@@ -111,6 +111,13 @@ async def cause_every_kind(
         headers=login_as(world.parent),
     )
     assert subscribed.status_code in (200, 201), subscribed.text
+    rules = {
+        "school_id": str(world.school.id),
+        "title": "New rules",
+        "body": "Please confirm you have read them",
+        "requires_ack": True,
+    }
+    assert (await client.post("/announcements", json=rules, headers=admin)).status_code == 202
     now = utcnow()
     await choose(world.parent, now=now, email={"grades": "daily", "announcements": "daily"})
     grade = {
@@ -122,6 +129,13 @@ async def cause_every_kind(
     assert (await client.post("/grades", json=grade, headers=teacher)).status_code == 201
     news = {"school_id": str(world.school.id), "title": "Open day", "body": "Saturday at 10"}
     assert (await client.post("/announcements", json=news, headers=admin)).status_code == 202
+    invited = {
+        "email": "invited@example.org",
+        "full_name": "Invited Teacher",
+        "role": "teacher",
+        "school_id": str(world.school.id),
+    }
+    assert (await client.post("/users", json=invited, headers=admin)).status_code == 201
     assert await digests.scan(now=now + timedelta(days=1, hours=1)) >= 1
 
 
@@ -140,7 +154,15 @@ async def test_no_link_in_any_email_answers_404(
     links = {link for message in messages for link in links_in(message)}
     paths = {urlsplit(link).path for link in links}
     # The mail of every kind reached the outbox, and its links are this site's.
-    assert {"/verify-email", "/reset-password", "/preferences", "/unsubscribe", "/join"} <= paths
+    assert {
+        "/verify-email",
+        "/reset-password",
+        "/preferences",
+        "/unsubscribe",
+        "/join",
+        "/set-password",
+        "/acknowledge",
+    } <= paths
     for link in sorted(links):
         assert link.startswith(settings.public_base_url + "/"), link
         parts = urlsplit(link)
