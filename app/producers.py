@@ -11,7 +11,8 @@ from app.grades.producer import PRODUCER as GRADES
 from app.notifications.plugs import Producer
 from app.notifications.topics import register_all
 from app.reports.producer import PRODUCER as REPORTS
+from app.timetable.producer import PRODUCER as TIMETABLE
 
-PRODUCERS: list[Producer] = [GRADES, ANNOUNCEMENTS, REPORTS]
+PRODUCERS: list[Producer] = [GRADES, ANNOUNCEMENTS, TIMETABLE, REPORTS]
 
 register_all([topic for producer in PRODUCERS for topic in producer.topics])
