@@ -30,7 +30,7 @@ async def reserve_notice(change: TimetableChange) -> jobs.JobRecord:
 
 
 def day_words(day: str, locale: str) -> str:
-    """"Wednesday, 9 December 2026", in the reader's language."""
+    """ "Wednesday, 9 December 2026", in the reader's language."""
     date = dt.date.fromisoformat(day)
     return f"{weekday_name(date.isoweekday(), locale)}, {format_date(date, locale)}"
 

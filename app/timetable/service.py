@@ -80,9 +80,7 @@ def _weekly_lesson(timetable: ClassTimetable | None, day: dt.date, period: int) 
     if timetable is None:
         return None
     weekday = day.isoweekday()
-    return next(
-        (x for x in timetable.lessons if x.weekday == weekday and x.period == period), None
-    )
+    return next((x for x in timetable.lessons if x.weekday == weekday and x.period == period), None)
 
 
 async def _check_substitute(school: School, lesson: Lesson, teacher_id: PydanticObjectId) -> None:
