@@ -17,6 +17,7 @@ from app.core.security import hash_password, utcnow
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
 from app.notifications.models import Subscription, TargetType
 from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
+from app.timetable.demo import add_demo_week, remove_demo_week
 
 DEMO_PASSWORD = "schoolbell-demo"
 DEMO_SCHOOL_NAME = "Schoolbell Demo School"
@@ -156,6 +157,13 @@ async def load_demo(*, today: date | None = None) -> bool:
         ]
     )
     await Grade.insert_many(_grades(school_id, classes, ids, today or utcnow().date()))
+    await add_demo_week(
+        school_id=school_id,
+        timezone=DEMO_TIMEZONE,
+        classes=classes,
+        admin_id=ids["admin"],
+        today=today,
+    )
     await admin.insert()
     return True
 
@@ -169,6 +177,7 @@ async def _remove_partial_demo() -> None:
     user_ids = [user.id for user in leftovers]
     school_ids = list({school_id for user in leftovers for school_id in user.school_ids})
     await Grade.find({"school_id": {"$in": school_ids}}).delete()
+    await remove_demo_week(school_ids)
     await GuardianLink.find(
         {"$or": [{"parent_id": {"$in": user_ids}}, {"student_id": {"$in": user_ids}}]}
     ).delete()

@@ -130,3 +130,14 @@ async def _week(
     rows = await db.aggregate(ClassTimetable, [{"$match": match}, {"$facet": branches}])
     found = rows[0] if rows else {}
     return {name: list(found.get(name, [])) for name in branches}
+
+
+async def insert_demo(timetables: list[ClassTimetable], changes: list[TimetableChange]) -> None:
+    await ClassTimetable.insert_many(timetables)
+    await TimetableChange.insert_many(changes)
+
+
+async def delete_of_schools(school_ids: Sequence[PydanticObjectId]) -> None:
+    """Every timetable and change of these schools."""
+    await ClassTimetable.find({"school_id": {"$in": list(school_ids)}}).delete()
+    await TimetableChange.find({"school_id": {"$in": list(school_ids)}}).delete()
