@@ -56,11 +56,11 @@ class LessonIn(BaseModel):
 
     weekday: Weekday
     period: Period
-    starts: ClockTime
-    ends: ClockTime
+    starts: ClockTime = Field(description="When it starts, the school's time (HH:MM)")
+    ends: ClockTime = Field(description="When it ends, after it starts (HH:MM)")
     subject: Subject = Field(description="A subject the teacher teaches in this class")
     teacher_id: ObjectIdField = Field(description="A teacher of this class")
-    room: Room | None = None
+    room: Room | None = Field(default=None, description="Where, e.g. 12 or Gym")
 
     @model_validator(mode="after")
     def _times_in_order(self) -> LessonIn:
@@ -128,7 +128,9 @@ class ChangeIn(BaseModel):
 
     date: dt.date = Field(description="The lesson's date (YYYY-MM-DD)")
     period: Period
-    kind: ChangeKind
+    kind: ChangeKind = Field(
+        description="cancelled; substitute (teacher_id); room (room); time (starts and ends)"
+    )
     teacher_id: ObjectIdField | None = Field(default=None, description="substitute: who stands in")
     room: Room | None = Field(default=None, description="room: where the lesson moves")
     starts: ClockTime | None = Field(default=None, description="time: the new start")
