@@ -147,12 +147,19 @@ async def measure(size: int) -> list[Row]:
         async with httpx.AsyncClient(transport=transport, base_url="http://bench/api/v1") as http:
             for route, query, caller, user in requests:
                 path = student_path if route.startswith("/students") else teacher_path
-                forget_callers()
-                with counting() as cold:
-                    answer = await http.get(path + query, headers=headers(user))
-                with counting() as warm:
-                    await http.get(path + query, headers=headers(user))
-                assert answer.status_code == 200, answer.text
+                # The fewest of two tries: the job relay's poll (every 5 s, in the
+                # background) may land inside one of them.
+                tries = []
+                for _ in range(2):
+                    forget_callers()
+                    with counting() as cold:
+                        answer = await http.get(path + query, headers=headers(user))
+                    with counting() as warm:
+                        await http.get(path + query, headers=headers(user))
+                    assert answer.status_code == 200, answer.text
+                    tries.append((cold, warm))
+                cold = min((c for c, _ in tries), key=lambda c: sum(c.values()))
+                warm = min((w for _, w in tries), key=lambda w: sum(w.values()))
                 rows.append(Row(route, "week" if query else "none", caller, size, cold, warm))
     return rows
 
