@@ -19,9 +19,12 @@ def monday_of(week: str) -> dt.date:
         raise Unprocessable(f"week {week!r} is not {WEEK_FORM}")
     year, number = int(found[1]), int(found[2])
     try:
-        return dt.date.fromisocalendar(year, number, 1)
+        monday = dt.date.fromisocalendar(year, number, 1)
     except ValueError:
         raise Unprocessable(f"week {week!r} does not exist: {year} has no week {number}") from None
+    if monday > dt.date.max - dt.timedelta(days=6):
+        raise Unprocessable(f"week {week!r} ends after the last day there is")
+    return monday
 
 
 def label(monday: dt.date) -> str:

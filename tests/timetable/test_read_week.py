@@ -150,6 +150,7 @@ async def test_strangers_to_the_student_are_refused(
         ("2026-W54", "2026 has no week 54"),
         ("2025-W53", "2025 has no week 53"),
         ("2026-W00", "2026 has no week 0"),
+        ("9999-W52", "ends after the last day there is"),
     ],
 )
 async def test_a_bad_week_is_422_saying_the_form(

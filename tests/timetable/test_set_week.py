@@ -4,6 +4,7 @@ class) is a 422 that says what is wrong."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -37,6 +38,21 @@ async def test_admin_replaces_the_week_and_reads_it_back(
     read = await client.get(f"{base(world)}/timetable", headers=login_as(world.admin))
     assert read.status_code == 200
     assert read.json() == response.json()
+
+
+async def test_two_weeks_put_at_once_leave_one_of_them_whole(
+    client: httpx.AsyncClient, world: World, login_as: Login
+) -> None:
+    mondays = [lesson(world, 1, period) for period in range(1, 7)]
+    fridays = [lesson(world, 5, period) for period in range(1, 7)]
+    first, second = await asyncio.gather(
+        put_week(client, login_as, world, mondays), put_week(client, login_as, world, fridays)
+    )
+    assert first.status_code == second.status_code == 200
+    read = await client.get(f"{base(world)}/timetable", headers=login_as(world.admin))
+    weekdays = {x["weekday"] for x in read.json()["lessons"]}
+    assert weekdays in ({1}, {5})
+    assert len(read.json()["lessons"]) == 6
 
 
 async def test_an_empty_week_clears_the_timetable(
