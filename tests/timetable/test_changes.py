@@ -13,6 +13,10 @@ import pytest
 
 from app.auth.models import Locale, Role, User
 from app.core.config import Settings
+from app.core.security import as_utc, utcnow
+from app.delivery import service as delivery
+from app.notifications import digests
+from app.notifications.models import NotificationSettings
 from app.schools.models import GuardianLink, School
 from tests.conftest import SmtpServer, UserFactory, World, make_settings
 from tests.digests.helpers import received, text_of
@@ -212,3 +216,29 @@ async def test_only_the_school_admin_posts_changes(
         assert response.status_code == 403, user.role
     assert (await client.post(url, json=body)).status_code == 401
     assert await inbox(client, login_as, world.student) == []
+
+
+@pytest.mark.usefixtures("week")
+async def test_a_parent_who_chose_the_daily_digest_reads_the_change_there(
+    client: httpx.AsyncClient, world: World, login_as: Login, smtp_server: SmtpServer
+) -> None:
+    await name_maths(client, login_as, world)
+    chosen = await client.patch(
+        "/users/me/preferences",
+        json={"email": {"schedule": "daily"}},
+        headers=login_as(world.parent),
+    )
+    assert chosen.status_code == 200, chosen.text
+    response = await post_change(client, login_as, world, kind="room", room="Gym")
+    assert response.status_code == 201, response.text
+    assert received(smtp_server, world.parent) == []  # not now: in the digest
+    assert len(received(smtp_server, world.student)) == 1
+
+    stored = await NotificationSettings.get(world.parent.id)
+    assert stored is not None and stored.digest_due.daily is not None
+    assert await digests.scan(now=max(as_utc(stored.digest_due.daily), utcnow())) == 1
+    await delivery.sweep()
+    (digest,) = received(smtp_server, world.parent)
+    text = text_of(digest)
+    assert "Timetable changes" in text
+    assert "Lesson 1 (08:30–09:15), Mathematics: room Gym instead of 12." in text
