@@ -21,6 +21,7 @@ from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
 from app.notifications.models import Subscription, TargetType
 from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
 from app.subjects.models import Subject, subject_code
+from app.timetable.demo import add_demo_week, remove_demo_week
 
 DEMO_PASSWORD = "schoolbell-demo"
 DEMO_SCHOOL_NAME = "Schoolbell Demo School"
@@ -184,6 +185,13 @@ async def load_demo(*, today: date | None = None) -> bool:
         status=AnnouncementStatus.scheduled,
         requires_ack=True,
     ).insert()
+    await add_demo_week(
+        school_id=school_id,
+        timezone=DEMO_TIMEZONE,
+        classes=classes,
+        admin_id=ids["admin"],
+        today=today,
+    )
     await admin.insert()
     await jobs.enqueue(PUBLISH_DUE_JOB)
     return True
@@ -200,6 +208,7 @@ async def _remove_partial_demo() -> None:
     await Grade.find({"school_id": {"$in": school_ids}}).delete()
     await Announcement.find({"school_id": {"$in": school_ids}}).delete()
     await Subject.find({"school_id": {"$in": school_ids}}).delete()
+    await remove_demo_week(school_ids)
     await GuardianLink.find(
         {"$or": [{"parent_id": {"$in": user_ids}}, {"student_id": {"$in": user_ids}}]}
     ).delete()

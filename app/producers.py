@@ -12,7 +12,8 @@ from app.notifications.plugs import Producer
 from app.notifications.topics import register_all
 from app.onboarding.producer import PRODUCER as ONBOARDING
 from app.reports.producer import PRODUCER as REPORTS
+from app.timetable.producer import PRODUCER as TIMETABLE
 
-PRODUCERS: list[Producer] = [GRADES, ANNOUNCEMENTS, REPORTS, ONBOARDING]
+PRODUCERS: list[Producer] = [GRADES, ANNOUNCEMENTS, TIMETABLE, REPORTS, ONBOARDING]
 
 register_all([topic for producer in PRODUCERS for topic in producer.topics])

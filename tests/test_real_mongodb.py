@@ -12,8 +12,10 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -359,5 +361,86 @@ async def test_a_parent_joins_from_the_code_email_and_lists_are_named_on_real_mo
                 ]
                 assert announcement["author_name"] == "Admin Real"
                 assert announcement["stats"]["recipients"] >= 2
+    finally:
+        await app.state.mongo_client.drop_database(database)
+
+
+async def test_timetable_week_change_and_views_on_real_mongodb(tmp_path: Path) -> None:
+    database = f"schoolbell_test_{uuid.uuid4().hex[:12]}"
+    settings = make_settings(tmp_path / "data", mongodb_url=MONGODB_URL, mongodb_db=database)
+    app = create_app(settings)
+    try:
+        async with app.router.lifespan_context(app):
+            school = School(name="Real", timezone="Europe/Moscow")
+            await school.insert()
+            assert school.id is not None
+            people = {}
+            for role in (Role.admin, Role.teacher, Role.student):
+                user = User(
+                    email=f"{role.value}@timetable.example.org",
+                    full_name=role.value.title(),
+                    role=role,
+                    password_hash=default_password_hash(),
+                    school_ids=[school.id],
+                )
+                await user.insert()
+                people[role] = user
+            teacher, student = people[Role.teacher], people[Role.student]
+            assert teacher.id is not None and student.id is not None
+            five_a = SchoolClass(
+                name="5A",
+                student_ids=[student.id],
+                teachers=[TeacherAssignment(teacher_id=teacher.id, subjects=["math"])],
+            )
+            school.classes.append(five_a)
+            await school.save()
+
+            def auth(user: User) -> dict[str, str]:
+                token, _ = create_access_token(
+                    user_id=str(user.id), secret=settings.secret, minutes=15
+                )
+                return {"Authorization": f"Bearer {token}"}
+
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://test/api/v1"
+            ) as client:
+                base = f"/schools/{school.id}/classes/{five_a.id}/timetable"
+                lessons = [
+                    {
+                        "weekday": weekday,
+                        "period": 1,
+                        "starts": "08:30",
+                        "ends": "09:15",
+                        "subject": "Math",
+                        "teacher_id": str(teacher.id),
+                        "room": "12",
+                    }
+                    for weekday in range(1, 8)
+                ]
+                for _ in range(2):  # a replacement upserts the same document
+                    put = await client.put(
+                        base, json={"lessons": lessons}, headers=auth(people[Role.admin])
+                    )
+                    assert put.status_code == 200, put.text
+                today = datetime.now(ZoneInfo("Europe/Moscow")).date()
+                change = await client.post(
+                    f"{base}/changes",
+                    json={"date": today.isoformat(), "period": 1, "kind": "room", "room": "Gym"},
+                    headers=auth(people[Role.admin]),
+                )
+                assert change.status_code == 201, change.text
+                assert change.json()["notified"] is True
+                key = f"schedule:{change.json()['id']}"
+                assert await Notification.find({"event_key": key}).count() == 1
+                for path, reader in (
+                    (f"/students/{student.id}/timetable", student),
+                    (f"/teachers/{teacher.id}/timetable", teacher),
+                ):
+                    week = await client.get(path, headers=auth(reader))
+                    assert week.status_code == 200, week.text
+                    (day,) = [d for d in week.json()["days"] if d["date"] == today.isoformat()]
+                    assert day["lessons"][0]["room"] == "Gym"
+                    assert day["lessons"][0]["change"]["kinds"] == ["room"]
     finally:
         await app.state.mongo_client.drop_database(database)

@@ -94,6 +94,27 @@ async def class_rosters_of(student_ids: Sequence[PydanticObjectId]) -> list[dict
     return [c for school in rows for c in school.get("classes", [])]
 
 
+async def seats_of(student_id: PydanticObjectId) -> list[dict[str, Any]]:
+    """The classes of live schools that seat the student: one row each, with the class's id
+    and name and its school's id, name and time zone."""
+    return await db.aggregate(
+        School,
+        [
+            {"$match": {"deleted_at": None, "classes.student_ids": student_id}},
+            {"$unwind": "$classes"},
+            {"$match": {"classes.student_ids": student_id}},
+            {
+                "$project": {
+                    "name": 1,
+                    "timezone": 1,
+                    "class_id": "$classes.id",
+                    "class_name": "$classes.name",
+                }
+            },
+        ],
+    )
+
+
 async def names_of(
     school_id: PydanticObjectId, class_id: PydanticObjectId
 ) -> tuple[str | None, str | None]:

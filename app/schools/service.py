@@ -347,6 +347,29 @@ async def places_of(student_ids: Sequence[PydanticObjectId]) -> Places:
     )
 
 
+@dataclass(frozen=True)
+class Seat:
+    """A class a student sits in, with what a reader of their week needs of its school."""
+
+    school_id: PydanticObjectId
+    school_timezone: str
+    class_id: PydanticObjectId
+    class_name: str
+
+
+async def seats_of(student_id: PydanticObjectId) -> list[Seat]:
+    """The classes of live schools that seat the student, in one query."""
+    return [
+        Seat(
+            school_id=PydanticObjectId(row["_id"]),
+            school_timezone=row.get("timezone") or "UTC",
+            class_id=PydanticObjectId(row["class_id"]),
+            class_name=row["class_name"],
+        )
+        for row in await repository.seats_of(student_id)
+    ]
+
+
 async def school_and_class_names(
     school_id: PydanticObjectId, class_id: PydanticObjectId
 ) -> tuple[str | None, str | None]:
