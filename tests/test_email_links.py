@@ -28,6 +28,7 @@ from app.notifications.links import preferences_token
 from tests.auth.conftest import outbox, text_of
 from tests.conftest import DEFAULT_PASSWORD, World
 from tests.digests.helpers import choose
+from tests.timetable.helpers import every_day, post_change, put_week, school_today
 
 LoginAs = Callable[[User], dict[str, str]]
 APP_FOLDER = Path(app_package.__file__).parent
@@ -118,6 +119,10 @@ async def cause_every_kind(
         "requires_ack": True,
     }
     assert (await client.post("/announcements", json=rules, headers=admin)).status_code == 202
+    assert (await put_week(client, login_as, world, every_day(world))).status_code == 200
+    tomorrow = (school_today(world) + timedelta(days=1)).isoformat()
+    changed = await post_change(client, login_as, world, date=tomorrow, kind="cancelled")
+    assert changed.status_code == 201, changed.text
     now = utcnow()
     await choose(world.parent, now=now, email={"grades": "daily", "announcements": "daily"})
     grade = {
