@@ -3,6 +3,7 @@ rules."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from beanie import PydanticObjectId
@@ -133,3 +134,14 @@ async def open_notice_window(
         {"$set": {path: window.model_dump()}},
     )
     return raw is not None
+
+
+async def delete_conversations_of(user_ids: Sequence[PydanticObjectId]) -> None:
+    """Every conversation any of these people is in, and its messages."""
+    rows = await db.find_rows(
+        Conversation, {"participant_ids": {"$in": list(user_ids)}}, {"_id": 1}
+    )
+    ids = [row["_id"] for row in rows]
+    if ids:
+        await Message.find({"conversation_id": {"$in": ids}}).delete()
+        await Conversation.find({"_id": {"$in": ids}}).delete()
