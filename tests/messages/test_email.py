@@ -10,7 +10,8 @@ import pytest
 
 from app.auth.models import Locale
 from app.core.config import Settings
-from tests.conftest import SmtpServer, World, make_settings, running
+from tests.conftest import World, make_settings, running
+from tests.delivery.conftest import CountingSmtpServer
 from tests.delivery.helpers import (
     html_of,
     only_message_to,
@@ -22,18 +23,18 @@ from tests.messages.helpers import Login, started, written
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    with running(SmtpServer()) as server:
+def smtp_server() -> Iterator[CountingSmtpServer]:
+    with running(CountingSmtpServer()) as server:
         yield server
 
 
 @pytest.fixture
-def settings(tmp_path: Path, smtp_server: SmtpServer) -> Settings:
+def settings(tmp_path: Path, smtp_server: CountingSmtpServer) -> Settings:
     return make_settings(tmp_path / "data", smtp_host="127.0.0.1", smtp_port=smtp_server.port)
 
 
 async def test_a_russian_parent_receives_one_email_in_russian_for_a_burst(
-    client: httpx.AsyncClient, world: World, login_as: Login, smtp_server: SmtpServer
+    client: httpx.AsyncClient, world: World, login_as: Login, smtp_server: CountingSmtpServer
 ) -> None:
     world.parent.locale = Locale.ru
     await world.parent.save()
