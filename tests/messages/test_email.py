@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
-import pytest
 
 from app.auth.models import Locale
-from app.core.config import Settings
-from tests.conftest import World, make_settings, running
+from tests.conftest import World
+from tests.delivery import conftest as delivery
 from tests.delivery.conftest import CountingSmtpServer
 from tests.delivery.helpers import (
     html_of,
@@ -21,16 +17,9 @@ from tests.delivery.helpers import (
 )
 from tests.messages.helpers import Login, started, written
 
-
-@pytest.fixture
-def smtp_server() -> Iterator[CountingSmtpServer]:
-    with running(CountingSmtpServer()) as server:
-        yield server
-
-
-@pytest.fixture
-def settings(tmp_path: Path, smtp_server: CountingSmtpServer) -> Settings:
-    return make_settings(tmp_path / "data", smtp_host="127.0.0.1", smtp_port=smtp_server.port)
+# The delivery tests' fixtures: the app sends to a real SMTP server that counts connections.
+smtp_server = delivery.smtp_server
+settings = delivery.settings
 
 
 async def test_a_russian_parent_receives_one_email_in_russian_for_a_burst(
