@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from app.auth.models import Role, User
+from app.core.config import Settings
 from app.core.security import create_access_token
 from app.main import create_app
 from app.notifications.models import Notification
@@ -26,6 +27,11 @@ MONGODB_URL = os.environ.get("MONGODB_URL")
 pytestmark = pytest.mark.skipif(
     not MONGODB_URL, reason="MONGODB_URL is not set: no real MongoDB to run against"
 )
+
+
+def bearer(settings: Settings, user: User) -> dict[str, str]:
+    token, _ = create_access_token(user_id=str(user.id), secret=settings.secret, minutes=15)
+    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_school_roster_grades_summary_and_announcement_on_real_mongodb(
@@ -45,10 +51,7 @@ async def test_school_roster_grades_summary_and_announcement_on_real_mongodb(
             await admin.insert()
 
             def auth(user: User) -> dict[str, str]:
-                token, _ = create_access_token(
-                    user_id=str(user.id), secret=settings.secret, minutes=15
-                )
-                return {"Authorization": f"Bearer {token}"}
+                return bearer(settings, user)
 
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
@@ -168,10 +171,7 @@ async def test_a_parent_and_the_teacher_write_read_and_a_relation_ends_on_real_m
             await GuardianLink(parent_id=parent.id, student_id=student.id).insert()
 
             def auth(user: User) -> dict[str, str]:
-                token, _ = create_access_token(
-                    user_id=str(user.id), secret=settings.secret, minutes=15
-                )
-                return {"Authorization": f"Bearer {token}"}
+                return bearer(settings, user)
 
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
