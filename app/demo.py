@@ -18,6 +18,7 @@ from app.auth.models import Locale, Role, User
 from app.core import jobs
 from app.core.security import hash_password, utcnow
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
+from app.messages.demo import add_demo_conversation, remove_conversations_of
 from app.notifications.models import Subscription, TargetType
 from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
 from app.subjects.models import Subject, subject_code
@@ -192,6 +193,10 @@ async def load_demo(*, today: date | None = None) -> bool:
         admin_id=ids["admin"],
         today=today,
     )
+    # A 5A parent and the maths teacher have written to each other.
+    await add_demo_conversation(
+        school_id=school_id, parent_id=ids["sergey"], teacher_id=ids["math"], now=utcnow()
+    )
     await admin.insert()
     await jobs.enqueue(PUBLISH_DUE_JOB)
     return True
@@ -213,6 +218,7 @@ async def _remove_partial_demo() -> None:
         {"$or": [{"parent_id": {"$in": user_ids}}, {"student_id": {"$in": user_ids}}]}
     ).delete()
     await Subscription.find({"subscriber_id": {"$in": user_ids}}).delete()
+    await remove_conversations_of([u for u in user_ids if u is not None])
     await School.find({"_id": {"$in": school_ids}}).delete()
     await User.find({"_id": {"$in": user_ids}}).delete()
 

@@ -106,6 +106,7 @@ async def seed(settings: Any) -> Seeded:
     from app.core.security import hash_password, hash_token, new_opaque_token, utcnow
     from app.delivery.models import Email, EmailKind, EmailStatus
     from app.grades.models import Grade
+    from app.messages.models import Conversation, Message, Participant
     from app.notifications import links
     from app.notifications.models import Notification, Subscription, TargetType
     from app.schools.models import (
@@ -256,6 +257,35 @@ async def seed(settings: Any) -> Seeded:
         expires_at=now + dt.timedelta(days=7),
         email=parent.email,
     ).insert()
+    # The parent's conversation with her child's teacher: 40 messages, half read.
+    assert parent.id is not None and teacher.id is not None
+    conversation = Conversation(
+        id=PydanticObjectId(),
+        school_id=school_id,
+        subject="Homework",
+        participants=[
+            Participant(user_id=parent.id, role=Role.parent),
+            Participant(user_id=teacher.id, role=Role.teacher),
+        ],
+        participant_ids=[parent.id, teacher.id],
+        started_by=parent.id,
+        sent={str(parent.id): 20, str(teacher.id): 20},
+        read_upto={str(parent.id): 10, str(teacher.id): 20},
+        last_message_at=now,
+    )
+    await conversation.insert()
+    await Message.insert_many(
+        [
+            Message(
+                conversation_id=conversation.id,
+                sender_id=(parent.id, teacher.id)[n % 2],
+                seq=n // 2 + 1,
+                text=f"Message {n}",
+                created_at=now - dt.timedelta(minutes=40 - n),
+            )
+            for n in range(40)
+        ]
+    )
     page_tokens = {}
     pages = {
         AccountTokenPurpose.verify_email: "/verify-email",
@@ -284,6 +314,7 @@ async def seed(settings: Any) -> Seeded:
             "class_id": str(classes[0].id),
             "student_id": str(student.id),
             "announcement_id": str(announcements[0].id),
+            "conversation_id": str(conversation.id),
         },
         emails={
             "admin": admin.email,

@@ -25,7 +25,7 @@ from app.core.config import Settings
 from app.core.security import create_access_token
 from app.main import create_app
 from app.notifications.models import Notification
-from app.schools.models import School, SchoolClass, TeacherAssignment
+from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
 from tests.auth.conftest import mailed_token
 from tests.conftest import default_password_hash, make_settings
 
@@ -89,6 +89,11 @@ async def real_app(tmp_path: Path, domain: str) -> AsyncIterator[RealApp]:
                 yield real
     finally:
         await app.state.mongo_client.drop_database(database)
+
+
+def bearer(settings: Settings, user: User) -> dict[str, str]:
+    token, _ = create_access_token(user_id=str(user.id), secret=settings.secret, minutes=15)
+    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_school_roster_grades_summary_and_announcement_on_real_mongodb(
@@ -396,10 +401,7 @@ async def test_timetable_week_change_and_views_on_real_mongodb(tmp_path: Path) -
             await school.save()
 
             def auth(user: User) -> dict[str, str]:
-                token, _ = create_access_token(
-                    user_id=str(user.id), secret=settings.secret, minutes=15
-                )
-                return {"Authorization": f"Bearer {token}"}
+                return bearer(settings, user)
 
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
@@ -442,5 +444,90 @@ async def test_timetable_week_change_and_views_on_real_mongodb(tmp_path: Path) -
                     (day,) = [d for d in week.json()["days"] if d["date"] == today.isoformat()]
                     assert day["lessons"][0]["room"] == "Gym"
                     assert day["lessons"][0]["change"]["kinds"] == ["room"]
+    finally:
+        await app.state.mongo_client.drop_database(database)
+
+
+async def test_a_parent_and_the_teacher_write_read_and_a_relation_ends_on_real_mongodb(
+    tmp_path: Path,
+) -> None:
+    database = f"schoolbell_test_{uuid.uuid4().hex[:12]}"
+    settings = make_settings(tmp_path / "data", mongodb_url=MONGODB_URL, mongodb_db=database)
+    app = create_app(settings)
+    try:
+        async with app.router.lifespan_context(app):
+            school = School(name="Real")
+            await school.insert()
+            assert school.id is not None
+            people: dict[str, User] = {}
+            for role, schools in (
+                (Role.admin, [school.id]),
+                (Role.teacher, [school.id]),
+                (Role.student, [school.id]),
+                (Role.parent, []),
+            ):
+                people[role.value] = User(
+                    email=f"{role.value}@real.example.org",
+                    full_name=role.value.title(),
+                    role=role,
+                    password_hash=default_password_hash(),
+                    school_ids=schools,
+                    email_verified=True,
+                )
+                await people[role.value].insert()
+            admin, teacher = people["admin"], people["teacher"]
+            student, parent = people["student"], people["parent"]
+            assert teacher.id is not None and student.id is not None and parent.id is not None
+            class_5a = SchoolClass(
+                name="5A",
+                student_ids=[student.id],
+                teachers=[TeacherAssignment(teacher_id=teacher.id, subjects=["math"])],
+            )
+            school.classes.append(class_5a)
+            await school.save()
+            await GuardianLink(parent_id=parent.id, student_id=student.id).insert()
+
+            def auth(user: User) -> dict[str, str]:
+                return bearer(settings, user)
+
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://test/api/v1"
+            ) as client:
+                started = await client.post(
+                    "/conversations",
+                    json={"participant_id": str(teacher.id), "subject": "Maths", "text": "Hi"},
+                    headers=auth(parent),
+                )
+                assert started.status_code == 201, started.text
+                cid = started.json()["id"]
+                url = f"/conversations/{cid}/messages"
+                for text in ("Two", "Three"):
+                    sent = await client.post(url, json={"text": text}, headers=auth(parent))
+                    assert sent.status_code == 201, sent.text
+                listed = (await client.get("/conversations", headers=auth(teacher))).json()
+                assert listed["items"][0]["unread"] == 3
+                # A burst is told once.
+                assert await Notification.find({"recipient_id": teacher.id}).count() == 1
+                read = await client.post(f"/conversations/{cid}/read", headers=auth(teacher))
+                assert read.status_code == 204
+                reply = await client.post(url, json={"text": "Reply"}, headers=auth(teacher))
+                assert reply.status_code == 201, reply.text
+                page = (await client.get(url, headers=auth(parent), params={"limit": 2})).json()
+                assert [m["text"] for m in page["items"]] == ["Reply", "Three"]
+                assert page["items"][1]["read_at"] is not None
+                assert page["next_cursor"] is not None
+                rest = await client.get(
+                    url, headers=auth(parent), params={"cursor": page["next_cursor"]}
+                )
+                assert [m["text"] for m in rest.json()["items"]] == ["Two", "Hi"]
+                unassigned = await client.delete(
+                    f"/schools/{school.id}/classes/{class_5a.id}/teachers/{teacher.id}",
+                    headers=auth(admin),
+                )
+                assert unassigned.status_code == 204
+                closed = await client.post(url, json={"text": "Hello?"}, headers=auth(parent))
+                assert closed.status_code == 409
+                assert (await client.get(url, headers=auth(parent))).status_code == 200
     finally:
         await app.state.mongo_client.drop_database(database)

@@ -10,11 +10,16 @@ import pytest
 
 from app.auth.models import User
 from app.notifications.models import NotificationSettings
+from app.notifications.topics import topics
 from tests.conftest import World
 
-DEFAULTS: dict[str, Any] = {
-    "email": {"grades": "immediate", "announcements": "immediate", "schedule": "immediate"},
-    "in_app": {"grades": True, "announcements": True, "schedule": True},
+# Every registered topic, at its declared defaults (a producer's topic is read from the
+# registry, so adding one changes no test here).
+DEFAULT_EMAIL = {t.name: t.default_email.value for t in topics.all()}
+DEFAULT_IN_APP = {t.name: t.default_in_app for t in topics.all()}
+DEFAULTS = {
+    "email": DEFAULT_EMAIL,
+    "in_app": DEFAULT_IN_APP,
     "digest_hour": 18,
     "digest_weekday": 5,
     "quiet_hours": None,
@@ -38,8 +43,8 @@ async def test_put_replaces_everything_and_omitted_fields_take_defaults(
 ) -> None:
     headers = login_as(world.parent)
     first = {
-        "email": {"grades": "daily", "announcements": "off", "schedule": "daily"},
-        "in_app": {"grades": False, "announcements": True, "schedule": False},
+        "email": {**DEFAULT_EMAIL, "grades": "daily", "announcements": "off"},
+        "in_app": {**DEFAULT_IN_APP, "grades": False, "announcements": True},
         "digest_hour": 7,
         "digest_weekday": 1,
         "quiet_hours": {"start": "22:00", "end": "06:30"},
@@ -56,7 +61,7 @@ async def test_put_replaces_everything_and_omitted_fields_take_defaults(
         "/users/me/preferences", json={"email": {"grades": "weekly"}}, headers=headers
     )
     assert response.status_code == 200
-    expected = {**DEFAULTS, "email": {**DEFAULTS["email"], "grades": "weekly"}}
+    expected = {**DEFAULTS, "email": {**DEFAULT_EMAIL, "grades": "weekly"}}
     assert response.json() == expected
     assert (await client.get("/users/me/preferences", headers=headers)).json() == expected
 
@@ -78,8 +83,8 @@ async def test_patch_merges_topics_one_by_one(
     assert response.status_code == 200
     expected = {
         **DEFAULTS,
-        "email": {**DEFAULTS["email"], "grades": "daily", "announcements": "weekly"},
-        "in_app": {**DEFAULTS["in_app"], "announcements": False},
+        "email": {**DEFAULT_EMAIL, "grades": "daily", "announcements": "weekly"},
+        "in_app": {**DEFAULT_IN_APP, "announcements": False},
         "digest_hour": 20,
     }
     assert response.json() == expected

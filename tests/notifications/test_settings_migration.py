@@ -23,6 +23,7 @@ from app.notifications import digests
 from app.notifications.models import NotificationSettings
 from app.notifications.preferences import Preferences
 from app.notifications.settings import adopt_embedded_preferences
+from app.notifications.topics import topics
 from tests.conftest import default_password_hash, make_settings
 
 DUE = datetime(2025, 6, 10, 8, tzinfo=UTC)
@@ -62,6 +63,8 @@ async def started_on(
             yield api
 
 
+DEFAULT_EMAIL = {t.name: t.default_email.value for t in topics.all()}
+DEFAULT_IN_APP = {t.name: t.default_in_app for t in topics.all()}
 DAILY_QUIET: dict[str, Any] = {
     "email": {"grades": "daily", "announcements": "off"},
     "in_app": {"grades": True, "announcements": False},
@@ -88,21 +91,17 @@ async def test_embedded_preferences_move_out_of_the_user_at_start(
         assert user is not None
         response = await api.get("/users/me/preferences", headers=login_as(user))
         assert response.status_code == 200
-        # A topic registered since reads its default.
+        # Topics registered since read their declared defaults.
         assert response.json() == {
             **DAILY_QUIET,
-            "email": {**DAILY_QUIET["email"], "schedule": "immediate"},
-            "in_app": {**DAILY_QUIET["in_app"], "schedule": True},
+            "email": {**DEFAULT_EMAIL, **DAILY_QUIET["email"]},
+            "in_app": {**DEFAULT_IN_APP, **DAILY_QUIET["in_app"]},
         }
 
         ivan = await User.get(plain["_id"])
         assert ivan is not None
         response = await api.get("/users/me/preferences", headers=login_as(ivan))
-        assert response.json()["email"] == {
-            "grades": "immediate",
-            "announcements": "immediate",
-            "schedule": "immediate",
-        }
+        assert response.json()["email"] == DEFAULT_EMAIL
 
         # The digest due before the upgrade is still due after it.
         assert await digests.scan(now=DUE) == 1
@@ -137,11 +136,11 @@ async def test_a_record_that_does_not_validate_is_kept_and_does_not_stop_the_sta
         olga = await User.get(good["_id"])
         assert olga is not None
         response = await api.get("/users/me/preferences", headers=login_as(olga))
-        # A topic registered since reads its default.
+        # Topics registered since read their declared defaults.
         assert response.json() == {
             **DAILY_QUIET,
-            "email": {**DAILY_QUIET["email"], "schedule": "immediate"},
-            "in_app": {**DAILY_QUIET["in_app"], "schedule": True},
+            "email": {**DEFAULT_EMAIL, **DAILY_QUIET["email"]},
+            "in_app": {**DEFAULT_IN_APP, **DAILY_QUIET["in_app"]},
         }
         kept = await User.get_motor_collection().find_one({"_id": broken["_id"]})
         assert kept is not None and kept["preferences"] == {"email": {"grades": "off"}, "sms": True}

@@ -97,7 +97,6 @@ async def test_who_may_follow_what(
         body = response.json()
         assert body["target_type"] == target_type
         assert body["target_id"] == _target(campus, target)
-        # Every registered topic: grades, announcements and the producers' since.
         assert sorted(body["topics"]) == sorted(topics.names())
         assert after == before + (1 if expected == 201 else 0)
     else:
