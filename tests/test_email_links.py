@@ -123,6 +123,9 @@ async def cause_every_kind(
     tomorrow = (school_today(world) + timedelta(days=1)).isoformat()
     changed = await post_change(client, login_as, world, date=tomorrow, kind="cancelled")
     assert changed.status_code == 201, changed.text
+    question = {"participant_id": str(world.teacher.id), "subject": "Homework", "text": "Hello"}
+    wrote = await client.post("/conversations", json=question, headers=login_as(world.parent))
+    assert wrote.status_code == 201, wrote.text
     now = utcnow()
     await choose(world.parent, now=now, email={"grades": "daily", "announcements": "daily"})
     grade = {
