@@ -149,13 +149,16 @@ async def claim_one(
     *,
     sort: list[tuple[str, int]] | None = None,
     before: bool = False,
+    upsert: bool = False,
 ) -> dict[str, Any] | None:
     """One atomic find-and-update returning the document as changed (as it was, `before`);
-    None when none matches. Two callers racing for the same document: exactly one gets it."""
+    None when none matches. Two callers racing for the same document: exactly one gets it.
+    `upsert`: none matching, one is made from the query's equalities and the update."""
     raw: dict[str, Any] | None = await collection(model).find_one_and_update(
         query,
         update,
         sort=sort,
+        upsert=upsert,
         return_document=ReturnDocument.BEFORE if before else ReturnDocument.AFTER,
     )
     return raw
@@ -188,6 +191,12 @@ async def update_many(
 async def delete_one(model: type[Document], query: dict[str, Any]) -> int:
     """Delete the first document matching `query`; how many went (0 or 1)."""
     result = await collection(model).delete_one(query)
+    return int(result.deleted_count)
+
+
+async def delete_many(model: type[Document], query: dict[str, Any]) -> int:
+    """Delete every document matching `query`; how many went."""
+    result = await collection(model).delete_many(query)
     return int(result.deleted_count)
 
 

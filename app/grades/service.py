@@ -9,7 +9,6 @@ when one matches, so "Math" typed by a teacher assigned "math" is filed under "m
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -22,7 +21,7 @@ from app.core.pagination import PageParams
 from app.core.security import as_utc, utcnow
 from app.core.timezones import zone_or_utc
 from app.grades import notices, repository
-from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind, subject_key
+from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind, rounded, subject_key
 from app.grades.schemas import GradeCreate, GradeSummary, GradeUpdate, SubjectSummary
 from app.schools import service as schools_service
 from app.schools.models import School, SchoolClass
@@ -31,7 +30,7 @@ from app.schools.models import School, SchoolClass
 MAX_PAST_DAYS = 366 * 10
 
 
-def _day_start(day: dt.date) -> dt.datetime:
+def day_start(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
@@ -39,16 +38,16 @@ def _school_today(school: School) -> dt.date:
     return dt.datetime.now(zone_or_utc(school.timezone)).date()
 
 
-def _grade_day(school: School, day: dt.date | None) -> dt.datetime:
+def grade_day(school: School, day: dt.date | None) -> dt.datetime:
     """The stored date of a grade: today at the school by default, never in its future."""
     today = _school_today(school)
     if day is None:
-        return _day_start(today)
+        return day_start(today)
     if day > today:
         raise Unprocessable(f"date {day.isoformat()} is in the future (today is {today})")
     if (today - day).days > MAX_PAST_DAYS:
         raise Unprocessable(f"date {day.isoformat()} is too far in the past")
-    return _day_start(day)
+    return day_start(day)
 
 
 def _check_scale(school: School, value: int) -> None:
@@ -104,7 +103,7 @@ async def backfill_subject_keys() -> int:
     return updated
 
 
-def _assigned_spelling(school_class: SchoolClass, subject: str) -> str | None:
+def assigned_spelling(school_class: SchoolClass, subject: str) -> str | None:
     for assignment in school_class.teachers:
         for assigned in assignment.subjects:
             if _same_subject(assigned, subject):
@@ -127,7 +126,7 @@ async def create_grade(
     await _student_on_roster(school_class, data.student_id)
     assert school.id is not None and teacher.id is not None
     now = utcnow()
-    subject = _assigned_spelling(school_class, data.subject) or data.subject
+    subject = assigned_spelling(school_class, data.subject) or data.subject
     grade = Grade(
         # Its id is known before the insert, so its notice can be recorded first.
         id=PydanticObjectId(),
@@ -140,7 +139,7 @@ async def create_grade(
         kind=data.kind,
         weight=data.weight if data.weight is not None else DEFAULT_WEIGHTS[data.kind],
         comment=data.comment,
-        date=_grade_day(school, data.date),
+        date=grade_day(school, data.date),
         created_at=now,
         updated_at=now,
     )
@@ -173,7 +172,7 @@ async def update_grade(*, grade: Grade, school: School, data: GradeUpdate) -> Gr
     if "comment" in fields:
         changes["comment"] = data.comment
     if data.date is not None:
-        changes["date"] = _grade_day(school, data.date)
+        changes["date"] = grade_day(school, data.date)
     if not changes:
         return grade
     changes["updated_at"] = utcnow()
@@ -188,8 +187,11 @@ async def update_grade(*, grade: Grade, school: School, data: GradeUpdate) -> Gr
 
 
 async def delete_grade(*, grade: Grade) -> None:
-    """Delete a grade the caller may change (grades.access decided that)."""
+    """Delete a grade the caller may change (grades.access decided that); whoever was told
+    of it hears it was withdrawn."""
+    withdrawal = await notices.reserve_withdrawal(grade)
     await repository.delete(grade.id)
+    await jobs.send(withdrawal)
 
 
 def _grade_filter(
@@ -209,9 +211,9 @@ def _grade_filter(
         query["kind"] = kind.value
     dates: dict[str, dt.datetime] = {}
     if date_from is not None:
-        dates["$gte"] = _day_start(date_from)
+        dates["$gte"] = day_start(date_from)
     if date_to is not None:
-        dates["$lte"] = _day_start(date_to)
+        dates["$lte"] = day_start(date_to)
     if dates:
         query["date"] = dates
     return query
@@ -233,11 +235,6 @@ async def list_student_grades(
     return await repository.newest_first(query, limit=page.limit, cursor=page.cursor)
 
 
-def _round(value: float) -> float:
-    # Half up, as a school report rounds: 3.125 shows as 3.13, not 3.12.
-    return float(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-
-
 async def summarize_student_grades(
     *,
     student_id: PydanticObjectId,
@@ -254,8 +251,8 @@ async def summarize_student_grades(
         SubjectSummary(
             subject=group["subject"],
             count=group["count"],
-            average=_round(group["average"]),
-            weighted_average=_round(group["weighted_sum"] / group["weight_sum"]),
+            average=rounded(group["average"]),
+            weighted_average=rounded(group["weighted_sum"] / group["weight_sum"]),
             last_value=group["last_value"],
             last_date=as_utc(group["last_date"]).date(),
         )
@@ -263,7 +260,7 @@ async def summarize_student_grades(
     ]
     total_weight = sum(group["weight_sum"] for group in groups)
     overall = (
-        _round(sum(group["weighted_sum"] for group in groups) / total_weight)
+        rounded(sum(group["weighted_sum"] for group in groups) / total_weight)
         if total_weight
         else None
     )
