@@ -17,6 +17,7 @@ from app.core.security import hash_password, utcnow
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
 from app.notifications.models import Subscription, TargetType
 from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
+from app.subjects.models import Subject, subject_code
 
 DEMO_PASSWORD = "schoolbell-demo"
 DEMO_SCHOOL_NAME = "Schoolbell Demo School"
@@ -84,6 +85,12 @@ CLASS_ROSTERS = {"5A": ("masha", "petya", "lena"), "6B": ("sasha", "dima", "katy
 CLASS_TEACHERS = {
     "5A": {"math": ["math"], "russian": ["russian", "literature"]},
     "6B": {"math": ["math"]},
+}
+# code -> its names, as the school admin would have typed them
+SUBJECT_NAMES = {
+    "math": {"ru": "Математика", "en": "Mathematics"},
+    "russian": {"ru": "Русский язык", "en": "Russian"},
+    "literature": {"ru": "Литература", "en": "Literature"},
 }
 GUARDIANS = {"elena": ("masha", "sasha"), "sergey": ("petya",), "maria": ("dima",)}
 # Typical grades per student, so the summaries differ from one child to the next.
@@ -155,6 +162,12 @@ async def load_demo(*, today: date | None = None) -> bool:
             for parent_id, child_id in pairs
         ]
     )
+    await Subject.insert_many(
+        [
+            Subject(school_id=school_id, code=code, key=subject_code(code), names=names)
+            for code, names in SUBJECT_NAMES.items()
+        ]
+    )
     await Grade.insert_many(_grades(school_id, classes, ids, today or utcnow().date()))
     await admin.insert()
     return True
@@ -169,6 +182,7 @@ async def _remove_partial_demo() -> None:
     user_ids = [user.id for user in leftovers]
     school_ids = list({school_id for user in leftovers for school_id in user.school_ids})
     await Grade.find({"school_id": {"$in": school_ids}}).delete()
+    await Subject.find({"school_id": {"$in": school_ids}}).delete()
     await GuardianLink.find(
         {"$or": [{"parent_id": {"$in": user_ids}}, {"student_id": {"$in": user_ids}}]}
     ).delete()

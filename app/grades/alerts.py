@@ -18,11 +18,12 @@ from app.auth import directory
 from app.core.i18n import DEFAULT_LOCALE, LOCALES, format_date, translate
 from app.core.security import as_utc, utcnow
 from app.grades import repository, topic
-from app.grades.models import GradeAlert, rounded, subject_key
+from app.grades.models import GradeAlert, rounded
 from app.notifications.fanout import publish
 from app.notifications.models import Notice
 from app.notifications.topics import Priority
 from app.schools import guardians
+from app.subjects.service import SubjectNames, subject_code, subject_names
 
 AVERAGE_BELOW = "average_below"
 GRADE_AT_MOST = "grade_at_most"
@@ -45,7 +46,7 @@ async def set_alert(
     """Replace the parent's rules for the child. What holds is worked out afresh at once,
     without telling: a rule set while it already holds fires only after it stopped holding
     and holds again, as a parent setting "below 3.5" on a 3.2 average expects."""
-    keys = sorted({subject_key(s) for s in subjects})
+    keys = sorted({subject_code(s) for s in subjects})
     alert = GradeAlert(
         parent_id=parent_id,
         student_id=student_id,
@@ -80,7 +81,9 @@ def _weighted(group: dict[str, Any]) -> float | None:
     return rounded(group["weighted_sum"] / group["weight_sum"]) if group["weight_sum"] else None
 
 
-async def evaluate(student_id: PydanticObjectId, *, now: datetime | None = None) -> int:
+async def evaluate(
+    student_id: PydanticObjectId, *, school_id: PydanticObjectId, now: datetime | None = None
+) -> int:
     """Work out the child's alerts again after a change to their grades, and tell each
     linked parent of every rule that began to hold. Returns how many alerts fired."""
     alerts = await repository.alerts_for(student_id)
@@ -89,6 +92,7 @@ async def evaluate(student_id: PydanticObjectId, *, now: datetime | None = None)
     groups = await _subject_groups(student_id)
     linked = set(await guardians.parents_of([student_id]))
     names = await directory.full_names([student_id])
+    subjects = await subject_names(school_id)
     moment = now or utcnow()
     fired = 0
     for alert in alerts:
@@ -104,7 +108,13 @@ async def evaluate(student_id: PydanticObjectId, *, now: datetime | None = None)
         for rule in sorted(set(now_holding) - set(alert.holding)):
             await publish(
                 _alert_notice(
-                    alert, rule, groups, student_name=names.get(student_id, "—"), moment=moment
+                    alert,
+                    rule,
+                    groups,
+                    student_name=names.get(student_id, "—"),
+                    subjects=subjects,
+                    school_id=school_id,
+                    moment=moment,
                 )
             )
             fired += 1
@@ -112,7 +122,7 @@ async def evaluate(student_id: PydanticObjectId, *, now: datetime | None = None)
 
 
 def _alert_words(locale: str, rule: str, data: topic.GradePayload) -> tuple[str, str]:
-    student, subject = data.student_name, data.subject
+    student, subject = data.student_name, data.subject_names.get(locale) or data.subject
     if rule == AVERAGE_BELOW:
         return (
             translate(
@@ -143,6 +153,8 @@ def _alert_notice(
     groups: dict[str, dict[str, Any]],
     *,
     student_name: str,
+    subjects: SubjectNames,
+    school_id: PydanticObjectId,
     moment: datetime,
 ) -> Notice:
     rule, key = held.split(":", 1)
@@ -152,6 +164,7 @@ def _alert_notice(
         student_id=str(alert.student_id),
         student_name=student_name,
         subject=group["subject"],
+        subject_names={locale: subjects.name(group["subject"], locale) for locale in LOCALES},
         value=group["last_value"],
         kind="",
         date=as_utc(group["last_date"]).date().isoformat(),
@@ -169,5 +182,6 @@ def _alert_notice(
         body=texts[DEFAULT_LOCALE][1],
         texts=texts,
         recipients=[alert.parent_id],
+        school_id=school_id,
         payload=payload,
     )

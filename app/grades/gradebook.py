@@ -14,7 +14,7 @@ from app.core import jobs
 from app.core.errors import Unprocessable
 from app.core.security import as_utc, utcnow
 from app.grades import notices, repository
-from app.grades.models import DEFAULT_WEIGHTS, Grade, rounded, subject_key
+from app.grades.models import DEFAULT_WEIGHTS, Grade, rounded
 from app.grades.schemas import (
     BatchRow,
     GradeBatch,
@@ -24,6 +24,7 @@ from app.grades.schemas import (
 )
 from app.grades.service import assigned_spelling, day_start, grade_day
 from app.schools.models import School, SchoolClass
+from app.subjects.service import subject_code
 
 
 def _row_problem(
@@ -119,7 +120,7 @@ async def create_grades(
     ]
     # One job record for the batch, written before the grades, as a single grade's is.
     notice = await notices.reserve_batch_notice(grades)
-    await repository.insert_many(grades)
+    await repository.insert_batch(grades)
     await jobs.send(notice)
     return grades
 
@@ -154,7 +155,7 @@ async def class_gradebook(
     match: dict[str, Any] = {
         "school_id": school.id,
         "class_id": school_class.id,
-        "subject_key": subject_key(subject),
+        "subject_key": subject_code(subject),
     }
     dates: dict[str, dt.datetime] = {}
     if date_from is not None:

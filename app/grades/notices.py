@@ -23,6 +23,7 @@ from app.notifications.fanout import publish, unique_recipients
 from app.notifications.models import Notice, TargetType
 from app.schools import guardians
 from app.schools import service as schools_service
+from app.subjects.service import note_subjects, subject_names
 
 # The name predates the move to grades; jobs recorded under it must still find their body.
 GRADE_EVENT_JOB = "notifications.grade_event"
@@ -98,11 +99,14 @@ async def grade_notice(grade: Grade, *, key: str, changed: bool) -> Notice:
         grade.school_id, grade.class_id
     )
     student_name = names.get(grade.student_id, "—")
+    await note_subjects(grade.school_id, [grade.subject])
+    subjects = await subject_names(grade.school_id)
+    subject_in = {locale: subjects.name(grade.subject, locale) for locale in LOCALES}
     texts = {
         locale: grade_words(
             locale,
             student=student_name,
-            subject=grade.subject,
+            subject=subject_in[locale],
             value=grade.value,
             kind=grade.kind.value,
             comment=grade.comment,
@@ -125,6 +129,7 @@ async def grade_notice(grade: Grade, *, key: str, changed: bool) -> Notice:
             student_id=str(grade.student_id),
             student_name=student_name,
             subject=grade.subject,
+            subject_names=subject_in,
             value=grade.value,
             kind=grade.kind.value,
             date=grade.date.date().isoformat(),
@@ -158,7 +163,7 @@ async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) 
     if grade_event_key(grade) != event_key:
         return 0  # changed again since: the job of that change tells the final value
     told = await _tell(grade, event_key=event_key, changed=changed)
-    await alerts.evaluate(grade.student_id)
+    await alerts.evaluate(grade.student_id, school_id=grade.school_id)
     return told
 
 
@@ -227,10 +232,15 @@ async def withdraw_grade(
     """Take a deleted grade's notices back: out of inboxes and digests, unsent email
     recalled, and a short "withdrawn" email to whoever had been told of it."""
     student, teacher = PydanticObjectId(student_id), PydanticObjectId(teacher_id)
+    school = PydanticObjectId(school_id)
     names = await directory.full_names([student])
     student_name = names.get(student, "—")
+    subjects = await subject_names(school)
+    subject_in = {locale: subjects.name(subject, locale) for locale in LOCALES}
     texts = {
-        locale: withdrawal_words(locale, student=student_name, subject=subject, date=date)
+        locale: withdrawal_words(
+            locale, student=student_name, subject=subject_in[locale], date=date
+        )
         for locale in LOCALES
     }
     notice = Notice(
@@ -239,7 +249,7 @@ async def withdraw_grade(
         title=texts[DEFAULT_LOCALE][0],
         body=texts[DEFAULT_LOCALE][1],
         texts=texts,
-        school_id=PydanticObjectId(school_id),
+        school_id=school,
         actor_id=teacher,
         source_id=PydanticObjectId(grade_id),
         payload=topic.GradePayload(
@@ -247,6 +257,7 @@ async def withdraw_grade(
             student_id=student_id,
             student_name=student_name,
             subject=subject,
+            subject_names=subject_in,
             value=None,
             kind=kind,
             date=date,
@@ -254,5 +265,5 @@ async def withdraw_grade(
         ),
     )
     told = await revisions.withdraw(notice)
-    await alerts.evaluate(student)
+    await alerts.evaluate(student, school_id=school)
     return told

@@ -50,9 +50,9 @@ async def update(grade_id: PydanticObjectId | None, changes: dict[str, Any]) -> 
     return Grade.model_validate(raw) if raw is not None else None
 
 
-async def insert_many(grades: list[Grade]) -> None:
-    """Write a batch of new grades in one round trip."""
-    await Grade.insert_many(grades)
+async def insert_batch(grades: list[Grade]) -> None:
+    """Write a batch of new grades (fresh ids) in one round trip."""
+    await db.insert_many_ignoring_duplicates(Grade, [g.model_dump(by_alias=True) for g in grades])
 
 
 async def delete(grade_id: PydanticObjectId | None) -> None:
