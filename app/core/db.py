@@ -343,6 +343,19 @@ def joined(
     ]
 
 
+def joined_field(
+    model: type[Document], *, local_field: str, foreign_field: str, field: str, into: str
+) -> list[dict[str, Any]]:
+    """Stages that set `into` on each document to `field` of the `model` document whose
+    `foreign_field` equals its `local_field` (left unset when there is none)."""
+    return [
+        *_lookup(model, local_field, foreign_field),
+        {"$unwind": {"path": f"${_JOINED}", "preserveNullAndEmptyArrays": True}},
+        {"$addFields": {into: f"${_JOINED}.{field}"}},
+        {"$project": {_JOINED: 0}},
+    ]
+
+
 def having_joined(
     model: type[Document],
     *,

@@ -164,11 +164,18 @@ async def class_gradebook(
         dates["$lte"] = day_start(date_to)
     if dates:
         match["date"] = dates
-    rows = {row["_id"]: row for row in await repository.register_rows(match)}
+    found = await repository.register_rows(
+        match, then=directory.name_stages("_id", into="full_name")
+    )
+    rows = {row["_id"]: row for row in found}
     # Students who left the class keep their grades, and the register shows them after the
     # roster, as a paper one keeps a struck-out line.
     student_ids = list(dict.fromkeys([*school_class.student_ids, *rows]))
-    names = await directory.full_names(student_ids)
+    # Names come with the grades; only students without a grade in the range need a read.
+    names = {sid: row["full_name"] for sid, row in rows.items() if row.get("full_name")}
+    ungraded = [sid for sid in student_ids if sid not in names]
+    if ungraded:
+        names.update(await directory.full_names(ungraded))
     students = []
     days: set[dt.date] = set()
     for student_id in student_ids:

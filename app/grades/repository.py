@@ -92,9 +92,12 @@ async def subject_groups(match: dict[str, Any]) -> list[dict[str, Any]]:
     )
 
 
-async def register_rows(match: dict[str, Any]) -> list[dict[str, Any]]:
+async def register_rows(
+    match: dict[str, Any], *, then: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Per student, of the grades matching `match`: the grades oldest first ({_id, date,
-    value, kind, weight}) and their weighted and weight sums; by student id."""
+    value, kind, weight}) and their weighted and weight sums, each row then passed through
+    the stages `then` (the student's name, from the directory)."""
     return await db.aggregate(
         Grade,
         [
@@ -116,6 +119,7 @@ async def register_rows(match: dict[str, Any]) -> list[dict[str, Any]]:
                     "weight_sum": {"$sum": "$weight"},
                 }
             },
+            *then,
         ],
     )
 
