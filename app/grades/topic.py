@@ -113,6 +113,7 @@ TOPIC = TopicDeclaration(
             label="preferences.include_grade_values",
         ),
     ),
+    hints=("preferences.grade_alerts",),
     reason=why_this_grade,
     as_emailed=grade_as_emailed,
     digest_group=child_of,

@@ -86,6 +86,9 @@ class TopicDeclaration:
     default_email: EmailFrequency = EmailFrequency.immediate
     default_in_app: bool = True
     options: tuple[TopicOption, ...] = ()
+    # Catalogue keys of lines the preference centre shows under the topic: what else the
+    # producer sends on it, set elsewhere (grades: the alerts a parent sets per child).
+    hints: tuple[str, ...] = ()
     # The footer line saying why this reader got this notice, in their language.
     reason: Callable[[Mapping[str, Any], User], str] = lambda data, user: ""
     # The payload as an email may show it, given the reader's option values.

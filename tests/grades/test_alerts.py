@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from app.auth.models import Role, User
+from app.core.config import Settings
+from app.notifications.links import preferences_token
 from app.notifications.models import Notification
 from app.schools.guardians import link_guardian
 from tests.conftest import UserFactory, World
@@ -245,3 +247,13 @@ async def test_grades_posted_at_once_fire_one_alert(
         posted(client, admin, world, value=2, subject="math"),
     )
     assert len(await alerts_of(parent)) == 1
+
+
+async def test_the_preference_centre_tells_where_alerts_arrive(
+    site: httpx.AsyncClient, settings: Settings, world: World
+) -> None:
+    assert world.parent.id is not None
+    token = preferences_token(settings=settings, user_id=world.parent.id)
+    page = (await site.get("/preferences", params={"token": token})).text
+    grades = page[page.index("<legend>Grades</legend>") : page.index("</fieldset>")]
+    assert "Grade alerts you set for a child" in grades
