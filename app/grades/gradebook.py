@@ -12,17 +12,18 @@ from app.auth import directory
 from app.auth.models import Role, User
 from app.core import jobs
 from app.core.errors import Unprocessable
-from app.core.security import as_utc, utcnow
+from app.core.security import as_utc
 from app.grades import notices, repository
-from app.grades.models import DEFAULT_WEIGHTS, Grade, rounded
+from app.grades.models import Grade, rounded
 from app.grades.schemas import (
     BatchRow,
     GradeBatch,
     Gradebook,
     GradebookCell,
     GradebookStudent,
+    GradeCreate,
 )
-from app.grades.service import assigned_spelling, day_start, grade_day
+from app.grades.service import assigned_spelling, days_between, new_grade
 from app.schools.models import School, SchoolClass
 from app.subjects.service import subject_code
 
@@ -95,26 +96,22 @@ async def create_grades(
     refused = _refused_rows(batch, school=school, school_class=school_class, students=students)
     if refused:
         raise Unprocessable(refused)
-    assert school.id is not None and teacher.id is not None
-    day = grade_day(school, batch.date)
-    subject = assigned_spelling(school_class, batch.subject) or batch.subject
-    weight = batch.weight if batch.weight is not None else DEFAULT_WEIGHTS[batch.kind]
-    now = utcnow()
     grades = [
-        Grade(
-            id=PydanticObjectId(),
-            school_id=school.id,
-            class_id=school_class.id,
-            student_id=row.student_id,
-            teacher_id=teacher.id,
-            subject=subject,
-            value=row.value,
-            kind=batch.kind,
-            weight=weight,
-            comment=row.comment,
-            date=day,
-            created_at=now,
-            updated_at=now,
+        new_grade(
+            teacher=teacher,
+            school=school,
+            school_class=school_class,
+            # Each field was checked as the batch was read.
+            data=GradeCreate.model_construct(
+                student_id=row.student_id,
+                class_id=school_class.id,
+                subject=batch.subject,
+                value=row.value,
+                kind=batch.kind,
+                weight=batch.weight,
+                comment=row.comment,
+                date=batch.date,
+            ),
         )
         for row in batch.grades
     ]
@@ -149,21 +146,13 @@ async def class_gradebook(
     """The class's grades in one subject as a register: its roster by name, each student's
     grades oldest first and weighted average, and every day that has a grade. One
     aggregation for the grades, one read for the names."""
-    if date_from is not None and date_to is not None and date_from > date_to:
-        raise Unprocessable("from is after to")
     assert school.id is not None
     match: dict[str, Any] = {
         "school_id": school.id,
         "class_id": school_class.id,
         "subject_key": subject_code(subject),
+        **days_between(date_from, date_to, names=("from", "to")),
     }
-    dates: dict[str, dt.datetime] = {}
-    if date_from is not None:
-        dates["$gte"] = day_start(date_from)
-    if date_to is not None:
-        dates["$lte"] = day_start(date_to)
-    if dates:
-        match["date"] = dates
     found = await repository.register_rows(
         match, then=directory.name_stages("_id", into="full_name")
     )

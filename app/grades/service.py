@@ -118,23 +118,21 @@ async def _student_on_roster(school_class: SchoolClass, student_id: PydanticObje
         raise Unprocessable("student does not exist or is no longer active")
 
 
-async def create_grade(
+def new_grade(
     *, teacher: User, school: School, school_class: SchoolClass, data: GradeCreate
 ) -> Grade:
-    """Post a grade in a class the caller may grade (grades.access decided that)."""
-    _check_scale(school, data.value)
-    await _student_on_roster(school_class, data.student_id)
+    """The grade `data` asks for, not stored yet: filed under the class's spelling of the
+    subject, weighted by its kind unless given, dated today at the school unless given."""
     assert school.id is not None and teacher.id is not None
     now = utcnow()
-    subject = assigned_spelling(school_class, data.subject) or data.subject
-    grade = Grade(
+    return Grade(
         # Its id is known before the insert, so its notice can be recorded first.
         id=PydanticObjectId(),
         school_id=school.id,
         class_id=school_class.id,
         student_id=data.student_id,
         teacher_id=teacher.id,
-        subject=subject,
+        subject=assigned_spelling(school_class, data.subject) or data.subject,
         value=data.value,
         kind=data.kind,
         weight=data.weight if data.weight is not None else DEFAULT_WEIGHTS[data.kind],
@@ -143,6 +141,15 @@ async def create_grade(
         created_at=now,
         updated_at=now,
     )
+
+
+async def create_grade(
+    *, teacher: User, school: School, school_class: SchoolClass, data: GradeCreate
+) -> Grade:
+    """Post a grade in a class the caller may grade (grades.access decided that)."""
+    _check_scale(school, data.value)
+    await _student_on_roster(school_class, data.student_id)
+    grade = new_grade(teacher=teacher, school=school, school_class=school_class, data=data)
     notice = await notices.reserve_notice(grade, changed=False)
     await repository.insert(grade)
     await jobs.send(notice)
@@ -202,21 +209,27 @@ def _grade_filter(
     date_to: dt.date | None,
     kind: GradeKind | None,
 ) -> dict[str, Any]:
-    if date_from is not None and date_to is not None and date_from > date_to:
-        raise Unprocessable("date_from is after date_to")
     query: dict[str, Any] = {"student_id": student_id}
     if subject:
         query["subject_key"] = subject_key(subject)
     if kind is not None:
         query["kind"] = kind.value
+    return {**query, **days_between(date_from, date_to, names=("date_from", "date_to"))}
+
+
+def days_between(
+    date_from: dt.date | None, date_to: dt.date | None, *, names: tuple[str, str]
+) -> dict[str, Any]:
+    """The condition on `date` of grades from `date_from` to `date_to` (both included, either
+    open); 422 naming the parameters (`names`) when they are the wrong way round."""
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise Unprocessable(f"{names[0]} is after {names[1]}")
     dates: dict[str, dt.datetime] = {}
     if date_from is not None:
         dates["$gte"] = day_start(date_from)
     if date_to is not None:
         dates["$lte"] = day_start(date_to)
-    if dates:
-        query["date"] = dates
-    return query
+    return {"date": dates} if dates else {}
 
 
 async def list_student_grades(
