@@ -87,7 +87,7 @@ class TopicDeclaration:
     default_in_app: bool = True
     options: tuple[TopicOption, ...] = ()
     # Catalogue keys of lines the preference centre shows under the topic: what else the
-    # producer sends on it, set elsewhere (grades: the alerts a parent sets per child).
+    # producer sends on it that is set elsewhere (rules a person keeps in the producer).
     hints: tuple[str, ...] = ()
     # The footer line saying why this reader got this notice, in their language.
     reason: Callable[[Mapping[str, Any], User], str] = lambda data, user: ""
