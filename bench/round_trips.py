@@ -35,6 +35,8 @@ PATH_VARIANTS: dict[str, list[str]] = {
     "/api/v1/notifications": ["", "?unread_only=true&topic=announcements"],
     "/api/v1/users": ["", "?role=student&q=student%201"],
     "/join": ["", f"?code={JOIN_CODE}"],
+    # A class of 40; bench/gradebook.py measures 30 and 300.
+    "/api/v1/schools/{school_id}/classes/{class_id}/gradebook": ["?subject=math"],
 }
 CLASSES = 8
 STUDENTS_PER_CLASS = 40

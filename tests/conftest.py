@@ -43,6 +43,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "redis_url": None,
         "smtp_host": None,
         "public_base_url": "http://testserver",
+        # Grade emails go at once unless a test is about the grace window.
+        "grade_notice_delay_minutes": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -12,7 +12,7 @@ from beanie import PydanticObjectId
 
 from app.auth import repository
 from app.auth.models import Role, User, normalize_email
-from app.core.db import having_joined, joined
+from app.core.db import having_joined, joined, joined_field
 
 
 async def live_users(user_ids: Sequence[PydanticObjectId]) -> list[User]:
@@ -136,4 +136,12 @@ def live_user_stages(id_field: str) -> list[dict[str, Any]]:
     """Keep the documents whose `id_field` names a live (not soft-deleted) user."""
     return having_joined(
         User, local_field=id_field, foreign_field="_id", match={"deleted_at": None}
+    )
+
+
+def name_stages(id_field: str, *, into: str) -> list[dict[str, Any]]:
+    """Set `into` to the name of the user `id_field` names, deleted ones too (as
+    full_names reads them), for a list that shows people's names in one aggregation."""
+    return joined_field(
+        User, local_field=id_field, foreign_field="_id", field="full_name", into=into
     )

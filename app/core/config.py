@@ -310,6 +310,10 @@ class Settings(BaseSettings):
     # may go out a second time (nothing ever records that the server took them). `dev`,
     # whose database is in its own process, writes each one.
     email_outcome_block: Annotated[int, whole_number(1, 1000)] = 50
+    # Minutes a grade's email waits before it goes, so a correction made inside them sends
+    # one email with the final value and a grade deleted inside them sends none (0: off).
+    # The in-app notice appears at once either way.
+    grade_notice_delay_minutes: Annotated[int, whole_number(0, 1440)] = 10
 
     # --- first admin
     bootstrap_admin_email: OptionalEmail = None

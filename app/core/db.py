@@ -152,13 +152,16 @@ async def claim_one(
     *,
     sort: list[tuple[str, int]] | None = None,
     before: bool = False,
+    upsert: bool = False,
 ) -> dict[str, Any] | None:
     """One atomic find-and-update returning the document as changed (as it was, `before`);
-    None when none matches. Two callers racing for the same document: exactly one gets it."""
+    None when none matches. Two callers racing for the same document: exactly one gets it.
+    `upsert`: none matching, one is made from the query's equalities and the update."""
     raw: dict[str, Any] | None = await collection(model).find_one_and_update(
         query,
         update,
         sort=sort,
+        upsert=upsert,
         return_document=ReturnDocument.BEFORE if before else ReturnDocument.AFTER,
     )
     return raw
@@ -340,6 +343,19 @@ def joined(
         *_lookup(model, local_field, foreign_field),
         *_joined_condition(match),
         {"$replaceRoot": {"newRoot": f"${_JOINED}"}},
+    ]
+
+
+def joined_field(
+    model: type[Document], *, local_field: str, foreign_field: str, field: str, into: str
+) -> list[dict[str, Any]]:
+    """Stages that set `into` on each document to `field` of the `model` document whose
+    `foreign_field` equals its `local_field` (left unset when there is none)."""
+    return [
+        *_lookup(model, local_field, foreign_field),
+        {"$unwind": {"path": f"${_JOINED}", "preserveNullAndEmptyArrays": True}},
+        {"$addFields": {into: f"${_JOINED}.{field}"}},
+        {"$project": {_JOINED: 0}},
     ]
 
 

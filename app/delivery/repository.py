@@ -96,3 +96,13 @@ async def claim_one(query: dict[str, Any], update: dict[str, Any]) -> Email | No
     """The one email matching `query`, changed by `update` in the same atomic write."""
     raw = await db.claim_one(Email, query, update)
     return Email.model_validate(raw) if raw is not None else None
+
+
+async def delete_all(query: dict[str, Any]) -> int:
+    """Delete every email matching `query`; how many went."""
+    return await db.delete_many(Email, query)
+
+
+async def recipients(query: dict[str, Any]) -> set[PydanticObjectId]:
+    """The distinct recipients of the emails matching `query`."""
+    return {PydanticObjectId(r) for r in await db.distinct(Email, "recipient_id", query)}

@@ -143,6 +143,23 @@ async def _enqueue_sends(count: int, **clock: Any) -> None:
         await jobs.enqueue(SEND_EMAILS_JOB, email_ids=None, **clock)
 
 
+# What is being or has been put on the wire: a reader may have it.
+ON_THE_WIRE = [EmailStatus.sending, EmailStatus.sent]
+
+
+async def cancel_unsent(source_id: PydanticObjectId) -> int:
+    """Take back the emails about `source_id` that have not started going out (pending, or
+    failed and waiting for a retry); one being sent is past recall. How many were taken."""
+    return await repository.delete_all({"source_id": source_id, "status": {"$in": DUE_STATUSES}})
+
+
+async def reached_by(source_id: PydanticObjectId) -> set[PydanticObjectId]:
+    """Who has been sent (or is being sent) an email about `source_id`."""
+    return await repository.recipients(
+        {"source_id": source_id, "status": {"$in": ON_THE_WIRE}, "recipient_id": {"$ne": None}}
+    )
+
+
 # --- sending -----------------------------------------------------------------------------
 
 

@@ -12,20 +12,24 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from beanie import PydanticObjectId
-from fastapi import Depends
+from fastapi import Depends, Query
 
+from app.auth import directory
 from app.auth import service as auth_service
-from app.auth.access import CurrentUser
+from app.auth.access import CurrentUser, ParentUser
 from app.auth.models import Role, User
 from app.core.db import parse_object_id
-from app.core.errors import Forbidden, NotFound
+from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.grades import service
 from app.grades.models import Grade, subject_key
-from app.grades.schemas import GradeCreate, GradeUpdate
+from app.grades.schemas import MAX_SUBJECT_LENGTH, GradeBatch, GradeCreate, GradeUpdate
 from app.schools.access import (
     can_manage_student,
+    find_class,
+    is_linked_guardian,
     is_school_admin,
     load_class,
+    load_school,
     school_with_class,
 )
 from app.schools.models import School, SchoolClass
@@ -138,3 +142,90 @@ async def correctable_grade(grade_id: str, body: GradeUpdate, user: CurrentUser)
 
 
 CorrectableGrade = Annotated[Correction, Depends(correctable_grade)]
+
+
+@dataclass(frozen=True)
+class BatchGrading:
+    """A lesson's grades the caller may post, with the live students they name."""
+
+    teacher: User
+    school: School
+    school_class: SchoolClass
+    data: GradeBatch
+    students: dict[PydanticObjectId, User]
+
+
+async def gradable_batch(body: GradeBatch, user: CurrentUser) -> BatchGrading:
+    """As `gradable_class`, for every row of a batch at once: the students are read in one
+    query, which the service's roster checks use too."""
+    if user.role not in (Role.teacher, Role.admin):
+        raise Forbidden("Only teachers and admins may post grades")
+    school, school_class = await load_class(body.class_id)
+    if not may_grade(user, school, school_class, body.subject):
+        raise Forbidden("You do not teach this subject in this class")
+    named = list(dict.fromkeys(row.student_id for row in body.grades))
+    students = {s.id: s for s in await directory.live_users(named) if s.id is not None}
+    if user.role == Role.admin and not all(
+        can_manage_student(user, student) for student in students.values()
+    ):
+        raise Forbidden(ADMIN_OUT_OF_REACH)
+    return BatchGrading(
+        teacher=user, school=school, school_class=school_class, data=body, students=students
+    )
+
+
+GradableBatch = Annotated[BatchGrading, Depends(gradable_batch)]
+
+
+@dataclass(frozen=True)
+class GradedClass:
+    """A class whose grades in one subject the caller may read as a register."""
+
+    school: School
+    school_class: SchoolClass
+    subject: str
+
+
+async def gradebook_class(
+    school_id: str,
+    class_id: str,
+    subject: Annotated[
+        str,
+        Query(min_length=1, max_length=MAX_SUBJECT_LENGTH, description="The subject, any case"),
+    ],
+    user: CurrentUser,
+) -> GradedClass:
+    """The class in the path, if the caller teaches it the subject asked for or runs the
+    school."""
+    if user.role not in (Role.teacher, Role.admin):
+        raise Forbidden("Only teachers and admins read a class's gradebook")
+    school = await load_school(school_id)
+    school_class = find_class(school, class_id)
+    subject = subject.strip()
+    if not subject:
+        raise Unprocessable("subject is empty")
+    if not may_grade(user, school, school_class, subject):
+        raise Forbidden("You do not teach this subject in this class")
+    return GradedClass(school=school, school_class=school_class, subject=subject)
+
+
+ClassGradebook = Annotated[GradedClass, Depends(gradebook_class)]
+
+
+@dataclass(frozen=True)
+class ParentAndChild:
+    parent_id: PydanticObjectId
+    child_id: PydanticObjectId
+
+
+async def linked_child(student_id: str, parent: ParentUser) -> ParentAndChild:
+    """The child in the path, if the caller is a parent linked to them (else 404, as
+    unlinking a child one is not linked to is)."""
+    child_id = parse_object_id(student_id, what="Child")
+    assert parent.id is not None
+    if not await is_linked_guardian(parent.id, child_id):
+        raise NotFound("You are not linked to this child")
+    return ParentAndChild(parent_id=parent.id, child_id=child_id)
+
+
+LinkedChild = Annotated[ParentAndChild, Depends(linked_child)]

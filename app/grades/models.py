@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 import pymongo
@@ -24,6 +25,11 @@ DEFAULT_WEIGHTS = {GradeKind.regular: 1, GradeKind.test: 2, GradeKind.term: 3}
 
 # Subjects are matched as the school's subject list matches them.
 subject_key = subject_code
+
+
+def rounded(value: float) -> float:
+    # Half up, as a school report rounds: 3.125 shows as 3.13, not 3.12.
+    return float(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 class Grade(Document):
@@ -63,4 +69,33 @@ class Grade(Document):
                 [("student_id", 1), ("subject_key", 1), ("date", -1), ("_id", -1)],
                 name="student_subject_key_newest",
             ),
+            # A class's register in one subject, oldest first.
+            pymongo.IndexModel(
+                [("class_id", 1), ("subject_key", 1), ("date", 1), ("_id", 1)],
+                name="class_subject_register",
+            ),
+        ]
+
+
+class GradeAlert(Document):
+    """One parent's alert rules for one child, and which of them hold now."""
+
+    parent_id: PydanticObjectId
+    student_id: PydanticObjectId
+    grade_at_most: int | None = None
+    average_below: float | None = None
+    # Subject keys the rules watch; empty: every subject.
+    subjects: list[str] = Field(default_factory=list)
+    # "<rule>:<subject key>" for each rule holding at the last evaluation, sorted: an alert
+    # fires for what is here now and was not then.
+    holding: list[str] = Field(default_factory=list)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "grade_alerts"
+        indexes = [
+            pymongo.IndexModel(
+                [("parent_id", 1), ("student_id", 1)], unique=True, name="parent_child_unique"
+            ),
+            pymongo.IndexModel([("student_id", 1)], name="student"),
         ]

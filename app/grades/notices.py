@@ -4,14 +4,20 @@ notice in every language, and publishes it."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+from datetime import datetime, timedelta
+
 from beanie import PydanticObjectId
 
 from app.auth import directory
 from app.core import jobs
-from app.core.i18n import DEFAULT_LOCALE, LOCALES, translate
+from app.core.config import get_settings
+from app.core.i18n import DEFAULT_LOCALE, LOCALES, format_date, translate
 from app.core.security import as_utc
-from app.grades import topic
+from app.grades import alerts, topic
 from app.grades.models import Grade
+from app.notifications import revisions
 from app.notifications import service as notifications
 from app.notifications.fanout import publish, unique_recipients
 from app.notifications.models import Notice, TargetType
@@ -79,12 +85,15 @@ async def grade_recipients(
     return unique_recipients([student_id, *parents], actor_id=teacher_id)
 
 
-@jobs.job(GRADE_EVENT_JOB)
-async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) -> int:
-    """Tell the student and the parents following them about a posted or changed grade."""
-    grade = await Grade.get(PydanticObjectId(grade_id))
-    if grade is None:
-        return 0  # deleted before the job ran: nothing left to tell
+def _send_after(grade: Grade) -> datetime | None:
+    """Grade emails wait the grace window from the teacher's last change, so one made
+    inside it is the only one told."""
+    minutes = get_settings().grade_notice_delay_minutes
+    return as_utc(grade.updated_at) + timedelta(minutes=minutes) if minutes else None
+
+
+async def grade_notice(grade: Grade, *, key: str, changed: bool) -> Notice:
+    """The notice of a grade as it stands: new (`changed` False) or corrected."""
     names = await directory.full_names([grade.student_id, grade.teacher_id])
     school_name, class_name = await schools_service.school_and_class_names(
         grade.school_id, grade.class_id
@@ -105,14 +114,16 @@ async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) 
         )
         for locale in LOCALES
     }
-    notice = Notice(
-        key=event_key,
+    return Notice(
+        key=key,
         topic=topic.NAME,
         title=texts[DEFAULT_LOCALE][0],
         body=texts[DEFAULT_LOCALE][1],
         texts=texts,
         school_id=grade.school_id,
         actor_id=grade.teacher_id,
+        source_id=grade.id,
+        send_after=_send_after(grade),
         payload=topic.GradePayload(
             grade_id=str(grade.id),
             student_id=str(grade.student_id),
@@ -130,4 +141,129 @@ async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) 
         ),
         recipients=await grade_recipients(student_id=grade.student_id, teacher_id=grade.teacher_id),
     )
-    return await publish(notice)
+
+
+async def _tell(grade: Grade, *, event_key: str, changed: bool) -> int:
+    if not changed:
+        return await publish(await grade_notice(grade, key=event_key, changed=False))
+    # Whoever was not told yet hears of the grade as it now stands; whoever was, of the change.
+    first = await grade_notice(grade, key=event_key, changed=False)
+    correction = dataclasses.replace(
+        await grade_notice(grade, key=event_key, changed=True), recipients=first.recipients
+    )
+    return await revisions.revise(first, correction)
+
+
+@jobs.job(GRADE_EVENT_JOB)
+async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) -> int:
+    """Tell the student and the parents following them about a posted or changed grade."""
+    grade = await Grade.get(PydanticObjectId(grade_id))
+    if grade is None:
+        return 0  # deleted before the job ran: its withdrawal job has the last word
+    if grade_event_key(grade) != event_key:
+        return 0  # changed again since: the job of that change tells the final value
+    told = await _tell(grade, event_key=event_key, changed=changed)
+    await alerts.evaluate(grade.student_id, school_id=grade.school_id)
+    return told
+
+
+GRADES_POSTED_JOB = "grades.notify_batch"
+
+
+async def reserve_batch_notice(grades: list[Grade]) -> jobs.JobRecord:
+    """One job record for a batch of new grades (written before them, as a single grade's)."""
+    return await jobs.reserve(
+        GRADES_POSTED_JOB, grades=[[str(g.id), grade_event_key(g)] for g in grades]
+    )
+
+
+@jobs.job(GRADES_POSTED_JOB)
+async def notify_batch(*, grades: list[list[str]]) -> int:
+    """Tell each grade of a batch as a single posted grade is told."""
+    told = 0
+    for grade_id, event_key in grades:
+        told += await notify_grade(grade_id=grade_id, event_key=event_key)
+    return told
+
+
+GRADE_WITHDRAWN_JOB = "grades.withdraw"
+
+
+async def reserve_withdrawal(grade: Grade) -> jobs.JobRecord:
+    """Record the withdrawal of a grade about to be deleted, with what its notice says (the
+    grade is gone when the job runs)."""
+    return await jobs.reserve(
+        GRADE_WITHDRAWN_JOB,
+        grade_id=str(grade.id),
+        student_id=str(grade.student_id),
+        teacher_id=str(grade.teacher_id),
+        school_id=str(grade.school_id),
+        class_id=str(grade.class_id),
+        subject=grade.subject,
+        kind=grade.kind.value,
+        date=grade.date.date().isoformat(),
+    )
+
+
+def withdrawal_words(locale: str, *, student: str, subject: str, date: str) -> tuple[str, str]:
+    return (
+        translate(locale, "inbox.grade_withdrawn", student=student, subject=subject),
+        translate(
+            locale,
+            "inbox.grade_withdrawn_body",
+            subject=subject,
+            date=format_date(dt.date.fromisoformat(date), locale),
+        ),
+    )
+
+
+@jobs.job(GRADE_WITHDRAWN_JOB)
+async def withdraw_grade(
+    *,
+    grade_id: str,
+    student_id: str,
+    teacher_id: str,
+    school_id: str,
+    class_id: str,
+    subject: str,
+    kind: str,
+    date: str,
+) -> int:
+    """Take a deleted grade's notices back: out of inboxes and digests, unsent email
+    recalled, and a short "withdrawn" email to whoever had been told of it."""
+    student, teacher = PydanticObjectId(student_id), PydanticObjectId(teacher_id)
+    school = PydanticObjectId(school_id)
+    names = await directory.full_names([student])
+    student_name = names.get(student, "—")
+    subjects = await subject_names(school)
+    subject_in = {locale: subjects.name(subject, locale) for locale in LOCALES}
+    texts = {
+        locale: withdrawal_words(
+            locale, student=student_name, subject=subject_in[locale], date=date
+        )
+        for locale in LOCALES
+    }
+    notice = Notice(
+        key=f"grade:{grade_id}:withdrawn",
+        topic=topic.NAME,
+        title=texts[DEFAULT_LOCALE][0],
+        body=texts[DEFAULT_LOCALE][1],
+        texts=texts,
+        school_id=school,
+        actor_id=teacher,
+        source_id=PydanticObjectId(grade_id),
+        payload=topic.GradePayload(
+            grade_id=grade_id,
+            student_id=student_id,
+            student_name=student_name,
+            subject=subject,
+            subject_names=subject_in,
+            value=None,
+            kind=kind,
+            date=date,
+            withdrawn=True,
+        ),
+    )
+    told = await revisions.withdraw(notice)
+    await alerts.evaluate(student, school_id=school)
+    return told

@@ -8,11 +8,22 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.core.pagination import Page, PageParams, page_params
-from app.grades import service
-from app.grades.access import CorrectableGrade, EditableGrade, GradableClass
-from app.grades.models import GradeKind
+from app.grades import alerts, gradebook, service
+from app.grades.access import (
+    ClassGradebook,
+    CorrectableGrade,
+    EditableGrade,
+    GradableBatch,
+    GradableClass,
+    LinkedChild,
+)
+from app.grades.models import GradeAlert, GradeKind
 from app.grades.schemas import (
     MAX_SUBJECT_LENGTH,
+    AlertRules,
+    AlertRulesOut,
+    GradeBatchOut,
+    Gradebook,
     GradeOut,
     GradeSummary,
 )
@@ -39,6 +50,41 @@ async def post_grade(grading: GradableClass) -> GradeOut:
         data=grading.data,
     )
     return GradeOut.of(grade)
+
+
+@router.post("/grades/batch", status_code=status.HTTP_201_CREATED)
+async def post_grade_batch(grading: GradableBatch) -> GradeBatchOut:
+    """Grade a class for one lesson, all or nothing: a row that cannot be stored refuses the
+    batch (422 naming each such row). Each grade notifies as a single one does."""
+    grades = await gradebook.create_grades(
+        teacher=grading.teacher,
+        school=grading.school,
+        school_class=grading.school_class,
+        batch=grading.data,
+        students=grading.students,
+    )
+    return GradeBatchOut(items=[GradeOut.of(g) for g in grades])
+
+
+@router.get("/schools/{school_id}/classes/{class_id}/gradebook")
+async def class_gradebook(
+    graded: ClassGradebook,
+    date_from: Annotated[
+        dt.date | None, Query(alias="from", description="First day included (YYYY-MM-DD)")
+    ] = None,
+    date_to: Annotated[
+        dt.date | None, Query(alias="to", description="Last day included (YYYY-MM-DD)")
+    ] = None,
+) -> Gradebook:
+    """The class's grades in one subject as a register: students × dates, with each
+    student's weighted average (the class's teacher of that subject, the school's admin)."""
+    return await gradebook.class_gradebook(
+        school=graded.school,
+        school_class=graded.school_class,
+        subject=graded.subject,
+        date_from=date_from,
+        date_to=date_to,
+    )
 
 
 @router.patch("/grades/{grade_id}")
@@ -115,3 +161,33 @@ async def update_school(body: SchoolUpdate, school: AdminSchool) -> SchoolOut:
         grade_scale=(body.grade_scale.min, body.grade_scale.max) if body.grade_scale else None,
     )
     return SchoolOut.of(updated)
+
+
+def _rules_out(alert: GradeAlert) -> AlertRulesOut:
+    return AlertRulesOut(
+        student_id=str(alert.student_id),
+        grade_at_most=alert.grade_at_most,
+        average_below=alert.average_below,
+        subjects=alert.subjects,
+        holding=alert.holding,
+    )
+
+
+@router.get("/users/me/children/{student_id}/alerts", tags=["guardians"])
+async def get_alerts(linked: LinkedChild) -> AlertRulesOut:
+    """The caller's grade alert rules for their child (none set: every rule off)."""
+    return _rules_out(await alerts.alert_of(parent_id=linked.parent_id, student_id=linked.child_id))
+
+
+@router.put("/users/me/children/{student_id}/alerts", tags=["guardians"])
+async def put_alerts(body: AlertRules, linked: LinkedChild) -> AlertRulesOut:
+    """Set the grade alerts for the caller's child: an alert (topic grades, priority high)
+    fires when a rule begins to hold, and again only after it stopped holding."""
+    alert = await alerts.set_alert(
+        parent_id=linked.parent_id,
+        student_id=linked.child_id,
+        grade_at_most=body.grade_at_most,
+        average_below=body.average_below,
+        subjects=body.subjects,
+    )
+    return _rules_out(alert)

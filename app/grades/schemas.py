@@ -163,3 +163,89 @@ class GradeSummary(BaseModel):
     overall_average: float | None = Field(
         description="Weighted average over every grade in the summary; null when there are none"
     )
+
+
+# A class register's size, with room to spare: a batch longer than any class is a mistake.
+MAX_BATCH_ROWS = 200
+
+
+class BatchRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    student_id: ObjectIdField = Field(description="A student on the class's roster")
+    value: GradeValue = Field(description="Within the school's grade scale", examples=[5])
+    comment: Comment | None = Field(default=None, description="Up to 1000 characters")
+
+    _comment = field_validator("comment")(_blank_to_none)
+
+
+class GradeBatch(BaseModel):
+    """One lesson's grades for a class: all are stored, or none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    class_id: ObjectIdField = Field(description="A class the teacher teaches this subject in")
+    subject: Subject = Field(description="One of the teacher's subjects in that class")
+    date: dt.date = Field(description="The lesson's day (YYYY-MM-DD)")
+    kind: GradeKind = Field(default=GradeKind.regular, description="regular, test or term")
+    weight: GradeWeight | None = Field(
+        default=None, description="Defaults by kind: regular 1, test 2, term 3"
+    )
+    grades: list[BatchRow] = Field(
+        min_length=1, max_length=MAX_BATCH_ROWS, description="One row per student graded"
+    )
+
+
+class GradeBatchOut(BaseModel):
+    items: list[GradeOut]
+
+
+class GradebookCell(BaseModel):
+    id: str
+    date: dt.date
+    value: int
+    kind: GradeKind
+    weight: float
+
+
+class GradebookStudent(BaseModel):
+    student_id: str
+    full_name: str
+    grades: list[GradebookCell] = Field(description="Oldest first")
+    weighted_average: float | None = Field(description="null when the student has no grade")
+
+
+class Gradebook(BaseModel):
+    subject: str
+    dates: list[dt.date] = Field(description="Every day with a grade, oldest first")
+    students: list[GradebookStudent] = Field(description="The class's roster, by name")
+
+
+class AlertRules(BaseModel):
+    """A parent's alert rules for one child; a rule left out (or null) is off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grade_at_most: GradeValue | None = Field(
+        default=None, description="Alert on a grade at or below this value", examples=[2]
+    )
+    average_below: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_ABS_VALUE,
+        allow_inf_nan=False,
+        description="Alert when a subject's weighted average falls below this",
+        examples=[3.5],
+    )
+    subjects: list[Subject] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Subjects the rules watch (any case); empty: every subject",
+    )
+
+
+class AlertRulesOut(AlertRules):
+    student_id: str
+    holding: list[str] = Field(
+        description='Rules holding now, as "<rule>:<subject>"; each fired when it began to hold'
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -23,7 +22,7 @@ from app.core.pagination import PageParams
 from app.core.security import as_utc, utcnow
 from app.core.timezones import zone_or_utc
 from app.grades import notices, repository
-from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind, subject_key
+from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind, rounded, subject_key
 from app.grades.schemas import (
     GradeCreate,
     GradeNames,
@@ -38,7 +37,7 @@ from app.schools.models import School, SchoolClass
 MAX_PAST_DAYS = 366 * 10
 
 
-def _day_start(day: dt.date) -> dt.datetime:
+def day_start(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
@@ -46,16 +45,16 @@ def _school_today(school: School) -> dt.date:
     return dt.datetime.now(zone_or_utc(school.timezone)).date()
 
 
-def _grade_day(school: School, day: dt.date | None) -> dt.datetime:
+def grade_day(school: School, day: dt.date | None) -> dt.datetime:
     """The stored date of a grade: today at the school by default, never in its future."""
     today = _school_today(school)
     if day is None:
-        return _day_start(today)
+        return day_start(today)
     if day > today:
         raise Unprocessable(f"date {day.isoformat()} is in the future (today is {today})")
     if (today - day).days > MAX_PAST_DAYS:
         raise Unprocessable(f"date {day.isoformat()} is too far in the past")
-    return _day_start(day)
+    return day_start(day)
 
 
 def _check_scale(school: School, value: int) -> None:
@@ -111,7 +110,7 @@ async def backfill_subject_keys() -> int:
     return updated
 
 
-def _assigned_spelling(school_class: SchoolClass, subject: str) -> str | None:
+def assigned_spelling(school_class: SchoolClass, subject: str) -> str | None:
     for assignment in school_class.teachers:
         for assigned in assignment.subjects:
             if _same_subject(assigned, subject):
@@ -126,31 +125,38 @@ async def _student_on_roster(school_class: SchoolClass, student_id: PydanticObje
         raise Unprocessable("student does not exist or is no longer active")
 
 
-async def create_grade(
+def new_grade(
     *, teacher: User, school: School, school_class: SchoolClass, data: GradeCreate
 ) -> Grade:
-    """Post a grade in a class the caller may grade (grades.access decided that)."""
-    _check_scale(school, data.value)
-    await _student_on_roster(school_class, data.student_id)
+    """The grade `data` asks for, not stored yet: filed under the class's spelling of the
+    subject, weighted by its kind unless given, dated today at the school unless given."""
     assert school.id is not None and teacher.id is not None
     now = utcnow()
-    subject = _assigned_spelling(school_class, data.subject) or data.subject
-    grade = Grade(
+    return Grade(
         # Its id is known before the insert, so its notice can be recorded first.
         id=PydanticObjectId(),
         school_id=school.id,
         class_id=school_class.id,
         student_id=data.student_id,
         teacher_id=teacher.id,
-        subject=subject,
+        subject=assigned_spelling(school_class, data.subject) or data.subject,
         value=data.value,
         kind=data.kind,
         weight=data.weight if data.weight is not None else DEFAULT_WEIGHTS[data.kind],
         comment=data.comment,
-        date=_grade_day(school, data.date),
+        date=grade_day(school, data.date),
         created_at=now,
         updated_at=now,
     )
+
+
+async def create_grade(
+    *, teacher: User, school: School, school_class: SchoolClass, data: GradeCreate
+) -> Grade:
+    """Post a grade in a class the caller may grade (grades.access decided that)."""
+    _check_scale(school, data.value)
+    await _student_on_roster(school_class, data.student_id)
+    grade = new_grade(teacher=teacher, school=school, school_class=school_class, data=data)
     notice = await notices.reserve_notice(grade, changed=False)
     await repository.insert(grade)
     await jobs.send(notice)
@@ -180,7 +186,7 @@ async def update_grade(*, grade: Grade, school: School, data: GradeUpdate) -> Gr
     if "comment" in fields:
         changes["comment"] = data.comment
     if data.date is not None:
-        changes["date"] = _grade_day(school, data.date)
+        changes["date"] = grade_day(school, data.date)
     if not changes:
         return grade
     changes["updated_at"] = utcnow()
@@ -195,8 +201,11 @@ async def update_grade(*, grade: Grade, school: School, data: GradeUpdate) -> Gr
 
 
 async def delete_grade(*, grade: Grade) -> None:
-    """Delete a grade the caller may change (grades.access decided that)."""
+    """Delete a grade the caller may change (grades.access decided that); whoever was told
+    of it hears it was withdrawn."""
+    withdrawal = await notices.reserve_withdrawal(grade)
     await repository.delete(grade.id)
+    await jobs.send(withdrawal)
 
 
 def _grade_filter(
@@ -207,21 +216,27 @@ def _grade_filter(
     date_to: dt.date | None,
     kind: GradeKind | None,
 ) -> dict[str, Any]:
-    if date_from is not None and date_to is not None and date_from > date_to:
-        raise Unprocessable("date_from is after date_to")
     query: dict[str, Any] = {"student_id": student_id}
     if subject:
         query["subject_key"] = subject_key(subject)
     if kind is not None:
         query["kind"] = kind.value
+    return {**query, **days_between(date_from, date_to, names=("date_from", "date_to"))}
+
+
+def days_between(
+    date_from: dt.date | None, date_to: dt.date | None, *, names: tuple[str, str]
+) -> dict[str, Any]:
+    """The condition on `date` of grades from `date_from` to `date_to` (both included, either
+    open); 422 naming the parameters (`names`) when they are the wrong way round."""
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise Unprocessable(f"{names[0]} is after {names[1]}")
     dates: dict[str, dt.datetime] = {}
     if date_from is not None:
-        dates["$gte"] = _day_start(date_from)
+        dates["$gte"] = day_start(date_from)
     if date_to is not None:
-        dates["$lte"] = _day_start(date_to)
-    if dates:
-        query["date"] = dates
-    return query
+        dates["$lte"] = day_start(date_to)
+    return {"date": dates} if dates else {}
 
 
 async def list_student_grades(
@@ -252,11 +267,6 @@ async def names_of(grades: list[Grade]) -> GradeNames:
     return GradeNames(teachers=teachers, classes=classes)
 
 
-def _round(value: float) -> float:
-    # Half up, as a school report rounds: 3.125 shows as 3.13, not 3.12.
-    return float(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-
-
 async def summarize_student_grades(
     *,
     student_id: PydanticObjectId,
@@ -273,8 +283,8 @@ async def summarize_student_grades(
         SubjectSummary(
             subject=group["subject"],
             count=group["count"],
-            average=_round(group["average"]),
-            weighted_average=_round(group["weighted_sum"] / group["weight_sum"]),
+            average=rounded(group["average"]),
+            weighted_average=rounded(group["weighted_sum"] / group["weight_sum"]),
             last_value=group["last_value"],
             last_date=as_utc(group["last_date"]).date(),
         )
@@ -282,7 +292,7 @@ async def summarize_student_grades(
     ]
     total_weight = sum(group["weight_sum"] for group in groups)
     overall = (
-        _round(sum(group["weighted_sum"] for group in groups) / total_weight)
+        rounded(sum(group["weighted_sum"] for group in groups) / total_weight)
         if total_weight
         else None
     )

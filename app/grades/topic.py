@@ -35,6 +35,13 @@ class GradePayload(BaseModel):
     school_name: str | None = None
     class_name: str | None = None
     changed: bool = False
+    # The grade was deleted after people were told of it: the notice says so, nothing more.
+    withdrawn: bool = False
+    # A parent's grade alert: which rule began to hold ("grade_at_most", "average_below"),
+    # its threshold, and the weighted average that crossed it.
+    alert: str | None = None
+    threshold: float | None = None
+    average: float | None = None
 
 
 def grade_as_emailed(data: Mapping[str, Any], options: Mapping[str, bool]) -> dict[str, Any]:
@@ -43,7 +50,7 @@ def grade_as_emailed(data: Mapping[str, Any], options: Mapping[str, bool]) -> di
     grade values out of email. Immediate mail and digests both word grades from this."""
     if options.get(SHOW_VALUES, True):
         return dict(data)
-    return {**data, "value": None, "comment": None}
+    return {**data, "value": None, "comment": None, "average": None}
 
 
 def why_this_grade(data: Mapping[str, Any], user: User) -> str:
@@ -71,6 +78,10 @@ def digest_line(
 ) -> dict[str, Any]:
     """A grade's digest line from its fields, so the template words it per locale."""
     shown = grade_as_emailed(data, options)
+    if shown.get("withdrawn") or shown.get("alert"):
+        # Their own title and body say it (an alert's body names the average, hidden too).
+        hidden = shown.get("alert") and not options.get(SHOW_VALUES, True)
+        return {"grade": None, "body": None} if hidden else {"grade": None}
     if "subject" in shown:
         return {
             "grade": {
@@ -102,6 +113,7 @@ TOPIC = TopicDeclaration(
             label="preferences.include_grade_values",
         ),
     ),
+    hints=("preferences.grade_alerts",),
     reason=why_this_grade,
     as_emailed=grade_as_emailed,
     digest_group=child_of,

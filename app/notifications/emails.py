@@ -45,12 +45,14 @@ def immediate_emails(
             continue
         user = recipient.user
         assert user.id is not None
-        not_before = now
+        not_before = max(now, notice.send_after) if notice.send_after else now
         quiet = recipient.preferences.quiet_hours
         if quiet is not None and not critical:
             not_before = (
-                quiet_hours_end(start=quiet.start, end=quiet.end, timezone=user.timezone, now=now)
-                or now
+                quiet_hours_end(
+                    start=quiet.start, end=quiet.end, timezone=user.timezone, now=not_before
+                )
+                or not_before
             )
         link = (
             None

@@ -39,7 +39,7 @@ def build_notification(notice: Notice, recipient: Recipient) -> Notification | N
     """The notification one recipient gets, or None when they want neither inbox nor email."""
     user, preferences = recipient.user, recipient.preferences
     assert user.id is not None
-    in_app = wants_in_app(preferences, notice.topic, notice.priority)
+    in_app = notice.in_app and wants_in_app(preferences, notice.topic, notice.priority)
     decision = decide_email(preferences, notice.topic, notice.priority)
     if not in_app and decision == EmailDecision.none:
         return None
@@ -57,6 +57,7 @@ def build_notification(notice: Notice, recipient: Recipient) -> Notification | N
         in_app=in_app,
         email_decision=decision,
         digest_frequency=frequency if decision == EmailDecision.digest else None,
+        source_id=notice.source_id,
     )
 
 

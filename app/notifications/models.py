@@ -106,6 +106,10 @@ class Notification(Document):
     digested_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     read_at: datetime | None = None
+    # What it is about (the notice's source_id): a revision or withdrawal finds it by this.
+    source_id: PydanticObjectId | None = None
+    # Set when its producer withdrew what it told of: out of the inbox and every digest.
+    withdrawn_at: datetime | None = None
 
     class Settings:
         name = "notifications"
@@ -121,6 +125,7 @@ class Notification(Document):
                 [("recipient_id", 1), ("in_app", 1), ("read_at", 1)], name="inbox_unread"
             ),
             pymongo.IndexModel([("school_id", 1), ("created_at", -1)], name="school_recent"),
+            pymongo.IndexModel([("source_id", 1), ("recipient_id", 1)], name="source"),
             pymongo.IndexModel(
                 [
                     ("recipient_id", 1),
@@ -152,8 +157,14 @@ class Notice:
     priority: Priority = Priority.normal
     school_id: PydanticObjectId | None = None
     actor_id: PydanticObjectId | None = None
-    # What the notice is about, for the producer's own figures (its emails are found by it).
+    # What the notice is about, for the producer's own figures (its emails are found by
+    # it), and what a later revision or withdrawal of it names.
     source_id: PydanticObjectId | None = None
+    # Its immediate emails wait until then (a producer's grace window for second thoughts).
+    send_after: datetime | None = None
+    # False: email only, for those whose preferences want it (a notice of a withdrawal
+    # must not add an unread item where the withdrawn one was taken away).
+    in_app: bool = True
     # (title, body) by locale, for what the app words itself; people's own words (an
     # announcement's) are the same for everyone and stay in `title` and `body`.
     texts: dict[str, tuple[str, str]] = field(default_factory=dict)

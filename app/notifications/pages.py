@@ -217,6 +217,7 @@ def _preferences_page(
         errors=errors or {},
         saved=saved,
         topics=topics.names(),
+        hints={topic.name: topic.hints for topic in topics.all()},
         options=[(option.name, option.label) for option in topics.options()],
         choices=_choices(locale),
     )

@@ -113,6 +113,26 @@ async def move_to_digest(
     )
 
 
+async def of_source(source_id: PydanticObjectId) -> list[Notification]:
+    """The standing notifications about `source_id` (not withdrawn)."""
+    return await Notification.find({"source_id": source_id, "withdrawn_at": None}).to_list()
+
+
+async def withdraw(notification_ids: list[PydanticObjectId], *, now: datetime) -> int:
+    """Take these notifications out of inboxes, unread counts and digests for good."""
+    written = await db.update_many(
+        Notification,
+        {"_id": {"$in": notification_ids}, "withdrawn_at": None},
+        {"$set": {"withdrawn_at": now, "in_app": False, "email_decision": EmailDecision.none}},
+    )
+    return written.modified
+
+
+async def rewrite(changes: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+    """Apply each (filter, update) to one notification, in one bulk write."""
+    return await db.update_each(Notification, changes)
+
+
 # --- subscriptions -----------------------------------------------------------------------
 
 

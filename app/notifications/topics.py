@@ -90,6 +90,9 @@ class TopicDeclaration:
     default_email: EmailFrequency = EmailFrequency.immediate
     default_in_app: bool = True
     options: tuple[TopicOption, ...] = ()
+    # Catalogue keys of lines the preference centre shows under the topic: what else the
+    # producer sends on it that is set elsewhere (rules a person keeps in the producer).
+    hints: tuple[str, ...] = ()
     # The footer line saying why this reader got this notice, in their language.
     reason: Callable[[Mapping[str, Any], User], str] = lambda data, user: ""
     # Signed links of the reader's own that its email template shows, by template variable

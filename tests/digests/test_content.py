@@ -145,7 +145,7 @@ async def test_daily_and_weekly_digests_of_one_user_are_independent(
     )
 
 
-async def test_a_corrected_grade_says_so(
+async def test_a_grade_corrected_before_the_digest_is_in_it_once_with_the_final_value(
     client: httpx.AsyncClient,
     family: Family,
     teacher: dict[str, str],
@@ -156,14 +156,63 @@ async def test_a_corrected_grade_says_so(
     grade_id = await post_grade(client, teacher, family, family.anna, at=la(10, 10), value=3)
     response = await client.patch(f"/grades/{grade_id}", json={"value": 4}, headers=teacher)
     assert response.status_code == 200
-    await Notification.get_motor_collection().update_many(
-        {"recipient_id": emma.id, "data.changed": True}, {"$set": {"created_at": la(10, 11)}}
-    )
     await digests.scan(now=la(10, 18))
     [digest] = received(smtp_server, emma)
     text = text_of(digest)
-    assert "- 10 June 2025, 10:00  math: 3 (regular) · " in text
-    assert "- 10 June 2025, 11:00  math: 4 (regular), changed · " in text
+    assert "- 10 June 2025, 10:00  math: 4 (regular) · " in text
+    assert "math: 3" not in text and "changed" not in text
+
+
+async def test_a_grade_corrected_after_its_digest_says_so_in_the_next(
+    client: httpx.AsyncClient,
+    family: Family,
+    teacher: dict[str, str],
+    login_as: Login,
+    smtp_server: SmtpServer,
+) -> None:
+    emma = await choose(family.emma, now=la(10, 9), timezone=LOS_ANGELES, **DAILY_GRADES)
+    grade_id = await post_grade(client, teacher, family, family.anna, at=la(10, 10), value=3)
+    await digests.scan(now=la(10, 18))
+    [first] = received(smtp_server, emma)
+    assert "- 10 June 2025, 10:00  math: 3 (regular) · " in text_of(first)
+    response = await client.patch(f"/grades/{grade_id}", json={"value": 4}, headers=teacher)
+    assert response.status_code == 200
+    await digests.scan(now=la(11, 18))
+    [_, second] = received(smtp_server, emma)
+    assert "- 10 June 2025, 10:00  math: 4 (regular), changed · " in text_of(second)
+
+
+async def test_a_grade_deleted_before_the_digest_never_reaches_it(
+    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    emma = await choose(family.emma, now=la(10, 9), timezone=LOS_ANGELES, **DAILY_GRADES)
+    grade_id = await post_grade(client, teacher, family, family.anna, at=la(10, 10), value=2)
+    kept = await post_grade(client, teacher, family, family.anna, at=la(10, 11), value=4)
+    assert (await client.delete(f"/grades/{grade_id}", headers=teacher)).status_code == 204
+    await digests.scan(now=la(10, 18))
+    [digest] = received(smtp_server, emma)
+    text = text_of(digest)
+    assert "math: 4 (regular)" in text and "math: 2" not in text and "withdrawn" not in text
+    assert kept
+
+
+async def test_a_grade_deleted_after_its_digest_is_withdrawn_in_the_next(
+    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    emma = await choose(family.emma, now=la(10, 9), timezone=LOS_ANGELES, **DAILY_GRADES)
+    grade_id = await post_grade(client, teacher, family, family.anna, at=la(10, 10), value=2)
+    await digests.scan(now=la(10, 18))
+    assert (await client.delete(f"/grades/{grade_id}", headers=teacher)).status_code == 204
+    # The withdrawal's notice, dated on the test's clock as post_grade dates grades.
+    await Notification.get_motor_collection().update_many(
+        {"recipient_id": emma.id, "data.withdrawn": True}, {"$set": {"created_at": la(11, 10)}}
+    )
+    await digests.scan(now=la(11, 18))
+    [first, second] = received(smtp_server, emma)
+    assert "math: 2" in text_of(first)
+    text = text_of(second)
+    assert "math: 2" not in text
+    assert "was withdrawn" in text and "in math" in text
 
 
 async def test_switching_a_topic_to_the_other_digest_takes_its_pending_items_along(

@@ -277,19 +277,23 @@ async def test_grade_event_notifies_the_student_and_subscribed_parents_once(
         assert "math" in notification.title
 
 
-async def test_a_changed_grade_is_a_new_event(world: World) -> None:
+async def test_a_changed_grade_updates_its_notification_in_place(world: World) -> None:
     grade = await _grade(world)
     await events.notify_grade(grade_id=str(grade.id), event_key=events.grade_event_key(grade))
+    (before,) = await stored_for(world.student)
     grade.value = 4
     grade.updated_at = datetime(2030, 1, 1, tzinfo=UTC)
     await grade.save()
     changed_key = events.grade_event_key(grade)
     created = await events.notify_grade(grade_id=str(grade.id), event_key=changed_key, changed=True)
-    assert created == 1
-    stored = sorted(await stored_for(world.student), key=lambda n: n.created_at)
-    assert len(stored) == 2
-    assert stored[1].data["changed"] is True
-    assert stored[1].data["value"] == 4
+    # The inbox keeps one item for one grade; it now tells the corrected value, as a
+    # correction (the first email went out: there is no grace window here).
+    assert created == 0
+    (stored,) = await stored_for(world.student)
+    assert stored.id == before.id
+    assert stored.event_key == changed_key
+    assert stored.data["changed"] is True
+    assert stored.data["value"] == 4
 
 
 async def test_a_grade_deleted_before_its_job_ran_notifies_nobody(world: World) -> None:
