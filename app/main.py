@@ -189,6 +189,8 @@ def create_app(
     # Pages people open from their email, at the site root.
     app.include_router(account_pages)
     app.include_router(notification_pages)
+    for page_router in (pages for producer in PRODUCERS for pages in producer.pages):
+        app.include_router(page_router)
     for router in (
         auth_router,
         # /users/me before /users/{user_id}, which would otherwise take "me" for an id.

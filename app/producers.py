@@ -7,11 +7,12 @@ one line here.
 """
 
 from app.announcements.producer import PRODUCER as ANNOUNCEMENTS
+from app.events.producer import PRODUCER as EVENTS
 from app.grades.producer import PRODUCER as GRADES
 from app.notifications.plugs import Producer
 from app.notifications.topics import register_all
 from app.reports.producer import PRODUCER as REPORTS
 
-PRODUCERS: list[Producer] = [GRADES, ANNOUNCEMENTS, REPORTS]
+PRODUCERS: list[Producer] = [GRADES, ANNOUNCEMENTS, EVENTS, REPORTS]
 
 register_all([topic for producer in PRODUCERS for topic in producer.topics])

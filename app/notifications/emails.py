@@ -39,7 +39,7 @@ def immediate_emails(
     # combination.
     drafts: dict[tuple[str, tuple[tuple[str, bool], ...], str], Draft] = {}
     critical = notice.priority == Priority.critical
-    holes = PER_READER_CRITICAL if critical else PER_READER
+    holes = (PER_READER_CRITICAL if critical else PER_READER) + topic.reader_value_names
     for notification, recipient in notified:
         if notification.email_decision != EmailDecision.immediate:
             continue
@@ -52,6 +52,8 @@ def immediate_emails(
                 quiet_hours_end(start=quiet.start, end=quiet.end, timezone=user.timezone, now=now)
                 or now
             )
+        if notice.email_until is not None and not_before >= notice.email_until:
+            continue  # by the end of the quiet hours it would be news too late to matter
         link = (
             None
             if critical
@@ -71,7 +73,10 @@ def immediate_emails(
                 priority=notice.priority.value,
                 reason=reason,
             )
-        per_reader = {"preferences_url": preferences_url(settings=settings, user_id=user.id)}
+        per_reader = {
+            **topic.reader_values(notice.data, user),
+            "preferences_url": preferences_url(settings=settings, user_id=user.id),
+        }
         if link is not None:
             per_reader["unsubscribe_url"] = link
         rendered = drafts[variant].fill(**per_reader)

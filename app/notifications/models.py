@@ -157,6 +157,9 @@ class Notice:
     # (title, body) by locale, for what the app words itself; people's own words (an
     # announcement's) are the same for everyone and stay in `title` and `body`.
     texts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # An email that could go out only at or after this (its reader's quiet hours) is not
+    # sent: the notice stays in the inbox. None: email whenever the quiet hours end.
+    email_until: datetime | None = None
 
     def __post_init__(self) -> None:
         declared = topics.get(self.topic).payload
