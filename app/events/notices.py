@@ -18,7 +18,8 @@ from app.auth import directory
 from app.core import jobs
 from app.core.i18n import DEFAULT_LOCALE, LOCALES, format_datetime, translate
 from app.core.security import as_utc, utcnow
-from app.events import repository, topic
+from app.delivery.models import Attachment
+from app.events import ics, repository, topic
 from app.events.audience import audience_ids
 from app.events.models import Answer, Event, EventStatus, Reminder
 from app.events.topic import EventPayload, NoticeKind
@@ -109,11 +110,19 @@ async def _tell(
         actor_id=event.author_id,
         source_id=event.id,
         recipients=recipients,
+        attachments=[
+            Attachment(
+                filename="event.ics",
+                content_type=f"text/calendar; method={ics.method_of(event)}",
+                content=ics.invitation(event).decode("utf-8"),
+            )
+        ],
         # An email about an event that has begun is no use (a cancellation still is).
         email_until=None if kind == NoticeKind.cancelled else as_utc(event.starts_at),
         payload=EventPayload(
             event_id=str(event.id),
             kind=kind,
+            event_title=event.title,
             school_name=school.name,
             author_name=author_name,
             place=event.place,

@@ -124,11 +124,13 @@ async def answer(
         if user.role == Role.parent
         else []
     )
-    body = RsvpIn(
-        answer=link.answer,
-        guests=previous.guests if previous is not None and link.answer == Answer.yes else 0,
-        comment=previous.comment if previous is not None else "",
-        student_ids=children,
+    body = RsvpIn.model_validate(
+        {
+            "answer": link.answer,
+            "guests": previous.guests if previous is not None and link.answer == Answer.yes else 0,
+            "comment": previous.comment if previous is not None else "",
+            "student_ids": [str(c) for c in children],
+        }
     )
     try:
         saved = await rsvp.answer(answering, body)

@@ -35,6 +35,8 @@ class EventPayload(BaseModel):
 
     event_id: str
     kind: NoticeKind
+    # The author's words, as they wrote them (the notice's title adds what happened).
+    event_title: str
     school_name: str | None = None
     author_name: str | None = None
     place: str = ""

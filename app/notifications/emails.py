@@ -91,6 +91,7 @@ def immediate_emails(
                 not_before=not_before,
                 school_id=notice.school_id,
                 source_id=notice.source_id,
+                attachments=notice.attachments,
             )
         )
     return emails
