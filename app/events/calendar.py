@@ -20,17 +20,21 @@ FEED_LIMIT = 500
 
 
 async def feed_url(*, settings: Settings, user: User) -> str:
-    """The person's feed link (made on first asking)."""
+    """The person's feed link (made on first asking; the same link every time after)."""
     assert user.id is not None
-    version = await repository.feed_version(user.id) or await repository.new_feed_version(user.id)
-    return links.calendar_url(settings=settings, user_id=user.id, version=version)
+    feed = await repository.feed_of(user.id) or await repository.new_feed(user.id)
+    return links.calendar_url(
+        settings=settings, user_id=user.id, version=feed.version, issued_at=feed.issued_at
+    )
 
 
 async def new_feed_url(*, settings: Settings, user: User) -> str:
     """A new feed link; every older one stops working."""
     assert user.id is not None
-    version = await repository.new_feed_version(user.id)
-    return links.calendar_url(settings=settings, user_id=user.id, version=version)
+    feed = await repository.new_feed(user.id)
+    return links.calendar_url(
+        settings=settings, user_id=user.id, version=feed.version, issued_at=feed.issued_at
+    )
 
 
 async def feed_for(*, settings: Settings, token: str) -> bytes:
@@ -40,7 +44,8 @@ async def feed_for(*, settings: Settings, token: str) -> bytes:
         user_id, version = links.read_calendar_token(settings=settings, token=token)
     except InvalidPageToken:
         raise NotFound("Calendar not found") from None
-    if await repository.feed_version(user_id) != version:
+    feed = await repository.feed_of(user_id)
+    if feed is None or feed.version != version:
         raise NotFound("Calendar not found")
     user = await accounts.get_live_user(user_id)
     if user is None:

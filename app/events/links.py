@@ -5,13 +5,14 @@ one user, one purpose, 60 days, a GET page that confirms with a POST) and calend
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from beanie import PydanticObjectId
 from bson.errors import InvalidId
 
 from app.core.config import Settings
 from app.core.page_tokens import InvalidPageToken, PageToken, read_page_token, sign_page_token
+from app.core.security import as_utc
 from app.core.web import public_url
 from app.events.models import Answer
 
@@ -60,12 +61,15 @@ def read_answer_token(*, settings: Settings, token: str) -> AnswerLink:
         raise InvalidPageToken(str(exc)) from exc
 
 
-def calendar_url(*, settings: Settings, user_id: PydanticObjectId, version: int) -> str:
+def calendar_url(
+    *, settings: Settings, user_id: PydanticObjectId, version: int, issued_at: datetime
+) -> str:
     token = sign_page_token(
         secret=settings.secret,
         user_id=str(user_id),
         purpose=CALENDAR_PURPOSE,
         ttl=CALENDAR_TTL,
+        now=as_utc(issued_at),
         version=version,
     )
     return public_url(settings.public_base_url, CALENDAR_PATH.format(token=token))

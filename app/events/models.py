@@ -123,7 +123,9 @@ class CalendarFeed(Document):
 
     id: PydanticObjectId  # the user's id
     version: int = 1
-    created_at: datetime = Field(default_factory=utcnow)
+    # When this version's link was signed: signing it again at the same moment gives the
+    # same link, so asking for it twice shows one URL.
+    issued_at: datetime = Field(default_factory=utcnow)
 
     class Settings:
         name = "event_calendar_feeds"

@@ -198,19 +198,18 @@ async def has_answers(event_id: PydanticObjectId | None) -> bool:
 # --- calendar feeds ------------------------------------------------------------------------
 
 
-async def feed_version(user_id: PydanticObjectId) -> int | None:
-    row = await db.find_row(CalendarFeed, {"_id": user_id}, {"version": 1})
-    return int(row["version"]) if row is not None else None
+async def feed_of(user_id: PydanticObjectId) -> CalendarFeed | None:
+    return await CalendarFeed.get(user_id)
 
 
-async def new_feed_version(user_id: PydanticObjectId) -> int:
+async def new_feed(user_id: PydanticObjectId) -> CalendarFeed:
     """A new version of the person's feed (1 for their first): an atomic upsert, then read."""
     await db.update_one(
         CalendarFeed,
         {"_id": user_id},
-        {"$inc": {"version": 1}, "$setOnInsert": {"created_at": utcnow()}},
+        {"$inc": {"version": 1}, "$set": {"issued_at": utcnow()}},
         upsert=True,
     )
-    version = await feed_version(user_id)
-    assert version is not None
-    return version
+    feed = await feed_of(user_id)
+    assert feed is not None
+    return feed
