@@ -14,6 +14,8 @@ from beanie import PydanticObjectId
 
 from app.auth.models import Locale, Role, User
 from app.core.security import hash_password, utcnow
+from app.events.demo import DemoAnswer, add_demo_meeting, remove_demo_meetings
+from app.events.models import Answer
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
 from app.notifications.models import Subscription, TargetType
 from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
@@ -156,6 +158,16 @@ async def load_demo(*, today: date | None = None) -> bool:
         ]
     )
     await Grade.insert_many(_grades(school_id, classes, ids, today or utcnow().date()))
+    await add_demo_meeting(
+        school_id=school_id,
+        class_id=classes[0].id,
+        author_id=ids["admin"],
+        answers=[
+            DemoAnswer(ids["elena"], Answer.yes, guests=1, student_ids=[ids["masha"]]),
+            DemoAnswer(ids["sergey"], Answer.maybe, comment="Depends on my shift"),
+        ],
+        now=utcnow(),
+    )
     await admin.insert()
     return True
 
@@ -169,6 +181,7 @@ async def _remove_partial_demo() -> None:
     user_ids = [user.id for user in leftovers]
     school_ids = list({school_id for user in leftovers for school_id in user.school_ids})
     await Grade.find({"school_id": {"$in": school_ids}}).delete()
+    await remove_demo_meetings(school_ids)
     await GuardianLink.find(
         {"$or": [{"parent_id": {"$in": user_ids}}, {"student_id": {"$in": user_ids}}]}
     ).delete()

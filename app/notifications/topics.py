@@ -102,9 +102,7 @@ class TopicDeclaration:
     # (the reader's own signed links, a time in their own zone): their names, and how to
     # work them out for one reader. The email is still rendered once; these fill its holes.
     reader_value_names: tuple[str, ...] = ()
-    reader_values: Callable[[Mapping[str, Any], User], dict[str, str]] = (
-        lambda data, user: {}
-    )
+    reader_values: Callable[[Mapping[str, Any], User], dict[str, str]] = lambda data, user: {}
 
     def option_values(self, options: Mapping[str, bool]) -> dict[str, bool]:
         return {o.name: bool(options.get(o.name, o.default)) for o in self.options}
