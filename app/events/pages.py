@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app.auth import service as accounts
-from app.auth.models import Role, User
+from app.auth.models import User
 from app.core.config import Settings, get_settings
 from app.core.errors import Conflict
 from app.core.i18n import format_datetime
@@ -117,19 +117,11 @@ async def answer(
     if answering is None:
         return _problem(request, "not_invited", locale)
     previous = await rsvp.own_answer(event, user)
-    children = (
-        previous.student_ids
-        if previous is not None and previous.student_ids
-        else sorted(answering.children)
-        if user.role == Role.parent
-        else []
-    )
     body = RsvpIn.model_validate(
         {
             "answer": link.answer,
             "guests": previous.guests if previous is not None and link.answer == Answer.yes else 0,
             "comment": previous.comment if previous is not None else "",
-            "student_ids": [str(c) for c in children],
         }
     )
     try:

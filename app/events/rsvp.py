@@ -57,8 +57,9 @@ def _children(answering: Answering, body: RsvpIn, previous: Rsvp | None) -> list
         raise Unprocessable(
             f"student_ids: not your children invited to this event: {', '.join(foreign)}"
         )
-    if not wanted and previous is not None:
-        return previous.student_ids
+    if not wanted:
+        # Unnamed: as before, else the whole family the event invites.
+        return previous.student_ids if previous is not None else sorted(answering.children)
     return wanted
 
 
