@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
 from app.auth.models import Role, User
-from app.core.security import create_access_token
+from app.core.security import create_access_token, utcnow
+from app.events import notices
 from app.main import create_app
 from app.notifications.models import Notification
 from tests.conftest import default_password_hash, make_settings
@@ -123,5 +125,42 @@ async def test_school_roster_grades_summary_and_announcement_on_real_mongodb(
                 assert posted.status_code == 202, posted.text
                 key = f"announcement:{posted.json()['id']}"
                 assert await Notification.find({"event_key": key}).count() == 2
+
+                # Events: the capacity counter's conditional update, the waitlist order,
+                # the totals aggregation and the indexed reminder claim on the real server.
+                starts = utcnow() + timedelta(hours=30)
+                event = await client.post(
+                    "/events",
+                    json={
+                        "school_id": school["id"],
+                        "title": "Meeting",
+                        "starts_at": starts.isoformat(),
+                        "ends_at": (starts + timedelta(hours=1)).isoformat(),
+                        "class_ids": [cls["id"]],
+                        "capacity": 1,
+                    },
+                    headers=auth(admin),
+                )
+                assert event.status_code == 201, event.text
+                rsvp = f"/events/{event.json()['id']}/rsvp"
+                first = await client.put(rsvp, json={"answer": "yes"}, headers=auth(student))
+                assert first.json()["status"] == "confirmed"
+                second = await client.put(rsvp, json={"answer": "yes"}, headers=auth(teacher))
+                assert second.json()["status"] == "waitlisted"
+                await client.put(rsvp, json={"answer": "no"}, headers=auth(student))
+                listed = await client.get(
+                    f"/events/{event.json()['id']}/rsvps", headers=auth(admin)
+                )
+                assert listed.json()["totals"] == {
+                    "yes": 1,
+                    "no": 1,
+                    "maybe": 0,
+                    "waitlisted": 0,
+                    "people": 1,
+                }
+                assert await notices.remind_due(now=starts - timedelta(hours=23)) == 1
+                feed = (await client.get("/users/me/calendar", headers=auth(teacher))).json()
+                ics = await client.get(feed["url"].removeprefix("http://testserver/api/v1"))
+                assert b"SUMMARY:Meeting" in ics.content
     finally:
         await app.state.mongo_client.drop_database(database)

@@ -39,7 +39,9 @@ async def create_event(user: CurrentUser, audience: NewEventAudience, body: Even
 async def list_events(
     user: CurrentUser,
     paging: Paging,
-    school_id: Annotated[str | None, Query(max_length=64)] = None,
+    school_id: Annotated[
+        str | None, Query(max_length=64, description="Only this school's events")
+    ] = None,
     start: Annotated[
         AwareDatetime | None, Query(alias="from", description="Starting at or after this")
     ] = None,

@@ -46,9 +46,9 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     school_id: ObjectIdField = Field(description="The event's school")
-    title: Title
-    description: Description = ""
-    place: Place = ""
+    title: Title = Field(description="What the event is, as people will read it")
+    description: Description = Field(default="", description="More about it, plain text")
+    place: Place = Field(default="", description="Where it happens")
     starts_at: AwareDatetime = Field(description="With a time zone")
     ends_at: AwareDatetime = Field(description="With a time zone; after starts_at")
     class_ids: list[ObjectIdField] = Field(
@@ -84,13 +84,21 @@ def check_times(starts_at: datetime, ends_at: datetime, deadline: datetime | Non
 class EventPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
-    description: Description | None = None
-    place: Place | None = None
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
-    capacity: Capacity | None = None
-    rsvp_deadline: AwareDatetime | None = None
+    title: Title | None = Field(default=None, description="A new title")
+    description: Description | None = Field(default=None, description="A new description")
+    place: Place | None = Field(
+        default=None, description="A new place: those who said yes or maybe are told"
+    )
+    starts_at: AwareDatetime | None = Field(
+        default=None, description="A new start: those who said yes or maybe are told"
+    )
+    ends_at: AwareDatetime | None = Field(default=None, description="A new end")
+    capacity: Capacity | None = Field(
+        default=None, description="A new capacity, not below the people confirmed"
+    )
+    rsvp_deadline: AwareDatetime | None = Field(
+        default=None, description="A new RSVP deadline, at or before the start"
+    )
 
     @field_validator("starts_at", "ends_at", "rsvp_deadline")
     @classmethod
@@ -149,9 +157,9 @@ class EventOut(BaseModel):
 class RsvpIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    answer: Answer
+    answer: Answer = Field(description="yes, no or maybe")
     guests: int = Field(default=0, ge=0, le=MAX_GUESTS, description="People besides you, 0..10")
-    comment: Comment = ""
+    comment: Comment = Field(default="", description="A note for the organiser")
     student_ids: list[ObjectIdField] = Field(
         default_factory=list, max_length=20, description="Parents: which of your children come"
     )
@@ -160,7 +168,7 @@ class RsvpIn(BaseModel):
 class RsvpOut(BaseModel):
     event_id: str
     user_id: str
-    answer: Answer
+    answer: Answer = Field(description="yes, no or maybe")
     status: RsvpStatus
     guests: int
     comment: str
@@ -184,7 +192,7 @@ class RsvpOut(BaseModel):
 class RsvpItem(BaseModel):
     user_id: str
     full_name: str
-    answer: Answer
+    answer: Answer = Field(description="yes, no or maybe")
     status: RsvpStatus
     guests: int
     comment: str

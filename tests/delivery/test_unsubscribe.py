@@ -77,6 +77,7 @@ async def test_get_explains_and_offers_a_button_without_changing_anything(
     assert await email_preferences(client, world.parent, login_as) == {
         "grades": "immediate",
         "announcements": "immediate",
+        "events": "immediate",
     }
 
 
@@ -93,6 +94,7 @@ async def test_one_click_post_turns_that_topics_email_off(
     assert await email_preferences(client, world.parent, login_as) == {
         "grades": "off",
         "announcements": "immediate",
+        "events": "immediate",
     }
 
     # The next grade: no email for the parent, but the in-app notification is still there.
@@ -142,6 +144,7 @@ async def test_an_announcement_link_turns_off_announcements_only(
     assert await email_preferences(client, world.teacher, login_as) == {
         "grades": "immediate",
         "announcements": "off",
+        "events": "immediate",
     }
     assert (await email_preferences(client, world.student, login_as))["announcements"] == (
         "immediate"
@@ -189,6 +192,7 @@ async def test_a_tampered_token_is_refused(
         assert await email_preferences(client, user, login_as) == {
             "grades": "immediate",
             "announcements": "immediate",
+            "events": "immediate",
         }
 
 

@@ -25,6 +25,8 @@ FULL_FORM = {
     "email_grades": "daily",
     "email_announcements": "off",
     "in_app_announcements": "on",
+    "email_events": "weekly",
+    "in_app_events": "on",
     "digest_hour": "7",
     "digest_weekday": "2",
     "quiet_enabled": "on",
@@ -73,8 +75,8 @@ async def test_the_centre_shows_and_saves_every_preference(
     assert "Сохранено" in saved.text and english_words(saved.text) == []
     assert selected(saved.text, "email_grades") == "daily"
     assert await api_preferences(client, world.parent, login_as) == {
-        "email": {"grades": "daily", "announcements": "off"},
-        "in_app": {"grades": False, "announcements": True},
+        "email": {"grades": "daily", "announcements": "off", "events": "weekly"},
+        "in_app": {"grades": False, "announcements": True, "events": True},
         "digest_hour": 7,
         "digest_weekday": 2,
         "quiet_hours": {"start": "21:30", "end": "07:00"},

@@ -13,8 +13,8 @@ from app.notifications.models import NotificationSettings
 from tests.conftest import World
 
 DEFAULTS = {
-    "email": {"grades": "immediate", "announcements": "immediate"},
-    "in_app": {"grades": True, "announcements": True},
+    "email": {"grades": "immediate", "announcements": "immediate", "events": "immediate"},
+    "in_app": {"grades": True, "announcements": True, "events": True},
     "digest_hour": 18,
     "digest_weekday": 5,
     "quiet_hours": None,
@@ -38,8 +38,8 @@ async def test_put_replaces_everything_and_omitted_fields_take_defaults(
 ) -> None:
     headers = login_as(world.parent)
     first = {
-        "email": {"grades": "daily", "announcements": "off"},
-        "in_app": {"grades": False, "announcements": True},
+        "email": {"grades": "daily", "announcements": "off", "events": "weekly"},
+        "in_app": {"grades": False, "announcements": True, "events": False},
         "digest_hour": 7,
         "digest_weekday": 1,
         "quiet_hours": {"start": "22:00", "end": "06:30"},
@@ -56,7 +56,7 @@ async def test_put_replaces_everything_and_omitted_fields_take_defaults(
         "/users/me/preferences", json={"email": {"grades": "weekly"}}, headers=headers
     )
     assert response.status_code == 200
-    expected = {**DEFAULTS, "email": {"grades": "weekly", "announcements": "immediate"}}
+    expected = {**DEFAULTS, "email": {**DEFAULTS["email"], "grades": "weekly"}}
     assert response.json() == expected
     assert (await client.get("/users/me/preferences", headers=headers)).json() == expected
 
@@ -78,8 +78,8 @@ async def test_patch_merges_topics_one_by_one(
     assert response.status_code == 200
     expected = {
         **DEFAULTS,
-        "email": {"grades": "daily", "announcements": "weekly"},
-        "in_app": {"grades": True, "announcements": False},
+        "email": {**DEFAULTS["email"], "grades": "daily", "announcements": "weekly"},
+        "in_app": {**DEFAULTS["in_app"], "announcements": False},
         "digest_hour": 20,
     }
     assert response.json() == expected
