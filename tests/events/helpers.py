@@ -9,9 +9,10 @@ from typing import Any
 
 import httpx
 
-from app.auth.models import User
+from app.auth.models import Role, User
 from app.core.security import utcnow
-from tests.conftest import World
+from app.schools.models import GuardianLink
+from tests.conftest import UserFactory, World
 
 Login = Callable[[User], dict[str, str]]
 
@@ -55,6 +56,14 @@ async def inbox(client: httpx.AsyncClient, headers: dict[str, str]) -> list[dict
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
+
+
+async def family(world: World, make_user: UserFactory, **fields: object) -> User:
+    """A parent linked to the world's student in 5A (a family the 5A events invite)."""
+    parent = await make_user(Role.parent, **fields)
+    assert parent.id is not None and world.student.id is not None
+    await GuardianLink(parent_id=parent.id, student_id=world.student.id).insert()
+    return parent
 
 
 def starts(event: dict[str, Any]) -> datetime:

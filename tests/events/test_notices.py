@@ -12,22 +12,13 @@ import httpx
 import pytest
 from beanie import PydanticObjectId
 
-from app.auth.models import Role, User
 from app.delivery.models import Email
 from app.events import notices, repository
 from app.events.models import Event
 from app.notifications.models import Notification
 from app.notifications.preferences import Preferences, QuietHours
-from app.schools.models import GuardianLink
 from tests.conftest import UserFactory, World
-from tests.events.helpers import Login, answer, create_event, inbox, meeting, starts
-
-
-async def family(world: World, make_user: UserFactory, **fields: object) -> User:
-    parent = await make_user(Role.parent, **fields)
-    assert parent.id is not None and world.student.id is not None
-    await GuardianLink(parent_id=parent.id, student_id=world.student.id).insert()
-    return parent
+from tests.events.helpers import Login, answer, create_event, family, inbox, meeting, starts
 
 
 def kinds(items: list[dict[str, object]]) -> list[object]:

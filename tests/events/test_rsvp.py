@@ -16,7 +16,6 @@ from openpyxl import load_workbook
 from app.auth.models import Locale, Role, User
 from app.core.security import utcnow
 from app.events.models import Event, Rsvp
-from app.schools.models import GuardianLink
 from tests.conftest import UserFactory, World
 from tests.events.helpers import (
     Login,
@@ -24,6 +23,7 @@ from tests.events.helpers import (
     answer,
     at,
     create_event,
+    family,
     inbox,
     meeting,
 )
@@ -33,13 +33,7 @@ async def families(
     world: World, make_user: UserFactory, count: int, **fields: object
 ) -> list[User]:
     """`count` parents, each linked to the world's student in 5A."""
-    parents = []
-    for _ in range(count):
-        parent = await make_user(Role.parent, **fields)
-        assert parent.id is not None and world.student.id is not None
-        await GuardianLink(parent_id=parent.id, student_id=world.student.id).insert()
-        parents.append(parent)
-    return parents
+    return [await family(world, make_user, **fields) for _ in range(count)]
 
 
 async def test_a_parent_answers_for_the_family_and_may_change_it(

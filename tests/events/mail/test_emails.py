@@ -4,48 +4,26 @@ one-click answer buttons and the pages they open, a reminder, and Russian wordin
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
-from pathlib import Path
 
 import httpx
-import pytest
 from beanie import PydanticObjectId
 from icalendar import Calendar
 
-from app.auth.models import Locale, Role, User
+from app.auth.models import Locale
 from app.core.config import Settings
 from app.core.security import utcnow
 from app.events import notices
 from app.events.models import Event, Rsvp
 from app.notifications.links import preferences_token
-from app.schools.models import GuardianLink
-from tests.conftest import UserFactory, World, make_settings, running
+from tests.conftest import UserFactory, World
 from tests.delivery.conftest import CountingSmtpServer
 from tests.delivery.helpers import html_of, only_message_to, received_by, text_of
-from tests.events.helpers import Login, answer, create_event, meeting
+from tests.events.helpers import Login, answer, create_event, family, meeting
 from tests.pages import english_words, visible_text
 
 ANSWER_LINK = re.compile(r"http://testserver(/events/answer\?token=[\w.\-%]+)")
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[CountingSmtpServer]:
-    with running(CountingSmtpServer()) as server:
-        yield server
-
-
-@pytest.fixture
-def settings(tmp_path: Path, smtp_server: CountingSmtpServer) -> Settings:
-    return make_settings(tmp_path / "data", smtp_host="127.0.0.1", smtp_port=smtp_server.port)
-
-
-async def family(world: World, make_user: UserFactory, **fields: object) -> User:
-    parent = await make_user(Role.parent, **fields)
-    assert parent.id is not None and world.student.id is not None
-    await GuardianLink(parent_id=parent.id, student_id=world.student.id).insert()
-    return parent
 
 
 def answer_links(message: EmailMessage) -> tuple[str, str]:
