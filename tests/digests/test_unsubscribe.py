@@ -89,7 +89,8 @@ async def test_the_digest_link_turns_off_the_digests_topics(
     # No topic uses a digest any more: none is due.
     assert after.digest_due.daily is None and after.next_digest_at is None
     preferences = (await client.get("/users/me/preferences", headers=login_as(olga))).json()
-    assert preferences["email"] == {"grades": "off", "announcements": "off"}
+    # Events were never in her digest: their email stays as it was.
+    assert preferences["email"] == {"grades": "off", "announcements": "off", "events": "immediate"}
 
     # New grades reach the inbox and no email.
     await post_grade(client, teacher, family, family.boris, at=vl(11, 10))
