@@ -146,14 +146,21 @@ async def cancel_event(*, event: Event) -> Event:
     return cancelled
 
 
+def _in_utc(moment: datetime, name: str) -> datetime:
+    try:
+        return as_utc(moment)
+    except OverflowError as exc:  # 0001-01-01T00:00+01:00 has no UTC equivalent
+        raise Unprocessable(f"`{name}` is out of range") from exc
+
+
 def parse_range(start: datetime | None, end: datetime | None) -> dict[str, Any]:
-    if start is not None and end is not None and as_utc(end) < as_utc(start):
-        raise Unprocessable("`to` must not be before `from`")
     bounds: dict[str, Any] = {}
     if start is not None:
-        bounds["$gte"] = as_utc(start)
+        bounds["$gte"] = _in_utc(start, "from")
     if end is not None:
-        bounds["$lte"] = as_utc(end)
+        bounds["$lte"] = _in_utc(end, "to")
+    if start is not None and end is not None and bounds["$lte"] < bounds["$gte"]:
+        raise Unprocessable("`to` must not be before `from`")
     return {"starts_at": bounds} if bounds else {}
 
 

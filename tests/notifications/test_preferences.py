@@ -56,7 +56,10 @@ async def test_put_replaces_everything_and_omitted_fields_take_defaults(
         "/users/me/preferences", json={"email": {"grades": "weekly"}}, headers=headers
     )
     assert response.status_code == 200
-    expected = {**DEFAULTS, "email": {**DEFAULTS["email"], "grades": "weekly"}}
+    expected = {
+        **DEFAULTS,
+        "email": {"grades": "weekly", "announcements": "immediate", "events": "immediate"},
+    }
     assert response.json() == expected
     assert (await client.get("/users/me/preferences", headers=headers)).json() == expected
 
@@ -78,8 +81,8 @@ async def test_patch_merges_topics_one_by_one(
     assert response.status_code == 200
     expected = {
         **DEFAULTS,
-        "email": {**DEFAULTS["email"], "grades": "daily", "announcements": "weekly"},
-        "in_app": {**DEFAULTS["in_app"], "announcements": False},
+        "email": {"grades": "daily", "announcements": "weekly", "events": "immediate"},
+        "in_app": {"grades": True, "announcements": False, "events": True},
         "digest_hour": 20,
     }
     assert response.json() == expected

@@ -91,8 +91,8 @@ async def test_embedded_preferences_move_out_of_the_user_at_start(
         # A topic registered since (events) reads its default.
         assert response.json() == {
             **DAILY_QUIET,
-            "email": {**DAILY_QUIET["email"], "events": "immediate"},
-            "in_app": {**DAILY_QUIET["in_app"], "events": True},
+            "email": {"grades": "daily", "announcements": "off", "events": "immediate"},
+            "in_app": {"grades": True, "announcements": False, "events": True},
         }
 
         ivan = await User.get(plain["_id"])
@@ -140,8 +140,8 @@ async def test_a_record_that_does_not_validate_is_kept_and_does_not_stop_the_sta
         # A topic registered since (events) reads its default.
         assert response.json() == {
             **DAILY_QUIET,
-            "email": {**DAILY_QUIET["email"], "events": "immediate"},
-            "in_app": {**DAILY_QUIET["in_app"], "events": True},
+            "email": {"grades": "daily", "announcements": "off", "events": "immediate"},
+            "in_app": {"grades": True, "announcements": False, "events": True},
         }
         kept = await User.get_motor_collection().find_one({"_id": broken["_id"]})
         assert kept is not None and kept["preferences"] == {"email": {"grades": "off"}, "sms": True}
