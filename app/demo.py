@@ -17,6 +17,8 @@ from app.announcements.service import PUBLISH_DUE_JOB
 from app.auth.models import Locale, Role, User
 from app.core import jobs
 from app.core.security import hash_password, utcnow
+from app.events.demo import DemoAnswer, add_demo_meeting, remove_demo_meetings
+from app.events.models import Answer
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
 from app.messages.demo import add_demo_conversation, remove_conversations_of
 from app.notifications.models import Subscription, TargetType
@@ -197,6 +199,16 @@ async def load_demo(*, today: date | None = None) -> bool:
     await add_demo_conversation(
         school_id=school_id, parent_id=ids["sergey"], teacher_id=ids["math"], now=utcnow()
     )
+    await add_demo_meeting(
+        school_id=school_id,
+        class_id=classes[0].id,
+        author_id=ids["admin"],
+        answers=[
+            DemoAnswer(ids["elena"], Answer.yes, guests=1, student_ids=[ids["masha"]]),
+            DemoAnswer(ids["sergey"], Answer.maybe, comment="Depends on my shift"),
+        ],
+        now=utcnow(),
+    )
     await admin.insert()
     await jobs.enqueue(PUBLISH_DUE_JOB)
     return True
@@ -214,6 +226,7 @@ async def _remove_partial_demo() -> None:
     await Announcement.find({"school_id": {"$in": school_ids}}).delete()
     await Subject.find({"school_id": {"$in": school_ids}}).delete()
     await remove_demo_week(school_ids)
+    await remove_demo_meetings(school_ids)
     await GuardianLink.find(
         {"$or": [{"parent_id": {"$in": user_ids}}, {"student_id": {"$in": user_ids}}]}
     ).delete()

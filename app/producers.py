@@ -7,6 +7,7 @@ one line here.
 """
 
 from app.announcements.producer import PRODUCER as ANNOUNCEMENTS
+from app.events.producer import PRODUCER as EVENTS
 from app.grades.producer import PRODUCER as GRADES
 from app.messages.producer import PRODUCER as MESSAGES
 from app.notifications.plugs import Producer
@@ -15,6 +16,14 @@ from app.onboarding.producer import PRODUCER as ONBOARDING
 from app.reports.producer import PRODUCER as REPORTS
 from app.timetable.producer import PRODUCER as TIMETABLE
 
-PRODUCERS: list[Producer] = [GRADES, ANNOUNCEMENTS, TIMETABLE, MESSAGES, REPORTS, ONBOARDING]
+PRODUCERS: list[Producer] = [
+    GRADES,
+    ANNOUNCEMENTS,
+    EVENTS,
+    TIMETABLE,
+    MESSAGES,
+    REPORTS,
+    ONBOARDING,
+]
 
 register_all([topic for producer in PRODUCERS for topic in producer.topics])

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +22,8 @@ import pytest
 
 from app.auth.models import Role, User
 from app.core.config import Settings
-from app.core.security import create_access_token
+from app.core.security import create_access_token, utcnow
+from app.events import notices
 from app.main import create_app
 from app.notifications.models import Notification
 from app.schools.guardians import link_guardian
@@ -97,42 +98,49 @@ def bearer(settings: Settings, user: User) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def teacher_and_student(real: RealApp) -> tuple[User, User]:
+    """A maths teacher and a student of the real school's 5A, seated twice (idempotent)."""
+    client, auth, admin, school, cls = real.client, real.auth, real.admin, real.school, real.cls
+    people: dict[str, User] = {}
+    for role in ("teacher", "student"):
+        response = await client.post(
+            "/users",
+            json={
+                "email": f"{role}@real.example.org",
+                "password": "long-enough-password",
+                "full_name": role.title(),
+                "role": role,
+                "school_id": school["id"],
+            },
+            headers=auth(admin),
+        )
+        assert response.status_code == 201, response.text
+        created = await User.get(response.json()["id"])
+        assert created is not None
+        people[role] = created
+    base = f"/schools/{school['id']}/classes/{cls['id']}"
+    teacher, student = people["teacher"], people["student"]
+    for _ in range(2):  # idempotent
+        assert (
+            await client.put(
+                f"{base}/teachers/{teacher.id}",
+                json={"subjects": ["math"]},
+                headers=auth(admin),
+            )
+        ).status_code == 204
+        assert (
+            await client.put(f"{base}/students/{student.id}", headers=auth(admin))
+        ).status_code == 204
+    return teacher, student
+
+
 async def test_school_roster_grades_summary_and_announcement_on_real_mongodb(
     tmp_path: Path,
 ) -> None:
     async with real_app(tmp_path, "real.example.org") as real:
         client, auth, admin = real.client, real.auth, real.admin
         school, cls = real.school, real.cls
-        people: dict[str, User] = {}
-        for role in ("teacher", "student"):
-            response = await client.post(
-                "/users",
-                json={
-                    "email": f"{role}@real.example.org",
-                    "password": "long-enough-password",
-                    "full_name": role.title(),
-                    "role": role,
-                    "school_id": school["id"],
-                },
-                headers=auth(admin),
-            )
-            assert response.status_code == 201, response.text
-            created = await User.get(response.json()["id"])
-            assert created is not None
-            people[role] = created
-        base = f"/schools/{school['id']}/classes/{cls['id']}"
-        teacher, student = people["teacher"], people["student"]
-        for _ in range(2):  # idempotent
-            assert (
-                await client.put(
-                    f"{base}/teachers/{teacher.id}",
-                    json={"subjects": ["math"]},
-                    headers=auth(admin),
-                )
-            ).status_code == 204
-            assert (
-                await client.put(f"{base}/students/{student.id}", headers=auth(admin))
-            ).status_code == 204
+        teacher, student = await teacher_and_student(real)
         for value, kind in ((5, "regular"), (3, "test")):
             response = await client.post(
                 "/grades",
@@ -624,3 +632,44 @@ async def test_batch_grading_gradebook_withdrawal_and_alert_on_real_mongodb(
                 assert (await client.get(alerts, headers=auth(parent))).json()["holding"] == []
     finally:
         await app.state.mongo_client.drop_database(database)
+
+
+async def test_events_on_real_mongodb(tmp_path: Path) -> None:
+    async with real_app(tmp_path, "events.example.org") as real:
+        client, auth, admin = real.client, real.auth, real.admin
+        school, cls = real.school, real.cls
+        teacher, student = await teacher_and_student(real)
+        # Events: the capacity counter's conditional update, the waitlist order,
+        # the totals aggregation and the indexed reminder claim on the real server.
+        starts = utcnow() + timedelta(hours=30)
+        event = await client.post(
+            "/events",
+            json={
+                "school_id": school["id"],
+                "title": "Meeting",
+                "starts_at": starts.isoformat(),
+                "ends_at": (starts + timedelta(hours=1)).isoformat(),
+                "class_ids": [cls["id"]],
+                "capacity": 1,
+            },
+            headers=auth(admin),
+        )
+        assert event.status_code == 201, event.text
+        rsvp = f"/events/{event.json()['id']}/rsvp"
+        first = await client.put(rsvp, json={"answer": "yes"}, headers=auth(student))
+        assert first.json()["status"] == "confirmed"
+        second = await client.put(rsvp, json={"answer": "yes"}, headers=auth(teacher))
+        assert second.json()["status"] == "waitlisted"
+        await client.put(rsvp, json={"answer": "no"}, headers=auth(student))
+        listed = await client.get(f"/events/{event.json()['id']}/rsvps", headers=auth(admin))
+        assert listed.json()["totals"] == {
+            "yes": 1,
+            "no": 1,
+            "maybe": 0,
+            "waitlisted": 0,
+            "people": 1,
+        }
+        assert await notices.remind_due(now=starts - timedelta(hours=23)) == 1
+        feed = (await client.get("/users/me/calendar", headers=auth(teacher))).json()
+        ics = await client.get(feed["url"].removeprefix("http://testserver/api/v1"))
+        assert b"SUMMARY:Meeting" in ics.content

@@ -61,5 +61,5 @@ TOPIC = TopicDeclaration(
     email_template="announcement",
     locales=HERE / "locales",
     reason=why_this_announcement,
-    reader_links=reader_links,
+    reader_values=reader_links,
 )

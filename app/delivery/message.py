@@ -52,8 +52,7 @@ class MessageBuilder:
         lines += [_unstructured(name, value, MAX_LINE) for name, value in email.headers.items()]
         text, html = _body(email.text), _body(email.html)
         boundary = _boundary(text, html)
-        lines += [
-            "MIME-Version: 1.0",
+        alternative = [
             f'Content-Type: multipart/alternative; boundary="{boundary}"',
             "",
             f"--{boundary}",
@@ -63,11 +62,33 @@ class MessageBuilder:
             'Content-Type: text/html; charset="utf-8"',
             *html,
             f"--{boundary}--",
-            "",
         ]
+        lines += ["MIME-Version: 1.0", *_with_attachments(email, alternative), ""]
         data = LINESEP.join(lines).encode("ascii")
         recipient = parseaddr(email.to)[1] if "<" in email.to else email.to
         return Outgoing(sender=self.sender, recipient=recipient, data=data)
+
+
+def _with_attachments(email: Email, alternative: list[str]) -> list[str]:
+    """The bodies as they are, or with the email's files after them (multipart/mixed)."""
+    if not email.attachments:
+        return alternative
+    files = [
+        [
+            _unstructured("Content-Type", f'{a.content_type}; charset="utf-8"', MAX_LINE),
+            f'Content-Disposition: attachment; filename="{_checked("filename", a.filename)}"',
+            "Content-Transfer-Encoding: base64",
+            "",
+            *base64.encodebytes(a.content.encode("utf-8")).decode("ascii").splitlines(),
+        ]
+        for a in email.attachments
+    ]
+    boundary = _boundary(alternative, *files)
+    mixed = [f'Content-Type: multipart/mixed; boundary="{boundary}"', "", f"--{boundary}"]
+    for part in [alternative, *files]:
+        mixed += [*part, f"--{boundary}"]
+    mixed[-1] += "--"
+    return mixed
 
 
 def _checked(name: str, value: str) -> str:

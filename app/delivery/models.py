@@ -8,7 +8,7 @@ from typing import Any
 
 import pymongo
 from beanie import Document, PydanticObjectId
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from app.core.security import utcnow
 
@@ -25,6 +25,14 @@ class EmailStatus(StrEnum):
     sent = "sent"
     failed = "failed"
     dead = "dead"
+
+
+class Attachment(BaseModel):
+    """A text file an email carries besides its bodies (an .ics invitation)."""
+
+    filename: str
+    content_type: str
+    content: str
 
 
 class Email(Document):
@@ -55,6 +63,7 @@ class Email(Document):
     # What the email is about, for its producer's figures (the producer knows what kind).
     source_id: PydanticObjectId | None = None
     notification_ids: list[PydanticObjectId] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
 
     @model_validator(mode="before")

@@ -35,7 +35,7 @@ from app.core.metrics import EMAIL_DELAY, EMAILS
 from app.core.security import as_utc, utcnow
 from app.delivery import repository
 from app.delivery.message import MessageBuilder
-from app.delivery.models import Email, EmailKind, EmailStatus
+from app.delivery.models import Attachment, Email, EmailKind, EmailStatus
 from app.delivery.render import Rendered
 from app.delivery.sending import Outcome, SendingSlots, SendReport, Verdicts, send_batch
 from app.delivery.stopping import sending_stopped
@@ -83,6 +83,7 @@ def new_email(
     school_id: PydanticObjectId | None = None,
     source_id: PydanticObjectId | None = None,
     notification_ids: Sequence[PydanticObjectId] = (),
+    attachments: Sequence[Attachment] = (),
 ) -> Email:
     now = utcnow()
     return Email(
@@ -99,6 +100,7 @@ def new_email(
         school_id=school_id,
         source_id=source_id,
         notification_ids=list(notification_ids),
+        attachments=list(attachments),
     )
 
 

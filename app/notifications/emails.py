@@ -54,6 +54,8 @@ def immediate_emails(
                 )
                 or not_before
             )
+        if notice.email_until is not None and not_before >= notice.email_until:
+            continue  # by the end of the quiet hours it would be news too late to matter
         link = (
             None
             if critical
@@ -61,9 +63,9 @@ def immediate_emails(
         )
         options = topic.option_values(recipient.preferences.options)
         reason = why_this_email(notice, user)
-        links = topic.reader_links(notice.data, user)
-        own_links = tuple(sorted(name for name, url in links.items() if url is not None))
-        # Which of the topic's links a reader has steers the template: part of the variant.
+        links = topic.reader_values(notice.data, user)
+        own_links = tuple(sorted(name for name, value in links.items() if value is not None))
+        # Which of the topic's values a reader has steers the template: part of the variant.
         variant = (user.locale.value, tuple(sorted(options.items())), reason, own_links)
         if variant not in drafts:
             drafts[variant] = draft(
@@ -93,6 +95,7 @@ def immediate_emails(
                 not_before=not_before,
                 school_id=notice.school_id,
                 source_id=notice.source_id,
+                attachments=notice.attachments,
             )
         )
     return emails

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from app.auth.models import Role, User
 from app.core.security import utcnow
+from app.delivery.models import Attachment
 from app.notifications.preferences import Preferences
 from app.notifications.topics import EmailFrequency, Priority, topics
 
@@ -168,6 +169,11 @@ class Notice:
     # (title, body) by locale, for what the app words itself; people's own words (an
     # announcement's) are the same for everyone and stay in `title` and `body`.
     texts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # An email that could go out only at or after this (its reader's quiet hours) is not
+    # sent: the notice stays in the inbox. None: email whenever the quiet hours end.
+    email_until: datetime | None = None
+    # Files its immediate emails carry (the same for every reader).
+    attachments: list[Attachment] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         declared = topics.get(self.topic).payload

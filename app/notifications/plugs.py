@@ -23,5 +23,5 @@ class Producer:
     documents: Sequence[type[Document]] = ()
     # Mounted under /api/v1, in this order.
     routers: Sequence[APIRouter] = ()
-    # Pages people open from its emails, mounted at the site root.
+    # Pages people open from its emails, mounted at the site root (section 7 of product.md).
     pages: Sequence[APIRouter] = ()

@@ -58,7 +58,7 @@ def _plain_item(
     return {}
 
 
-def _no_links(data: Mapping[str, Any], user: User) -> Mapping[str, str | None]:
+def _no_own_values(data: Mapping[str, Any], user: User) -> Mapping[str, str | None]:
     return {}
 
 
@@ -95,9 +95,11 @@ class TopicDeclaration:
     hints: tuple[str, ...] = ()
     # The footer line saying why this reader got this notice, in their language.
     reason: Callable[[Mapping[str, Any], User], str] = lambda data, user: ""
-    # Signed links of the reader's own that its email template shows, by template variable
-    # (None for a reader who has none, e.g. a button only some readers may press).
-    reader_links: Callable[[Mapping[str, Any], User], Mapping[str, str | None]] = _no_links
+    # Values an immediate email carries that differ from reader to reader beyond language
+    # (the reader's own signed links, a time in their own zone), by template variable; None
+    # for a reader who has none (a button only some readers may press). The email is still
+    # rendered once per variant; these fill its holes.
+    reader_values: Callable[[Mapping[str, Any], User], Mapping[str, str | None]] = _no_own_values
     # The payload as an email may show it, given the reader's option values.
     as_emailed: Callable[[Mapping[str, Any], Mapping[str, bool]], EmailData] = _as_is
     # In a digest: (key, heading) of the group a notice joins besides its topic, e.g. a child.

@@ -20,6 +20,7 @@ def test_beat_runs_the_scheduled_announcements_digests_and_sweep_every_minute() 
         "announcements.publish_due": {"task": "announcements.publish_due", "schedule": MINUTE},
         "delivery.sweep": {"task": "delivery.sweep", "schedule": MINUTE},
         "digests.scan": {"task": "digests.scan", "schedule": MINUTE},
+        "events.remind_due": {"task": "events.remind_due", "schedule": MINUTE},
     }
 
 
