@@ -126,6 +126,15 @@ async def cause_every_kind(
     question = {"participant_id": str(world.teacher.id), "subject": "Homework", "text": "Hello"}
     wrote = await client.post("/conversations", json=question, headers=login_as(world.parent))
     assert wrote.status_code == 201, wrote.text
+    starts = utcnow() + timedelta(days=3)
+    meeting = {
+        "school_id": str(world.school.id),
+        "title": "Parents' meeting",
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=1)).isoformat(),
+        "class_ids": [str(world.class_5a.id)],
+    }
+    assert (await client.post("/events", json=meeting, headers=admin)).status_code == 201
     now = utcnow()
     await choose(world.parent, now=now, email={"grades": "daily", "announcements": "daily"})
     grade = {
@@ -170,6 +179,7 @@ async def test_no_link_in_any_email_answers_404(
         "/join",
         "/set-password",
         "/acknowledge",
+        "/events/answer",
     } <= paths
     for link in sorted(links):
         assert link.startswith(settings.public_base_url + "/"), link
