@@ -7,11 +7,13 @@ one line here.
 """
 
 from app.announcements.producer import PRODUCER as ANNOUNCEMENTS
+from app.attendance.producer import PRODUCER as ATTENDANCE
 from app.grades.producer import PRODUCER as GRADES
+from app.homework.producer import PRODUCER as HOMEWORK
 from app.notifications.plugs import Producer
 from app.notifications.topics import register_all
 from app.reports.producer import PRODUCER as REPORTS
 
-PRODUCERS: list[Producer] = [GRADES, ANNOUNCEMENTS, REPORTS]
+PRODUCERS: list[Producer] = [GRADES, ANNOUNCEMENTS, HOMEWORK, ATTENDANCE, REPORTS]
 
 register_all([topic for producer in PRODUCERS for topic in producer.topics])
