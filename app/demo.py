@@ -1,4 +1,5 @@
-"""A demo school for `schoolbell dev --demo`: two classes, teachers, students, parents, grades.
+"""A demo school for `schoolbell dev --demo`: two classes, teachers, students, parents, grades,
+5A's homework and an absence.
 
 Written with the Beanie documents directly so it depends on nothing but the models.
 """
@@ -12,9 +13,13 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from beanie import PydanticObjectId
 
+from app.attendance.demo import demo_absence
+from app.attendance.models import AttendanceMark
 from app.auth.models import Locale, Role, User
 from app.core.security import hash_password, utcnow
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
+from app.homework.demo import demo_homework
+from app.homework.models import Homework
 from app.notifications.models import Subscription, TargetType
 from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
 
@@ -156,6 +161,7 @@ async def load_demo(*, today: date | None = None) -> bool:
         ]
     )
     await Grade.insert_many(_grades(school_id, classes, ids, today or utcnow().date()))
+    await _school_day(school_id, classes[0], ids, today or utcnow().date())
     await admin.insert()
     return True
 
@@ -169,12 +175,38 @@ async def _remove_partial_demo() -> None:
     user_ids = [user.id for user in leftovers]
     school_ids = list({school_id for user in leftovers for school_id in user.school_ids})
     await Grade.find({"school_id": {"$in": school_ids}}).delete()
+    await Homework.find({"school_id": {"$in": school_ids}}).delete()
+    await AttendanceMark.find({"school_id": {"$in": school_ids}}).delete()
     await GuardianLink.find(
         {"$or": [{"parent_id": {"$in": user_ids}}, {"student_id": {"$in": user_ids}}]}
     ).delete()
     await Subscription.find({"subscriber_id": {"$in": user_ids}}).delete()
     await School.find({"_id": {"$in": school_ids}}).delete()
     await User.find({"_id": {"$in": user_ids}}).delete()
+
+
+async def _school_day(
+    school_id: PydanticObjectId,
+    class_5a: SchoolClass,
+    ids: dict[str, PydanticObjectId],
+    today: date,
+) -> None:
+    """5A's homework for tonight and the days around it, and Petya's absence last school day."""
+    authors = {
+        subject: ids[teacher]
+        for teacher, subjects in CLASS_TEACHERS[class_5a.name].items()
+        for subject in subjects
+    }
+    await Homework.insert_many(
+        demo_homework(school_id=school_id, class_id=class_5a.id, authors=authors, today=today)
+    )
+    await demo_absence(
+        school_id=school_id,
+        class_id=class_5a.id,
+        student_id=ids["petya"],
+        teacher_id=ids["math"],
+        today=today,
+    ).insert()
 
 
 def _lesson_days(today: date, offset: int) -> list[date]:
