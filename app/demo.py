@@ -22,6 +22,7 @@ from app.homework.demo import demo_homework
 from app.homework.models import Homework
 from app.notifications.models import Subscription, TargetType
 from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
+from app.subjects.models import Subject, subject_code
 
 DEMO_PASSWORD = "schoolbell-demo"
 DEMO_SCHOOL_NAME = "Schoolbell Demo School"
@@ -89,6 +90,12 @@ CLASS_ROSTERS = {"5A": ("masha", "petya", "lena"), "6B": ("sasha", "dima", "katy
 CLASS_TEACHERS = {
     "5A": {"math": ["math"], "russian": ["russian", "literature"]},
     "6B": {"math": ["math"]},
+}
+# code -> its names, as the school admin would have typed them
+SUBJECT_NAMES = {
+    "math": {"ru": "Математика", "en": "Mathematics"},
+    "russian": {"ru": "Русский язык", "en": "Russian"},
+    "literature": {"ru": "Литература", "en": "Literature"},
 }
 GUARDIANS = {"elena": ("masha", "sasha"), "sergey": ("petya",), "maria": ("dima",)}
 # Typical grades per student, so the summaries differ from one child to the next.
@@ -160,6 +167,12 @@ async def load_demo(*, today: date | None = None) -> bool:
             for parent_id, child_id in pairs
         ]
     )
+    await Subject.insert_many(
+        [
+            Subject(school_id=school_id, code=code, key=subject_code(code), names=names)
+            for code, names in SUBJECT_NAMES.items()
+        ]
+    )
     await Grade.insert_many(_grades(school_id, classes, ids, today or utcnow().date()))
     await _school_day(school_id, classes[0], ids, today or utcnow().date())
     await admin.insert()
@@ -177,6 +190,7 @@ async def _remove_partial_demo() -> None:
     await Grade.find({"school_id": {"$in": school_ids}}).delete()
     await Homework.find({"school_id": {"$in": school_ids}}).delete()
     await AttendanceMark.find({"school_id": {"$in": school_ids}}).delete()
+    await Subject.find({"school_id": {"$in": school_ids}}).delete()
     await GuardianLink.find(
         {"$or": [{"parent_id": {"$in": user_ids}}, {"student_id": {"$in": user_ids}}]}
     ).delete()

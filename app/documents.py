@@ -9,6 +9,7 @@ from app.delivery.models import Email
 from app.notifications.models import Notification, NotificationSettings, Subscription
 from app.producers import PRODUCERS
 from app.schools.models import GuardianCode, GuardianLink, School
+from app.subjects.models import Subject
 
 DOCUMENT_MODELS: list[type[Document]] = [
     User,
@@ -18,6 +19,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     School,
     GuardianLink,
     GuardianCode,
+    Subject,
     Subscription,
     Notification,
     NotificationSettings,

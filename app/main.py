@@ -50,6 +50,7 @@ from app.notifications.router import router as notifications_router
 from app.producers import PRODUCERS
 from app.schools.members_router import router as members_router
 from app.schools.router import router as schools_router
+from app.subjects.router import router as subjects_router
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +196,7 @@ def create_app(
         users_router,
         members_router,
         schools_router,
+        subjects_router,
         notifications_router,
         unsubscribe_router,
         *(router for producer in PRODUCERS for router in producer.routers),

@@ -191,6 +191,12 @@ async def delete_one(model: type[Document], query: dict[str, Any]) -> int:
     return int(result.deleted_count)
 
 
+async def delete_many(model: type[Document], query: dict[str, Any]) -> int:
+    """Delete every document matching `query`; how many went."""
+    result = await collection(model).delete_many(query)
+    return int(result.deleted_count)
+
+
 async def find_rows(
     model: type[Document],
     query: dict[str, Any],

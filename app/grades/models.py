@@ -10,6 +10,7 @@ from beanie import Document, PydanticObjectId
 from pydantic import Field, model_validator
 
 from app.core.security import utcnow
+from app.subjects.models import subject_code
 
 
 class GradeKind(StrEnum):
@@ -21,10 +22,8 @@ class GradeKind(StrEnum):
 DEFAULT_WEIGHTS = {GradeKind.regular: 1, GradeKind.test: 2, GradeKind.term: 3}
 
 
-def subject_key(subject: str) -> str:
-    """The form subjects are matched in: "  Russian  Literature" and "russian literature"
-    are one subject. Stored beside the spelling, so a filter is an equality the index serves."""
-    return " ".join(subject.split()).casefold()
+# Subjects are matched as the school's subject list matches them.
+subject_key = subject_code
 
 
 class Grade(Document):

@@ -17,6 +17,7 @@ from app.notifications.fanout import publish, unique_recipients
 from app.notifications.models import Notice, TargetType
 from app.schools import guardians
 from app.schools import service as schools_service
+from app.subjects.service import note_subjects, subject_names
 
 # The name predates the move to grades; jobs recorded under it must still find their body.
 GRADE_EVENT_JOB = "notifications.grade_event"
@@ -89,11 +90,14 @@ async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) 
         grade.school_id, grade.class_id
     )
     student_name = names.get(grade.student_id, "—")
+    await note_subjects(grade.school_id, [grade.subject])
+    subjects = await subject_names(grade.school_id)
+    subject_in = {locale: subjects.name(grade.subject, locale) for locale in LOCALES}
     texts = {
         locale: grade_words(
             locale,
             student=student_name,
-            subject=grade.subject,
+            subject=subject_in[locale],
             value=grade.value,
             kind=grade.kind.value,
             comment=grade.comment,
@@ -114,6 +118,7 @@ async def notify_grade(*, grade_id: str, event_key: str, changed: bool = False) 
             student_id=str(grade.student_id),
             student_name=student_name,
             subject=grade.subject,
+            subject_names=subject_in,
             value=grade.value,
             kind=grade.kind.value,
             date=grade.date.date().isoformat(),

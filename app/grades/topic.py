@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.auth.models import User
 from app.core.i18n import translate
@@ -25,6 +25,8 @@ class GradePayload(BaseModel):
     student_id: str | None = None
     student_name: str | None = None
     subject: str
+    # The subject's name per language (the school's list), for the reader's own.
+    subject_names: dict[str, str] = Field(default_factory=dict)
     value: int | str | None
     kind: str
     date: str
@@ -73,6 +75,7 @@ def digest_line(
         return {
             "grade": {
                 "subject": shown["subject"],
+                "subject_names": shown.get("subject_names") or {},
                 "value": shown.get("value"),
                 "comment": shown.get("comment"),
                 "kind": shown.get("kind") or "",

@@ -167,6 +167,38 @@ async def test_a_russian_speaking_parent_gets_the_russian_template(
     assert "New grade" in str(only_message_to(smtp_server, world.student.email)["Subject"])
 
 
+async def test_each_reader_gets_the_subject_named_in_their_language(
+    client: httpx.AsyncClient,
+    world: World,
+    login_as: Login,
+    make_user: UserFactory,
+    smtp_server: CountingSmtpServer,
+) -> None:
+    renamed = await client.put(
+        f"/schools/{world.school.id}/subjects",
+        json={"subjects": [{"code": "math", "names": {"ru": "Математика", "en": "Mathematics"}}]},
+        headers=login_as(world.admin),
+    )
+    assert renamed.status_code == 200, renamed.text
+    parent = await make_user(Role.parent, locale="ru", full_name="Мария Иванова")
+    await follow(world, parent)
+
+    await posted(client, login_as(world.teacher), world, value=5)
+
+    message = only_message_to(smtp_server, parent.email)
+    assert str(message["Subject"]).startswith("Новая оценка по предмету «Математика»")
+    assert "Предмет: Математика" in text_of(message)
+    assert "<td>Математика</td>" in html_of(message)
+    student_mail = only_message_to(smtp_server, world.student.email)
+    assert str(student_mail["Subject"]).startswith("New grade in Mathematics")
+    assert "Subject: Mathematics" in text_of(student_mail)
+    inbox = await client.get("/notifications", headers=login_as(parent))
+    [item] = inbox.json()["items"]
+    assert "Математика" in item["title"] + item["body"] and "math" not in item["title"]
+    assert item["data"]["subject"] == "math"
+    assert item["data"]["subject_names"] == {"ru": "Математика", "en": "Mathematics"}
+
+
 async def test_a_parent_linked_with_a_guardian_code_is_emailed(
     client: httpx.AsyncClient,
     world: World,
