@@ -24,7 +24,10 @@ Login = Callable[[User], dict[str, str]]
 FULL_FORM = {
     "email_grades": "daily",
     "email_announcements": "off",
+    "email_homework": "weekly",
+    "email_attendance": "immediate",
     "in_app_announcements": "on",
+    "in_app_attendance": "on",
     "digest_hour": "7",
     "digest_weekday": "2",
     "quiet_enabled": "on",
@@ -73,8 +76,13 @@ async def test_the_centre_shows_and_saves_every_preference(
     assert "Сохранено" in saved.text and english_words(saved.text) == []
     assert selected(saved.text, "email_grades") == "daily"
     assert await api_preferences(client, world.parent, login_as) == {
-        "email": {"grades": "daily", "announcements": "off"},
-        "in_app": {"grades": False, "announcements": True},
+        "email": {
+            "grades": "daily",
+            "announcements": "off",
+            "homework": "weekly",
+            "attendance": "immediate",
+        },
+        "in_app": {"grades": False, "announcements": True, "homework": False, "attendance": True},
         "digest_hour": 7,
         "digest_weekday": 2,
         "quiet_hours": {"start": "21:30", "end": "07:00"},

@@ -12,9 +12,16 @@ from app.auth.models import User
 from app.notifications.models import NotificationSettings
 from tests.conftest import World
 
+EMAIL_DEFAULTS = {
+    "grades": "immediate",
+    "announcements": "immediate",
+    "homework": "daily",
+    "attendance": "immediate",
+}
+IN_APP_DEFAULTS = {"grades": True, "announcements": True, "homework": True, "attendance": True}
 DEFAULTS = {
-    "email": {"grades": "immediate", "announcements": "immediate"},
-    "in_app": {"grades": True, "announcements": True},
+    "email": EMAIL_DEFAULTS,
+    "in_app": IN_APP_DEFAULTS,
     "digest_hour": 18,
     "digest_weekday": 5,
     "quiet_hours": None,
@@ -38,8 +45,8 @@ async def test_put_replaces_everything_and_omitted_fields_take_defaults(
 ) -> None:
     headers = login_as(world.parent)
     first = {
-        "email": {"grades": "daily", "announcements": "off"},
-        "in_app": {"grades": False, "announcements": True},
+        "email": {**EMAIL_DEFAULTS, "grades": "daily", "announcements": "off"},
+        "in_app": {**IN_APP_DEFAULTS, "grades": False},
         "digest_hour": 7,
         "digest_weekday": 1,
         "quiet_hours": {"start": "22:00", "end": "06:30"},
@@ -56,7 +63,7 @@ async def test_put_replaces_everything_and_omitted_fields_take_defaults(
         "/users/me/preferences", json={"email": {"grades": "weekly"}}, headers=headers
     )
     assert response.status_code == 200
-    expected = {**DEFAULTS, "email": {"grades": "weekly", "announcements": "immediate"}}
+    expected = {**DEFAULTS, "email": {**EMAIL_DEFAULTS, "grades": "weekly"}}
     assert response.json() == expected
     assert (await client.get("/users/me/preferences", headers=headers)).json() == expected
 
@@ -78,8 +85,8 @@ async def test_patch_merges_topics_one_by_one(
     assert response.status_code == 200
     expected = {
         **DEFAULTS,
-        "email": {"grades": "daily", "announcements": "weekly"},
-        "in_app": {"grades": True, "announcements": False},
+        "email": {**EMAIL_DEFAULTS, "grades": "daily", "announcements": "weekly"},
+        "in_app": {**IN_APP_DEFAULTS, "announcements": False},
         "digest_hour": 20,
     }
     assert response.json() == expected
@@ -122,9 +129,9 @@ async def test_preferences_are_per_user(
 
 
 INVALID: list[tuple[str, dict[str, Any]]] = [
-    ("unknown email topic", {"email": {"homework": "daily"}}),
+    ("unknown email topic", {"email": {"weather": "daily"}}),
     ("account is not a preference topic", {"email": {"account": "off"}}),
-    ("unknown in-app topic", {"in_app": {"homework": True}}),
+    ("unknown in-app topic", {"in_app": {"weather": True}}),
     ("unknown frequency", {"email": {"grades": "hourly"}}),
     ("frequency of the wrong type", {"email": {"grades": 1}}),
     ("in-app switch not a bool", {"in_app": {"grades": "maybe"}}),

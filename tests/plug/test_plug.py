@@ -148,7 +148,13 @@ async def test_the_preferences_api_and_openapi_know_the_topic_and_its_option(
         "/users/me/preferences", json={"in_app": {NAME: False}, SHOW_COST: False}, headers=headers
     )
     assert changed.status_code == 200
-    assert changed.json()["in_app"] == {"grades": True, "announcements": True, NAME: False}
+    assert changed.json()["in_app"] == {
+        "grades": True,
+        "announcements": True,
+        "homework": True,
+        "attendance": True,
+        NAME: False,
+    }
     assert changed.json()[SHOW_COST] is False
     for wrong in ({"email": {"field_trip": "daily"}}, {"include_trip_costs": True}):
         refused = await client.patch("/users/me/preferences", json=wrong, headers=headers)
@@ -213,9 +219,13 @@ async def test_the_preference_centre_shows_and_saves_the_topic(
         "token": token,
         "email_grades": "immediate",
         "email_announcements": "immediate",
+        "email_homework": "daily",
+        "email_attendance": "immediate",
         f"email_{NAME}": "weekly",
         "in_app_grades": "on",
         "in_app_announcements": "on",
+        "in_app_homework": "on",
+        "in_app_attendance": "on",
         "include_grade_values": "on",
         "digest_hour": "18",
         "digest_weekday": "5",
