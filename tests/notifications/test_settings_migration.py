@@ -62,14 +62,22 @@ async def started_on(
             yield api
 
 
+DAILY_EMAIL = {"grades": "daily", "announcements": "off"}
+DAILY_IN_APP = {"grades": True, "announcements": False}
 DAILY_QUIET = {
-    "email": {"grades": "daily", "announcements": "off"},
-    "in_app": {"grades": True, "announcements": False},
+    "email": DAILY_EMAIL,
+    "in_app": DAILY_IN_APP,
     "digest_hour": 18,
     "digest_weekday": 5,
     "quiet_hours": {"start": "21:00", "end": "07:00"},
     "min_priority": "normal",
     "include_grade_values": False,
+}
+# As it reads back: the topics registered since it was stored take their defaults.
+DAILY_QUIET_READ = {
+    **DAILY_QUIET,
+    "email": {**DAILY_EMAIL, "homework": "daily", "attendance": "immediate"},
+    "in_app": {**DAILY_IN_APP, "homework": True, "attendance": True},
 }
 
 
@@ -88,12 +96,17 @@ async def test_embedded_preferences_move_out_of_the_user_at_start(
         assert user is not None
         response = await api.get("/users/me/preferences", headers=login_as(user))
         assert response.status_code == 200
-        assert response.json() == DAILY_QUIET
+        assert response.json() == DAILY_QUIET_READ
 
         ivan = await User.get(plain["_id"])
         assert ivan is not None
         response = await api.get("/users/me/preferences", headers=login_as(ivan))
-        assert response.json()["email"] == {"grades": "immediate", "announcements": "immediate"}
+        assert response.json()["email"] == {
+            "grades": "immediate",
+            "announcements": "immediate",
+            "homework": "daily",
+            "attendance": "immediate",
+        }
 
         # The digest due before the upgrade is still due after it.
         assert await digests.scan(now=DUE) == 1
@@ -128,7 +141,7 @@ async def test_a_record_that_does_not_validate_is_kept_and_does_not_stop_the_sta
         olga = await User.get(good["_id"])
         assert olga is not None
         response = await api.get("/users/me/preferences", headers=login_as(olga))
-        assert response.json() == DAILY_QUIET
+        assert response.json() == DAILY_QUIET_READ
         kept = await User.get_motor_collection().find_one({"_id": broken["_id"]})
         assert kept is not None and kept["preferences"] == {"email": {"grades": "off"}, "sms": True}
         assert str(broken["_id"]) in caplog.text

@@ -96,7 +96,7 @@ async def test_who_may_follow_what(
         body = response.json()
         assert body["target_type"] == target_type
         assert body["target_id"] == _target(campus, target)
-        assert sorted(body["topics"]) == ["announcements", "grades"]
+        assert sorted(body["topics"]) == ["announcements", "attendance", "grades", "homework"]
         assert after == before + (1 if expected == 201 else 0)
     else:
         assert after == before
