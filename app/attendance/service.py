@@ -121,7 +121,8 @@ async def mark_register(
 def _range(date_from: dt.date | None, date_to: dt.date | None) -> tuple[dt.date, dt.date]:
     """The days a record covers: to defaults to today (UTC), from to a year before it."""
     end = date_to or dt.datetime.now(dt.UTC).date()
-    start = date_from or end - dt.timedelta(days=MAX_RANGE_DAYS - 1)
+    # Never before year 1: a `to` in its first days asks for those days only.
+    start = date_from or end - dt.timedelta(days=min(MAX_RANGE_DAYS - 1, (end - dt.date.min).days))
     if start > end:
         raise Unprocessable("from is after to")
     if (end - start).days >= MAX_RANGE_DAYS:

@@ -111,6 +111,9 @@ async def test_bad_record_dates_are_422(
     too_long = await record(client, parent, world, **{"from": "2020-01-01", "to": "2026-01-01"})
     assert too_long.status_code == 422 and "366 days" in too_long.text
     assert (await record(client, parent, world, to="yesterday")).status_code == 422
+    # A year's window back from the first day there is: the days there are, not a 500.
+    first_days = await record(client, parent, world, to="0001-01-02")
+    assert first_days.status_code == 200 and first_days.json()["items"] == []
 
 
 # --- absence notes ------------------------------------------------------------------------
