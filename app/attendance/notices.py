@@ -15,6 +15,7 @@ from app.auth import directory
 from app.core import jobs
 from app.core.i18n import DEFAULT_LOCALE, LOCALES, format_date, translate
 from app.core.security import as_utc
+from app.core.timezones import stored_day
 from app.notifications.fanout import publish
 from app.notifications.models import Notice
 from app.notifications.topics import Priority
@@ -78,7 +79,7 @@ async def notify_marks(
     """Tell the parents of the students whose marks a register changed: of an absence, or
     of an absence they were told of that is taken back."""
     day = dt.date.fromisoformat(date)
-    stored = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    stored = stored_day(day)
     marks = await repository.marks_of_students(
         PydanticObjectId(class_id), stored, period, [PydanticObjectId(s) for s in student_ids]
     )

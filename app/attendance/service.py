@@ -15,7 +15,7 @@ from app.auth.models import User
 from app.core import jobs
 from app.core.errors import Conflict, Unprocessable
 from app.core.security import utcnow
-from app.core.timezones import zone_or_utc
+from app.core.timezones import stored_day, today_in
 from app.schools.models import School, SchoolClass
 
 # A register is kept for the school year and the one before; a note is sent ahead for at
@@ -26,21 +26,13 @@ MAX_NOTE_DAYS_AHEAD = 31
 MAX_RANGE_DAYS = 366
 
 
-def day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-
-
-def school_today(school: School) -> dt.date:
-    return dt.datetime.now(zone_or_utc(school.timezone)).date()
-
-
 def _register_day(school: School, day: dt.date) -> dt.datetime:
-    today = school_today(school)
+    today = today_in(school.timezone)
     if day > today:
         raise Unprocessable(f"date {day.isoformat()} is in the future (today is {today})")
     if (today - day).days > MAX_PAST_DAYS:
         raise Unprocessable(f"date {day.isoformat()} is too far in the past")
-    return day_start(day)
+    return stored_day(day)
 
 
 async def _on_roster(school_class: SchoolClass, student_ids: list[PydanticObjectId]) -> None:
@@ -137,7 +129,7 @@ async def student_attendance(
     totals: one aggregation whatever the range."""
     start, end = _range(date_from, date_to)
     items, counts = await repository.record_and_totals(
-        {"student_id": student_id, "date": {"$gte": day_start(start), "$lte": day_start(end)}}
+        {"student_id": student_id, "date": {"$gte": stored_day(start), "$lte": stored_day(end)}}
     )
     return StudentAttendance(
         student_id=str(student_id),
@@ -157,7 +149,7 @@ async def send_note(
 ) -> AbsenceNote:
     """A parent's absence note for their child's class, for the class's teacher to decide."""
     assert parent.id is not None and student.id is not None and school.id is not None
-    today = school_today(school)
+    today = today_in(school.timezone)
     if (day - today).days > MAX_NOTE_DAYS_AHEAD:
         raise Unprocessable(f"date {day.isoformat()} is more than a month ahead")
     if (today - day).days > MAX_PAST_DAYS:
@@ -167,7 +159,7 @@ async def send_note(
         class_id=school_class.id,
         student_id=student.id,
         parent_id=parent.id,
-        date=day_start(day),
+        date=stored_day(day),
         reason=reason,
     )
     await repository.insert_note(note)

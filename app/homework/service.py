@@ -14,7 +14,7 @@ from app.core import jobs
 from app.core.errors import NotFound, Unprocessable
 from app.core.pagination import PageParams
 from app.core.security import utcnow
-from app.core.timezones import zone_or_utc
+from app.core.timezones import stored_day, today_in
 from app.homework import notices, repository
 from app.homework.models import Homework
 from app.homework.schemas import HomeworkCreate, HomeworkUpdate
@@ -26,18 +26,14 @@ from app.subjects.service import note_subjects, subject_code, subject_names
 MAX_DAYS_AHEAD = 366
 
 
-def day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-
-
 def _due_day(school: School, day: dt.date) -> dt.datetime:
     """The stored due date: today at the school or later, within a year."""
-    today = dt.datetime.now(zone_or_utc(school.timezone)).date()
+    today = today_in(school.timezone)
     if day < today:
         raise Unprocessable(f"due {day.isoformat()} is in the past (today is {today})")
     if (day - today).days > MAX_DAYS_AHEAD:
         raise Unprocessable(f"due {day.isoformat()} is more than a year ahead")
-    return day_start(day)
+    return stored_day(day)
 
 
 async def set_homework(
@@ -102,9 +98,9 @@ def due_range(date_from: dt.date | None, date_to: dt.date | None) -> dict[str, d
         raise Unprocessable("from is after to")
     due: dict[str, dt.datetime] = {}
     if date_from is not None:
-        due["$gte"] = day_start(date_from)
+        due["$gte"] = stored_day(date_from)
     if date_to is not None:
-        due["$lte"] = day_start(date_to)
+        due["$lte"] = stored_day(date_to)
     return due
 
 

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
 from app.auth.models import Role, User
 from app.schools.models import School
 from tests.conftest import UserFactory, World
-
-
-def school_day(world: World, days: int = 0) -> str:
-    today = dt.datetime.now(ZoneInfo(world.school.timezone)).date()
-    return (today + dt.timedelta(days=days)).isoformat()
+from tests.homework.helpers import school_day
 
 
 def register_path(world: World, day: str) -> str:

@@ -11,21 +11,14 @@ import httpx
 import pytest
 
 from app.auth.models import Role, User
-from app.schools.guardians import link_guardian
 from app.schools.models import School, SchoolClass, TeacherAssignment
+from tests.attendance.helpers import other_school_admin
 from tests.conftest import UserFactory, World
+from tests.delivery.test_grade_emails import follow
 from tests.grades.helpers import add_class, assign_teacher
 from tests.homework.helpers import homework_set, name_math, school_day, set_homework
 
 Login = Callable[[User], dict[str, str]]
-
-
-async def follow(world: World, parent: User | None = None) -> User:
-    """A parent linked as redeeming a guardian code links them: following the child."""
-    parent = parent or world.parent
-    assert parent.id is not None and world.student.id is not None
-    await link_guardian(parent_id=parent.id, student_id=world.student.id)
-    return parent
 
 
 async def inbox(client: httpx.AsyncClient, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -33,13 +26,6 @@ async def inbox(client: httpx.AsyncClient, headers: dict[str, str]) -> list[dict
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
-
-
-async def other_school_admin(make_user: UserFactory) -> User:
-    elsewhere = School(name="Elsewhere")
-    await elsewhere.insert()
-    assert elsewhere.id is not None
-    return await make_user(Role.admin, school_ids=[elsewhere.id])
 
 
 async def test_set_homework_reaches_the_class_and_its_parents_in_their_language(
