@@ -236,7 +236,8 @@ async def _create_admin(settings: Settings, email: str, password: str, full_name
 
     from app.auth import service as auth_service
     from app.core.db import init_database, is_embedded, make_client
-    from app.core.embedded import EmbeddedDataError, EmbeddedStore, UnreadableSnapshot
+    from app.core.embedded import EmbeddedDataError, EmbeddedStore
+    from app.core.embedded_legacy import UnreadableSnapshot
     from app.core.errors import AppError
     from app.documents import DOCUMENT_MODELS
 

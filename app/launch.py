@@ -70,7 +70,7 @@ def move_aside_unreadable_database(data_dir: Path) -> None:
     names itself as it loads)."""
     from datetime import UTC, datetime
 
-    from app.core.embedded import LEGACY_SNAPSHOT_FILE, move_aside_if_unreadable
+    from app.core.embedded_legacy import LEGACY_SNAPSHOT_FILE, move_aside_if_unreadable
 
     moved = move_aside_if_unreadable(data_dir, now=datetime.now(UTC))
     if moved is None:

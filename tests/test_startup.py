@@ -11,7 +11,8 @@ import pytest
 from bson import json_util
 
 from app.core.config import load_settings
-from app.core.embedded import LEGACY_SNAPSHOT_FILE, move_aside_if_unreadable, read_embedded
+from app.core.embedded import read_embedded
+from app.core.embedded_legacy import LEGACY_SNAPSHOT_FILE, move_aside_if_unreadable
 from app.core.startup import CHECK_SECONDS, unreachable_services
 from tests.dev_server import DevServer, clean_env, command
 from tests.test_cli import run_cli

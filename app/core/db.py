@@ -61,7 +61,10 @@ async def insert_many_ignoring_duplicates(
     try:
         result = await collection(model).insert_many(documents, ordered=False)
     except BulkWriteError as exc:
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+        # A write-concern error means what was written may not be durable: never success.
+        if exc.details.get("writeConcernErrors") or any(
+            e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])
+        ):
             raise
         return int(exc.details.get("nInserted", 0))
     return len(result.inserted_ids)

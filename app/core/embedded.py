@@ -13,18 +13,18 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import bson
-from bson import json_util
 from bson.codec_options import CodecOptions
 from bson.errors import InvalidBSON
 from mongomock.collection import Collection as MongoMockCollection
 from mongomock.helpers import patch_datetime_awareness_in_document
 from pymongo.errors import DuplicateKeyError as DuplicateKeyError  # re-exported
 
+from app.core import embedded_indexes
+from app.core.embedded_legacy import LEGACY_SNAPSHOT_FILE, read_snapshot
 from app.core.errors import StorageUnavailable
 from app.core.journal import (
     JOURNAL_PREFIX as JOURNAL_PREFIX,  # re-exported
@@ -51,44 +51,6 @@ from app.core.mongomock_speedups import (
 log = logging.getLogger(__name__)
 
 
-class UnreadableSnapshot(Exception):
-    """The JSON file of earlier versions is not one they wrote (corrupt, truncated)."""
-
-
-def read_snapshot(path: Path) -> dict[str, list[dict[str, Any]]]:
-    try:
-        collections = json_util.loads(path.read_bytes().decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, TypeError) as exc:  # JSONDecodeError is a ValueError
-        raise UnreadableSnapshot(str(exc)[:200] or type(exc).__name__) from exc
-    if not isinstance(collections, dict) or not all(
-        isinstance(documents, list) and all(isinstance(d, dict) for d in documents)
-        for documents in collections.values()
-    ):
-        raise UnreadableSnapshot("it is JSON, but not collections of documents")
-    for name, documents in collections.items():
-        ids = [document.get("_id") for document in documents]
-        if None in ids or len({str(i) for i in ids}) != len(ids):
-            raise UnreadableSnapshot(f"documents of {name} lack an _id or share one")
-    return collections
-
-
-def move_aside_if_unreadable(directory: Path, *, now: datetime) -> tuple[Path, str] | None:
-    """A JSON database of earlier versions that cannot be read is renamed (never overwritten)
-    so the next start is clean and the file is still there to repair; returns where it went
-    and why."""
-    path = directory / LEGACY_SNAPSHOT_FILE
-    if not path.exists():
-        return None
-    try:
-        read_snapshot(path)
-    except UnreadableSnapshot as exc:
-        stamp = now.strftime("%Y%m%dT%H%M%SZ")
-        moved = path.with_name(f"{path.stem}.unreadable-{stamp}{path.suffix}")
-        os.replace(path, moved)
-        return moved, str(exc)
-    return None
-
-
 # --- the embedded database of `schoolbell dev`: a journal of every write, and snapshots ------
 #
 # mongomock keeps the database in memory. Every document it inserts, changes or deletes is
@@ -98,7 +60,6 @@ def move_aside_if_unreadable(directory: Path, *, now: datetime) -> tuple[Path, s
 # nor blocks the event loop. Start-up reads the snapshot and the journal into mongomock's
 # store directly: documents written once already passed the unique indexes.
 
-LEGACY_SNAPSHOT_FILE = "database.json"
 # The journal is synced to the disk this often (a crash of the process loses nothing; a
 # power cut at most this much).
 FSYNC_EVERY_SECONDS = 1.0
@@ -153,6 +114,7 @@ def _install_journal_hooks() -> None:
     # that changed one (and rolls back when it raises a duplicate key).
     def _ensure_uniques(self: Any, new_data: dict[str, Any]) -> None:
         keys = unique_keys(self, new_data)
+        embedded_indexes.document_changed(self._store, new_data)
         if not checked_before(new_data, keys):
             ensure_uniques(self, new_data)
             remember_checked(new_data, keys)
@@ -206,6 +168,9 @@ def _install_journal_hooks() -> None:
     setattr(MongoMockCollection, "_delete", _delete)  # noqa: B010
     by_id = by_id_first(MongoMockCollection._iter_documents)
     setattr(MongoMockCollection, "_iter_documents", by_id)  # noqa: B010
+    indexed = embedded_indexes.aggregate_from_index(MongoMockCollection.aggregate)
+    setattr(MongoMockCollection, "aggregate", indexed)  # noqa: B010
+    embedded_indexes.install()
     setattr(MongoMockCollection, "_schoolbell_journal_hooks", True)  # noqa: B010
 
 

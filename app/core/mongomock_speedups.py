@@ -15,6 +15,8 @@ from bson import ObjectId
 from mongomock.filtering import filter_applies
 from mongomock.helpers import get_value_by_dot
 
+from app.core import embedded_indexes
+
 # mongomock has no indexes: each write checks every unique index by scanning the whole
 # collection, and each write by _id scans it to find the document. At the outbox's size
 # (thousands of emails, each written three times on its way out) that was most of a send's
@@ -25,7 +27,7 @@ from mongomock.helpers import get_value_by_dot
 #   against this one), so it is not checked again. mongomock updates the stored document
 #   in place, so "the same document" is the same object; an insert is always a new one.
 # - a query on one _id looks at that document only, then applies the whole filter to it;
-#   one on a list of _ids looks only at documents whose _id is in it.
+#   other queries look only at the documents a declared index finds (embedded_indexes).
 _MAX_REMEMBERED_CHECKS = 200_000
 _checked_keys: dict[int, tuple[Any, Any]] = {}
 
@@ -66,15 +68,9 @@ def by_id_first(iter_documents: Any) -> Any:
             except KeyError:
                 return iter(())
             return iter([document] if filter_applies(filter, document) else [])
-        if isinstance(wanted, Mapping) and set(wanted) == {"$in"}:
-            # mongomock compares each document's _id with each listed one in turn; a set
-            # rules most out at once, and the store's order is kept.
-            listed = set(wanted["$in"])
-            return (
-                document
-                for document in list(self._store.documents)
-                if document["_id"] in listed and filter_applies(filter, document)
-            )
+        found = embedded_indexes.matching(self._store, filter)
+        if found is not None:
+            return found
         return iter_documents(self, filter)
 
     return by_id_first

@@ -1,0 +1,295 @@
+"""The declared indexes, honoured by mongomock: a query with an equality (or `$in`) on the
+leading field of an index a document declares looks only at the documents holding that
+value, instead of at every document of the collection.
+
+mongomock has no indexes: each find, count, update and `$lookup` applies the filter to every
+stored document, so `schoolbell dev` (and the tests) slowed with every grade anyone posted:
+a parent's inbox took 4 ms on the demo and 240 ms at 55,000 documents. These indexes narrow
+the documents a query looks at; mongomock's own filter still decides which match, and
+they are handed over in the store's order, so every answer stays what mongomock gives.
+
+An index maps each value of its field to the ids of the documents holding it. A document
+whose field is an array, an embedded document, or lies under an array is "loose": it is
+looked at by every query on that field, since equality on such values has rules of its own.
+The maps follow every write: mongomock stores a document (insert, rollback, restore) through
+the collection store's item assignment, removes one through item deletion, and reports a
+document changed in place to `_ensure_uniques`, which app/core/embedded.py hands on here.
+Built lazily, at a collection's first indexed query: documents loaded straight into the
+store before that are indexed then.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from mongomock.filtering import filter_applies
+from mongomock.store import CollectionStore
+
+# Off only in bench/embedded_reads.py, to time mongomock's own scan in the same run.
+ENABLED = True
+_LOOSE = object()
+_NOT_INDEXED = object()
+_ATTRIBUTE = "_schoolbell_indexes"
+
+
+def _value_at(document: Mapping[str, Any], path: str) -> Any:
+    """The value an index keeps for a document: a hashable scalar, None when missing, or
+    _LOOSE when equality on it needs mongomock's own rules."""
+    value: Any = document
+    for part in path.split("."):
+        if isinstance(value, list):
+            return _LOOSE
+        if not isinstance(value, Mapping):
+            return None
+        if part not in value:
+            return None
+        value = value[part]
+    if isinstance(value, list | Mapping):
+        return _LOOSE
+    try:
+        hash(value)
+    except TypeError:
+        return _LOOSE
+    return value
+
+
+def _wanted(condition: Any) -> list[Any] | None:
+    """The values a filter's condition on one field asks for by equality, or None when it
+    asks something else (a range, a regular expression, an array, a date: those go through
+    mongomock's whole scan)."""
+    if isinstance(condition, Mapping):
+        if set(condition) == {"$in"} and isinstance(condition["$in"], list | tuple):
+            values = list(condition["$in"])
+        elif set(condition) == {"$eq"}:
+            values = [condition["$eq"]]
+        else:
+            return None
+    else:
+        values = [condition]
+    for value in values:
+        # Dates are compared as mongomock patches their time zones; patterns and arrays
+        # match by rules of their own.
+        if isinstance(value, list | tuple | Mapping | re.Pattern | datetime | date):
+            return None
+        try:
+            hash(value)
+        except TypeError:
+            return None
+    return values
+
+
+class _FieldIndex:
+    __slots__ = ("buckets", "key_of", "loose", "path")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.buckets: dict[Any, set[Any]] = {}
+        self.loose: set[Any] = set()
+        self.key_of: dict[Any, Any] = {}
+
+    def add(self, document_id: Any, document: Mapping[str, Any]) -> None:
+        key = _value_at(document, self.path)
+        if self.key_of.get(document_id, _NOT_INDEXED) is key:
+            return
+        self.remove(document_id)
+        self.key_of[document_id] = key
+        if key is _LOOSE:
+            self.loose.add(document_id)
+        else:
+            self.buckets.setdefault(key, set()).add(document_id)
+
+    def remove(self, document_id: Any) -> None:
+        key = self.key_of.pop(document_id, _NOT_INDEXED)
+        if key is _NOT_INDEXED:
+            return
+        if key is _LOOSE:
+            self.loose.discard(document_id)
+            return
+        bucket = self.buckets.get(key)
+        if bucket is not None:
+            bucket.discard(document_id)
+            if not bucket:
+                del self.buckets[key]
+
+    def holding(self, values: list[Any]) -> set[Any]:
+        found = set(self.loose)
+        for value in values:
+            found |= self.buckets.get(value, set())
+        return found
+
+
+class _StoreIndexes:
+    """The indexes of one collection store, and each document's place in its order."""
+
+    def __init__(self, store: CollectionStore, paths: set[str]) -> None:
+        self.lock = threading.Lock()
+        self.paths = frozenset(paths)
+        self.fields = {path: _FieldIndex(path) for path in paths}
+        self.order: dict[Any, int] = {}
+        self._next = itertools.count()
+        for document_id, document in list(store._documents.items()):
+            self._add(document_id, document)
+
+    def _add(self, document_id: Any, document: Mapping[str, Any]) -> None:
+        if document_id not in self.order:
+            self.order[document_id] = next(self._next)
+        for index in self.fields.values():
+            index.add(document_id, document)
+
+    def stored(self, document_id: Any, document: Mapping[str, Any]) -> None:
+        with self.lock:
+            self._add(document_id, document)
+
+    def removed(self, document_id: Any) -> None:
+        with self.lock:
+            self.order.pop(document_id, None)
+            for index in self.fields.values():
+                index.remove(document_id)
+
+    def candidates(self, filter: Mapping[str, Any]) -> list[Any] | None:
+        """The ids of the documents the filter may match, in the store's order; None when
+        no index narrows it."""
+        best: set[Any] | None = None
+        with self.lock:
+            for path, condition in _equalities(filter):
+                index = self.fields.get(path)
+                if index is None and path != "_id":
+                    continue
+                values = _wanted(condition)
+                if values is None:
+                    continue
+                if index is None:
+                    found = {value for value in values if value in self.order}
+                else:
+                    found = index.holding(values)
+                if best is None or len(found) < len(best):
+                    best = found
+            if best is None:
+                return None
+            return sorted(best, key=lambda document_id: self.order.get(document_id, -1))
+
+
+def _equalities(filter: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    for field, condition in filter.items():
+        if field == "$and" and isinstance(condition, list):
+            for part in condition:
+                if isinstance(part, Mapping):
+                    yield from _equalities(part)
+        elif not field.startswith("$"):
+            yield field, condition
+
+
+def _leading_paths(store: CollectionStore) -> set[str]:
+    paths = set()
+    for index in store.indexes.values():
+        keys = list(index.get("key") or [])
+        if keys:
+            field, kind = keys[0]
+            if field != "_id" and kind in (1, -1):
+                paths.add(field)
+    return paths
+
+
+def _indexes_of(store: CollectionStore) -> _StoreIndexes:
+    """The store's indexes, built now if they are not yet, or stale (documents loaded
+    straight into the store, an index declared since)."""
+    paths = _leading_paths(store)
+    indexes: _StoreIndexes | None = getattr(store, _ATTRIBUTE, None)
+    if indexes is None or indexes.paths != paths or len(indexes.order) != len(store._documents):
+        indexes = _StoreIndexes(store, paths)
+        setattr(store, _ATTRIBUTE, indexes)
+    return indexes
+
+
+def document_changed(store: CollectionStore, document: Mapping[str, Any]) -> None:
+    """A stored document was changed in place (mongomock reports it to _ensure_uniques)."""
+    indexes: _StoreIndexes | None = getattr(store, _ATTRIBUTE, None)
+    if indexes is not None and "_id" in document:
+        indexes.stored(document["_id"], document)
+
+
+def candidate_ids(store: CollectionStore, filter: Any) -> list[Any] | None:
+    """The ids of the stored documents `filter` may match (a superset), in the store's order;
+    None when no index narrows it. An empty store goes to mongomock, which checks the
+    filter even then."""
+    if not ENABLED or not isinstance(filter, Mapping) or not filter or not store._documents:
+        return None
+    return _indexes_of(store).candidates(filter)
+
+
+def matching(store: CollectionStore, filter: Any) -> Iterator[Mapping[str, Any]] | None:
+    """The stored documents matching `filter`, looked for through an index; None when no
+    index serves it."""
+    found = candidate_ids(store, filter)
+    if found is None:
+        return None
+    documents = store._documents
+    return (
+        document
+        for document in [documents.get(document_id) for document_id in found]
+        if document is not None and filter_applies(filter, document)
+    )
+
+
+def aggregate_from_index(aggregate: Any) -> Any:
+    """mongomock's aggregate, starting from the documents an index finds for a leading
+    $match rather than from a copy of the whole collection. The $match still runs on them,
+    so the documents it ends with are the ones it would have kept."""
+
+    def aggregate_indexed(self: Any, pipeline: Any, *args: Any, **kwargs: Any) -> Any:
+        first = pipeline[0] if isinstance(pipeline, list) and pipeline else None
+        if isinstance(first, Mapping) and set(first) == {"$match"}:
+            found = candidate_ids(self._store, first["$match"])
+            if found is not None:
+                from mongomock import aggregate as mongomock_aggregate
+
+                # The same copies find() hands the whole-collection path, fewer of them.
+                start = list(self.find({"_id": {"$in": found}})) if found else []
+                session = kwargs.get("session", args[0] if args else None)
+                return mongomock_aggregate.process_pipeline(start, self.database, pipeline, session)
+        return aggregate(self, pipeline, *args, **kwargs)
+
+    return aggregate_indexed
+
+
+def install() -> None:
+    """Keep the indexes in step with every document the collection stores hold."""
+    if getattr(CollectionStore, "_schoolbell_indexed", False):
+        return
+    set_item, delete_item = CollectionStore.__setitem__, CollectionStore.__delitem__
+    drop, create_index, drop_index = (
+        CollectionStore.drop,
+        CollectionStore.create_index,
+        CollectionStore.drop_index,
+    )
+
+    def __setitem__(self: CollectionStore, key: Any, value: Any) -> None:
+        set_item(self, key, value)
+        indexes: _StoreIndexes | None = getattr(self, _ATTRIBUTE, None)
+        if indexes is not None:
+            indexes.stored(key, value)
+
+    def __delitem__(self: CollectionStore, key: Any) -> None:
+        delete_item(self, key)
+        indexes: _StoreIndexes | None = getattr(self, _ATTRIBUTE, None)
+        if indexes is not None:
+            indexes.removed(key)
+
+    def forgetting(method: Any) -> Any:
+        def changed(self: CollectionStore, *args: Any, **kwargs: Any) -> Any:
+            setattr(self, _ATTRIBUTE, None)  # rebuilt at the next indexed query
+            return method(self, *args, **kwargs)
+
+        return changed
+
+    CollectionStore.__setitem__ = __setitem__  # type: ignore[method-assign]
+    CollectionStore.__delitem__ = __delitem__  # type: ignore[method-assign]
+    CollectionStore.drop = forgetting(drop)  # type: ignore[method-assign]
+    CollectionStore.create_index = forgetting(create_index)  # type: ignore[method-assign]
+    CollectionStore.drop_index = forgetting(drop_index)  # type: ignore[method-assign]
+    CollectionStore._schoolbell_indexed = True  # type: ignore[attr-defined]
