@@ -257,7 +257,12 @@ def test_unsubscribe_in_russian_with_one_click(live_app: LiveApp, open_browser: 
     browser.shoot("unsubscribed-ru")
 
     preferences = live_app.api.get("/users/me/preferences", headers=headers).json()
-    assert preferences["email"] == {"grades": "immediate", "announcements": "off"}
+    assert preferences["email"] == {
+        "grades": "immediate",
+        "announcements": "off",
+        "homework": "daily",
+        "attendance": "immediate",
+    }
 
 
 def every_field_is_labelled(page: Any) -> None:
