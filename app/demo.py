@@ -1,4 +1,5 @@
-"""A demo school for `schoolbell dev --demo`: two classes, teachers, students, parents, grades.
+"""A demo school for `schoolbell dev --demo`: two classes, teachers, students, parents, grades,
+5A's homework and an absence.
 
 Written with the Beanie documents directly so it depends on nothing but the models.
 """
@@ -14,12 +15,16 @@ from beanie import PydanticObjectId
 
 from app.announcements.models import Announcement, AnnouncementStatus
 from app.announcements.service import PUBLISH_DUE_JOB
+from app.attendance.demo import demo_absence
+from app.attendance.models import AttendanceMark
 from app.auth.models import Locale, Role, User
 from app.core import jobs
 from app.core.security import hash_password, utcnow
 from app.events.demo import DemoAnswer, add_demo_meeting, remove_demo_meetings
 from app.events.models import Answer
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
+from app.homework.demo import demo_homework
+from app.homework.models import Homework
 from app.messages.demo import add_demo_conversation, remove_conversations_of
 from app.notifications.models import Subscription, TargetType
 from app.schools.models import GuardianLink, School, SchoolClass, TeacherAssignment
@@ -209,6 +214,7 @@ async def load_demo(*, today: date | None = None) -> bool:
         ],
         now=utcnow(),
     )
+    await _school_day(school_id, classes[0], ids, today or utcnow().date())
     await admin.insert()
     await jobs.enqueue(PUBLISH_DUE_JOB)
     return True
@@ -224,6 +230,8 @@ async def _remove_partial_demo() -> None:
     school_ids = list({school_id for user in leftovers for school_id in user.school_ids})
     await Grade.find({"school_id": {"$in": school_ids}}).delete()
     await Announcement.find({"school_id": {"$in": school_ids}}).delete()
+    await Homework.find({"school_id": {"$in": school_ids}}).delete()
+    await AttendanceMark.find({"school_id": {"$in": school_ids}}).delete()
     await Subject.find({"school_id": {"$in": school_ids}}).delete()
     await remove_demo_week(school_ids)
     await remove_demo_meetings(school_ids)
@@ -234,6 +242,30 @@ async def _remove_partial_demo() -> None:
     await remove_conversations_of([u for u in user_ids if u is not None])
     await School.find({"_id": {"$in": school_ids}}).delete()
     await User.find({"_id": {"$in": user_ids}}).delete()
+
+
+async def _school_day(
+    school_id: PydanticObjectId,
+    class_5a: SchoolClass,
+    ids: dict[str, PydanticObjectId],
+    today: date,
+) -> None:
+    """5A's homework for tonight and the days around it, and Petya's absence last school day."""
+    authors = {
+        subject: ids[teacher]
+        for teacher, subjects in CLASS_TEACHERS[class_5a.name].items()
+        for subject in subjects
+    }
+    await Homework.insert_many(
+        demo_homework(school_id=school_id, class_id=class_5a.id, authors=authors, today=today)
+    )
+    await demo_absence(
+        school_id=school_id,
+        class_id=class_5a.id,
+        student_id=ids["petya"],
+        teacher_id=ids["math"],
+        today=today,
+    ).insert()
 
 
 def _lesson_days(today: date, offset: int) -> list[date]:

@@ -7,8 +7,10 @@ one line here.
 """
 
 from app.announcements.producer import PRODUCER as ANNOUNCEMENTS
+from app.attendance.producer import PRODUCER as ATTENDANCE
 from app.events.producer import PRODUCER as EVENTS
 from app.grades.producer import PRODUCER as GRADES
+from app.homework.producer import PRODUCER as HOMEWORK
 from app.messages.producer import PRODUCER as MESSAGES
 from app.notifications.plugs import Producer
 from app.notifications.topics import register_all
@@ -21,6 +23,8 @@ PRODUCERS: list[Producer] = [
     ANNOUNCEMENTS,
     EVENTS,
     TIMETABLE,
+    HOMEWORK,
+    ATTENDANCE,
     MESSAGES,
     REPORTS,
     ONBOARDING,

@@ -272,30 +272,37 @@ async def claim_many(
 
 
 async def update_each(
-    model: type[Document], changes: Sequence[tuple[dict[str, Any], dict[str, Any]]]
+    model: type[Document],
+    changes: Sequence[tuple[dict[str, Any], dict[str, Any]]],
+    *,
+    upsert: bool = False,
 ) -> int:
     """Apply many (filter, update) pairs, each to at most one document, in one unordered
-    bulk write; returns how many documents changed."""
+    bulk write (`upsert`: inserting the ones no document matches); returns how many
+    documents changed or were inserted."""
     if not changes:
         return 0
     documents = collection(model)
     operation = _EmbeddedUpdateOne if isinstance(documents, AsyncMongoMockCollection) else UpdateOne
     result = await documents.bulk_write(
-        [operation(match, update) for match, update in changes], ordered=False
+        [operation(match, update, upsert=upsert) for match, update in changes], ordered=False
     )
-    return int(result.modified_count)
+    return int(result.modified_count) + int(result.upserted_count)
 
 
 class _EmbeddedUpdateOne:
     """UpdateOne as mongomock's bulk_write takes it: PyMongo's own passes it an argument
     (`sort`) that mongomock does not know."""
 
-    def __init__(self, match: dict[str, Any], update: dict[str, Any]) -> None:
+    def __init__(
+        self, match: dict[str, Any], update: dict[str, Any], *, upsert: bool = False
+    ) -> None:
         self.match = match
         self.update = update
+        self.upsert = upsert
 
     def _add_to_bulk(self, bulk: Any) -> None:
-        bulk.add_update(self.match, self.update, multi=False, upsert=False)
+        bulk.add_update(self.match, self.update, multi=False, upsert=self.upsert)
 
 
 # --- reads that join collections, for figures composed in one aggregation ------------------

@@ -108,3 +108,33 @@ async def newest_first_page(
     combined = {"$and": [query, after]} if after else query
     rows = await model.find(combined).sort(newest_first_sort(field)).limit(limit + 1).to_list()
     return next_cursor(rows, limit, field)
+
+
+def oldest_first_filter(field: str, cursor: str | None) -> dict[str, Any]:
+    """Condition selecting the rows after `cursor` in (field asc, _id asc) order."""
+    if cursor is None:
+        return {}
+    sort_value, last_id = decode_cursor(cursor)
+    return {
+        "$or": [
+            {field: {"$gt": sort_value}},
+            {field: sort_value, "_id": {"$gt": last_id}},
+        ]
+    }
+
+
+async def oldest_first_page(
+    model: type[DocumentT],
+    query: dict[str, Any],
+    *,
+    limit: int,
+    cursor: str | None,
+    field: str,
+) -> tuple[list[DocumentT], str | None]:
+    """One page of `model` matching `query`, earliest `field` first (what is due soonest),
+    and the next cursor."""
+    after = oldest_first_filter(field, cursor)
+    combined = {"$and": [query, after]} if after else query
+    order = [(field, SortDirection.ASCENDING), ("_id", SortDirection.ASCENDING)]
+    rows = await model.find(combined).sort(order).limit(limit + 1).to_list()
+    return next_cursor(rows, limit, field)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC as dt_utc
+from datetime import date, datetime
 from functools import cache
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -34,3 +36,14 @@ def zone_or_utc(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return UTC
+
+
+def today_in(name: str) -> date:
+    """Today's date in the zone of a stored name (a school's: its days are its own)."""
+    return datetime.now(zone_or_utc(name)).date()
+
+
+def stored_day(day: date) -> datetime:
+    """A calendar day as the school-day records store it: midnight UTC, so it sorts and
+    filters as a date."""
+    return datetime(day.year, day.month, day.day, tzinfo=dt_utc)

@@ -370,6 +370,15 @@ async def seats_of(student_id: PydanticObjectId) -> list[Seat]:
     ]
 
 
+async def class_ids_of_student(student_id: PydanticObjectId) -> list[PydanticObjectId]:
+    """The classes of live schools the student sits in now, in one query."""
+    return [
+        PydanticObjectId(c["id"])
+        for c in await repository.class_rosters_of([student_id])
+        if student_id in c.get("student_ids", [])
+    ]
+
+
 async def school_and_class_names(
     school_id: PydanticObjectId, class_id: PydanticObjectId
 ) -> tuple[str | None, str | None]:

@@ -52,7 +52,8 @@ async def grade_email_token(
 async def email_preferences(client: httpx.AsyncClient, user: User, login_as: Login) -> Any:
     response = await client.get("/users/me/preferences", headers=login_as(user))
     assert response.status_code == 200, response.text
-    return response.json()["email"]
+    # The topics these tests unsubscribe from; the others keep their defaults throughout.
+    return {k: v for k, v in response.json()["email"].items() if k in ("grades", "announcements")}
 
 
 def resign(token: str, **changes: Any) -> str:

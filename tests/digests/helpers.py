@@ -43,7 +43,10 @@ def la(day: int, hour: int, minute: int = 0) -> datetime:
     return local(LOS_ANGELES, 2025, 6, day, hour, minute)
 
 
-DAILY_GRADES: dict[str, Any] = {"email": {"grades": "daily", "announcements": "off"}}
+# Homework's daily digest off too: these tests are about what grades put into digests.
+DAILY_GRADES: dict[str, Any] = {
+    "email": {"grades": "daily", "announcements": "off", "homework": "off"}
+}
 
 
 @dataclass

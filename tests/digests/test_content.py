@@ -224,7 +224,8 @@ async def test_switching_a_topic_to_the_other_digest_takes_its_pending_items_alo
     emma = await choose(
         emma,
         now=la(10, 12),
-        email={"grades": "weekly", "announcements": "off"},
+        # Homework's daily digest off too, so no topic keeps a daily digest due.
+        email={"grades": "weekly", "announcements": "off", "homework": "off"},
         digest_weekday=5,
     )
     await post_grade(client, teacher, family, family.anna, at=la(11, 10), value=5)

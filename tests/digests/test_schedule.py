@@ -126,7 +126,10 @@ async def test_switching_back_to_immediate_clears_the_due_time(
     )
 
     response = await client.patch(
-        "/users/me/preferences", json={"email": {"grades": "immediate"}}, headers=headers
+        "/users/me/preferences",
+        # Homework too, whose daily digest is its default: then no topic uses the daily one.
+        json={"email": {"grades": "immediate", "homework": "immediate"}},
+        headers=headers,
     )
     assert response.status_code == 200
     assert due_times(await stored(berliner)) == (None, friday, friday)

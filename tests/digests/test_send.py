@@ -365,7 +365,10 @@ async def test_a_deleted_user_gets_no_digest(
 async def test_weekly_digests_go_on_the_digest_weekday_in_each_zone(
     client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
 ) -> None:
-    weekly = {"email": {"grades": "weekly", "announcements": "off"}, "digest_weekday": 5}
+    weekly = {
+        "email": {"grades": "weekly", "announcements": "off", "homework": "off"},
+        "digest_weekday": 5,
+    }
     # Monday 9 June 2025; the digest weekday is Friday the 13th.
     olga = await choose(family.olga, now=vl(9, 12), timezone=VLADIVOSTOK, **weekly)
     emma = await choose(family.emma, now=vl(9, 12), timezone=LOS_ANGELES, **weekly)

@@ -127,9 +127,9 @@ async def test_preferences_are_per_user(
 
 
 INVALID: list[tuple[str, dict[str, Any]]] = [
-    ("unknown email topic", {"email": {"homework": "daily"}}),
+    ("unknown email topic", {"email": {"weather": "daily"}}),
     ("account is not a preference topic", {"email": {"account": "off"}}),
-    ("unknown in-app topic", {"in_app": {"homework": True}}),
+    ("unknown in-app topic", {"in_app": {"weather": True}}),
     ("unknown frequency", {"email": {"grades": "hourly"}}),
     ("frequency of the wrong type", {"email": {"grades": 1}}),
     ("in-app switch not a bool", {"in_app": {"grades": "maybe"}}),
