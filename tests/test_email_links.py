@@ -135,6 +135,16 @@ async def cause_every_kind(
         "class_ids": [str(world.class_5a.id)],
     }
     assert (await client.post("/events", json=meeting, headers=admin)).status_code == 201
+    await choose(world.student, now=utcnow(), email={"homework": "immediate"})
+    due = (school_today(world) + timedelta(days=1)).isoformat()
+    tonight = {"class_id": str(world.class_5a.id), "subject": "math", "due": due, "text": "p. 12"}
+    assert (await client.post("/homework", json=tonight, headers=teacher)).status_code == 201
+    register = f"/schools/{world.school.id}/classes/{world.class_5a.id}/attendance"
+    absent = {"marks": [{"student_id": str(world.student.id), "status": "absent"}]}
+    marked = await client.put(
+        f"{register}/{school_today(world).isoformat()}", json=absent, headers=teacher
+    )
+    assert marked.status_code == 200, marked.text
     now = utcnow()
     await choose(world.parent, now=now, email={"grades": "daily", "announcements": "daily"})
     grade = {
