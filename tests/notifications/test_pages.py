@@ -31,8 +31,6 @@ FULL_FORM = {
     **{f"in_app_{t.name}": "on" for t in OTHERS if t.default_in_app},
     "email_grades": "daily",
     "email_announcements": "off",
-    "email_homework": "weekly",
-    "email_attendance": "immediate",
     "in_app_announcements": "on",
     "email_messages": "weekly",
     "in_app_messages": "on",
