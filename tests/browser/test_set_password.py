@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, WIDTHS, LiveApp, text_part
+from tests.browser.page_checks import assert_valid, watch
 from tests.pages import english_words
 
 SHOTS = Path("/tmp/shots/import")
@@ -73,7 +74,7 @@ def test_an_invited_teacher_sets_her_password_on_a_phone(
 ) -> None:
     email, link = invite_by_import(live_app, locale=locale)
     words = WORDS[locale]
-    browser = open_browser(locale="en")  # the page follows the account's language, not this
+    browser = watch(open_browser(locale="en"))  # the page follows the account's language
     page = browser.page
     page.set_viewport_size(PHONE)
 
@@ -82,6 +83,7 @@ def test_an_invited_teacher_sets_her_password_on_a_phone(
     if locale == "ru":
         assert english_words(page.content()) == []
     assert email in page.inner_text("main")
+    assert_valid(browser)
     shoot(page, f"set-password-{locale}")
 
     page.get_by_label(words["password"], exact=True).fill("first-password-1")
@@ -93,12 +95,14 @@ def test_an_invited_teacher_sets_her_password_on_a_phone(
     error_box = error.bounding_box()
     assert field_box and error_box
     assert 0 <= error_box["y"] - (field_box["y"] + field_box["height"]) < 40
+    assert_valid(browser)
     shoot(page, f"set-password-mismatch-{locale}")
 
     page.get_by_label(words["password"], exact=True).fill("first-password-1")
     page.get_by_label(words["again"]).fill("first-password-1")
     page.get_by_role("button", name=words["button"]).click()
     assert page.get_by_role("heading", name=words["done"]).is_visible()
+    assert_valid(browser)
     shoot(page, f"password-set-{locale}")
 
     signed_in = live_app.login(email, "first-password-1")
@@ -113,4 +117,5 @@ def test_an_invited_teacher_sets_her_password_on_a_phone(
         "heading",
         name="Эта ссылка больше не работает" if locale == "ru" else "This link no longer works",
     ).is_visible()
+    assert_valid(browser)
     shoot(page, f"set-password-used-{locale}")
