@@ -37,7 +37,14 @@ def settings_env_names() -> set[str]:
 def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
     # The developer's own configuration must not leak into what these tests observe.
     env = {k: v for k, v in os.environ.items() if k.upper() not in settings_env_names()}
-    env.update(SCHOOLBELL_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1", **extra)
+    # Grade emails go out at once, as in the in-process tests (tests/conftest.py), unless a
+    # test sets the grace window itself.
+    env.update(
+        SCHOOLBELL_DATA_DIR=str(data_dir),
+        PYTHONUNBUFFERED="1",
+        GRADE_NOTICE_DELAY_MINUTES="0",
+    )
+    env.update(extra)
     return env
 
 

@@ -201,7 +201,17 @@ def tidy_openapi(app: FastAPI) -> None:
                     model = ValidationErrorOut if code == 422 else ErrorOut
                     answer = responses.setdefault(str(code), {})
                     answer.setdefault("description", ERROR_DESCRIPTIONS.get(code, "Error"))
-                    answer["content"] = {"application/json": {"schema": _reference(model)}}
+                    schema: dict[str, Any] = dict(_reference(model))
+                    # An operation that declares an answer of its own for this status (an
+                    # import's report of bad rows) may give either.
+                    declared = answer.get("content", {}).get("application/json", {}).get("schema")
+                    if (
+                        declared
+                        and not str(declared.get("$ref", "")).endswith("/HTTPValidationError")
+                        and declared != schema
+                    ):
+                        schema = {"anyOf": [declared, schema]}
+                    answer["content"] = {"application/json": {"schema": schema}}
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
         app.openapi_schema = spec
