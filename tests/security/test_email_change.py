@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import httpx
 from jose import jwt
 
+from app.announcements.links import ack_url
 from app.auth.models import User
 from app.core.config import Settings
 from app.core.security import JWT_ALGORITHM, utcnow
+from app.events.links import answer_url
+from app.events.models import Answer
 from app.schools.guardians import link_guardian
 from tests.auth.conftest import (
     NEW_PASSWORD,
@@ -22,6 +26,7 @@ from tests.auth.conftest import (
     text_of,
 )
 from tests.conftest import DEFAULT_PASSWORD, UserFactory, World
+from tests.events.helpers import create_event, meeting
 from tests.grades.helpers import posted
 from tests.pages import english_words
 from tests.security.mail import emails_to, link_in
@@ -218,3 +223,45 @@ async def test_a_link_signed_before_links_carried_their_time_dies_with_a_change_
     assert (await client.post("/auth/verify-email", json={"token": confirm})).status_code == 204
 
     assert (await site.get("/preferences", params={"token": legacy})).status_code != 200
+
+
+async def test_event_answer_and_acknowledgement_links_die_with_a_confirmed_change(
+    client: httpx.AsyncClient,
+    site: httpx.AsyncClient,
+    world: World,
+    login_as: LoginAs,
+    settings: Settings,
+) -> None:
+    """The producers built after finding 3 mail links of their own: a one-click event
+    answer and an "I have read this". The old mailbox's copies end with the rest."""
+    assert world.parent.id is not None and world.student.id is not None
+    await link_guardian(parent_id=world.parent.id, student_id=world.student.id)
+    event = await create_event(client, login_as(world.admin), meeting(world))
+    notice = {"school_id": str(world.school.id), "title": "Trip", "body": "Sign, please"}
+    acked = await client.post(
+        "/announcements",
+        headers=login_as(world.admin),
+        json={**notice, "class_ids": [str(world.class_5a.id)], "requires_ack": True},
+    )
+    assert acked.status_code == 202, acked.text
+    going = answer_url(
+        settings=settings, user_id=world.parent.id, event_id=event["id"], answer=Answer.yes
+    )
+    read = ack_url(settings=settings, user_id=world.parent.id, announcement_id=acked.json()["id"])
+    pages = [urlsplit(going), urlsplit(read)]
+    for link in pages:
+        assert (await site.get(f"{link.path}?{link.query}")).status_code == 200
+
+    await _ask_for_new_email(client, login_as, world.parent)
+    confirm = mailed_token(settings, to=NEW_ADDRESS, path="verify-email")
+    assert (await client.post("/auth/verify-email", json={"token": confirm})).status_code == 204
+
+    for link in pages:
+        token = link.query.removeprefix("token=")
+        assert (await site.get(f"{link.path}?{link.query}")).status_code != 200
+        assert (await site.post(link.path, data={"token": token})).status_code != 200
+    admin = login_as(world.admin)
+    rsvps = await client.get(f"/events/{event['id']}/rsvps", headers=admin)
+    assert rsvps.json()["items"] == []
+    acks = await client.get(f"/announcements/{acked.json()['id']}/acks", headers=admin)
+    assert acks.json()["acknowledged"] == []
