@@ -17,10 +17,16 @@ from app.announcements.schemas import AnnouncementIn
 from app.auth.access import CurrentUser
 from app.auth.models import Role, User
 from app.core.db import parse_object_id
-from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.core.errors import Forbidden, NotFound
 from app.core.ratelimit import enforce
 from app.notifications.preferences import Priority
-from app.schools.access import is_school_admin, load_school, schools_of, teaches_a_class_of
+from app.schools.access import (
+    class_audience,
+    is_school_admin,
+    load_school,
+    schools_of,
+    teaches_a_class_of,
+)
 from app.schools.models import School
 
 IdempotencyKey = Annotated[
@@ -36,26 +42,19 @@ IdempotencyKey = Annotated[
 
 def check_audience(author: User, school: School, body: AnnouncementIn) -> service.Audience:
     """The school and classes `body` addresses, if `author` may announce to them."""
-    assert school.id is not None and author.id is not None
-    class_ids = list(dict.fromkeys(body.class_ids))
-    addressed = {c: school.find_class(c) for c in class_ids}
-    unknown = [str(c) for c, found in addressed.items() if found is None]
-    if unknown:
-        raise Unprocessable(f"Unknown class ids for this school: {', '.join(unknown)}")
-    if is_school_admin(author, school.id):
-        return service.Audience(school=school, class_ids=class_ids)
-    if author.role != Role.teacher or school.id not in author.school_ids:
-        raise Forbidden("Only the school's admins and teachers may announce")
-    if body.priority == Priority.critical:
+    class_ids = class_audience(
+        author,
+        school,
+        body.class_ids,
+        not_staff="Only the school's admins and teachers may announce",
+        no_classes="Teachers announce to their own classes: give class_ids",
         # Critical overrides every opt-out and quiet hours: the school's call, not a class's.
-        raise Forbidden("Only the school's admins may post critical announcements")
-    if not class_ids:
-        raise Forbidden("Teachers announce to their own classes: give class_ids")
-    foreign = [
-        str(c) for c, found in addressed.items() if found and not found.has_teacher(author.id)
-    ]
-    if foreign:
-        raise Forbidden(f"You do not teach these classes: {', '.join(foreign)}")
+        teacher_refusal=(
+            "Only the school's admins may post critical announcements"
+            if body.priority == Priority.critical
+            else None
+        ),
+    )
     return service.Audience(school=school, class_ids=class_ids)
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Annotated, Any
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
@@ -17,13 +16,13 @@ from pydantic import (
 
 from app.announcements.models import Announcement, AnnouncementStatus, acknowledging_roles
 from app.auth.models import Role
-from app.core.db import ObjectIdField
 from app.core.text import PLAIN_BODY, PLAIN_LINE
+from app.core.timezones import in_utc
 from app.delivery.models import Email
 from app.delivery.schemas import EmailOut
 from app.notifications.preferences import Priority
+from app.schools.schemas import ClassAudienceIn
 
-AudienceRole = Literal["student", "teacher", "parent"]
 Title = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), PLAIN_LINE
 ]
@@ -32,10 +31,7 @@ Body = Annotated[
 ]
 
 
-class AnnouncementIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    school_id: ObjectIdField = Field(description="The school you administer")
+class AnnouncementIn(ClassAudienceIn):
     title: Title = Field(description="Subject line of the notice")
     body: Body = Field(description="The text, plain; line breaks kept")
     priority: Priority = Field(
@@ -43,16 +39,6 @@ class AnnouncementIn(BaseModel):
         description="low, normal, high or critical: critical (school admins only) reaches "
         "every linked parent, even one who turned announcement email off or is in quiet "
         "hours, and its email has no unsubscribe link",
-    )
-    class_ids: list[ObjectIdField] = Field(
-        default_factory=list,
-        max_length=200,
-        description="Only these classes (their students, teachers and parents); empty: all",
-    )
-    roles: list[AudienceRole] = Field(
-        default_factory=list,
-        max_length=3,
-        description="Only these roles: parent, student, teacher; empty: all",
     )
     publish_at: AwareDatetime | None = Field(
         default=None, description="With a time zone; in the future it schedules the announcement"
@@ -73,13 +59,7 @@ class AnnouncementIn(BaseModel):
     @field_validator("publish_at")
     @classmethod
     def _in_utc(cls, value: datetime | None) -> datetime | None:
-        # 9999-12-31T23:00-05:00 parses but has no UTC equivalent: a 422, not a 500 later.
-        if value is None:
-            return None
-        try:
-            return value.astimezone(UTC)
-        except OverflowError as exc:
-            raise ValueError("publish_at is out of range") from exc
+        return in_utc(value, "publish_at")
 
 
 class AnnouncementStats(BaseModel):

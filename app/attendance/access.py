@@ -21,21 +21,13 @@ from app.schools import service as schools_service
 from app.schools.access import (
     find_class,
     is_linked_guardian,
-    is_school_admin,
     load_class,
     load_school,
     load_student,
     school_with_class,
 )
 from app.schools.models import School, SchoolClass
-
-
-def keeps_register(user: User, school: School, school_class: SchoolClass) -> bool:
-    """The school's admin, or a teacher of the class (of any subject)."""
-    assert school.id is not None and user.id is not None
-    return is_school_admin(user, school.id) or (
-        user.role == Role.teacher and school_class.has_teacher(user.id)
-    )
+from app.subjects.access import may_teach
 
 
 @dataclass(frozen=True)
@@ -57,7 +49,7 @@ async def register(
         raise Forbidden("Only the class's teachers and the school's admins mark attendance")
     school = await load_school(school_id)
     school_class = find_class(school, class_id)
-    if not keeps_register(user, school, school_class):
+    if not may_teach(user, school, school_class):
         raise Forbidden("You do not teach this class")
     return Register(teacher=user, school=school, school_class=school_class, day=date, data=body)
 
@@ -111,11 +103,7 @@ async def note_decision(note_id: str, body: AbsenceNoteDecision, user: CurrentUs
     if note is None or found is None:
         raise NotFound("Absence note not found")
     school, school_class = found
-    assert school.id is not None and user.id is not None
-    allowed = is_school_admin(user, school.id) or (
-        school_class is not None and school_class.has_teacher(user.id)
-    )
-    if not allowed:
+    if not may_teach(user, school, school_class):
         raise Forbidden("You do not teach this student's class")
     return NoteDecision(note=note, teacher=user, data=body)
 

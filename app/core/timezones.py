@@ -47,3 +47,14 @@ def stored_day(day: date) -> datetime:
     """A calendar day as the school-day records store it: midnight UTC, so it sorts and
     filters as a date."""
     return datetime(day.year, day.month, day.day, tzinfo=dt_utc)
+
+
+def in_utc(value: datetime | None, name: str) -> datetime | None:
+    """`value` moved to UTC; a ValueError naming the field when it has no UTC equivalent
+    (9999-12-31T23:00-05:00 parses, then overflows: a 422, not a 500 later)."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(dt_utc)
+    except OverflowError as exc:
+        raise ValueError(f"{name} is out of range") from exc

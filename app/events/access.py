@@ -12,35 +12,31 @@ from fastapi import Depends
 from app.auth.access import CurrentUser
 from app.auth.models import Role, User
 from app.core.db import parse_object_id
-from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.core.errors import Forbidden, NotFound
 from app.events import repository, service
 from app.events.audience import children_in_audience, is_in_audience
 from app.events.models import Event
 from app.events.rsvp import Answering
 from app.events.schemas import EventIn
-from app.schools.access import is_school_admin, load_school, schools_of, teaches_a_class_of
+from app.schools.access import (
+    class_audience,
+    is_school_admin,
+    load_school,
+    schools_of,
+    teaches_a_class_of,
+)
 from app.schools.models import School
 
 
 def check_audience(author: User, school: School, body: EventIn) -> service.Audience:
     """The school and classes `body` addresses, if `author` may invite them."""
-    assert school.id is not None and author.id is not None
-    class_ids = list(dict.fromkeys(body.class_ids))
-    addressed = {c: school.find_class(c) for c in class_ids}
-    unknown = [str(c) for c, found in addressed.items() if found is None]
-    if unknown:
-        raise Unprocessable(f"Unknown class ids for this school: {', '.join(unknown)}")
-    if is_school_admin(author, school.id):
-        return service.Audience(school=school, class_ids=class_ids)
-    if author.role != Role.teacher or school.id not in author.school_ids:
-        raise Forbidden("Only the school's admins and teachers may create events")
-    if not class_ids:
-        raise Forbidden("Teachers invite their own classes: give class_ids")
-    foreign = [
-        str(c) for c, found in addressed.items() if found and not found.has_teacher(author.id)
-    ]
-    if foreign:
-        raise Forbidden(f"You do not teach these classes: {', '.join(foreign)}")
+    class_ids = class_audience(
+        author,
+        school,
+        body.class_ids,
+        not_staff="Only the school's admins and teachers may create events",
+        no_classes="Teachers invite their own classes: give class_ids",
+    )
     return service.Audience(school=school, class_ids=class_ids)
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated
 
 from pydantic import (
     AwareDatetime,
@@ -17,9 +17,10 @@ from pydantic import (
 
 from app.core.db import ObjectIdField
 from app.core.text import PLAIN_BODY, PLAIN_LINE
+from app.core.timezones import in_utc
 from app.events.models import Answer, Event, EventStatus, Rsvp, RsvpStatus
+from app.schools.schemas import ClassAudienceIn
 
-AudienceRole = Literal["student", "teacher", "parent"]
 Title = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), PLAIN_LINE
 ]
@@ -32,31 +33,12 @@ Capacity = Annotated[int, Field(ge=1, le=100_000, description="People, guests in
 MAX_GUESTS = 10
 
 
-def _utc(value: datetime | None, name: str) -> datetime | None:
-    # 9999-12-31T23:00-05:00 parses but has no UTC equivalent: a 422, not a 500 later.
-    if value is None:
-        return None
-    try:
-        return value.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValueError(f"{name} is out of range") from exc
-
-
-class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    school_id: ObjectIdField = Field(description="The event's school")
+class EventIn(ClassAudienceIn):
     title: Title = Field(description="What the event is, as people will read it")
     description: Description = Field(default="", description="More about it, plain text")
     place: Place = Field(default="", description="Where it happens")
     starts_at: AwareDatetime = Field(description="With a time zone")
     ends_at: AwareDatetime = Field(description="With a time zone; after starts_at")
-    class_ids: list[ObjectIdField] = Field(
-        default_factory=list, max_length=200, description="Only these classes; empty: all"
-    )
-    roles: list[AudienceRole] = Field(
-        default_factory=list, max_length=3, description="Only these roles; empty: all"
-    )
     capacity: Capacity | None = Field(default=None, description="People, guests included")
     rsvp_deadline: AwareDatetime | None = Field(
         default=None, description="Answers close then; at or before starts_at"
@@ -65,7 +47,7 @@ class EventIn(BaseModel):
     @field_validator("starts_at", "ends_at", "rsvp_deadline")
     @classmethod
     def _in_utc(cls, value: datetime | None, info: object) -> datetime | None:
-        return _utc(value, getattr(info, "field_name", "time"))
+        return in_utc(value, getattr(info, "field_name", "time"))
 
     @model_validator(mode="after")
     def _times_in_order(self) -> EventIn:
@@ -103,7 +85,7 @@ class EventPatch(BaseModel):
     @field_validator("starts_at", "ends_at", "rsvp_deadline")
     @classmethod
     def _in_utc(cls, value: datetime | None, info: object) -> datetime | None:
-        return _utc(value, getattr(info, "field_name", "time"))
+        return in_utc(value, getattr(info, "field_name", "time"))
 
 
 class EventOut(BaseModel):

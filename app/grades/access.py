@@ -21,7 +21,7 @@ from app.auth.models import Role, User
 from app.core.db import parse_object_id
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.grades import service
-from app.grades.models import Grade, subject_key
+from app.grades.models import Grade
 from app.grades.schemas import MAX_SUBJECT_LENGTH, GradeBatch, GradeCreate, GradeUpdate
 from app.schools.access import (
     can_manage_student,
@@ -33,15 +33,7 @@ from app.schools.access import (
     school_with_class,
 )
 from app.schools.models import School, SchoolClass
-
-
-def may_grade(user: User, school: School, school_class: SchoolClass, subject: str) -> bool:
-    """The school's admin, or the class's teacher of that subject (case and spacing aside)."""
-    if is_school_admin(user, school.id):  # type: ignore[arg-type]
-        return True
-    if user.role != Role.teacher or user.id is None:
-        return False
-    return any(subject_key(s) == subject_key(subject) for s in school_class.subjects_of(user.id))
+from app.subjects.access import may_teach
 
 
 @dataclass(frozen=True)
@@ -62,7 +54,7 @@ async def gradable_class(body: GradeCreate, user: CurrentUser) -> Grading:
     if user.role not in (Role.teacher, Role.admin):
         raise Forbidden("Only teachers and admins may post grades")
     school, school_class = await load_class(body.class_id)
-    if not may_grade(user, school, school_class, body.subject):
+    if not may_teach(user, school, school_class, body.subject):
         raise Forbidden("You do not teach this subject in this class")
     if user.role == Role.admin and not await _admin_reaches(user, body.student_id):
         raise Forbidden(ADMIN_OUT_OF_REACH)
@@ -106,8 +98,7 @@ async def _editable(grade_id: str, user: User) -> HeldGrade:
     still_teaching = (
         user.role == Role.teacher
         and user.id == grade.teacher_id
-        and school_class is not None
-        and may_grade(user, school, school_class, grade.subject)
+        and may_teach(user, school, school_class, grade.subject)
     )
     if not still_teaching:
         raise Forbidden(
@@ -161,7 +152,7 @@ async def gradable_batch(body: GradeBatch, user: CurrentUser) -> BatchGrading:
     if user.role not in (Role.teacher, Role.admin):
         raise Forbidden("Only teachers and admins may post grades")
     school, school_class = await load_class(body.class_id)
-    if not may_grade(user, school, school_class, body.subject):
+    if not may_teach(user, school, school_class, body.subject):
         raise Forbidden("You do not teach this subject in this class")
     named = list(dict.fromkeys(row.student_id for row in body.grades))
     students = {s.id: s for s in await directory.live_users(named) if s.id is not None}
@@ -204,7 +195,7 @@ async def gradebook_class(
     subject = subject.strip()
     if not subject:
         raise Unprocessable("subject is empty")
-    if not may_grade(user, school, school_class, subject):
+    if not may_teach(user, school, school_class, subject):
         raise Forbidden("You do not teach this subject in this class")
     return GradedClass(school=school, school_class=school_class, subject=subject)
 

@@ -20,17 +20,7 @@ from app.homework.models import Homework
 from app.homework.schemas import HomeworkCreate, HomeworkUpdate
 from app.schools.access import is_school_admin, load_class, school_with_class
 from app.schools.models import School, SchoolClass
-from app.subjects.service import subject_code
-
-
-def may_set(user: User, school: School, school_class: SchoolClass, subject: str) -> bool:
-    """The school's admin, or the class's teacher of that subject (case and spacing aside)."""
-    if is_school_admin(user, school.id):  # type: ignore[arg-type]
-        return True
-    if user.role != Role.teacher or user.id is None:
-        return False
-    wanted = subject_code(subject)
-    return any(subject_code(s) == wanted for s in school_class.subjects_of(user.id))
+from app.subjects.access import may_teach
 
 
 @dataclass(frozen=True)
@@ -49,7 +39,7 @@ async def settable_class(body: HomeworkCreate, user: CurrentUser) -> Setting:
     if user.role not in (Role.teacher, Role.admin):
         raise Forbidden("Only teachers and admins set homework")
     school, school_class = await load_class(body.class_id)
-    if not may_set(user, school, school_class, body.subject):
+    if not may_teach(user, school, school_class, body.subject):
         raise Forbidden("You do not teach this subject in this class")
     return Setting(author=user, school=school, school_class=school_class, data=body)
 
@@ -76,9 +66,7 @@ async def _held(homework_id: str, user: User) -> HeldHomework:
     # Its author, and only while they still teach that subject in that class: a teacher taken
     # off a class keeps no hold on the homework set there.
     if not (
-        user.id == homework.author_id
-        and school_class is not None
-        and may_set(user, school, school_class, homework.subject)
+        user.id == homework.author_id and may_teach(user, school, school_class, homework.subject)
     ):
         raise Forbidden(
             "Only the teacher who set this homework, while teaching this class, or the "

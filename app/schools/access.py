@@ -23,6 +23,42 @@ def is_school_admin(user: User, school_id: PydanticObjectId) -> bool:
     return user.role == Role.admin and school_id in user.school_ids
 
 
+def class_audience(
+    author: User,
+    school: School,
+    class_ids: Sequence[PydanticObjectId],
+    *,
+    not_staff: str,
+    no_classes: str,
+    teacher_refusal: str | None = None,
+) -> list[PydanticObjectId]:
+    """The classes of `school` (each once, in the order given) that `author` may address:
+    an admin of the school any of them, or all when none are named; a teacher of the school
+    only classes they teach. Unknown classes are a 422 before any refusal. The producer
+    gives its own words: `not_staff` for anyone else, `no_classes` for a teacher who names
+    none, and `teacher_refusal` for a rule of its own that refuses any teacher."""
+    assert school.id is not None and author.id is not None
+    wanted = list(dict.fromkeys(class_ids))
+    addressed = {c: school.find_class(c) for c in wanted}
+    unknown = [str(c) for c, found in addressed.items() if found is None]
+    if unknown:
+        raise Unprocessable(f"Unknown class ids for this school: {', '.join(unknown)}")
+    if is_school_admin(author, school.id):
+        return wanted
+    if author.role != Role.teacher or school.id not in author.school_ids:
+        raise Forbidden(not_staff)
+    if teacher_refusal is not None:
+        raise Forbidden(teacher_refusal)
+    if not wanted:
+        raise Forbidden(no_classes)
+    foreign = [
+        str(c) for c, found in addressed.items() if found and not found.has_teacher(author.id)
+    ]
+    if foreign:
+        raise Forbidden(f"You do not teach these classes: {', '.join(foreign)}")
+    return wanted
+
+
 async def load_school(school_id: str | PydanticObjectId | None) -> School:
     """A live school, or 404."""
     if school_id is None:

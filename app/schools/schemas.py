@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from app.auth.schemas import Email
+from app.core.db import ObjectIdField
 from app.core.text import PLAIN_LINE
 from app.core.timezones import TimeZoneName
 from app.schools.models import School, SchoolClass
@@ -22,6 +23,29 @@ from app.schools.models import School, SchoolClass
 GRADE_SCALE_LOWEST = 0
 GRADE_SCALE_HIGHEST = 100
 MAX_SUBJECTS = 30
+
+
+AudienceRole = Literal["student", "teacher", "parent"]
+
+
+class ClassAudienceIn(BaseModel):
+    """Whom a notice addresses in one school: some of its classes and some roles (none
+    named: all). Announcements and events take it; the author's right to address it is
+    checked by `schools.access.class_audience`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    school_id: ObjectIdField = Field(description="The school addressed")
+    class_ids: list[ObjectIdField] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Only these classes (their students, teachers and parents); empty: all",
+    )
+    roles: list[AudienceRole] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Only these roles: parent, student, teacher; empty: all",
+    )
 
 
 Name = Annotated[

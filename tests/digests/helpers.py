@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,6 +15,8 @@ from beanie import PydanticObjectId
 
 from app.announcements.topic import AnnouncementPayload
 from app.auth.models import Locale, Role, User
+from app.core.security import as_utc
+from app.delivery.models import Email, EmailKind
 from app.notifications import digest_schedule, fanout
 from app.notifications import digests as digests
 from app.notifications import service as notifications
@@ -204,3 +207,26 @@ def _html_part(message: EmailMessage) -> str:
     part = message.get_body(("html",))
     assert part is not None
     return str(part.get_content()).replace("\r\n", "\n")
+
+
+Login = Callable[[User], dict[str, str]]
+
+
+MINUTE = timedelta(minutes=1)
+
+
+async def digest_keys(user: User) -> list[str]:
+    emails = await Email.find({"recipient_id": user.id}).sort("created_at").to_list()
+    assert all(e.kind == EmailKind.digest for e in emails)
+    return [e.idempotency_key for e in emails]
+
+
+async def pending_titles(user: User) -> list[str]:
+    rows = await Notification.find(
+        {"recipient_id": user.id, "email_decision": "digest", "digested_at": None}
+    ).to_list()
+    return sorted(n.title for n in rows)
+
+
+def daily_due(user: NotificationSettings) -> datetime | None:
+    return as_utc(user.digest_due.daily) if user.digest_due.daily else None

@@ -54,6 +54,15 @@ def due_times(
     return utc(user.digest_due.daily), utc(user.digest_due.weekly), utc(user.next_digest_at)
 
 
+async def choose_at_tuesday_noon(
+    client: httpx.AsyncClient, headers: dict[str, str], clock: Clock, email: dict[str, str]
+) -> None:
+    """Email frequencies chosen at noon on Tuesday 10 June 2025 in Berlin."""
+    clock.set(local(BERLIN, 2025, 6, 10, 12))
+    chosen = await client.patch("/users/me/preferences", json={"email": email}, headers=headers)
+    assert chosen.status_code == 200, chosen.text
+
+
 async def test_a_new_user_has_no_digest_due(berliner: User) -> None:
     assert due_times(await stored(berliner)) == (None, None, None)
 
@@ -112,11 +121,8 @@ async def test_switching_back_to_immediate_clears_the_due_time(
     client: httpx.AsyncClient, berliner: User, login_as: Login, clock: Clock
 ) -> None:
     headers = login_as(berliner)
-    clock.set(local(BERLIN, 2025, 6, 10, 12))
-    await client.patch(
-        "/users/me/preferences",
-        json={"email": {"grades": "daily", "announcements": "weekly"}},
-        headers=headers,
+    await choose_at_tuesday_noon(
+        client, headers, clock, {"grades": "daily", "announcements": "weekly"}
     )
     friday = local(BERLIN, 2025, 6, 13, 18)
     assert due_times(await stored(berliner)) == (
@@ -145,10 +151,7 @@ async def test_unrelated_changes_keep_a_due_time_that_has_passed(
     client: httpx.AsyncClient, berliner: User, login_as: Login, clock: Clock
 ) -> None:
     headers = login_as(berliner)
-    clock.set(local(BERLIN, 2025, 6, 10, 12))
-    await client.patch(
-        "/users/me/preferences", json={"email": {"grades": "daily"}}, headers=headers
-    )
+    await choose_at_tuesday_noon(client, headers, clock, {"grades": "daily"})
     today = local(BERLIN, 2025, 6, 10, 18)
     # Past the hour (the workers are behind): recomputing now would skip today's digest.
     clock.set(local(BERLIN, 2025, 6, 10, 20))
@@ -184,11 +187,8 @@ async def test_a_weekday_change_moves_only_the_weekly_digest(
     client: httpx.AsyncClient, berliner: User, login_as: Login, clock: Clock
 ) -> None:
     headers = login_as(berliner)
-    clock.set(local(BERLIN, 2025, 6, 10, 12))
-    await client.patch(
-        "/users/me/preferences",
-        json={"email": {"grades": "daily", "announcements": "weekly"}},
-        headers=headers,
+    await choose_at_tuesday_noon(
+        client, headers, clock, {"grades": "daily", "announcements": "weekly"}
     )
     clock.set(local(BERLIN, 2025, 6, 10, 18, 30))
     response = await client.patch(
@@ -204,11 +204,8 @@ async def test_patching_the_time_zone_recomputes_the_due_time(
     client: httpx.AsyncClient, berliner: User, login_as: Login, clock: Clock
 ) -> None:
     headers = login_as(berliner)
-    clock.set(local(BERLIN, 2025, 6, 10, 12))
-    await client.patch(
-        "/users/me/preferences",
-        json={"email": {"grades": "daily", "announcements": "weekly"}},
-        headers=headers,
+    await choose_at_tuesday_noon(
+        client, headers, clock, {"grades": "daily", "announcements": "weekly"}
     )
     # 18:30 in Berlin is 01:30 on Wednesday in Tokyo: the next 18:00 there is that evening.
     clock.set(local(BERLIN, 2025, 6, 10, 18, 30))
@@ -234,10 +231,7 @@ async def test_patching_the_time_zone_recomputes_the_due_time(
 async def test_an_admin_changing_the_time_zone_recomputes_it_too(
     client: httpx.AsyncClient, world: World, berliner: User, login_as: Login, clock: Clock
 ) -> None:
-    clock.set(local(BERLIN, 2025, 6, 10, 12))
-    await client.patch(
-        "/users/me/preferences", json={"email": {"grades": "daily"}}, headers=login_as(berliner)
-    )
+    await choose_at_tuesday_noon(client, login_as(berliner), clock, {"grades": "daily"})
     # The admin may manage this parent only once the parent belongs to their school's family.
     clock.set(local(BERLIN, 2025, 6, 10, 18, 30))
     await User.get_motor_collection().update_one(

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
-
 import httpx
-import pytest
 
 from app.auth.models import User
 from app.core.security import as_utc
-from app.delivery import service as delivery
-from app.delivery.models import Email, EmailKind, EmailStatus
+from app.delivery.models import Email, EmailStatus
 from app.notifications import digests as digests
-from app.notifications.models import Notification, NotificationSettings
-from app.notifications.preferences import EmailFrequency
 from tests.conftest import SmtpServer
 from tests.digests.helpers import (
     DAILY_GRADES,
@@ -23,39 +16,18 @@ from tests.digests.helpers import (
     Family,
     announce,
     choose,
+    daily_due,
+    digest_keys,
     html_of,
     la,
     local,
+    pending_titles,
     post_grade,
     received,
-    reload,
     stored,
     text_of,
     vl,
 )
-
-Login = Callable[[User], dict[str, str]]
-MINUTE = timedelta(minutes=1)
-
-
-async def digest_keys(user: User) -> list[str]:
-    emails = await Email.find({"recipient_id": user.id}).sort("created_at").to_list()
-    assert all(e.kind == EmailKind.digest for e in emails)
-    return [e.idempotency_key for e in emails]
-
-
-async def pending_titles(user: User) -> list[str]:
-    rows = await Notification.find(
-        {"recipient_id": user.id, "email_decision": "digest", "digested_at": None}
-    ).to_list()
-    return sorted(n.title for n in rows)
-
-
-def daily_due(user: NotificationSettings) -> datetime | None:
-    return as_utc(user.digest_due.daily) if user.digest_due.daily else None
-
-
-# --- two zones, grouping, locales ----------------------------------------------------------
 
 
 async def test_daily_digests_follow_each_users_own_evening(
@@ -175,156 +147,6 @@ async def test_html_escapes_what_people_typed(
     assert "<script>x()</script>: a & b" in text_of(digest)
 
 
-# --- at most once per period ---------------------------------------------------------------
-
-
-async def test_scanning_again_in_the_same_hour_sends_nothing_more(
-    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
-) -> None:
-    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
-    await post_grade(client, teacher, family, family.anna, at=vl(10, 10))
-    assert await digests.scan(now=vl(10, 18)) == 1
-    assert await digests.scan(now=vl(10, 18, 1)) == 0
-    # A grade after this evening's digest waits for tomorrow's.
-    await post_grade(client, teacher, family, family.boris, at=vl(10, 18, 10))
-    assert await digests.scan(now=vl(10, 18, 59)) == 0
-    assert await digests.scan(now=vl(11, 17, 59)) == 0
-    assert len(received(smtp_server, olga)) == 1
-    assert await digests.scan(now=vl(11, 18)) == 1
-    mail = received(smtp_server, olga)
-    assert len(mail) == 2
-    assert "Boris Petrov" in text_of(mail[1]) and "Anna" not in text_of(mail[1])
-
-
-async def test_sending_twice_for_the_same_period_sends_once(
-    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
-) -> None:
-    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
-    await post_grade(client, teacher, family, family.anna, at=vl(10, 10))
-    assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 18, 5)) == 1
-    assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 18, 5)) == 0
-    assert len(received(smtp_server, olga)) == 1
-    assert await digest_keys(olga) == [f"digest:daily:{olga.id}:2025-06-10"]
-
-
-async def test_a_job_that_runs_before_the_digest_is_due_does_nothing(
-    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
-) -> None:
-    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
-    await post_grade(client, teacher, family, family.anna, at=vl(10, 10))
-    assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 17, 59)) == 0
-    assert received(smtp_server, olga) == []
-    assert daily_due(await stored(olga)) == vl(10, 18)
-    assert await pending_titles(olga) == ["Anna Petrova: новая оценка, math"]
-
-
-async def test_a_crash_after_the_email_was_written_does_not_send_it_again(
-    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
-) -> None:
-    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
-    await post_grade(client, teacher, family, family.anna, at=vl(10, 10))
-    await post_grade(client, teacher, family, family.boris, at=vl(10, 11))
-    assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 18, 5)) == 1
-    # Undo what came after writing the email, as if the worker died right then.
-    await Notification.get_motor_collection().update_many(
-        {"recipient_id": olga.id}, {"$set": {"digested_at": None}}
-    )
-    await NotificationSettings.get_motor_collection().update_one(
-        {"_id": olga.id},
-        {"$set": {"digest_due.daily": vl(10, 18), "next_digest_at": vl(10, 18)}},
-    )
-    # Meanwhile another grade arrived; it is not in the email already written.
-    await post_grade(client, teacher, family, family.anna, at=vl(10, 18, 20), value=2)
-
-    assert await digests.scan(now=vl(10, 18, 30)) == 1  # the job is retried...
-    mail = received(smtp_server, olga)
-    assert len(mail) == 1  # ...and sends nothing new
-    assert await Email.find({"recipient_id": olga.id}).count() == 1
-    # The retried job finished the bookkeeping: what the email held is digested, the due
-    # time moved, and the late grade waits for tomorrow.
-    refreshed = await stored(olga)
-    assert daily_due(refreshed) == vl(11, 18)
-    assert as_utc(refreshed.next_digest_at) == vl(11, 18)  # type: ignore[arg-type]
-    assert await pending_titles(olga) == ["Anna Petrova: новая оценка, math"]
-    digested = await Notification.find(
-        {"recipient_id": olga.id, "digested_at": {"$ne": None}}
-    ).to_list()
-    assert sorted(n.title for n in digested) == [
-        "Anna Petrova: новая оценка, math",
-        "Boris Petrov: новая оценка, math",
-    ]
-    assert await digests.scan(now=vl(11, 18)) == 1
-    mail = received(smtp_server, olga)
-    assert len(mail) == 2
-    assert "math: 2 (текущая)" in text_of(mail[1]) and "Boris" not in text_of(mail[1])
-
-
-async def test_a_crash_recovered_the_next_evening_still_sends_that_evenings_digest(
-    client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
-) -> None:
-    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
-    await post_grade(client, teacher, family, family.anna, at=vl(10, 10))
-    assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 18, 5)) == 1
-    await Notification.get_motor_collection().update_many(
-        {"recipient_id": olga.id}, {"$set": {"digested_at": None}}
-    )
-    await NotificationSettings.get_motor_collection().update_one(
-        {"_id": olga.id},
-        {"$set": {"digest_due.daily": vl(10, 18), "next_digest_at": vl(10, 18)}},
-    )
-    await post_grade(client, teacher, family, family.boris, at=vl(11, 12))
-
-    # Back the next evening: the retried job only finishes the 10th's bookkeeping...
-    assert await digests.scan(now=vl(11, 18, 30)) == 1
-    assert len(received(smtp_server, olga)) == 1
-    assert daily_due(await stored(olga)) == vl(11, 18)
-    # ...and the 11th, not served yet, goes out at once with what is new.
-    assert await digests.scan(now=vl(11, 18, 31)) == 1
-    mail = received(smtp_server, olga)
-    assert len(mail) == 2
-    assert "Boris Petrov" in text_of(mail[1]) and "Anna" not in text_of(mail[1])
-    assert await digest_keys(olga) == [
-        f"digest:daily:{olga.id}:2025-06-10",
-        f"digest:daily:{olga.id}:2025-06-11",
-    ]
-    assert daily_due(await stored(olga)) == vl(12, 18)
-
-
-async def test_a_racing_job_that_wrote_the_email_first_wins_and_nothing_is_lost(
-    client: httpx.AsyncClient,
-    family: Family,
-    teacher: dict[str, str],
-    smtp_server: SmtpServer,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
-    await post_grade(client, teacher, family, family.anna, at=vl(10, 10))
-    first = await Notification.find_one({"recipient_id": olga.id})
-    assert first is not None and first.id is not None
-    await post_grade(client, teacher, family, family.boris, at=vl(10, 17))
-    real_queue_email = delivery.queue_email
-
-    async def another_worker_wrote_it_first(email: Email) -> Email:
-        # The other job saw only the first grade and wrote its email a moment earlier.
-        rival = email.model_copy(update={"id": None, "notification_ids": [first.id]})
-        await rival.insert()
-        return await real_queue_email(email)
-
-    monkeypatch.setattr(delivery, "queue_email", another_worker_wrote_it_first)
-    await digests.send_digests(user_id=str(olga.id), now=vl(10, 18, 5))
-    monkeypatch.setattr(delivery, "queue_email", real_queue_email)
-
-    assert await Email.find({"recipient_id": olga.id}).count() == 1
-    # Only what the written email holds is digested; Boris's grade goes tomorrow.
-    assert await pending_titles(olga) == ["Boris Petrov: новая оценка, math"]
-    assert await digests.scan(now=vl(11, 18)) == 1
-    [tomorrow] = [m for m in received(smtp_server, olga) if "Boris" in text_of(m)]
-    assert "Anna" not in text_of(tomorrow)
-
-
-# --- nothing to say ------------------------------------------------------------------------
-
-
 async def test_nothing_pending_sends_nothing_and_still_moves_on(
     client: httpx.AsyncClient, family: Family, teacher: dict[str, str], smtp_server: SmtpServer
 ) -> None:
@@ -357,9 +179,6 @@ async def test_a_deleted_user_gets_no_digest(
     assert await digests.scan(now=vl(10, 18, 5)) == 0
     assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 18, 5)) == 0
     assert received(smtp_server, olga) == []
-
-
-# --- weekly --------------------------------------------------------------------------------
 
 
 async def test_weekly_digests_go_on_the_digest_weekday_in_each_zone(
@@ -402,132 +221,3 @@ async def test_weekly_digests_go_on_the_digest_weekday_in_each_zone(
     assert await digest_keys(emma) == [f"digest:weekly:{emma.id}:2025-W24"]
     assert as_utc((await stored(olga)).digest_due.weekly) == vl(20, 18)  # type: ignore[arg-type]
     assert as_utc((await stored(emma)).digest_due.weekly) == la(20, 18)  # type: ignore[arg-type]
-
-
-# --- missed digests ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("back_at", "next_due"),
-    [(vl(12, 10), vl(12, 18)), (vl(12, 18, 30), vl(13, 18)), (vl(12, 21), vl(13, 18))],
-    ids=["back before that day's hour", "back within that day's hour", "back after it"],
-)
-async def test_a_missed_digest_goes_out_once_when_the_workers_are_back(
-    client: httpx.AsyncClient,
-    family: Family,
-    teacher: dict[str, str],
-    smtp_server: SmtpServer,
-    back_at: datetime,
-    next_due: datetime,
-) -> None:
-    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
-    await post_grade(client, teacher, family, family.anna, at=vl(10, 10), value=5)
-    await post_grade(client, teacher, family, family.boris, at=vl(11, 12), value=4)
-    await post_grade(client, teacher, family, family.anna, at=vl(12, 9), value=3)
-
-    # The workers were down from the 10th until `back_at`: one digest, not three.
-    assert await digests.scan(now=back_at) == 1
-    [digest] = received(smtp_server, olga)
-    assert digest["Subject"] == "Ежедневная сводка Schoolbell: 3 события"
-    assert await digests.scan(now=back_at) == 0
-    refreshed = await stored(olga)
-    assert daily_due(refreshed) == next_due
-    assert as_utc(refreshed.next_digest_at) == next_due  # type: ignore[arg-type]
-
-    # What comes next waits for the next slot: never a second digest the same evening.
-    await post_grade(client, teacher, family, family.boris, at=back_at + MINUTE, value=2)
-    assert await digests.scan(now=back_at + 2 * MINUTE) == 0
-    assert await digests.scan(now=next_due - MINUTE) == 0
-    assert len(received(smtp_server, olga)) == 1
-    assert await digests.scan(now=next_due) == 1
-    mail = received(smtp_server, olga)
-    assert len(mail) == 2
-    assert "math: 2 (текущая)" in text_of(mail[1]) and "5 (текущая)" not in text_of(mail[1])
-
-
-# --- a long period -------------------------------------------------------------------------
-
-
-async def daily_notices_for_olga(family: Family, count: int) -> User:
-    """Olga on a daily announcements digest, with `count` notices waiting for the 10th's."""
-    olga = await choose(
-        family.olga,
-        now=vl(10, 9),
-        timezone=VLADIVOSTOK,
-        email={"grades": "off", "announcements": "daily"},
-    )
-    for n in range(count):
-        await announce(family, [olga], at=vl(10, 10, n), title=f"Notice {n}", body="Body")
-    return olga
-
-
-async def test_a_period_with_more_than_a_page_comes_as_several_emails_once_each(
-    family: Family, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(digests, "DIGEST_PAGE", 3)
-    olga = await daily_notices_for_olga(family, 7)
-
-    assert await digests.scan(now=vl(10, 18, 5)) == 1
-    mail = received(smtp_server, olga)
-    # Oldest first, three to an email, nothing left out and nothing twice.
-    assert [m["Subject"] for m in mail] == [
-        "Ежедневная сводка Schoolbell: 3 события",
-        "Ежедневная сводка Schoolbell: 3 события",
-        "Ежедневная сводка Schoolbell: 1 событие",
-    ]
-    shown = [f"Notice {n}" for m in mail for n in range(7) if f"Notice {n}:" in text_of(m)]
-    assert shown == [f"Notice {n}" for n in range(7)]
-    assert await pending_titles(olga) == []
-    assert daily_due(await stored(olga)) == vl(11, 18)
-    # The same job again (a retry) sends nothing more.
-    assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 18, 6)) == 0
-    assert len(received(smtp_server, olga)) == 3
-
-
-async def test_a_late_duplicate_job_does_not_start_another_page_that_evening(
-    family: Family, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(digests, "DIGEST_PAGE", 3)
-    olga = await daily_notices_for_olga(family, 3)  # exactly one full page
-    # Job B reads the settings, then job A runs to the end before B goes on.
-    read_by_late_job = await stored(olga)
-    user = await reload(olga)
-    assert await digests.send_digests(user_id=str(olga.id), now=vl(10, 18, 5)) == 1
-    await announce(family, [olga], at=vl(10, 18, 6), title="Late", body="Body")
-
-    late = await digests._send_period(
-        user, read_by_late_job, EmailFrequency.daily, vl(10, 18), vl(10, 18, 7)
-    )
-
-    assert late == 0
-    assert len(received(smtp_server, olga)) == 1
-    assert await pending_titles(olga) == ["Late"]  # in tomorrow's digest
-
-
-async def test_a_deleted_users_schedule_is_cleared_by_the_scan(
-    family: Family, smtp_server: SmtpServer
-) -> None:
-    olga = await choose(family.olga, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
-    await User.get_motor_collection().update_one(
-        {"_id": olga.id}, {"$set": {"deleted_at": vl(10, 12)}}
-    )
-    assert await digests.scan(now=vl(10, 18, 5)) == 0
-    after = await stored(olga)
-    assert after.next_digest_at is None and after.digest_due.daily is None
-
-
-async def test_the_scan_finds_everyone_due_across_pages(
-    family: Family, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(digests, "SCAN_PAGE", 2)
-    people = [family.olga, family.emma, family.anna, family.boris, family.world.teacher]
-    for person in people:
-        await choose(person, now=vl(10, 9), timezone=VLADIVOSTOK, **DAILY_GRADES)
-    sent: list[str] = []
-
-    async def record(name: str, **kwargs: str) -> None:
-        sent.append(kwargs["user_id"])
-
-    monkeypatch.setattr(digests.jobs, "enqueue", record)
-    assert await digests.scan(now=vl(10, 18, 5)) == len(people)
-    assert sorted(sent) == sorted(str(p.id) for p in people)

@@ -14,7 +14,6 @@ from app.auth.models import Role, User
 from app.core.config import Settings
 from app.notifications.links import preferences_token
 from app.notifications.models import Notification
-from app.schools.guardians import link_guardian
 from tests.conftest import UserFactory, World
 from tests.grades.helpers import days_ago, posted
 
@@ -23,13 +22,6 @@ LoginAs = Callable[[User], dict[str, str]]
 
 def alerts_url(world: World, student: User | None = None) -> str:
     return f"/users/me/children/{(student or world.student).id}/alerts"
-
-
-@pytest.fixture
-async def parent(world: World) -> User:
-    assert world.parent.id and world.student.id
-    await link_guardian(parent_id=world.parent.id, student_id=world.student.id)
-    return world.parent
 
 
 async def set_rules(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +18,6 @@ from app.core.config import Settings
 from app.core.security import utcnow
 from app.delivery.models import Email, EmailStatus
 from app.delivery.service import send_emails
-from app.schools.guardians import link_guardian
 from tests.conftest import SmtpServer, World, make_settings
 from tests.delivery.helpers import received_by, text_of
 from tests.grades.helpers import days_ago, posted
@@ -37,10 +37,17 @@ def settings(tmp_path: Path, smtp_server: SmtpServer) -> Settings:
 
 
 @pytest.fixture
-async def parent(world: World) -> User:
-    assert world.parent.id and world.student.id
-    await link_guardian(parent_id=world.parent.id, student_id=world.student.id)
-    return world.parent
+def teacher(world: World, login_as: LoginAs) -> dict[str, str]:
+    """The headers of the world's teacher, who teaches the student maths."""
+    return login_as(world.teacher)
+
+
+@pytest.fixture
+async def grade(
+    client: httpx.AsyncClient, world: World, teacher: dict[str, str], parent: User
+) -> dict[str, Any]:
+    """A 2 in maths the teacher gave the student, with the parent already linked to hear of it."""
+    return await posted(client, teacher, world, value=2)
 
 
 async def send_at(moment: datetime) -> None:
@@ -83,9 +90,9 @@ async def test_a_correction_inside_the_window_sends_one_email_with_the_final_val
     login_as: LoginAs,
     parent: User,
     smtp_server: SmtpServer,
+    teacher: dict[str, str],
+    grade: dict[str, Any],
 ) -> None:
-    teacher = login_as(world.teacher)
-    grade = await posted(client, teacher, world, value=2)
     response = await client.patch(f"/grades/{grade['id']}", json={"value": 4}, headers=teacher)
     assert response.status_code == 200
     corrected_at = utcnow()
@@ -106,9 +113,9 @@ async def test_a_grade_deleted_inside_the_window_sends_nothing_and_leaves_the_in
     login_as: LoginAs,
     parent: User,
     smtp_server: SmtpServer,
+    teacher: dict[str, str],
+    grade: dict[str, Any],
 ) -> None:
-    teacher = login_as(world.teacher)
-    grade = await posted(client, teacher, world, value=2)
     assert (await inbox(client, login_as(parent)))[1] == 1
     assert (await client.delete(f"/grades/{grade['id']}", headers=teacher)).status_code == 204
     assert await inbox(client, login_as(parent)) == ([], 0)
@@ -124,9 +131,9 @@ async def test_a_correction_after_the_email_updates_the_item_and_sends_one_corre
     login_as: LoginAs,
     parent: User,
     smtp_server: SmtpServer,
+    teacher: dict[str, str],
+    grade: dict[str, Any],
 ) -> None:
-    teacher = login_as(world.teacher)
-    grade = await posted(client, teacher, world, value=2)
     await send_at(utcnow() + WINDOW + timedelta(seconds=5))
     (before,), _ = await inbox(client, login_as(parent))
     assert len(mail(smtp_server, parent)) == 1

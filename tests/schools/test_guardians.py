@@ -33,6 +33,16 @@ async def issue(client: httpx.AsyncClient, world: World, as_role: Headers) -> st
     return code
 
 
+@pytest.fixture
+async def code(client: httpx.AsyncClient, world: World, as_role: Headers) -> str:
+    """A guardian code the school's admin issued for the world's student."""
+    return await issue(client, world, as_role)
+
+
+async def redeem(client: httpx.AsyncClient, code: str, headers: dict[str, str]) -> httpx.Response:
+    return await client.post("/users/me/children", json={"code": code}, headers=headers)
+
+
 async def links_of(student_id: Any) -> list[str]:
     return sorted(
         str(link.parent_id)
@@ -109,11 +119,10 @@ async def test_codes_for_unknown_or_non_students_are_404(
 async def test_parent_redeems_a_code_and_is_linked(
     client: httpx.AsyncClient,
     world: World,
-    as_role: Headers,
     make_user: UserFactory,
     login_as: LoginAs,
+    code: str,
 ) -> None:
-    code = await issue(client, world, as_role)
     mother = await make_user(Role.parent)
     # People type codes in lower case with stray spaces.
     typed = f"  {code[:4].lower()} {code[4:]} "
@@ -145,76 +154,67 @@ async def test_parent_redeems_a_code_and_is_linked(
 async def test_a_code_is_single_use(
     client: httpx.AsyncClient,
     world: World,
-    as_role: Headers,
     make_user: UserFactory,
     login_as: LoginAs,
+    code: str,
 ) -> None:
-    code = await issue(client, world, as_role)
     first, second = await make_user(Role.parent), await make_user(Role.parent)
-    ok = await client.post("/users/me/children", json={"code": code}, headers=login_as(first))
+    ok = await redeem(client, code, login_as(first))
     assert ok.status_code == 201
-    again = await client.post("/users/me/children", json={"code": code}, headers=login_as(second))
+    again = await redeem(client, code, login_as(second))
     assert again.status_code == 400
     assert "used" in again.json()["detail"]
     assert str(second.id) not in await links_of(world.student.id)
     # Also for the parent who already spent it.
-    repeat = await client.post("/users/me/children", json={"code": code}, headers=login_as(first))
+    repeat = await redeem(client, code, login_as(first))
     assert repeat.status_code == 400
 
 
 async def test_an_expired_code_is_refused(
     client: httpx.AsyncClient,
     world: World,
-    as_role: Headers,
     make_user: UserFactory,
     login_as: LoginAs,
+    code: str,
 ) -> None:
-    code = await issue(client, world, as_role)
     await GuardianCode.get_motor_collection().update_one(
         {"code_hash": hash_token(code)}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}}
     )
     parent = await make_user(Role.parent)
-    response = await client.post(
-        "/users/me/children", json={"code": code}, headers=login_as(parent)
-    )
+    response = await redeem(client, code, login_as(parent))
     assert response.status_code == 400
     assert await links_of(world.student.id) == [str(world.parent.id)]
 
 
 async def test_a_code_just_short_of_expiry_still_works(
     client: httpx.AsyncClient,
-    world: World,
-    as_role: Headers,
     make_user: UserFactory,
     login_as: LoginAs,
+    code: str,
 ) -> None:
-    code = await issue(client, world, as_role)
     await GuardianCode.get_motor_collection().update_one(
         {"code_hash": hash_token(code)}, {"$set": {"expires_at": utcnow() + timedelta(minutes=1)}}
     )
     parent = await make_user(Role.parent)
-    response = await client.post(
-        "/users/me/children", json={"code": code}, headers=login_as(parent)
-    )
+    response = await redeem(client, code, login_as(parent))
     assert response.status_code == 201
 
 
 async def test_two_parents_racing_for_one_code_cannot_both_win(
     client: httpx.AsyncClient,
     world: World,
-    as_role: Headers,
     make_user: UserFactory,
     login_as: LoginAs,
     monkeypatch: pytest.MonkeyPatch,
+    code: str,
 ) -> None:
-    code = await issue(client, world, as_role)
     first, second = await make_user(Role.parent), await make_user(Role.parent)
     collection = DriverLikeCollection(GuardianCode.get_motor_collection())
     monkeypatch.setattr(GuardianCode, "get_motor_collection", classmethod(lambda cls: collection))
 
     responses = await asyncio.gather(
-        client.post("/users/me/children", json={"code": code}, headers=login_as(first)),
-        client.post("/users/me/children", json={"code": code}, headers=login_as(second)),
+        redeem(client, code, login_as(first)),
+        redeem(client, code, login_as(second)),
     )
     assert len(collection.arrived) == 2
     assert sorted(r.status_code for r in responses) == [201, 400]
@@ -222,14 +222,10 @@ async def test_two_parents_racing_for_one_code_cannot_both_win(
     assert await links_of(world.student.id) == sorted([str(world.parent.id), str(winner.id)])
 
 
-@pytest.mark.parametrize("code", ["WRONG123", "ABCDEFGH", "ABC", "O0O0I1L1", "!!!!!!!!", "A" * 64])
-async def test_wrong_codes_are_400(
-    client: httpx.AsyncClient, world: World, as_role: Headers, code: str
-) -> None:
-    await issue(client, world, as_role)
-    response = await client.post(
-        "/users/me/children", json={"code": code}, headers=as_role("parent")
-    )
+@pytest.mark.parametrize("wrong", ["WRONG123", "ABCDEFGH", "ABC", "O0O0I1L1", "!!!!!!!!", "A" * 64])
+@pytest.mark.usefixtures("code")
+async def test_wrong_codes_are_400(client: httpx.AsyncClient, as_role: Headers, wrong: str) -> None:
+    response = await redeem(client, wrong, as_role("parent"))
     assert response.status_code == 400
     assert response.json()["detail"] == "Guardian code is wrong, already used or expired"
 
@@ -246,22 +242,18 @@ async def test_malformed_redeem_bodies_are_422(
 
 @pytest.mark.parametrize("who", ["admin", "teacher", "student"])
 async def test_only_parents_redeem_codes(
-    client: httpx.AsyncClient, world: World, as_role: Headers, who: str
+    client: httpx.AsyncClient, as_role: Headers, who: str, code: str
 ) -> None:
-    code = await issue(client, world, as_role)
-    response = await client.post("/users/me/children", json={"code": code}, headers=as_role(who))
+    response = await redeem(client, code, as_role(who))
     assert response.status_code == 403
     [stored] = await GuardianCode.find_all().to_list()
     assert stored.redeemed_at is None
 
 
 async def test_redeeming_for_an_already_linked_child_is_fine(
-    client: httpx.AsyncClient, world: World, as_role: Headers
+    client: httpx.AsyncClient, world: World, as_role: Headers, code: str
 ) -> None:
-    code = await issue(client, world, as_role)
-    response = await client.post(
-        "/users/me/children", json={"code": code}, headers=as_role("parent")
-    )
+    response = await redeem(client, code, as_role("parent"))
     assert response.status_code == 201
     assert await links_of(world.student.id) == [str(world.parent.id)]
 

@@ -49,6 +49,14 @@ async def mail_code(
     return found.group(0)
 
 
+@pytest.fixture
+async def join_link(
+    client: httpx.AsyncClient, settings: Settings, world: World, masha: User, login_as: LoginAs
+) -> str:
+    """The join link of a code the school's admin mailed to PARENT_EMAIL for Masha."""
+    return await mail_code(client, settings, login_as(world.admin), masha)
+
+
 def path_of(link: str) -> str:
     return link.split("://", 1)[1].split("/", 1)[1].join(["/", ""])
 
@@ -77,16 +85,10 @@ def new_form(code: str, **fields: str) -> dict[str, str]:
 
 
 async def test_the_email_link_opens_a_page_naming_the_school_and_the_first_name(
-    client: httpx.AsyncClient,
     site: httpx.AsyncClient,
-    settings: Settings,
-    world: World,
-    masha: User,
-    login_as: LoginAs,
+    join_link: str,
 ) -> None:
-    link = await mail_code(client, settings, login_as(world.admin), masha)
-
-    page = await site.get(path_of(link))
+    page = await site.get(path_of(join_link))
 
     assert page.status_code == 200
     text = visible_text(page.text)
@@ -106,18 +108,12 @@ async def test_the_email_link_opens_a_page_naming_the_school_and_the_first_name(
     [({"lang": "ru"}, {}), ({}, {"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"})],
 )
 async def test_a_russian_reader_reads_it_all_in_russian(
-    client: httpx.AsyncClient,
     site: httpx.AsyncClient,
-    settings: Settings,
-    world: World,
-    masha: User,
-    login_as: LoginAs,
     params: dict[str, str],
     headers: dict[str, str],
+    join_link: str,
 ) -> None:
-    link = await mail_code(client, settings, login_as(world.admin), masha)
-
-    page = await site.get("/join", params={"code": code_of(link), **params}, headers=headers)
+    page = await site.get("/join", params={"code": code_of(join_link), **params}, headers=headers)
 
     assert '<html lang="ru">' in page.text and "Я здесь впервые" in page.text
     assert english_words(page.text.replace("School 1", "").replace("Masha", "")) == []
@@ -163,19 +159,15 @@ async def test_a_new_parent_registers_and_is_linked_when_confirming_the_address(
 
 
 async def test_an_existing_verified_parent_is_linked_at_once(
-    client: httpx.AsyncClient,
     site: httpx.AsyncClient,
-    settings: Settings,
     world: World,
     masha: User,
-    login_as: LoginAs,
+    join_link: str,
 ) -> None:
-    link = await mail_code(client, settings, login_as(world.admin), masha)
-
     done = await site.post(
         "/join/existing",
         data={
-            "code": code_of(link),
+            "code": code_of(join_link),
             "existing_email": world.parent.email.upper(),
             "existing_password": DEFAULT_PASSWORD,
         },
@@ -219,15 +211,11 @@ async def test_an_unverified_parent_signing_in_is_linked_after_confirming(
 
 
 async def test_wrong_password_and_staff_accounts_are_refused_next_to_the_field(
-    client: httpx.AsyncClient,
     site: httpx.AsyncClient,
-    settings: Settings,
     world: World,
-    masha: User,
-    login_as: LoginAs,
+    join_link: str,
 ) -> None:
-    link = await mail_code(client, settings, login_as(world.admin), masha)
-    code = code_of(link)
+    code = code_of(join_link)
 
     wrong = await site.post(
         "/join/existing",
@@ -266,24 +254,18 @@ async def test_wrong_password_and_staff_accounts_are_refused_next_to_the_field(
     ],
 )
 async def test_bad_new_account_input_is_shown_next_to_its_field(
-    client: httpx.AsyncClient,
     site: httpx.AsyncClient,
-    settings: Settings,
-    world: World,
-    masha: User,
-    login_as: LoginAs,
     fields: dict[str, str],
     field: str,
     message: str,
+    join_link: str,
 ) -> None:
-    link = await mail_code(client, settings, login_as(world.admin), masha)
-
-    refused = await site.post("/join/new", data=new_form(code_of(link), **fields))
+    refused = await site.post("/join/new", data=new_form(code_of(join_link), **fields))
 
     assert refused.status_code == 422
     assert message in error_after(refused.text, field)
     assert await User.find_one({"email": PARENT_EMAIL}) is None
-    assert 'name="code" value="' + code_of(link) in refused.text  # the form is still usable
+    assert 'name="code" value="' + code_of(join_link) in refused.text  # the form is still usable
 
 
 async def test_an_address_with_an_account_is_sent_to_the_sign_in_form(
