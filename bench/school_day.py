@@ -58,42 +58,22 @@ async def measure(class_size: int) -> list[tuple[str, str, int, int, int, int]]:
     settings = bench_settings()
     app = create_app(settings, mongo_client=AsyncMongoMockClient(tz_aware=True))
     async with app.router.lifespan_context(app):
-        password_hash = "-"
         school = School(name="Bench school", timezone="Europe/Moscow")
-        students = [
-            User(
+
+        def person(role: Role, name: str) -> User:
+            return User(
                 id=PydanticObjectId(),
-                email=f"student.{n}@bench.example.org",
-                full_name=f"Student {n}",
-                role=Role.student,
-                password_hash=password_hash,
+                email=f"{name}@bench.example.org",
+                full_name=name.title(),
+                role=role,
+                password_hash="-",
                 email_verified=True,
             )
-            for n in range(class_size)
-        ]
-        teacher = User(
-            id=PydanticObjectId(),
-            email="teacher@bench.example.org",
-            full_name="Teacher",
-            role=Role.teacher,
-            password_hash=password_hash,
-            email_verified=True,
-        )
-        admin = User(
-            id=PydanticObjectId(),
-            email="admin@bench.example.org",
-            full_name="Admin",
-            role=Role.admin,
-            password_hash=password_hash,
-            email_verified=True,
-        )
-        parent = User(
-            email="parent@bench.example.org",
-            full_name="Parent",
-            role=Role.parent,
-            password_hash=password_hash,
-            email_verified=True,
-        )
+
+        students = [person(Role.student, f"student.{n}") for n in range(class_size)]
+        teacher = person(Role.teacher, "teacher")
+        admin = person(Role.admin, "admin")
+        parent = person(Role.parent, "parent")
         school_class = SchoolClass(
             name="5A",
             student_ids=[s.id for s in students if s.id is not None],
