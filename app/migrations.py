@@ -15,6 +15,8 @@ from app.core.migrations import run_once
 from app.delivery import gauges as delivery_gauges
 from app.delivery import service as delivery_service
 from app.grades import service as grades_service
+from app.homework import topic as homework_topic
+from app.notifications import service as notifications_service
 from app.notifications import settings as notification_settings
 
 log = logging.getLogger(__name__)
@@ -57,9 +59,19 @@ async def _email_due_at() -> bool:
     return True
 
 
+async def _guardians_follow_homework() -> bool:
+    # Homework reaches the parents following the child for it; those who linked before the
+    # topic existed follow it from now, as those who link now do (a daily digest by default).
+    changed = await notifications_service.guardians_follow_new_topic(homework_topic.NAME)
+    if changed:
+        log.info("homework: %d parents' subscriptions follow it", changed)
+    return True
+
+
 async def migrate() -> None:
     await run_once("notification-settings-out-of-users", _preferences_out_of_users)
     await run_once("grade-subject-keys", _grade_subject_keys)
     await run_once("emails-nfkc-casefold", _folded_emails)
     await run_once("email-due-at", _email_due_at)
     await run_once("email-source-field", _email_source_field)
+    await run_once("guardians-follow-homework", _guardians_follow_homework)

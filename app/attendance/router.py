@@ -12,7 +12,7 @@ from app.attendance import service
 from app.attendance.access import DecidableNote, KeptRegister, SendableNote
 from app.attendance.models import NoteStatus
 from app.attendance.schemas import AbsenceNoteOut, RegisterOut, StudentAttendance
-from app.schools.access import ReadableStudent
+from app.schools.access import ReadableStudentSeats
 
 router = APIRouter(tags=["attendance"])
 
@@ -33,7 +33,7 @@ async def mark_register(kept: KeptRegister) -> RegisterOut:
 
 @router.get("/students/{student_id}/attendance")
 async def student_attendance(
-    student: ReadableStudent,
+    reader: ReadableStudentSeats,
     date_from: Annotated[
         dt.date | None,
         Query(alias="from", description="First day included; default a year before `to`"),
@@ -44,9 +44,9 @@ async def student_attendance(
 ) -> StudentAttendance:
     """A student's absences, lateness and excused days, newest first, with totals (the
     student, linked parents, their teachers, the admin)."""
-    assert student.id is not None
+    assert reader.student.id is not None
     return await service.student_attendance(
-        student_id=student.id, date_from=date_from, date_to=date_to
+        student_id=reader.student.id, date_from=date_from, date_to=date_to
     )
 
 

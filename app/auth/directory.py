@@ -12,7 +12,7 @@ from beanie import PydanticObjectId
 
 from app.auth import repository
 from app.auth.models import Role, User, normalize_email
-from app.core.db import having_joined, joined, joined_field
+from app.core.db import gathered, having_joined, joined, joined_field
 
 
 async def live_users(user_ids: Sequence[PydanticObjectId]) -> list[User]:
@@ -145,3 +145,16 @@ def name_stages(id_field: str, *, into: str) -> list[dict[str, Any]]:
     return joined_field(
         User, local_field=id_field, foreign_field="_id", field="full_name", into=into
     )
+
+
+def user_stages(id_field: str, *, into: str) -> list[dict[str, Any]]:
+    """Set `into` to the record of the user `id_field` names (a list of one, empty when
+    there is none), for a question that needs a person beside rows of its own in one
+    aggregation; `live_user_in` reads it back."""
+    return gathered(User, local_field=id_field, foreign_field="_id", into=into)
+
+
+def live_user_in(rows: Sequence[dict[str, Any]]) -> User | None:
+    """The user user_stages found, unless there was none or it is deleted."""
+    user = User.model_validate(rows[0]) if rows else None
+    return None if user is None or user.is_deleted else user

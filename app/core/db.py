@@ -325,14 +325,7 @@ def _joined_condition(match: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 def _lookup(model: type[Document], local_field: str, foreign_field: str) -> list[dict[str, Any]]:
     return [
-        {
-            "$lookup": {
-                "from": model.get_collection_name(),
-                "localField": local_field,
-                "foreignField": foreign_field,
-                "as": _JOINED,
-            }
-        },
+        *gathered(model, local_field=local_field, foreign_field=foreign_field, into=_JOINED),
         {"$unwind": f"${_JOINED}"},
     ]
 
@@ -363,6 +356,24 @@ def joined_field(
         {"$unwind": {"path": f"${_JOINED}", "preserveNullAndEmptyArrays": True}},
         {"$addFields": {into: f"${_JOINED}.{field}"}},
         {"$project": {_JOINED: 0}},
+    ]
+
+
+def gathered(
+    model: type[Document], *, local_field: str, foreign_field: str, into: str
+) -> list[dict[str, Any]]:
+    """A stage that sets `into` on each document to the list of `model` documents whose
+    `foreign_field` equals its `local_field` (empty when there are none): for the few
+    documents each row has, as a school's subjects or a student's guardian links."""
+    return [
+        {
+            "$lookup": {
+                "from": model.get_collection_name(),
+                "localField": local_field,
+                "foreignField": foreign_field,
+                "as": into,
+            }
+        }
     ]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from app.core import db
-from app.core.pagination import oldest_first_page
+from app.core.pagination import next_cursor, oldest_first_filter
 from app.homework.models import Homework
 
 
@@ -30,15 +30,41 @@ async def delete(homework_id: PydanticObjectId | None) -> None:
     await db.delete_one(Homework, {"_id": homework_id})
 
 
+SUBJECTS_INTO = "subjects"
+
+
 async def due_in_classes(
     class_ids: Sequence[PydanticObjectId],
     due: dict[str, Any],
     *,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Homework], str | None]:
-    """One page of the homework of these classes due within `due`, soonest first."""
+    names_stage: list[dict[str, Any]],
+) -> tuple[list[Homework], str | None, dict[PydanticObjectId, list[dict[str, Any]]]]:
+    """One page of the homework of these classes due within `due`, soonest first, the next
+    cursor, and the subjects of the page's schools as `names_stage` (the subjects domain's,
+    into SUBJECTS_INTO) reads them: one aggregation."""
     query: dict[str, Any] = {"class_id": {"$in": list(class_ids)}}
     if due:
         query["due"] = due
-    return await oldest_first_page(Homework, query, limit=limit, cursor=cursor, field="due")
+    after = oldest_first_filter("due", cursor)
+    rows = await db.aggregate(
+        Homework,
+        [
+            {"$match": {"$and": [query, after]} if after else query},
+            {"$sort": {"due": 1, "_id": 1}},
+            {"$limit": limit + 1},
+            {
+                "$facet": {
+                    "items": [{"$match": {}}],
+                    "subjects": [{"$group": {"_id": "$school_id"}}, *names_stage],
+                }
+            },
+        ],
+    )
+    found = rows[0] if rows else {"items": [], "subjects": []}
+    items, next_page = next_cursor(
+        [Homework.model_validate(row) for row in found["items"]], limit, "due"
+    )
+    subjects = {row["_id"]: list(row.get(SUBJECTS_INTO) or []) for row in found["subjects"]}
+    return items, next_page, subjects

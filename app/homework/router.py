@@ -13,7 +13,7 @@ from app.homework import service
 from app.homework.access import ChangeableHomework, HeldHomeworkDep, SettableClass
 from app.homework.models import Homework
 from app.homework.schemas import HomeworkOut
-from app.schools.access import ReadableStudent
+from app.schools.access import ReadableStudentSeats
 from app.subjects.service import subject_names
 
 router = APIRouter(tags=["homework"])
@@ -55,7 +55,7 @@ async def delete_homework(held: HeldHomeworkDep) -> Response:
 
 @router.get("/students/{student_id}/homework")
 async def list_homework(
-    student: ReadableStudent,
+    reader: ReadableStudentSeats,
     user: CurrentUser,
     page: Annotated[PageParams, Depends(page_params)],
     date_from: Annotated[
@@ -67,9 +67,8 @@ async def list_homework(
 ) -> Page[HomeworkOut]:
     """The homework of the student's classes, soonest due first (the student, linked parents,
     their teachers, the admin)."""
-    assert student.id is not None
     rows, cursor = await service.list_student_homework(
-        student_id=student.id,
+        class_ids=[seat.class_id for seat in reader.seats],
         locale=user.locale.value,
         page=page,
         date_from=date_from,

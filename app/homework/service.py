@@ -3,8 +3,8 @@ which homework is decided before, in homework.access)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -18,9 +18,8 @@ from app.core.timezones import stored_day, today_in
 from app.homework import notices, repository
 from app.homework.models import Homework
 from app.homework.schemas import HomeworkCreate, HomeworkUpdate
-from app.schools import service as schools_service
 from app.schools.models import School, SchoolClass
-from app.subjects.service import note_subjects, subject_code, subject_names
+from app.subjects.service import SubjectNames, names_joined, note_subjects, subject_code
 
 # Homework is set for the weeks ahead, not for the next school year.
 MAX_DAYS_AHEAD = 366
@@ -106,24 +105,24 @@ def due_range(date_from: dt.date | None, date_to: dt.date | None) -> dict[str, d
 
 async def list_student_homework(
     *,
-    student_id: PydanticObjectId,
+    class_ids: Sequence[PydanticObjectId],
     locale: str,
     page: PageParams,
     date_from: dt.date | None,
     date_to: dt.date | None,
 ) -> tuple[list[tuple[Homework, str]], str | None]:
-    """The homework of the classes the student sits in now, soonest due first, each with its
-    subject named in `locale`. Three round trips: the classes, the page, the subject names
-    (one per school on the page: a student is in one school, rarely two)."""
+    """The homework of these classes (the ones the student sits in now), soonest due first,
+    each with its subject named in `locale`: one round trip, the page and its schools'
+    subject names in one aggregation."""
     due = due_range(date_from, date_to)
-    class_ids = await schools_service.class_ids_of_student(student_id)
     if not class_ids:
         return [], None
-    items, cursor = await repository.due_in_classes(
-        class_ids, due, limit=page.limit, cursor=page.cursor
+    items, cursor, subjects = await repository.due_in_classes(
+        class_ids,
+        due,
+        limit=page.limit,
+        cursor=page.cursor,
+        names_stage=names_joined(school_field="_id", into=repository.SUBJECTS_INTO),
     )
-    school_ids = list(dict.fromkeys(h.school_id for h in items))
-    names = dict(
-        zip(school_ids, await asyncio.gather(*(subject_names(s) for s in school_ids)), strict=True)
-    )
+    names = {school_id: SubjectNames.of_rows(rows) for school_id, rows in subjects.items()}
     return [(h, names[h.school_id].name(h.subject, locale)) for h in items], cursor

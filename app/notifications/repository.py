@@ -159,6 +159,21 @@ async def followers(
     return found
 
 
+async def add_topic_to_guardian_subscriptions(topic: str) -> int:
+    """Add `topic` to every parent's subscription to a student that lacks it, in one write;
+    how many changed."""
+    written = await db.update_many(
+        Subscription,
+        {
+            "subscriber_role": Role.parent,
+            "target_type": TargetType.student,
+            "topics": {"$ne": topic},
+        },
+        {"$addToSet": {"topics": topic}},
+    )
+    return written.modified
+
+
 # --- settings ----------------------------------------------------------------------------
 
 

@@ -180,6 +180,16 @@ async def subscribe_guardian(
     return subscription
 
 
+async def guardians_follow_new_topic(topic: str) -> int:
+    """Every parent's subscription to their child follows `topic`, a topic registered after
+    they linked (a subscription lists the topics there were): linking a child is following
+    it, so the new topic reaches them at its default, as their preferences read it. Run
+    once, when the topic arrives; a parent who later leaves it out stays out. How many
+    subscriptions changed."""
+    registry.get(topic)  # a registered topic, or KeyError
+    return await repository.add_topic_to_guardian_subscriptions(topic)
+
+
 @school_hooks.guardian_unlinked.connect
 async def unsubscribe_guardian(
     *, parent_id: PydanticObjectId, student_id: PydanticObjectId

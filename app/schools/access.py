@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from beanie import PydanticObjectId
@@ -15,8 +16,9 @@ from app.auth.access import AdminUser, CurrentUser
 from app.auth.models import Role, User
 from app.core.db import parse_object_id
 from app.core.errors import Forbidden, NotFound, Unprocessable
-from app.schools import repository
+from app.schools import repository, seats
 from app.schools.models import School, SchoolClass
+from app.schools.seats import Seat
 
 
 def is_school_admin(user: User, school_id: PydanticObjectId) -> bool:
@@ -191,6 +193,41 @@ async def readable_student(student_id: str, user: CurrentUser) -> User:
 
 
 ReadableStudent = Annotated[User, Depends(readable_student)]
+
+
+@dataclass(frozen=True)
+class StudentSeats:
+    """A student the caller may read, and the classes of live schools they sit in."""
+
+    student: User
+    seats: list[Seat]
+
+
+async def readable_student_seats(student_id: str, user: CurrentUser) -> StudentSeats:
+    """As `readable_student`, with the student's classes, in one round trip whoever asks:
+    the student, their seats (whose teachers are the teacher's relation) and their parents
+    (the parent's) come in one aggregation, for the reads of a school day that must not
+    cost more than the caller, this and their data."""
+    oid = parse_object_id(student_id, what="Student")
+    assert user.id is not None
+    if user.role == Role.student and user.id == oid:  # themselves: read already, and live
+        return StudentSeats(student=user, seats=await seats.seats_of(oid))
+    found = await seats.student_and_seats(oid)
+    student = found.student
+    if student is None or student.role != Role.student:
+        raise NotFound("Student not found")
+    if user.role == Role.parent:
+        related = user.id in found.parent_ids
+    elif user.role == Role.teacher:
+        related = any(user.id in seat.teacher_ids for seat in found.seats)
+    else:
+        related = await can_read_student(user, student)  # no query for a student or an admin
+    if not related:
+        raise Forbidden("You may not see this student")
+    return StudentSeats(student=student, seats=found.seats)
+
+
+ReadableStudentSeats = Annotated[StudentSeats, Depends(readable_student_seats)]
 
 
 USER_NOT_FOUND = "User not found"

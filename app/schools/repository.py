@@ -47,6 +47,38 @@ async def get(school_id: PydanticObjectId) -> School | None:
     return await School.get(school_id)
 
 
+async def live_of(school_ids: Sequence[PydanticObjectId]) -> list[School]:
+    """The live schools among these, in one round trip."""
+    rows = await db.find_rows(School, {"_id": {"$in": list(school_ids)}, "deleted_at": None})
+    return [School.model_validate(row) for row in rows]
+
+
+USER_INTO = "user"
+
+
+async def live_schools_and_user(
+    school_ids: Sequence[PydanticObjectId],
+    *,
+    user_id: PydanticObjectId,
+    user_stages: list[dict[str, Any]],
+) -> tuple[list[School], list[dict[str, Any]]]:
+    """In one round trip: the live schools among these, and under USER_INTO the user as
+    `user_stages` (auth's, from the field `user_id`) read them; the $facet keeps one row
+    when no school matches."""
+    rows = await db.aggregate(
+        School,
+        [
+            {"$match": {"_id": {"$in": list(school_ids)}, "deleted_at": None}},
+            {"$facet": {"schools": [{"$match": {}}]}},
+            {"$addFields": {"user_id": user_id}},
+            *user_stages,
+        ],
+    )
+    found = rows[0] if rows else {}
+    schools = [School.model_validate(row) for row in found.get("schools") or []]
+    return schools, list(found.get(USER_INTO) or [])
+
+
 async def with_one_class(query: dict[str, Any], class_id: PydanticObjectId) -> School | None:
     """The school matching `query` holding only that class (or none), without the other
     classes and their rosters: read-only, never saved back."""
@@ -94,25 +126,54 @@ async def class_rosters_of(student_ids: Sequence[PydanticObjectId]) -> list[dict
     return [c for school in rows for c in school.get("classes", [])]
 
 
+def _seat_stages(student_id: PydanticObjectId) -> list[dict[str, Any]]:
+    return [
+        {"$match": {"deleted_at": None, "classes.student_ids": student_id}},
+        {"$unwind": "$classes"},
+        {"$match": {"classes.student_ids": student_id}},
+        {
+            "$project": {
+                "name": 1,
+                "timezone": 1,
+                "class_id": "$classes.id",
+                "class_name": "$classes.name",
+                "teacher_ids": "$classes.teachers.teacher_id",
+            }
+        },
+    ]
+
+
 async def seats_of(student_id: PydanticObjectId) -> list[dict[str, Any]]:
-    """The classes of live schools that seat the student: one row each, with the class's id
-    and name and its school's id, name and time zone."""
-    return await db.aggregate(
+    """The classes of live schools that seat the student: one row each, with the class's id,
+    name and teachers and its school's id, name and time zone."""
+    return await db.aggregate(School, _seat_stages(student_id))
+
+
+STUDENT_INTO = "student"
+
+
+async def student_seats_and_links(
+    student_id: PydanticObjectId, *, student_stages: list[dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """In one round trip: the student's seats (rows as `seats_of`), the parent ids of their
+    guardian links (`links`) and, under STUDENT_INTO, the student as `student_stages` (auth's,
+    from the field `student_id`) read them. One row even when the student sits nowhere:
+    the $facet anchors what follows it."""
+    rows = await db.aggregate(
         School,
         [
-            {"$match": {"deleted_at": None, "classes.student_ids": student_id}},
-            {"$unwind": "$classes"},
-            {"$match": {"classes.student_ids": student_id}},
-            {
-                "$project": {
-                    "name": 1,
-                    "timezone": 1,
-                    "class_id": "$classes.id",
-                    "class_name": "$classes.name",
-                }
-            },
+            *_seat_stages(student_id),
+            {"$facet": {"seats": [{"$match": {}}]}},
+            {"$addFields": {"student_id": student_id}},
+            *student_stages,
+            *db.gathered(
+                GuardianLink, local_field="student_id", foreign_field="student_id", into="links"
+            ),
+            {"$project": {"seats": 1, "links.parent_id": 1, STUDENT_INTO: 1}},
         ],
     )
+    found = rows[0] if rows else {}
+    return {name: list(found.get(name) or []) for name in ("seats", "links", STUDENT_INTO)}
 
 
 async def names_of(

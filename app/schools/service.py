@@ -347,29 +347,6 @@ async def places_of(student_ids: Sequence[PydanticObjectId]) -> Places:
     )
 
 
-@dataclass(frozen=True)
-class Seat:
-    """A class a student sits in, with what a reader of their week needs of its school."""
-
-    school_id: PydanticObjectId
-    school_timezone: str
-    class_id: PydanticObjectId
-    class_name: str
-
-
-async def seats_of(student_id: PydanticObjectId) -> list[Seat]:
-    """The classes of live schools that seat the student, in one query."""
-    return [
-        Seat(
-            school_id=PydanticObjectId(row["_id"]),
-            school_timezone=row.get("timezone") or "UTC",
-            class_id=PydanticObjectId(row["class_id"]),
-            class_name=row["class_name"],
-        )
-        for row in await repository.seats_of(student_id)
-    ]
-
-
 async def class_ids_of_student(student_id: PydanticObjectId) -> list[PydanticObjectId]:
     """The classes of live schools the student sits in now, in one query."""
     return [
@@ -398,6 +375,25 @@ async def class_names(class_ids: Sequence[PydanticObjectId]) -> dict[PydanticObj
 async def school_by_id(school_id: PydanticObjectId) -> School | None:
     """A school by id, soft-deleted or not: the caller decides what a deleted one means."""
     return await repository.get(school_id)
+
+
+async def live_schools(school_ids: Sequence[PydanticObjectId]) -> list[School]:
+    """The live schools among these, in their order, in one round trip."""
+    order = {school_id: n for n, school_id in enumerate(school_ids)}
+    return sorted(await repository.live_of(school_ids), key=lambda s: order[s.id])  # type: ignore[index]
+
+
+async def live_schools_and_user(
+    school_ids: Sequence[PydanticObjectId], user_id: PydanticObjectId
+) -> tuple[list[School], User | None]:
+    """The live schools among these and the live user with this id (asked of auth's
+    directory inside this domain's aggregation), in one round trip."""
+    schools, found = await repository.live_schools_and_user(
+        school_ids,
+        user_id=user_id,
+        user_stages=directory.user_stages("user_id", into=repository.USER_INTO),
+    )
+    return schools, directory.live_user_in(found)
 
 
 async def figures_of(

@@ -42,3 +42,9 @@ async def rename(school_id: PydanticObjectId, names: dict[str, tuple[str, dict[s
 
 async def remove_all_but(school_id: PydanticObjectId, keys: Sequence[str]) -> int:
     return await db.delete_many(Subject, {"school_id": school_id, "key": {"$nin": list(keys)}})
+
+
+def names_gathered(*, school_field: str, into: str) -> list[dict[str, Any]]:
+    """A stage that sets `into` on each row to the subjects of the school its `school_field`
+    names, served by the unique index as `of_school` is."""
+    return db.gathered(Subject, local_field=school_field, foreign_field="school_id", into=into)

@@ -6,8 +6,9 @@ homework that uses it adds it, named by its code, for the admin to rename.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from beanie import PydanticObjectId
 
@@ -15,7 +16,14 @@ from app.core.errors import Unprocessable
 from app.subjects import repository
 from app.subjects.models import LANGUAGES, Subject, subject_code
 
-__all__ = ["SubjectNames", "note_subjects", "replace_subjects", "subject_code", "subject_names"]
+__all__ = [
+    "SubjectNames",
+    "names_joined",
+    "note_subjects",
+    "replace_subjects",
+    "subject_code",
+    "subject_names",
+]
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,10 @@ class SubjectNames:
                 return by_language[language]
         return code
 
+    @classmethod
+    def of_rows(cls, rows: Iterable[Mapping[str, Any]]) -> SubjectNames:
+        return cls({row["key"]: row.get("names") or {} for row in rows})
+
 
 @dataclass(frozen=True)
 class SchoolSubject:
@@ -44,8 +56,15 @@ class SchoolSubject:
 
 async def subject_names(school_id: PydanticObjectId) -> SubjectNames:
     """A school's subject names: one database round trip."""
-    rows = await repository.of_school(school_id)
-    return SubjectNames({row["key"]: row.get("names") or {} for row in rows})
+    return SubjectNames.of_rows(await repository.of_school(school_id))
+
+
+def names_joined(*, school_field: str, into: str) -> list[dict[str, Any]]:
+    """Subject names asked inside another domain's aggregation, so that a list naming its
+    subjects costs no round trip of its own: a stage that sets `into` on each row to the
+    subjects of the school its `school_field` names, read back with `SubjectNames.of_rows`.
+    Put it after the rows are grouped by school: it reads one school's list per row."""
+    return repository.names_gathered(school_field=school_field, into=into)
 
 
 async def school_subjects(school_id: PydanticObjectId) -> list[SchoolSubject]:

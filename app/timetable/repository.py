@@ -4,7 +4,7 @@ the rules."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -50,10 +50,24 @@ async def get_change(change_id: PydanticObjectId) -> TimetableChange | None:
 
 @dataclass(frozen=True)
 class WeekRows:
-    """The timetables a week is drawn from, and the changes of that week to them."""
+    """The timetables a week is drawn from, the changes of that week to them, and the
+    subjects of their schools as the subjects domain's stage reads them (school -> rows)."""
 
     timetables: list[ClassTimetable]
     changes: list[TimetableChange]
+    subjects: dict[PydanticObjectId, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+# The branch that names the subjects: one school's list per school the timetables are of.
+SUBJECTS_INTO = "subjects"
+
+
+def _subjects_branch(names_stage: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"$group": {"_id": "$school_id"}}, *names_stage]
+
+
+def _subjects_of(found: dict[str, list[dict[str, Any]]]) -> dict[PydanticObjectId, list[Any]]:
+    return {row["_id"]: list(row.get(SUBJECTS_INTO) or []) for row in found["subjects"]}
 
 
 def _dates(first: datetime, last: datetime) -> dict[str, datetime]:
@@ -67,9 +81,14 @@ def _rows(found: dict[str, list[dict[str, Any]]], *branches: str) -> list[dict[s
 
 
 async def week_of_classes(
-    class_ids: Sequence[PydanticObjectId], *, first: datetime, last: datetime
+    class_ids: Sequence[PydanticObjectId],
+    *,
+    first: datetime,
+    last: datetime,
+    names_stage: list[dict[str, Any]],
 ) -> WeekRows:
-    """These classes' timetables and their changes dated first..last, in one round trip."""
+    """These classes' timetables, their changes dated first..last and their schools'
+    subjects (`names_stage`, the subjects domain's, into SUBJECTS_INTO), in one round trip."""
     if not class_ids:
         return WeekRows([], [])
     found = await _week(
@@ -82,11 +101,13 @@ async def week_of_classes(
                 foreign_field="class_id",
                 match={"date": _dates(first, last)},
             ),
+            "subjects": _subjects_branch(names_stage),
         },
     )
     return WeekRows(
         [ClassTimetable.model_validate(row) for row in found["timetables"]],
         [TimetableChange.model_validate(row) for row in found["changes"]],
+        _subjects_of(found),
     )
 
 
@@ -96,10 +117,12 @@ async def week_of_teacher(
     *,
     first: datetime,
     last: datetime,
+    names_stage: list[dict[str, Any]],
 ) -> WeekRows:
     """In one round trip: the timetables of these schools' classes where the teacher gives a
-    lesson or stands in for one dated first..last, and those schools' changes of those days
-    (the service keeps the ones of the teacher's classes)."""
+    lesson or stands in for one dated first..last, those schools' changes of those days
+    (the service keeps the ones of the teacher's classes) and their subjects (as in
+    `week_of_classes`)."""
     if not school_ids:
         return WeekRows([], [])
     in_week = {"date": _dates(first, last)}
@@ -116,11 +139,13 @@ async def week_of_teacher(
             "changes": db.joined(
                 TimetableChange, local_field="_id", foreign_field="class_id", match=in_week
             ),
+            "subjects": _subjects_branch(names_stage),
         },
     )
     return WeekRows(
         [ClassTimetable.model_validate(row) for row in _rows(found, "own", "covered")],
         [TimetableChange.model_validate(row) for row in found["changes"]],
+        _subjects_of(found),
     )
 
 

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query, status
 
 from app.auth.access import CurrentUser
 from app.core.errors import NotFound
+from app.schools.access import ReadableStudentSeats
 from app.timetable import service
-from app.timetable.access import ManagedClass, ReadableStudentSeats, ReadableTeacher
+from app.timetable.access import ManagedClass, ReadableTeacher
 from app.timetable.schemas import (
     ChangeIn,
     ChangeOut,
@@ -86,7 +87,9 @@ async def student_timetable(
 
 @router.get("/teachers/{teacher_id}/timetable")
 async def teacher_timetable(
-    teacher: ReadableTeacher, user: CurrentUser, week: WeekQuery = None
+    reader: ReadableTeacher, user: CurrentUser, week: WeekQuery = None
 ) -> Week:
     """A teacher's week over all their classes with its changes (the teacher, admin)."""
-    return await service.teacher_week(teacher=teacher, week=week, locale=user.locale.value)
+    return await service.teacher_week(
+        teacher=reader.teacher, schools=reader.schools, week=week, locale=user.locale.value
+    )

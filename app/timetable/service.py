@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from beanie import PydanticObjectId
 
@@ -18,7 +19,8 @@ from app.core.errors import Unprocessable
 from app.core.security import as_utc, utcnow
 from app.schools import service as schools_service
 from app.schools.models import School, SchoolClass
-from app.subjects.service import SubjectNames, note_subjects, subject_code, subject_names
+from app.schools.seats import Seat
+from app.subjects.service import SubjectNames, names_joined, note_subjects, subject_code
 from app.timetable import notices, repository, weeks
 from app.timetable.models import ChangeKind, ClassTimetable, Lesson, TimetableChange
 from app.timetable.schemas import ChangeIn, Day, DayLesson, LessonChange, LessonIn, Week
@@ -227,39 +229,37 @@ def _assemble(
     return Week(week=weeks.label(monday), days=days)
 
 
-async def _names_of(school_ids: Iterable[PydanticObjectId]) -> dict[PydanticObjectId, SubjectNames]:
-    ids = list(dict.fromkeys(school_ids))
-    found = await asyncio.gather(*(subject_names(school_id) for school_id in ids))
-    return dict(zip(ids, found, strict=True))
+def _names_stage() -> list[dict[str, Any]]:
+    """The subjects domain's stage, naming each school's subjects inside the week's
+    aggregation."""
+    return names_joined(school_field="_id", into=repository.SUBJECTS_INTO)
 
 
-async def student_week(
-    *, seats: Sequence[schools_service.Seat], week: str | None, locale: str
-) -> Week:
-    """A student's week, from the classes they sit in: one query for the timetables and the
-    week's changes, and one per school (usually one) for its subject names, side by side."""
+def _names_of(rows: repository.WeekRows) -> dict[PydanticObjectId, SubjectNames]:
+    return {school_id: SubjectNames.of_rows(found) for school_id, found in rows.subjects.items()}
+
+
+async def student_week(*, seats: Sequence[Seat], week: str | None, locale: str) -> Week:
+    """A student's week, from the classes they sit in: one query for the timetables, the
+    week's changes and their schools' subject names."""
     timezone = seats[0].school_timezone if seats else "UTC"
     monday = weeks.monday_of(week) if week is not None else weeks.this_monday(timezone)
-    rows, names = await asyncio.gather(
-        repository.week_of_classes(
-            [seat.class_id for seat in seats],
-            first=weeks.as_stored(monday),
-            last=weeks.as_stored(monday + dt.timedelta(days=6)),
-        ),
-        _names_of(seat.school_id for seat in seats),
+    rows = await repository.week_of_classes(
+        [seat.class_id for seat in seats],
+        first=weeks.as_stored(monday),
+        last=weeks.as_stored(monday + dt.timedelta(days=6)),
+        names_stage=_names_stage(),
     )
     class_names = {seat.class_id: seat.class_name for seat in seats}
-    return _assemble(monday, _Sources(rows, class_names, names), locale=locale)
+    return _assemble(monday, _Sources(rows, class_names, _names_of(rows)), locale=locale)
 
 
-async def _live_schools(school_ids: Sequence[PydanticObjectId]) -> list[School]:
-    found = await asyncio.gather(*(schools_service.school_by_id(s) for s in school_ids))
-    return [s for s in found if s is not None and s.deleted_at is None]
-
-
-async def teacher_week(*, teacher: User, week: str | None, locale: str) -> Week:
+async def teacher_week(
+    *, teacher: User, schools: list[School] | None, week: str | None, locale: str
+) -> Week:
     """A teacher's week over all their classes: the lessons they give, or stand in for, with
-    the changes applied (a lesson of theirs someone else covers shows, with that change)."""
+    the changes applied (a lesson of theirs someone else covers shows, with that change).
+    `schools` are the teacher's live schools when the caller's check read them already."""
     assert teacher.id is not None
     teacher_id = teacher.id
     school_ids = list(teacher.school_ids)
@@ -270,22 +270,31 @@ async def teacher_week(*, teacher: User, week: str | None, locale: str) -> Week:
             school_ids,
             first=weeks.as_stored(monday),
             last=weeks.as_stored(monday + dt.timedelta(days=6)),
+            names_stage=_names_stage(),
         )
 
-    if week is None:  # this week where the teacher works: their schools are read first
-        schools = await _live_schools(school_ids)
-        monday = weeks.this_monday(schools[0].timezone if schools else "UTC")
-        rows, names = await asyncio.gather(week_rows(monday), _names_of(school_ids))
-    else:
+    live_schools: list[School]
+    if schools is None and week is not None:  # the schools and the week, neither waiting
         monday = weeks.monday_of(week)
-        schools, rows, names = await asyncio.gather(
-            _live_schools(school_ids), week_rows(monday), _names_of(school_ids)
+        live_schools, rows = await asyncio.gather(
+            schools_service.live_schools(school_ids), week_rows(monday)
         )
+    else:  # the schools first (read by the caller's check, or here): "this week" is theirs
+        live_schools = (
+            schools if schools is not None else await schools_service.live_schools(school_ids)
+        )
+        timezone = live_schools[0].timezone if live_schools else "UTC"
+        monday = weeks.monday_of(week) if week is not None else weeks.this_monday(timezone)
+        rows = await week_rows(monday)
     # Classes of live schools only: a deleted class or school keeps no lessons.
-    class_names = {c.id: c.name for s in schools for c in s.classes}
-    live = repository.WeekRows([t for t in rows.timetables if t.id in class_names], rows.changes)
+    class_names = {c.id: c.name for s in live_schools for c in s.classes}
+    live = repository.WeekRows(
+        [t for t in rows.timetables if t.id in class_names], rows.changes, rows.subjects
+    )
 
     def theirs(shown: DayLesson, lesson: Lesson) -> bool:
         return str(teacher_id) in (shown.teacher_id, str(lesson.teacher_id))
 
-    return _assemble(monday, _Sources(live, class_names, names), locale=locale, keep=theirs)
+    return _assemble(
+        monday, _Sources(live, class_names, _names_of(live)), locale=locale, keep=theirs
+    )
