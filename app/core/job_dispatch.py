@@ -141,14 +141,18 @@ async def enqueue(name: str, *, countdown: float = 0, **kwargs: Any) -> None:
     await send(await reserve(name, countdown=countdown, **kwargs))
 
 
-async def enqueue_many(name: str, keywords: list[dict[str, Any]]) -> None:
-    """Record several runs of the job `name` in one write, then send each."""
+async def reserve_many(name: str, keywords: list[dict[str, Any]]) -> list[JobRecord]:
+    """Record several runs of the job `name` in one write, without sending them yet."""
     records = [job_records.new_record(name, **each) for each in keywords]
-    if not records:
-        return
     for record in records:
         # Named here: an insert of many does not hand the ids it made back to the models.
         record.id = PydanticObjectId()
-    await JobRecord.insert_many(records)
-    for record in records:
-        await send(record)
+    if records:
+        await JobRecord.insert_many(records)
+    return records
+
+
+async def discard(records: list[JobRecord]) -> None:
+    """Strike jobs reserved and never sent (what they were for turned out to be done)."""
+    if records:
+        await db.delete_many(JobRecord, {"_id": {"$in": [record.id for record in records]}})

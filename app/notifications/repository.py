@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from beanie import PydanticObjectId, SortDirection
+from pymongo.errors import DuplicateKeyError
 
 from app.auth.models import Role
 from app.core import db
@@ -15,6 +16,7 @@ from app.core.db import insert_many_ignoring_duplicates
 from app.notifications.models import (
     DigestDue,
     EmailDecision,
+    Fanout,
     Notification,
     NotificationSettings,
     Subscription,
@@ -219,3 +221,26 @@ async def due_settings_ids(
 
 async def insert_settings_ignoring_existing(documents: list[dict[str, Any]]) -> int:
     return await insert_many_ignoring_duplicates(NotificationSettings, documents)
+
+
+# --- notices delivered in chunks ---------------------------------------------------------
+
+
+async def insert_fanout(fanout: Fanout) -> Fanout | None:
+    """Record a notice's fan-out; None when it has one already (its unique key), which is
+    then returned by `fanout_of`."""
+    try:
+        await fanout.insert()
+    except DuplicateKeyError:
+        return None
+    return fanout
+
+
+async def fanout_of(notice_key: str) -> Fanout | None:
+    return await Fanout.find_one({"notice_key": notice_key})
+
+
+async def mark_chunk_done(notice_key: str, chunk: int) -> Fanout | None:
+    """Count the chunk done (once, however often it runs); the fan-out as it is now."""
+    raw = await db.claim_one(Fanout, {"notice_key": notice_key}, {"$addToSet": {"done": chunk}})
+    return Fanout.model_validate(raw) if raw is not None else None
