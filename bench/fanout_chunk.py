@@ -17,7 +17,7 @@ record taken, the batch written, the chunk counted, the record struck). It print
   at --send-rate per send worker (bench/send.py measures it), whichever is slower.
 
     uv run python bench/fanout_chunk.py [--recipients 3000] [--rtt-ms 1]
-        [--server-us-per-document 20] [--send-rate 300]
+        [--server-us-per-document 20] [--send-rate 150]
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def worker_own_cpu_ms(documents: list[dict[str, Any]], event: Notice) -> float:
 
 
 def minutes(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.1f} s"
 
 
 async def main() -> None:
@@ -110,7 +110,7 @@ async def main() -> None:
     parser.add_argument("--recipients", type=int, default=3000)
     parser.add_argument("--rtt-ms", type=float, default=1.0)
     parser.add_argument("--server-us-per-document", type=float, default=20.0)
-    parser.add_argument("--send-rate", type=float, default=300.0)
+    parser.add_argument("--send-rate", type=float, default=150.0)
     args = parser.parse_args()
     settings = Settings(
         _env_file=None,
