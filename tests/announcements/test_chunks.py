@@ -108,14 +108,28 @@ async def _run(name: str, kwargs: dict[str, Any]) -> None:
     await jobs.run(name, kwargs, request_id=None)
 
 
-async def test_published_when_the_last_chunk_is_done_and_a_rerun_changes_no_figure(
+async def _fanned_out(
     client: httpx.AsyncClient, world: World, login_as: Login, held: HeldJobs
-) -> None:
+) -> tuple[set[PydanticObjectId], PydanticObjectId, dict[str, Any], list[dict[str, Any]]]:
+    """The school's people, an announcement to them, its fan-out job (run: the chunk jobs it
+    made are held) and those chunk jobs."""
     everyone = await _school_of(world)
     announcement_id = await _posted(client, world, login_as)
     (fanout,) = held.take(FANOUT_JOB)
     await _run(FANOUT_JOB, fanout)
-    chunks = held.take(CHUNK_JOB)
+    return everyone, announcement_id, fanout, held.take(CHUNK_JOB)
+
+
+async def _each_has_it_once(announcement_id: PydanticObjectId, everyone: set[Any]) -> None:
+    notified, emailed = await _counts(announcement_id)
+    assert set(notified) == everyone and set(notified.values()) == {1}
+    assert len(emailed) == len(everyone) and set(emailed.values()) == {1}
+
+
+async def test_published_when_the_last_chunk_is_done_and_a_rerun_changes_no_figure(
+    client: httpx.AsyncClient, world: World, login_as: Login, held: HeldJobs
+) -> None:
+    everyone, announcement_id, fanout, chunks = await _fanned_out(client, world, login_as, held)
     assert len(chunks) == -(-len(everyone) // BATCH) > 1
 
     for chunk in chunks[:-1]:
@@ -131,9 +145,7 @@ async def test_published_when_the_last_chunk_is_done_and_a_rerun_changes_no_figu
     await _run(CHUNK_JOB, chunks[0])
     await _run(FANOUT_JOB, {key: v for key, v in fanout.items() if key != jobs.RECORD_ID})
     assert held.take(CHUNK_JOB) == []
-    notified, emailed = await _counts(announcement_id)
-    assert set(notified) == everyone and set(notified.values()) == {1}
-    assert len(emailed) == len(everyone) and set(emailed.values()) == {1}
+    await _each_has_it_once(announcement_id, everyone)
     assert (await _status(announcement_id)).recipients == len(everyone)
 
 
@@ -144,11 +156,7 @@ async def test_a_worker_dying_mid_chunk_loses_and_doubles_nothing(
     held: HeldJobs,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    everyone = await _school_of(world)
-    announcement_id = await _posted(client, world, login_as)
-    (fanout,) = held.take(FANOUT_JOB)
-    await _run(FANOUT_JOB, fanout)
-    chunks = held.take(CHUNK_JOB)
+    everyone, announcement_id, _fanout, chunks = await _fanned_out(client, world, login_as, held)
 
     class Killed(BaseException):
         """The worker's process ends here: nothing after it runs, not even a let-go."""
@@ -180,6 +188,4 @@ async def test_a_worker_dying_mid_chunk_loses_and_doubles_nothing(
     published = await _status(announcement_id)
     assert published.status == AnnouncementStatus.published
     assert published.recipients == len(everyone)
-    notified, emailed = await _counts(announcement_id)
-    assert set(notified) == everyone and set(notified.values()) == {1}
-    assert len(emailed) == len(everyone) and set(emailed.values()) == {1}
+    await _each_has_it_once(announcement_id, everyone)

@@ -9,6 +9,7 @@ its own. With a batch of 8, the 42 people of a school get six chunk jobs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -93,22 +94,17 @@ async def two_workers(
         # The bodies run on this loop, one at a time between awaits, as in `schoolbell dev`.
         runtime.run_on_host_loop(asyncio.get_running_loop())
         try:
-            with (
-                start_worker(
-                    celery_app,
-                    pool="solo",
-                    perform_ping_check=False,
-                    queues=[jobs.FANOUT_QUEUE],
-                    hostname="first@chunks",
-                ),
-                start_worker(
-                    celery_app,
-                    pool="solo",
-                    perform_ping_check=False,
-                    queues=[jobs.FANOUT_QUEUE],
-                    hostname="second@chunks",
-                ),
-            ):
+            with contextlib.ExitStack() as workers:
+                for name in ("first", "second"):
+                    workers.enter_context(
+                        start_worker(
+                            celery_app,
+                            pool="solo",
+                            perform_ping_check=False,
+                            queues=[jobs.FANOUT_QUEUE],
+                            hostname=f"{name}@chunks",
+                        )
+                    )
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(
                     transport=transport, base_url="http://test/api/v1"
