@@ -8,6 +8,7 @@ workers. The last chunk to finish tells the notice's topic it was delivered.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -101,25 +102,29 @@ async def _start_chunks(
     """Record the notice and one job per batch of its recipients, then send the jobs.
 
     The jobs are recorded first: a crash before the notice is recorded leaves jobs that find
-    nothing to do, and the producer's job, not yet done, publishes again. A notice whose
-    fan-out exists already (its producer ran again) keeps the chunk jobs it has."""
+    nothing to do, and the producer's job, not yet done, publishes again. A fan-out of this
+    notice to this audience that exists already (its producer ran again) keeps the chunk
+    jobs it has."""
     batches = list(_batches(recipients, batch_size))
-    chunks = await jobs.reserve_many(
-        CHUNK_JOB,
-        [
-            {"notice_key": notice.key, "chunk": n, "recipient_ids": [str(i) for i in batch]}
-            for n, batch in enumerate(batches)
-        ],
-    )
+    audience = hashlib.sha256(b"".join(i.binary for i in recipients)).hexdigest()
     fanout = Fanout(
+        id=PydanticObjectId(),
         notice_key=notice.key,
+        audience=audience,
         notice=StoredNotice.of(notice),
         decided_at=now,
         chunks=len(batches),
     )
+    chunks = await jobs.reserve_many(
+        CHUNK_JOB,
+        [
+            {"fanout_id": str(fanout.id), "chunk": n, "recipient_ids": [str(i) for i in batch]}
+            for n, batch in enumerate(batches)
+        ],
+    )
     if await repository.insert_fanout(fanout) is None:
         await jobs.discard(chunks)
-        existing = await repository.fanout_of(notice.key)
+        existing = await repository.fanout_to(notice.key, audience)
         if existing is not None and existing.finished:
             # Its last chunk may have died before telling the producer: tell it again.
             await _tell_delivered(notice.topic, notice.key, notice.source_id)
@@ -130,22 +135,22 @@ async def _start_chunks(
 
 
 @jobs.job(CHUNK_JOB, queue=jobs.FANOUT_QUEUE)
-async def deliver_chunk(*, notice_key: str, chunk: int, recipient_ids: list[str]) -> int:
+async def deliver_chunk(*, fanout_id: str, chunk: int, recipient_ids: list[str]) -> int:
     """Deliver one batch of a notice's recipients; the last chunk to finish tells the
     notice's topic. Safe to run again: nobody is notified twice, and a chunk counts once."""
-    fanout = await repository.fanout_of(notice_key)
-    if fanout is None:
+    fanout = await repository.fanout_by_id(PydanticObjectId(fanout_id))
+    if fanout is None or fanout.id is None:
         return 0
-    notice = fanout.notice.notice(notice_key)
+    notice = fanout.notice.notice(fanout.notice_key)
     created = await deliver(
         notice,
         [PydanticObjectId(i) for i in recipient_ids],
         batch_size=len(recipient_ids) or 1,
         now=fanout.decided_at,
     )
-    counted = await repository.mark_chunk_done(notice_key, chunk)
+    counted = await repository.mark_chunk_done(fanout.id, chunk)
     if counted is not None and counted.finished:
-        await _tell_delivered(notice.topic, notice_key, notice.source_id)
+        await _tell_delivered(notice.topic, notice.key, notice.source_id)
     return created
 
 

@@ -254,8 +254,11 @@ class Fanout(Document):
     """A notice delivered in chunks, one job per batch of recipients (each job carries its
     batch): what the jobs need to build the notifications, and which chunks are done."""
 
-    # The notice's key: one fan-out per notice, however often its producer publishes it.
     notice_key: str
+    # A digest of its recipients in order: one fan-out per notice and audience, however often
+    # its producer publishes it; an audience that changed meanwhile (a roster grew) is a
+    # fan-out of its own, which skips whoever the first one reached.
+    audience: str
     notice: StoredNotice
     # The time its emails were decided against (quiet hours), the same for every chunk.
     decided_at: datetime
@@ -266,7 +269,9 @@ class Fanout(Document):
     class Settings:
         name = "fanouts"
         indexes = [
-            pymongo.IndexModel([("notice_key", 1)], unique=True, name="notice_key"),
+            pymongo.IndexModel(
+                [("notice_key", 1), ("audience", 1)], unique=True, name="notice_audience"
+            ),
             # Kept a while for a late re-run of its producer to find, then dropped.
             pymongo.IndexModel(
                 [("created_at", 1)], expireAfterSeconds=30 * 24 * 3600, name="expiry"

@@ -227,8 +227,8 @@ async def insert_settings_ignoring_existing(documents: list[dict[str, Any]]) -> 
 
 
 async def insert_fanout(fanout: Fanout) -> Fanout | None:
-    """Record a notice's fan-out; None when it has one already (its unique key), which is
-    then returned by `fanout_of`."""
+    """Record a notice's fan-out to an audience; None when that one is recorded already
+    (its unique key), which `fanout_to` then returns."""
     try:
         await fanout.insert()
     except DuplicateKeyError:
@@ -236,11 +236,15 @@ async def insert_fanout(fanout: Fanout) -> Fanout | None:
     return fanout
 
 
-async def fanout_of(notice_key: str) -> Fanout | None:
-    return await Fanout.find_one({"notice_key": notice_key})
+async def fanout_to(notice_key: str, audience: str) -> Fanout | None:
+    return await Fanout.find_one({"notice_key": notice_key, "audience": audience})
 
 
-async def mark_chunk_done(notice_key: str, chunk: int) -> Fanout | None:
+async def fanout_by_id(fanout_id: PydanticObjectId) -> Fanout | None:
+    return await Fanout.find_one({"_id": fanout_id})
+
+
+async def mark_chunk_done(fanout_id: PydanticObjectId, chunk: int) -> Fanout | None:
     """Count the chunk done (once, however often it runs); the fan-out as it is now."""
-    raw = await db.claim_one(Fanout, {"notice_key": notice_key}, {"$addToSet": {"done": chunk}})
+    raw = await db.claim_one(Fanout, {"_id": fanout_id}, {"$addToSet": {"done": chunk}})
     return Fanout.model_validate(raw) if raw is not None else None

@@ -61,8 +61,9 @@ async def held(app: Any) -> AsyncIterator[HeldJobs]:
     jobs.use_dispatcher(jobs.InlineDispatcher())
 
 
-async def _school_of(world: World) -> set[PydanticObjectId]:
-    """The world's school with 20 more students: everyone the announcement reaches."""
+async def _school_of(world: World, *, first: int = 0) -> set[PydanticObjectId]:
+    """The world's school with 20 more students (numbered from `first`): everyone an
+    announcement to it reaches."""
     assert world.school.id is not None
     extra = [
         User(
@@ -72,7 +73,7 @@ async def _school_of(world: World) -> set[PydanticObjectId]:
             password_hash=default_password_hash(),
             school_ids=[world.school.id],
         )
-        for n in range(EXTRA_STUDENTS)
+        for n in range(first, first + EXTRA_STUDENTS)
     ]
     await User.insert_many(extra)
     members = await User.find({"school_ids": world.school.id}).to_list()
@@ -145,6 +146,15 @@ async def test_published_when_the_last_chunk_is_done_and_a_rerun_changes_no_figu
     await _run(CHUNK_JOB, chunks[0])
     await _run(FANOUT_JOB, {key: v for key, v in fanout.items() if key != jobs.RECORD_ID})
     assert held.take(CHUNK_JOB) == []
+    await _each_has_it_once(announcement_id, everyone)
+    assert (await _status(announcement_id)).recipients == len(everyone)
+
+    # Run again after the school grew: the new audience is a fan-out of its own, which
+    # reaches the newcomers and nobody a second time.
+    everyone |= await _school_of(world, first=EXTRA_STUDENTS)
+    await _run(FANOUT_JOB, {key: v for key, v in fanout.items() if key != jobs.RECORD_ID})
+    for chunk in held.take(CHUNK_JOB):
+        await _run(CHUNK_JOB, chunk)
     await _each_has_it_once(announcement_id, everyone)
     assert (await _status(announcement_id)).recipients == len(everyone)
 
