@@ -47,9 +47,11 @@ TEACHERS = 2
 RECIPIENTS = STUDENTS + TEACHERS
 CHUNKS = -(-RECIPIENTS // BATCH)
 PUBLISH_TIMEOUT_SECONDS = 120
-# Each chunk holds its worker this long on top of its work, so that neither worker can
-# drain the queue before the other one asks for a job.
-CHUNK_PAUSE_SECONDS = 0.3
+# A chunk holds its worker until the other worker has taken a chunk too (or this long), so
+# that on a busy machine one worker cannot drain the queue before the other one asks.
+SECOND_TAKER_PATIENCE_SECONDS = 60
+# Under load a worker thread may take a while to see the stop.
+WORKER_STOP_SECONDS = 60
 
 
 @dataclass
@@ -73,20 +75,25 @@ async def two_workers(
         dispatcher=CeleryDispatcher(celery_app),
     )
     queue, deliver_chunk = jobs.JOBS[CHUNK_JOB]
-
-    async def slow_chunk(**kwargs: Any) -> Any:
-        await asyncio.sleep(CHUNK_PAUSE_SECONDS)
-        return await deliver_chunk(**kwargs)
-
-    monkeypatch.setitem(jobs.JOBS, CHUNK_JOB, (queue, slow_chunk))
     taken: list[tuple[int, int]] = []
     lock = threading.Lock()
+
+    both_took = threading.Event()
+
+    async def chunk_once_both_take(**kwargs: Any) -> Any:
+        if not await asyncio.to_thread(both_took.wait, SECOND_TAKER_PATIENCE_SECONDS):
+            both_took.set()  # waited once, long enough: the check on the takers says the rest
+        return await deliver_chunk(**kwargs)
+
+    monkeypatch.setitem(jobs.JOBS, CHUNK_JOB, (queue, chunk_once_both_take))
 
     def record_taker(sender: Any = None, kwargs: Any = None, **_: Any) -> None:
         if sender is not None and sender.name == CHUNK_JOB:
             with lock:
                 # Each worker takes its jobs in its own thread (the body then runs on the loop).
                 taken.append((threading.get_ident(), int(kwargs["chunk"])))
+                if len({worker for worker, _chunk in taken}) >= 2:
+                    both_took.set()
 
     task_prerun.connect(record_taker, weak=False)
     async with app.router.lifespan_context(app):
@@ -103,6 +110,7 @@ async def two_workers(
                             perform_ping_check=False,
                             queues=[jobs.FANOUT_QUEUE],
                             hostname=f"{name}@chunks",
+                            shutdown_timeout=WORKER_STOP_SECONDS,
                         )
                     )
                 transport = httpx.ASGITransport(app=app)
