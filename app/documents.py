@@ -6,7 +6,7 @@ from app.auth.models import AccountToken, AuthSession, RefreshToken, User
 from app.core.jobs import JobRecord
 from app.core.migrations import MigrationRecord
 from app.delivery.models import Email
-from app.notifications.models import Notification, NotificationSettings, Subscription
+from app.notifications.models import Fanout, Notification, NotificationSettings, Subscription
 from app.producers import PRODUCERS
 from app.schools.models import GuardianCode, GuardianLink, School
 from app.subjects.models import Subject
@@ -23,6 +23,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Subscription,
     Notification,
     NotificationSettings,
+    Fanout,
     Email,
     JobRecord,
     MigrationRecord,

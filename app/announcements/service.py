@@ -139,14 +139,9 @@ async def fan_out(*, announcement_id: str) -> int:
     if announcement.requires_ack:
         await acknowledgements.expect_acknowledgements(announcement, recipients)
     notice = await announcement_notice(announcement, school=school, recipients=recipients)
-    created = await publish(notice)
-    # Who was reached, not who was expanded: soft-deleted roster members and people who
-    # turned both channels off got nothing. Counted after the writes, so a re-run agrees.
-    reached = await notifications.count_for_event(announcement.event_key)
-    await repository.mark_published(
-        announcement.id, recipients=reached, published_at=announcement.published_at or utcnow()
-    )
-    return created
+    # Published by the topic's `delivered` (topic.py) once every recipient has it: here for
+    # one batch of recipients, after the last chunk job for more.
+    return await publish(notice)
 
 
 async def _author_may_still_send(announcement: Announcement, school: School) -> bool:

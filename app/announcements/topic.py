@@ -7,12 +7,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from beanie import PydanticObjectId
 from pydantic import BaseModel
 
+from app.announcements import repository
 from app.announcements.links import ack_url
 from app.auth.models import User
 from app.core.config import get_settings
 from app.core.i18n import translate
+from app.core.security import utcnow
+from app.notifications import service as notifications
 from app.notifications.topics import TopicDeclaration
 
 NAME = "announcements"
@@ -54,6 +58,20 @@ def reader_links(data: Mapping[str, Any], user: User) -> dict[str, str | None]:
     return {"ack_url": link}
 
 
+async def announcement_delivered(notice_key: str, source_id: PydanticObjectId | None) -> None:
+    """Every recipient has the announcement: it is published, with how many it reached.
+    A reminder (its own key, no source) changes nothing."""
+    announcement = await repository.get(source_id) if source_id is not None else None
+    if announcement is None or notice_key != announcement.event_key:
+        return
+    # Who was reached, not who was expanded: soft-deleted roster members and people who
+    # turned both channels off got nothing. Counted after the writes, so a re-run agrees.
+    reached = await notifications.count_for_event(announcement.event_key)
+    await repository.mark_published(
+        announcement.id, recipients=reached, published_at=announcement.published_at or utcnow()
+    )
+
+
 TOPIC = TopicDeclaration(
     name=NAME,
     payload=AnnouncementPayload,
@@ -62,4 +80,5 @@ TOPIC = TopicDeclaration(
     locales=HERE / "locales",
     reason=why_this_announcement,
     reader_values=reader_links,
+    delivered=announcement_delivered,
 )

@@ -310,6 +310,10 @@ class Settings(BaseSettings):
     # may go out a second time (nothing ever records that the server took them). `dev`,
     # whose database is in its own process, writes each one.
     email_outcome_block: Annotated[int, whole_number(1, 1000)] = 50
+    # Recipients of a notice written per batch (about four round trips each). A notice for
+    # more becomes one job per batch, which any worker takes, so more workers deliver a
+    # district broadcast sooner.
+    fanout_batch_size: Annotated[int, whole_number(1, 10_000)] = 1000
     # Minutes a grade's email waits before it goes, so a correction made inside them sends
     # one email with the final value and a grade deleted inside them sends none (0: off).
     # The in-app notice appears at once either way.

@@ -194,3 +194,90 @@ class Recipient:
 
     user: User
     preferences: Preferences
+
+
+class StoredNotice(BaseModel):
+    """A notice as a chunk job reads it back: everything but its key and recipients."""
+
+    topic: str
+    payload: dict[str, Any]
+    title: str
+    body: str
+    priority: Priority
+    school_id: PydanticObjectId | None = None
+    actor_id: PydanticObjectId | None = None
+    source_id: PydanticObjectId | None = None
+    send_after: datetime | None = None
+    in_app: bool = True
+    texts: dict[str, tuple[str, str]] = Field(default_factory=dict)
+    email_until: datetime | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, notice: Notice) -> StoredNotice:
+        return cls(
+            topic=notice.topic,
+            payload=notice.data,
+            title=notice.title,
+            body=notice.body,
+            priority=notice.priority,
+            school_id=notice.school_id,
+            actor_id=notice.actor_id,
+            source_id=notice.source_id,
+            send_after=notice.send_after,
+            in_app=notice.in_app,
+            texts=notice.texts,
+            email_until=notice.email_until,
+            attachments=notice.attachments,
+        )
+
+    def notice(self, key: str) -> Notice:
+        return Notice(
+            key=key,
+            topic=self.topic,
+            payload=topics.get(self.topic).payload.model_validate(self.payload),
+            title=self.title,
+            body=self.body,
+            priority=self.priority,
+            school_id=self.school_id,
+            actor_id=self.actor_id,
+            source_id=self.source_id,
+            send_after=self.send_after,
+            in_app=self.in_app,
+            texts=dict(self.texts),
+            email_until=self.email_until,
+            attachments=list(self.attachments),
+        )
+
+
+class Fanout(Document):
+    """A notice delivered in chunks, one job per batch of recipients (each job carries its
+    batch): what the jobs need to build the notifications, and which chunks are done."""
+
+    notice_key: str
+    # A digest of its recipients in order: one fan-out per notice and audience, however often
+    # its producer publishes it; an audience that changed meanwhile (a roster grew) is a
+    # fan-out of its own, which skips whoever the first one reached.
+    audience: str
+    notice: StoredNotice
+    # The time its emails were decided against (quiet hours), the same for every chunk.
+    decided_at: datetime
+    chunks: int
+    done: list[int] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "fanouts"
+        indexes = [
+            pymongo.IndexModel(
+                [("notice_key", 1), ("audience", 1)], unique=True, name="notice_audience"
+            ),
+            # Kept a while for a late re-run of its producer to find, then dropped.
+            pymongo.IndexModel(
+                [("created_at", 1)], expireAfterSeconds=30 * 24 * 3600, name="expiry"
+            ),
+        ]
+
+    @property
+    def finished(self) -> bool:
+        return len(set(self.done)) >= self.chunks

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from beanie import PydanticObjectId, SortDirection
+from pymongo.errors import DuplicateKeyError
 
 from app.auth.models import Role
 from app.core import db
@@ -15,6 +16,7 @@ from app.core.db import insert_many_ignoring_duplicates
 from app.notifications.models import (
     DigestDue,
     EmailDecision,
+    Fanout,
     Notification,
     NotificationSettings,
     Subscription,
@@ -234,3 +236,30 @@ async def due_settings_ids(
 
 async def insert_settings_ignoring_existing(documents: list[dict[str, Any]]) -> int:
     return await insert_many_ignoring_duplicates(NotificationSettings, documents)
+
+
+# --- notices delivered in chunks ---------------------------------------------------------
+
+
+async def insert_fanout(fanout: Fanout) -> Fanout | None:
+    """Record a notice's fan-out to an audience; None when that one is recorded already
+    (its unique key), which `fanout_to` then returns."""
+    try:
+        await fanout.insert()
+    except DuplicateKeyError:
+        return None
+    return fanout
+
+
+async def fanout_to(notice_key: str, audience: str) -> Fanout | None:
+    return await Fanout.find_one({"notice_key": notice_key, "audience": audience})
+
+
+async def fanout_by_id(fanout_id: PydanticObjectId) -> Fanout | None:
+    return await Fanout.find_one({"_id": fanout_id})
+
+
+async def mark_chunk_done(fanout_id: PydanticObjectId, chunk: int) -> Fanout | None:
+    """Count the chunk done (once, however often it runs); the fan-out as it is now."""
+    raw = await db.claim_one(Fanout, {"_id": fanout_id}, {"$addToSet": {"done": chunk}})
+    return Fanout.model_validate(raw) if raw is not None else None

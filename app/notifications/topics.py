@@ -8,12 +8,13 @@ registered, and this package never names a producer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+from beanie import PydanticObjectId
 from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
@@ -110,6 +111,10 @@ class TopicDeclaration:
     )
     # Whether its templates folder has a digest_item template of its own (else a plain line).
     digest_item: bool = False
+    # Told (the notice's key, its source_id) once every recipient of one of its notices has
+    # it: at the end of publish(), or after the last chunk of a notice delivered in chunks.
+    # May be told more than once (a chunk run again), so it must be idempotent.
+    delivered: Callable[[str, PydanticObjectId | None], Awaitable[None]] | None = None
 
     def option_values(self, options: Mapping[str, bool]) -> dict[str, bool]:
         return {o.name: bool(options.get(o.name, o.default)) for o in self.options}

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.auth.models import User
-from app.core import jobs
+from app.core import job_backlog, jobs
 from app.core.jobs import BrokerUnavailable, InlineDispatcher, JobRecord
 from app.core.security import as_utc, utcnow
 from app.delivery import service as delivery
@@ -190,7 +190,7 @@ async def test_a_crash_before_the_grade_is_written_leaves_a_notice_that_does_not
 async def test_a_backlog_taken_over_at_start_is_sent_once_each_and_left_alone_by_the_relay(
     app: FastAPI, smtp_server: CountingSmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(jobs, "BACKLOG_WINDOW", 4)
+    monkeypatch.setattr(job_backlog, "BACKLOG_WINDOW", 4)
     count = 10
     for n in range(count):
         email = delivery.new_email(
