@@ -17,13 +17,15 @@ router = APIRouter(tags=["operations"])
 PROBE_SECONDS = 3.0
 
 
-@router.get("/health")
+@router.get("/health", operation_id="getHealth")
 async def health() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/ready", responses={503: {"description": "A dependency is down"}})
+@router.get(
+    "/ready", operation_id="getReadiness", responses={503: {"description": "A dependency is down"}}
+)
 async def ready(request: Request) -> Any:
     """The configured MongoDB and Redis answer and the embedded worker and beat run;
     503 names what is down. `jobs_waiting` says how much background work is recorded and
