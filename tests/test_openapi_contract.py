@@ -217,6 +217,16 @@ def test_schemas_have_names_a_client_would_choose(spec: dict[str, Any]) -> None:
     }
     inbox = spec["paths"]["/api/v1/notifications"]["get"]["responses"]["200"]["content"]
     assert inbox["application/json"]["schema"] == {"$ref": "#/components/schemas/NotificationPage"}
+    # An answer with fields is a named schema, never one a generator names after the route.
+    inline = [
+        (method, path)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        for answer in operation["responses"].values()
+        for body in answer.get("content", {}).values()
+        if body.get("schema", {}).get("type") == "object" or "properties" in body.get("schema", {})
+    ]
+    assert inline == []
     # One frequency type for every topic, not one enum per topic named after it.
     email = spec["components"]["schemas"]["Preferences"]["properties"]["email"]["properties"]
     assert {topic["$ref"] for topic in email.values()} == {"#/components/schemas/EmailFrequency"}
