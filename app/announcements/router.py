@@ -41,6 +41,7 @@ Statuses = Annotated[
 
 @router.post(
     "/announcements",
+    operation_id="createAnnouncement",
     status_code=status.HTTP_202_ACCEPTED,
     # The school (404) and the rate limit (429) are checked in access.posting, whose
     # source the OpenAPI tidier does not read: declared here so the docs keep them.
@@ -65,7 +66,7 @@ async def post_announcement(posting: NewAnnouncement) -> AnnouncementOut:
     return AnnouncementOut.of(announcement, author_name=posting.author.full_name)
 
 
-@router.get("/announcements")
+@router.get("/announcements", operation_id="listAnnouncements")
 async def list_announcements(
     user: CurrentUser,
     schools: ReaderSchools,
@@ -91,7 +92,7 @@ async def list_announcements(
     )
 
 
-@router.get("/announcements/{announcement_id}")
+@router.get("/announcements/{announcement_id}", operation_id="getAnnouncement")
 async def get_announcement(announcement: ManagedAnnouncement) -> AnnouncementOut:
     """One announcement with its delivery figures (school admins, and the author while
     teaching one of its classes)."""
@@ -101,13 +102,21 @@ async def get_announcement(announcement: ManagedAnnouncement) -> AnnouncementOut
     return AnnouncementOut.of(announcement, stats, author)
 
 
-@router.delete("/announcements/{announcement_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/announcements/{announcement_id}",
+    operation_id="cancelAnnouncement",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
 async def cancel_announcement(announcement: ManagedAnnouncement) -> None:
     """Cancel a scheduled announcement."""
     await service.cancel_announcement(announcement=announcement)
 
 
-@router.get("/announcements/{announcement_id}/emails", tags=["delivery"])
+@router.get(
+    "/announcements/{announcement_id}/emails",
+    operation_id="listAnnouncementEmails",
+    tags=["delivery"],
+)
 async def list_announcement_emails(
     announcement: AnnouncementWithEmails, paging: Paging, statuses: Statuses = None
 ) -> Page[AnnouncementEmailOut]:
@@ -125,6 +134,7 @@ async def list_announcement_emails(
 
 @router.post(
     "/announcements/{announcement_id}/ack",
+    operation_id="acknowledgeAnnouncement",
     status_code=status.HTTP_204_NO_CONTENT,
     responses={409: {"description": "It does not ask for acknowledgement, or is not out yet"}},
 )
@@ -135,6 +145,7 @@ async def acknowledge(announcement: MemberAnnouncement, user: CurrentUser) -> No
 
 @router.get(
     "/announcements/{announcement_id}/acks",
+    operation_id="listAcknowledgements",
     responses={409: {"description": "It does not ask for acknowledgement"}},
 )
 async def list_acks(announcement: ManagedAnnouncement, paging: Paging) -> AcksPage:
@@ -160,6 +171,7 @@ async def list_acks(announcement: ManagedAnnouncement, paging: Paging) -> AcksPa
 
 @router.get(
     "/announcements/{announcement_id}/acks.{kind}",
+    operation_id="exportAcknowledgements",
     response_class=Response,
     responses={
         200: {
@@ -185,6 +197,7 @@ async def export_acks(
 
 @router.post(
     "/announcements/{announcement_id}/remind",
+    operation_id="remindUnacknowledged",
     status_code=status.HTTP_202_ACCEPTED,
     response_class=Response,
     responses={

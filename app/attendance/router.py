@@ -17,7 +17,9 @@ from app.schools.access import ReadableStudentSeats
 router = APIRouter(tags=["attendance"])
 
 
-@router.put("/schools/{school_id}/classes/{class_id}/attendance/{date}")
+@router.put(
+    "/schools/{school_id}/classes/{class_id}/attendance/{date}", operation_id="markAttendance"
+)
 async def mark_register(kept: KeptRegister) -> RegisterOut:
     """Mark a lesson (or, without a period, the day): the students listed are absent, late or
     excused, every other one present. Parents hear of an absence at once, and of a told
@@ -31,7 +33,7 @@ async def mark_register(kept: KeptRegister) -> RegisterOut:
     )
 
 
-@router.get("/students/{student_id}/attendance")
+@router.get("/students/{student_id}/attendance", operation_id="getStudentAttendance")
 async def student_attendance(
     reader: ReadableStudentSeats,
     date_from: Annotated[
@@ -50,7 +52,11 @@ async def student_attendance(
     )
 
 
-@router.post("/students/{student_id}/absence-notes", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/students/{student_id}/absence-notes",
+    operation_id="sendAbsenceNote",
+    status_code=status.HTTP_201_CREATED,
+)
 async def send_absence_note(sending: SendableNote) -> AbsenceNoteOut:
     """A linked parent's note that the child is or was away on a day, for the class's
     teacher to accept or decline."""
@@ -65,7 +71,7 @@ async def send_absence_note(sending: SendableNote) -> AbsenceNoteOut:
     return AbsenceNoteOut.of(note)
 
 
-@router.patch("/absence-notes/{note_id}")
+@router.patch("/absence-notes/{note_id}", operation_id="decideAbsenceNote")
 async def decide_absence_note(decision: DecidableNote) -> AbsenceNoteOut:
     """Accept (the day becomes excused) or decline a pending absence note (the class's
     teachers, the school's admin)."""

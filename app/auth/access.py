@@ -17,7 +17,9 @@ from app.core.logs import note_user
 from app.core.security import as_utc, decode_access_token
 
 # The login route takes the OAuth2 password form, so Swagger's Authorize button works as is.
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
+oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/login", auto_error=False, description=sessions.FLOW_DESCRIPTION
+)
 
 
 # Methods that change nothing: they may be answered with a user remembered for a few

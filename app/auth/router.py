@@ -35,6 +35,7 @@ RATE_LIMITED: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "/register",
+    operation_id="register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
     responses={409: {"description": "An account with this email exists"}, **RATE_LIMITED},
@@ -67,6 +68,7 @@ async def register(request: Request, body: RegisterIn, settings: SettingsDep) ->
 
 @router.post(
     "/verify-email",
+    operation_id="verifyEmail",
     status_code=status.HTTP_204_NO_CONTENT,
     responses={
         400: {"description": "The link is invalid, used or expired"},
@@ -80,7 +82,12 @@ async def verify_email(body: TokenIn) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/login", response_model=TokenPair, responses={**UNAUTHORIZED, **RATE_LIMITED})
+@router.post(
+    "/login",
+    operation_id="login",
+    response_model=TokenPair,
+    responses={**UNAUTHORIZED, **RATE_LIMITED},
+)
 async def login(
     request: Request,
     form: Annotated[LoginForm, Depends()],
@@ -103,13 +110,15 @@ async def login(
         raise
 
 
-@router.post("/refresh", response_model=TokenPair, responses=UNAUTHORIZED)
+@router.post(
+    "/refresh", operation_id="refreshTokens", response_model=TokenPair, responses=UNAUTHORIZED
+)
 async def refresh(body: RefreshIn, settings: SettingsDep) -> TokenPair:
     """Rotate a refresh token: it is spent, a new pair is returned."""
     return await sessions.refresh(settings=settings, refresh_token=body.refresh_token)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/logout", operation_id="logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(body: RefreshIn) -> Response:
     """End the session of this refresh token (the token itself is the credential)."""
     await sessions.logout(refresh_token=body.refresh_token)
@@ -118,6 +127,7 @@ async def logout(body: RefreshIn) -> Response:
 
 @router.post(
     "/password-reset/request",
+    operation_id="requestPasswordReset",
     status_code=status.HTTP_202_ACCEPTED,
     # No body, as with a 204: said here, or the documentation promises JSON.
     response_class=Response,
@@ -144,14 +154,18 @@ async def request_password_reset(
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
-@router.post("/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/password-reset/confirm",
+    operation_id="confirmPasswordReset",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
 async def confirm_password_reset(body: PasswordResetConfirmIn) -> Response:
     """Set a new password with a mailed token; every session of the account ends."""
     await tokens.reset_password(token=body.token, new_password=body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@users_router.get("/me", response_model=UserOut)
+@users_router.get("/me", operation_id="getMe", response_model=UserOut)
 async def read_me(user: CurrentUser) -> UserOut:
     """The caller's own profile."""
     return UserOut.of(user, own=True)
@@ -159,6 +173,7 @@ async def read_me(user: CurrentUser) -> UserOut:
 
 @users_router.patch(
     "/me",
+    operation_id="updateMe",
     response_model=UserOut,
     responses={
         403: {"description": "current_password is wrong"},

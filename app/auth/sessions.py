@@ -31,6 +31,27 @@ from app.core.security import (
 
 log = logging.getLogger(__name__)
 
+# The bearer scheme's description in /openapi.json: what a client team must know to keep a
+# person logged in. Each sentence is checked by tests/auth/test_refresh_flow.py.
+FLOW_DESCRIPTION = """\
+Log in with `POST /api/v1/auth/login` (form fields `username`, the email, and `password`)
+for a token pair. Send `access_token` as `Authorization: Bearer <token>`; it lasts
+`expires_in` seconds: 15 minutes (ACCESS_TOKEN_MINUTES), then requests answer 401.
+
+To go on, send `refresh_token` to `POST /api/v1/auth/refresh` (JSON
+`{"refresh_token": ...}`): the answer is a new pair, and the refresh token sent is spent.
+Keep only the newest refresh token. Each lasts 30 days (REFRESH_TOKEN_DAYS) from when it
+was issued and works once.
+
+A spent refresh token presented again, whether a copy someone else kept or the same token
+sent twice at once (two tabs refreshing together), answers 401 and ends its login session:
+the pair handed out for it stops working too, and the person logs in again. So refresh
+once at a time. An unknown or expired refresh token answers 401 and ends nothing.
+
+`POST /api/v1/auth/logout` with the refresh token ends that session, its access tokens
+included, at once; the person's other sessions (other devices) go on. A new password or a
+password reset ends every session."""
+
 INVALID_CREDENTIALS = "Incorrect email or password"
 INVALID_REFRESH = "Invalid or expired refresh token"
 

@@ -21,6 +21,8 @@ from fastapi.security.base import SecurityBase
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
+from app.core.openapi_contract import check_routes, finish_contract
+
 
 class ErrorOut(BaseModel):
     """Every error answer but a malformed request."""
@@ -163,7 +165,7 @@ def _operation_of(spec: dict[str, Any], route: APIRoute, method: str) -> dict[st
         for path, operations in spec["paths"].items()
         if path.endswith(route.path_format)
         for name, operation in operations.items()
-        if name == method.lower() and operation.get("operationId", "").startswith(f"{route.name}_")
+        if name == method.lower() and operation.get("operationId") == route.operation_id
     ]
     return found[0] if len(found) == 1 else None
 
@@ -176,6 +178,7 @@ def tidy_openapi(app: FastAPI) -> None:
     """Replace app.openapi with one that gives each operation one tag (its own, the most
     specific) and documents every error it can answer with, each with its model."""
 
+    check_routes(api_routes(app.router.routes))
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -214,7 +217,7 @@ def tidy_openapi(app: FastAPI) -> None:
                     answer["content"] = {"application/json": {"schema": schema}}
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
-        app.openapi_schema = spec
+        app.openapi_schema = spec = finish_contract(app, spec)
         return spec
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -29,13 +29,13 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
 
 
-@router.post("/events", status_code=status.HTTP_201_CREATED)
+@router.post("/events", operation_id="createEvent", status_code=status.HTTP_201_CREATED)
 async def create_event(user: CurrentUser, audience: NewEventAudience, body: EventIn) -> EventOut:
     """Create an event for a school, some classes and/or some roles; its audience is invited."""
     return EventOut.of(await service.create_event(author=user, audience=audience, body=body))
 
 
-@router.get("/events")
+@router.get("/events", operation_id="listEvents")
 async def list_events(
     user: CurrentUser,
     paging: Paging,
@@ -61,32 +61,32 @@ async def list_events(
     return Page(items=[EventOut.of(e) for e in rows], next_cursor=cursor)
 
 
-@router.get("/events/{event_id}")
+@router.get("/events/{event_id}", operation_id="getEvent")
 async def get_event(event: VisibleEvent) -> EventOut:
     """One event (its managers and its audience)."""
     return EventOut.of(event)
 
 
-@router.patch("/events/{event_id}")
+@router.patch("/events/{event_id}", operation_id="updateEvent")
 async def update_event(event: ManagedEvent, body: EventPatch) -> EventOut:
     """Change an event; a new time or place tells those who said yes or maybe."""
     return EventOut.of(await service.update_event(event=event, patch=body))
 
 
-@router.delete("/events/{event_id}")
+@router.delete("/events/{event_id}", operation_id="cancelEvent")
 async def cancel_event(event: ManagedEvent) -> EventOut:
     """Cancel an event (it stays, as cancelled, and those who said yes or maybe are told)."""
     return EventOut.of(await service.cancel_event(event=event))
 
 
-@router.put("/events/{event_id}/rsvp")
+@router.put("/events/{event_id}/rsvp", operation_id="answerEvent")
 async def answer_event(answering: EventAnswering, body: RsvpIn) -> RsvpOut:
     """Answer an event you are invited to: `confirmed`, or `waitlisted` when a yes does not
     fit; changeable until the RSVP deadline."""
     return RsvpOut.of(await rsvp.answer(answering, body))
 
 
-@router.get("/events/{event_id}/rsvps")
+@router.get("/events/{event_id}/rsvps", operation_id="listEventAnswers")
 async def list_answers(event: ManagedEvent, paging: Paging) -> RsvpPage:
     """The answers, newest first, with totals (the author and the school's admins)."""
     rows, cursor = await repository.answers_page(event.id, limit=paging.limit, cursor=paging.cursor)
@@ -95,31 +95,40 @@ async def list_answers(event: ManagedEvent, paging: Paging) -> RsvpPage:
     )
 
 
-@router.get("/events/{event_id}/rsvps.csv", response_class=Response)
+@router.get(
+    "/events/{event_id}/rsvps.csv", operation_id="exportEventAnswersCsv", response_class=Response
+)
 async def answers_csv(event: ManagedEvent, user: CurrentUser) -> Response:
     """The answers as CSV (UTF-8 with a BOM), in your language and time zone."""
     return await exports.answers_file(event=event, reader=user, kind="csv")
 
 
-@router.get("/events/{event_id}/rsvps.xlsx", response_class=Response)
+@router.get(
+    "/events/{event_id}/rsvps.xlsx", operation_id="exportEventAnswersXlsx", response_class=Response
+)
 async def answers_xlsx(event: ManagedEvent, user: CurrentUser) -> Response:
     """The answers as an Excel workbook, in your language and time zone."""
     return await exports.answers_file(event=event, reader=user, kind="xlsx")
 
 
-@router.get("/users/me/calendar", tags=["calendar"])
+@router.get("/users/me/calendar", operation_id="getMyCalendar", tags=["calendar"])
 async def my_calendar(user: CurrentUser, settings: AppSettings) -> CalendarOut:
     """Your calendar feed's link (iCalendar), for a calendar app to subscribe to."""
     return CalendarOut(url=await calendar.feed_url(settings=settings, user=user))
 
 
-@router.post("/users/me/calendar", tags=["calendar"])
+@router.post("/users/me/calendar", operation_id="renewMyCalendar", tags=["calendar"])
 async def new_calendar(user: CurrentUser, settings: AppSettings) -> CalendarOut:
     """A new calendar feed link; the old one stops working."""
     return CalendarOut(url=await calendar.new_feed_url(settings=settings, user=user))
 
 
-@router.get("/calendar/{token}.ics", tags=["calendar"], response_class=Response)
+@router.get(
+    "/calendar/{token}.ics",
+    operation_id="getCalendarFeed",
+    tags=["calendar"],
+    response_class=Response,
+)
 async def calendar_feed(token: str, settings: AppSettings) -> Response:
     """The events of a feed link's owner, as iCalendar (no login: the link is the key)."""
     body = await calendar.feed_for(settings=settings, token=token)

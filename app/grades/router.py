@@ -40,7 +40,7 @@ DateFromQuery = Annotated[dt.date | None, Query(description="First day included 
 DateToQuery = Annotated[dt.date | None, Query(description="Last day included (YYYY-MM-DD)")]
 
 
-@router.post("/grades", status_code=status.HTTP_201_CREATED)
+@router.post("/grades", operation_id="createGrade", status_code=status.HTTP_201_CREATED)
 async def post_grade(grading: GradableClass) -> GradeOut:
     """Post a grade (the class's teacher of that subject, or the school's admin)."""
     grade = await service.create_grade(
@@ -52,7 +52,7 @@ async def post_grade(grading: GradableClass) -> GradeOut:
     return GradeOut.of(grade)
 
 
-@router.post("/grades/batch", status_code=status.HTTP_201_CREATED)
+@router.post("/grades/batch", operation_id="createGradeBatch", status_code=status.HTTP_201_CREATED)
 async def post_grade_batch(grading: GradableBatch) -> GradeBatchOut:
     """Grade a class for one lesson, all or nothing: a row that cannot be stored refuses the
     batch (422 naming each such row). Each grade notifies as a single one does."""
@@ -66,7 +66,7 @@ async def post_grade_batch(grading: GradableBatch) -> GradeBatchOut:
     return GradeBatchOut(items=[GradeOut.of(g) for g in grades])
 
 
-@router.get("/schools/{school_id}/classes/{class_id}/gradebook")
+@router.get("/schools/{school_id}/classes/{class_id}/gradebook", operation_id="getGradebook")
 async def class_gradebook(
     graded: ClassGradebook,
     date_from: Annotated[
@@ -87,7 +87,7 @@ async def class_gradebook(
     )
 
 
-@router.patch("/grades/{grade_id}")
+@router.patch("/grades/{grade_id}", operation_id="updateGrade")
 async def patch_grade(correction: CorrectableGrade) -> GradeOut:
     """Correct a grade (the grading teacher, or the school's admin)."""
     grade = await service.update_grade(
@@ -96,14 +96,16 @@ async def patch_grade(correction: CorrectableGrade) -> GradeOut:
     return GradeOut.of(grade)
 
 
-@router.delete("/grades/{grade_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/grades/{grade_id}", operation_id="deleteGrade", status_code=status.HTTP_204_NO_CONTENT
+)
 async def delete_grade(held: EditableGrade) -> Response:
     """Delete a grade (the grading teacher, or the school's admin)."""
     await service.delete_grade(grade=held.grade)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/students/{student_id}/grades")
+@router.get("/students/{student_id}/grades", operation_id="listGrades")
 async def list_grades(
     student: ReadableStudent,
     page: Annotated[PageParams, Depends(page_params)],
@@ -128,7 +130,7 @@ async def list_grades(
     return Page[GradeOut](items=[GradeOut.of(g, names) for g in grades], next_cursor=cursor)
 
 
-@router.get("/students/{student_id}/grades/summary")
+@router.get("/students/{student_id}/grades/summary", operation_id="getGradeSummary")
 async def grade_summary(
     student: ReadableStudent,
     subject: SubjectQuery = None,
@@ -151,7 +153,7 @@ async def grade_summary(
 
 # A school's own route, served here because changing its grade scale asks grades whether
 # any would be stranded (schools, a layer below, cannot import grades).
-@router.patch("/schools/{school_id}", tags=["schools"])
+@router.patch("/schools/{school_id}", operation_id="updateSchool", tags=["schools"])
 async def update_school(body: SchoolUpdate, school: AdminSchool) -> SchoolOut:
     """Change a school's name, time zone or grade scale."""
     updated = await service.update_school(
@@ -173,13 +175,17 @@ def _rules_out(alert: GradeAlert) -> AlertRulesOut:
     )
 
 
-@router.get("/users/me/children/{student_id}/alerts", tags=["guardians"])
+@router.get(
+    "/users/me/children/{student_id}/alerts", operation_id="getGradeAlerts", tags=["guardians"]
+)
 async def get_alerts(linked: LinkedChild) -> AlertRulesOut:
     """The caller's grade alert rules for their child (none set: every rule off)."""
     return _rules_out(await alerts.alert_of(parent_id=linked.parent_id, student_id=linked.child_id))
 
 
-@router.put("/users/me/children/{student_id}/alerts", tags=["guardians"])
+@router.put(
+    "/users/me/children/{student_id}/alerts", operation_id="replaceGradeAlerts", tags=["guardians"]
+)
 async def put_alerts(body: AlertRules, linked: LinkedChild) -> AlertRulesOut:
     """Set the grade alerts for the caller's child: an alert (topic grades, priority high)
     fires when a rule begins to hold, and again only after it stopped holding."""

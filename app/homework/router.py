@@ -24,7 +24,7 @@ async def _named(homework: Homework, locale: str) -> HomeworkOut:
     return HomeworkOut.of(homework, subject_name=names.name(homework.subject, locale))
 
 
-@router.post("/homework", status_code=status.HTTP_201_CREATED)
+@router.post("/homework", operation_id="createHomework", status_code=status.HTTP_201_CREATED)
 async def set_homework(setting: SettableClass) -> HomeworkOut:
     """Set homework for a class (its teacher of that subject, or the school's admin); the
     class's students and the parents following them hear of it (a daily digest by default)."""
@@ -37,7 +37,7 @@ async def set_homework(setting: SettableClass) -> HomeworkOut:
     return await _named(homework, setting.author.locale.value)
 
 
-@router.patch("/homework/{homework_id}")
+@router.patch("/homework/{homework_id}", operation_id="updateHomework")
 async def change_homework(change: ChangeableHomework, user: CurrentUser) -> HomeworkOut:
     """Change homework (its author while teaching the class, or the school's admin)."""
     homework = await service.change_homework(
@@ -46,14 +46,16 @@ async def change_homework(change: ChangeableHomework, user: CurrentUser) -> Home
     return await _named(homework, user.locale.value)
 
 
-@router.delete("/homework/{homework_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/homework/{homework_id}", operation_id="deleteHomework", status_code=status.HTTP_204_NO_CONTENT
+)
 async def delete_homework(held: HeldHomeworkDep) -> Response:
     """Delete homework (its author while teaching the class, or the school's admin)."""
     await service.delete_homework(homework=held.homework)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/students/{student_id}/homework")
+@router.get("/students/{student_id}/homework", operation_id="listHomework")
 async def list_homework(
     reader: ReadableStudentSeats,
     user: CurrentUser,

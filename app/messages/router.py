@@ -22,7 +22,9 @@ router = APIRouter(tags=["messages"])
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
-@router.post("/conversations", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/conversations", operation_id="startConversation", status_code=status.HTTP_201_CREATED
+)
 async def start_conversation(body: ConversationIn, user: CurrentUser) -> StartedConversationOut:
     """Start a conversation with its first message (403 where the pair may not write)."""
     assert user.id is not None
@@ -34,7 +36,7 @@ async def start_conversation(body: ConversationIn, user: CurrentUser) -> Started
     return StartedConversationOut(**out.model_dump(), message=MessageOut.of(message))
 
 
-@router.get("/conversations")
+@router.get("/conversations", operation_id="listConversations")
 async def list_conversations(user: CurrentUser, paging: Paging) -> Page[ConversationOut]:
     """Your conversations, the latest message first, each with your unread count."""
     assert user.id is not None
@@ -47,7 +49,7 @@ async def list_conversations(user: CurrentUser, paging: Paging) -> Page[Conversa
     )
 
 
-@router.get("/conversations/{conversation_id}/messages")
+@router.get("/conversations/{conversation_id}/messages", operation_id="listMessages")
 async def list_messages(conversation: ParticipantConversation, paging: Paging) -> Page[MessageOut]:
     """A conversation's messages, newest first; `read_at` is the other side's read receipt."""
     rows, cursor = await service.list_messages(
@@ -56,7 +58,11 @@ async def list_messages(conversation: ParticipantConversation, paging: Paging) -
     return Page(items=[MessageOut.of(m) for m in rows], next_cursor=cursor)
 
 
-@router.post("/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    operation_id="sendMessage",
+    status_code=status.HTTP_201_CREATED,
+)
 async def post_message(
     body: MessageIn, conversation: ParticipantConversation, user: CurrentUser
 ) -> MessageOut:
@@ -65,7 +71,11 @@ async def post_message(
     return MessageOut.of(message)
 
 
-@router.post("/conversations/{conversation_id}/read", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/conversations/{conversation_id}/read",
+    operation_id="markConversationRead",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
 async def mark_read(conversation: ParticipantConversation, user: CurrentUser) -> None:
     """Mark the conversation read: your unread count drops to zero and the other side sees
     `read_at` on their messages."""

@@ -149,7 +149,7 @@ async def _one_click(request: Request, settings: Settings, token: str) -> HTMLRe
 
 
 @router.get("/unsubscribe", response_class=HTMLResponse)
-@api_router.get("/unsubscribe", response_class=HTMLResponse)
+@api_router.get("/unsubscribe", operation_id="getUnsubscribePage", response_class=HTMLResponse)
 async def unsubscribe_page(
     request: Request, settings: AppSettings, token: PageToken = ""
 ) -> HTMLResponse:
@@ -159,7 +159,7 @@ async def unsubscribe_page(
 
 
 @router.post("/unsubscribe", response_class=HTMLResponse)
-@api_router.post("/unsubscribe", response_class=HTMLResponse)
+@api_router.post("/unsubscribe", operation_id="unsubscribe", response_class=HTMLResponse)
 async def unsubscribe(
     request: Request, settings: AppSettings, token: PageToken = ""
 ) -> HTMLResponse:

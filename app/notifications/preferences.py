@@ -75,11 +75,29 @@ def _topic_map_schema(value: dict[str, Any], description: str) -> dict[str, Any]
     }
 
 
+def _reference_in(schema: Any) -> dict[str, Any] | None:
+    """The first reference to a named schema inside `schema`."""
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            return {"$ref": schema["$ref"]}
+        schema = list(schema.values())
+    if isinstance(schema, list):
+        for item in schema:
+            if (found := _reference_in(item)) is not None:
+                return found
+    return None
+
+
 def _describe_topics(schema: JsonSchemaValue, *, nullable: bool) -> JsonSchemaValue:
     """Spell out the topic maps and the topics' options from the registry, in place."""
     properties = schema.setdefault("properties", {})
-    frequency = {"enum": [f.value for f in EmailFrequency], "type": "string"}
-    frequency["description"] = _FREQUENCY
+    # One EmailFrequency type for every topic, as the field declares it, rather than an
+    # enum of its own per topic that a generated client names after the topic.
+    frequency = _reference_in(properties.get("email")) or {
+        "enum": [f.value for f in EmailFrequency],
+        "type": "string",
+    }
+    frequency = {**frequency, "description": _FREQUENCY}
     switch: dict[str, Any] = {"type": "boolean", "description": _IN_APP}
     for name, value, description in (
         ("email", frequency, "Email, per topic"),

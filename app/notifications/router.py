@@ -23,25 +23,25 @@ router = APIRouter()
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
-@router.get("/users/me/preferences", tags=["preferences"])
+@router.get("/users/me/preferences", operation_id="getPreferences", tags=["preferences"])
 async def get_preferences(user: CurrentUser) -> Preferences:
     """Your notification preferences."""
     return await service.preferences_of(user)
 
 
-@router.put("/users/me/preferences", tags=["preferences"])
+@router.put("/users/me/preferences", operation_id="replacePreferences", tags=["preferences"])
 async def put_preferences(user: CurrentUser, body: Preferences) -> Preferences:
     """Replace all your preferences; omitted fields take their defaults."""
     return await service.replace_preferences(user=user, preferences=body)
 
 
-@router.patch("/users/me/preferences", tags=["preferences"])
+@router.patch("/users/me/preferences", operation_id="updatePreferences", tags=["preferences"])
 async def patch_preferences(user: CurrentUser, body: PreferencesPatch) -> Preferences:
     """Change some preferences; email and in-app topics merge one by one."""
     return await service.patch_preferences(user=user, patch=body)
 
 
-@router.get("/subscriptions", tags=["subscriptions"])
+@router.get("/subscriptions", operation_id="listSubscriptions", tags=["subscriptions"])
 async def list_subscriptions(user: CurrentUser, paging: Paging) -> Page[SubscriptionOut]:
     """What you follow."""
     rows, cursor = await service.list_subscriptions(
@@ -52,6 +52,7 @@ async def list_subscriptions(user: CurrentUser, paging: Paging) -> Page[Subscrip
 
 @router.post(
     "/subscriptions",
+    operation_id="createSubscription",
     status_code=status.HTTP_201_CREATED,
     tags=["subscriptions"],
     responses={200: {"description": "Already subscribed: the existing subscription"}},
@@ -68,6 +69,7 @@ async def create_subscription(
 
 @router.delete(
     "/subscriptions/{subscription_id}",
+    operation_id="deleteSubscription",
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["subscriptions"],
 )
@@ -78,7 +80,7 @@ async def delete_subscription(user: CurrentUser, subscription_id: str) -> None:
     )
 
 
-@router.get("/notifications", tags=["notifications"])
+@router.get("/notifications", operation_id="listNotifications", tags=["notifications"])
 async def list_notifications(
     user: CurrentUser,
     paging: Paging,
@@ -96,14 +98,17 @@ async def list_notifications(
     return Page(items=[NotificationOut.of(n) for n in rows], next_cursor=cursor)
 
 
-@router.get("/notifications/unread-count", tags=["notifications"])
+@router.get("/notifications/unread-count", operation_id="getUnreadCount", tags=["notifications"])
 async def get_unread_count(user: CurrentUser) -> UnreadCount:
     """How many inbox notifications you have not read."""
     return UnreadCount(count=await service.unread_count(user=user))
 
 
 @router.post(
-    "/notifications/read-all", status_code=status.HTTP_204_NO_CONTENT, tags=["notifications"]
+    "/notifications/read-all",
+    operation_id="markAllNotificationsRead",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["notifications"],
 )
 async def read_all(user: CurrentUser) -> None:
     """Mark your whole inbox read."""
@@ -112,6 +117,7 @@ async def read_all(user: CurrentUser) -> None:
 
 @router.post(
     "/notifications/{notification_id}/read",
+    operation_id="markNotificationRead",
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["notifications"],
 )

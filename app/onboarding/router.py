@@ -35,6 +35,7 @@ def _report(outcome: service.Outcome, locale: str) -> ImportReport:
 
 @router.post(
     "/schools/{school_id}/import",
+    operation_id="importPeople",
     response_model=ImportReport,
     responses={422: {"model": ImportReport, "description": "Bad rows, each said; nothing written"}},
 )

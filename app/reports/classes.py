@@ -34,7 +34,7 @@ class MyClassesOut(BaseModel):
     items: list[MyClassOut]
 
 
-@router.get("/users/me/classes", tags=["users"])
+@router.get("/users/me/classes", operation_id="listMyClasses", tags=["users"])
 async def my_classes(user: CurrentUser) -> MyClassesOut:
     """The classes you have to do with: a teacher's (with subjects and roster size), a
     student's own, a parent's children's, an admin's schools'."""

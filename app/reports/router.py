@@ -27,13 +27,13 @@ SchoolFilter = Annotated[
 TROUBLE = [EmailStatus.failed, EmailStatus.dead]
 
 
-@router.get("/stats", tags=["figures"])
+@router.get("/stats", operation_id="getStats", tags=["figures"])
 async def get_stats(admin: AdminUser) -> Stats:
     """Figures over your schools: subscribers, users by role, the last 24 hours' traffic."""
     return await service.school_stats(admin=admin)
 
 
-@router.get("/emails", tags=["delivery"])
+@router.get("/emails", operation_id="listEmails", tags=["delivery"])
 async def list_emails(
     admin: AdminUser, paging: Paging, statuses: Statuses = None, school_id: SchoolFilter = None
 ) -> Page[ReportedEmailOut]:
@@ -50,6 +50,7 @@ async def list_emails(
 
 @router.post(
     "/emails/retry",
+    operation_id="retryEmails",
     status_code=status.HTTP_202_ACCEPTED,
     tags=["delivery"],
     responses={404: {"description": "Not one of your schools"}},
@@ -66,6 +67,7 @@ async def retry_emails(
 
 @router.post(
     "/emails/{email_id}/retry",
+    operation_id="retryEmail",
     status_code=status.HTTP_202_ACCEPTED,
     tags=["delivery"],
     responses={404: {"description": "No such email in your schools"}, 409: {}},

@@ -26,7 +26,9 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 ADMIN_RESET_RATE = "5/hour"
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=UserOut)
+@router.post(
+    "", operation_id="createUser", status_code=status.HTTP_201_CREATED, response_model=UserOut
+)
 async def create_user(body: UserCreateIn, admin: AdminUser, settings: SettingsDep) -> UserOut:
     """Create a user of any role in a school the admin administers."""
     school_id = None
@@ -45,7 +47,7 @@ async def create_user(body: UserCreateIn, admin: AdminUser, settings: SettingsDe
     return UserOut.of(user)
 
 
-@router.get("", response_model=Page[UserOut])
+@router.get("", operation_id="listUsers", response_model=Page[UserOut])
 async def list_users(
     school_ids: ListedSchools,
     page: Annotated[PageParams, Depends(page_params)],
@@ -57,20 +59,25 @@ async def list_users(
     return Page(items=[UserOut.of(user) for user in users], next_cursor=cursor)
 
 
-@router.get("/{user_id}", response_model=UserOut, responses=NOT_FOUND)
+@router.get("/{user_id}", operation_id="getUser", response_model=UserOut, responses=NOT_FOUND)
 async def read_user(user: ManagedUser) -> UserOut:
     """A user all of whose schools the admin runs."""
     return UserOut.of(user)
 
 
-@router.patch("/{user_id}", response_model=UserOut, responses=NOT_FOUND)
+@router.patch("/{user_id}", operation_id="updateUser", response_model=UserOut, responses=NOT_FOUND)
 async def update_user(body: UserUpdateIn, user: ManagedUser, admin: AdminUser) -> UserOut:
     """Edit name, locale, time zone or staff role; never a password or an email, which only
     their owner changes."""
     return UserOut.of(await auth_service.update_user(actor=admin, user=user, changes=body))
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+@router.delete(
+    "/{user_id}",
+    operation_id="deleteUser",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=NOT_FOUND,
+)
 async def delete_user(user: ManagedUser, admin: AdminUser) -> Response:
     """Soft-delete a user: no more logins, gone from listings, data kept."""
     await auth_service.delete_user(actor=admin, user=user)
@@ -79,6 +86,7 @@ async def delete_user(user: ManagedUser, admin: AdminUser) -> Response:
 
 @router.post(
     "/{user_id}/password-reset",
+    operation_id="sendPasswordReset",
     status_code=status.HTTP_202_ACCEPTED,
     # No body, as with a 204: said here, or the documentation promises JSON.
     response_class=Response,
@@ -95,6 +103,7 @@ async def send_password_reset(
 
 @router.post(
     "/{user_id}/invite",
+    operation_id="sendInvitation",
     status_code=status.HTTP_202_ACCEPTED,
     response_class=Response,
     responses=NOT_FOUND,

@@ -66,7 +66,7 @@ def _child_out(child: guardians.Child) -> ChildOut:
 # Schools
 
 
-@router.post("/schools", status_code=status.HTTP_201_CREATED)
+@router.post("/schools", operation_id="createSchool", status_code=status.HTTP_201_CREATED)
 async def create_school(body: SchoolCreate, admin: AdminUser) -> SchoolOut:
     """Create a school; its creator becomes its admin."""
     school = await service.create_school(
@@ -78,14 +78,14 @@ async def create_school(body: SchoolCreate, admin: AdminUser) -> SchoolOut:
     return SchoolOut.of(school)
 
 
-@router.get("/schools")
+@router.get("/schools", operation_id="listSchools")
 async def list_schools(admin: AdminUser, page: Paging) -> Page[SchoolOut]:
     """The schools the caller administers, newest first."""
     schools, cursor = await service.list_schools(admin=admin, page=page)
     return Page(items=[SchoolOut.of(s) for s in schools], next_cursor=cursor)
 
 
-@router.get("/schools/{school_id}")
+@router.get("/schools/{school_id}", operation_id="getSchool")
 async def get_school(school: AdminSchool) -> SchoolOut:
     """One school with its classes."""
     return SchoolOut.of(school)
@@ -95,7 +95,7 @@ async def get_school(school: AdminSchool) -> SchoolOut:
 # strand existing grades, and only the grades layer can ask that.
 
 
-@router.delete("/schools/{school_id}", status_code=NO_CONTENT)
+@router.delete("/schools/{school_id}", operation_id="deleteSchool", status_code=NO_CONTENT)
 async def delete_school(school: AdminSchool) -> None:
     """Soft-delete a school."""
     await service.delete_school(school=school)
@@ -104,27 +104,29 @@ async def delete_school(school: AdminSchool) -> None:
 # Classes
 
 
-@router.post("/schools/{school_id}/classes", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/schools/{school_id}/classes", operation_id="createClass", status_code=status.HTTP_201_CREATED
+)
 async def create_class(body: ClassCreate, school: AdminSchool) -> ClassOut:
     """Add a class; its name must be unique in the school (409 otherwise)."""
     school_class = await service.create_class(school=school, name=body.name, year=body.year)
     return ClassOut.of(school_class)
 
 
-@router.get("/schools/{school_id}/classes")
+@router.get("/schools/{school_id}/classes", operation_id="listClasses")
 async def list_classes(school: AdminSchool, page: Paging) -> Page[ClassOut]:
     """The school's classes, newest first."""
     classes, cursor = await service.list_classes(school=school, page=page)
     return Page(items=[ClassOut.of(c) for c in classes], next_cursor=cursor)
 
 
-@router.get("/schools/{school_id}/classes/{class_id}")
+@router.get("/schools/{school_id}/classes/{class_id}", operation_id="getClass")
 async def get_class(school_class: ViewableClass) -> ClassOut:
     """One class: for the school's admins, its teachers, its students and their parents."""
     return ClassOut.of(school_class)
 
 
-@router.patch("/schools/{school_id}/classes/{class_id}")
+@router.patch("/schools/{school_id}/classes/{class_id}", operation_id="updateClass")
 async def update_class(class_id: str, body: ClassUpdate, school: AdminSchool) -> ClassOut:
     """Rename a class or change its year (`year: null` clears it)."""
     school_class = await service.update_class(
@@ -137,7 +139,9 @@ async def update_class(class_id: str, body: ClassUpdate, school: AdminSchool) ->
     return ClassOut.of(school_class)
 
 
-@router.delete("/schools/{school_id}/classes/{class_id}", status_code=NO_CONTENT)
+@router.delete(
+    "/schools/{school_id}/classes/{class_id}", operation_id="deleteClass", status_code=NO_CONTENT
+)
 async def delete_class(class_id: str, school: AdminSchool) -> None:
     """Remove a class."""
     await service.delete_class(school=school, class_id=class_id)
@@ -146,7 +150,11 @@ async def delete_class(class_id: str, school: AdminSchool) -> None:
 # Roster
 
 
-@router.put("/schools/{school_id}/classes/{class_id}/students/{student_id}", status_code=NO_CONTENT)
+@router.put(
+    "/schools/{school_id}/classes/{class_id}/students/{student_id}",
+    operation_id="addStudentToClass",
+    status_code=NO_CONTENT,
+)
 async def add_student(
     class_id: str, student_id: str, school: AdminSchool, admin: CurrentUser
 ) -> None:
@@ -158,7 +166,9 @@ async def add_student(
 
 
 @router.delete(
-    "/schools/{school_id}/classes/{class_id}/students/{student_id}", status_code=NO_CONTENT
+    "/schools/{school_id}/classes/{class_id}/students/{student_id}",
+    operation_id="removeStudentFromClass",
+    status_code=NO_CONTENT,
 )
 async def remove_student(class_id: str, student_id: str, school: AdminSchool) -> None:
     """Take a student off the roster (idempotent); off the school's last roster they leave
@@ -166,7 +176,7 @@ async def remove_student(class_id: str, student_id: str, school: AdminSchool) ->
     await service.remove_student(school=school, class_id=class_id, student_id=student_id)
 
 
-@router.get("/schools/{school_id}/classes/{class_id}/students")
+@router.get("/schools/{school_id}/classes/{class_id}/students", operation_id="listClassStudents")
 async def list_roster(school_class: RosterClass, page: Paging) -> Page[RosterStudentOut]:
     """The roster, for the school's admins and the class's teachers."""
     students, cursor = await service.list_roster(school_class=school_class, page=page)
@@ -181,7 +191,11 @@ async def list_roster(school_class: RosterClass, page: Paging) -> Page[RosterStu
 # Teachers
 
 
-@router.put("/schools/{school_id}/classes/{class_id}/teachers/{teacher_id}", status_code=NO_CONTENT)
+@router.put(
+    "/schools/{school_id}/classes/{class_id}/teachers/{teacher_id}",
+    operation_id="assignTeacher",
+    status_code=NO_CONTENT,
+)
 async def assign_teacher(
     class_id: str,
     teacher_id: str,
@@ -203,7 +217,9 @@ async def assign_teacher(
 
 
 @router.delete(
-    "/schools/{school_id}/classes/{class_id}/teachers/{teacher_id}", status_code=NO_CONTENT
+    "/schools/{school_id}/classes/{class_id}/teachers/{teacher_id}",
+    operation_id="unassignTeacher",
+    status_code=NO_CONTENT,
 )
 async def unassign_teacher(class_id: str, teacher_id: str, school: AdminSchool) -> None:
     """Take a teacher off the class (idempotent)."""
@@ -214,7 +230,10 @@ async def unassign_teacher(class_id: str, teacher_id: str, school: AdminSchool) 
 
 
 @router.post(
-    "/students/{student_id}/guardian-codes", status_code=status.HTTP_201_CREATED, tags=["guardians"]
+    "/students/{student_id}/guardian-codes",
+    operation_id="issueGuardianCode",
+    status_code=status.HTTP_201_CREATED,
+    tags=["guardians"],
 )
 async def issue_guardian_code(
     request: Request,
@@ -234,7 +253,12 @@ async def issue_guardian_code(
     return GuardianCodeOut(code=code, expires_at=document.expires_at)
 
 
-@router.post("/users/me/children", status_code=status.HTTP_201_CREATED, tags=["guardians"])
+@router.post(
+    "/users/me/children",
+    operation_id="redeemGuardianCode",
+    status_code=status.HTTP_201_CREATED,
+    tags=["guardians"],
+)
 async def redeem_guardian_code(
     request: Request, body: GuardianCodeRedeem, parent: ParentUser
 ) -> ChildOut:
@@ -245,28 +269,36 @@ async def redeem_guardian_code(
     return _child_out(await guardians.child_view(student=student))
 
 
-@router.get("/users/me/children", tags=["guardians"])
+@router.get("/users/me/children", operation_id="listChildren", tags=["guardians"])
 async def list_children(parent: ParentUser, page: Paging) -> Page[ChildOut]:
     """The caller's linked children, most recently linked first."""
     children, cursor = await guardians.list_children(parent=parent, page=page)
     return Page(items=[_child_out(c) for c in children], next_cursor=cursor)
 
 
-@router.delete("/users/me/children/{student_id}", status_code=NO_CONTENT, tags=["guardians"])
+@router.delete(
+    "/users/me/children/{student_id}",
+    operation_id="removeChild",
+    status_code=NO_CONTENT,
+    tags=["guardians"],
+)
 async def remove_child(student_id: str, parent: ParentUser) -> None:
     """Unlink from a child; 404 if not linked."""
     await guardians.remove_child(parent=parent, student_id=student_id)
 
 
 @router.delete(
-    "/students/{student_id}/guardians/{parent_id}", status_code=NO_CONTENT, tags=["guardians"]
+    "/students/{student_id}/guardians/{parent_id}",
+    operation_id="unlinkGuardian",
+    status_code=NO_CONTENT,
+    tags=["guardians"],
 )
 async def unlink_guardian(parent_id: str, student: ManagedStudent) -> None:
     """Remove a parent's link to the student (idempotent)."""
     await guardians.admin_unlink_guardian(student=student, parent_id=parent_id)
 
 
-@router.get("/students/{student_id}/guardians", tags=["guardians"])
+@router.get("/students/{student_id}/guardians", operation_id="listGuardians", tags=["guardians"])
 async def list_guardians(student: GuardiansStudent, page: Paging) -> Page[GuardianOut]:
     """The parents linked to the student, most recently linked first: for the admins of
     every school of theirs and for their teachers."""

@@ -15,14 +15,14 @@ def _listed(subjects: list[service.SchoolSubject]) -> SubjectListOut:
     return SubjectListOut(subjects=[SubjectOut(code=s.code, names=s.names) for s in subjects])
 
 
-@router.get("/schools/{school_id}/subjects")
+@router.get("/schools/{school_id}/subjects", operation_id="listSubjects")
 async def list_subjects(school: MemberSchool) -> SubjectListOut:
     """The school's subjects and their names per language, in code order."""
     assert school.id is not None
     return _listed(await service.school_subjects(school.id))
 
 
-@router.put("/schools/{school_id}/subjects")
+@router.put("/schools/{school_id}/subjects", operation_id="replaceSubjects")
 async def replace_subjects(body: SubjectListIn, school: AdminSchool) -> SubjectListOut:
     """Replace the school's subject list. Grades, lessons and homework keep their codes; a
     code taken off the list reads as it is written until something uses it again."""

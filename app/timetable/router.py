@@ -30,7 +30,7 @@ WeekQuery = Annotated[
 ]
 
 
-@router.put("/schools/{school_id}/classes/{class_id}/timetable")
+@router.put("/schools/{school_id}/classes/{class_id}/timetable", operation_id="replaceTimetable")
 async def put_timetable(body: TimetableIn, managed: ManagedClass) -> TimetableOut:
     """Replace a class's weekly timetable (the school's admin)."""
     timetable = await service.set_week(
@@ -41,7 +41,7 @@ async def put_timetable(body: TimetableIn, managed: ManagedClass) -> TimetableOu
     )
 
 
-@router.get("/schools/{school_id}/classes/{class_id}/timetable")
+@router.get("/schools/{school_id}/classes/{class_id}/timetable", operation_id="getTimetable")
 async def get_timetable(managed: ManagedClass) -> TimetableOut:
     """A class's weekly timetable as set (the school's admin)."""
     timetable = await service.get_week(managed.school_class)
@@ -54,6 +54,7 @@ async def get_timetable(managed: ManagedClass) -> TimetableOut:
 
 @router.post(
     "/schools/{school_id}/classes/{class_id}/timetable/changes",
+    operation_id="createTimetableChange",
     status_code=status.HTTP_201_CREATED,
 )
 async def post_change(body: ChangeIn, managed: ManagedClass, user: CurrentUser) -> ChangeOut:
@@ -76,7 +77,7 @@ async def post_change(body: ChangeIn, managed: ManagedClass, user: CurrentUser) 
     )
 
 
-@router.get("/students/{student_id}/timetable")
+@router.get("/students/{student_id}/timetable", operation_id="getStudentTimetable")
 async def student_timetable(
     reader: ReadableStudentSeats, user: CurrentUser, week: WeekQuery = None
 ) -> Week:
@@ -85,7 +86,7 @@ async def student_timetable(
     return await service.student_week(seats=reader.seats, week=week, locale=user.locale.value)
 
 
-@router.get("/teachers/{teacher_id}/timetable")
+@router.get("/teachers/{teacher_id}/timetable", operation_id="getTeacherTimetable")
 async def teacher_timetable(
     reader: ReadableTeacher, user: CurrentUser, week: WeekQuery = None
 ) -> Week:
