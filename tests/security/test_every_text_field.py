@@ -25,14 +25,11 @@ HOSTILE = "Exam\x1b[2Jmoved"
 
 # Text that is compared or hashed and never stored as written, shown or mailed: secrets,
 # one-time tokens and codes, ids that are looked up, and an address that is only matched.
+# The login form (OAuth2's password grant) only checks what it is given.
+NEVER_SHOWN_BODIES = {"POST /auth/login"}
 NEVER_SHOWN = {
     "RegisterIn.password",
     "TokenIn.token",
-    "Body_login_auth_login_post.username",
-    "Body_login_auth_login_post.password",
-    "Body_login_auth_login_post.scope",
-    "Body_login_auth_login_post.client_id",
-    "Body_login_auth_login_post.client_secret",
     "RefreshIn.refresh_token",
     "PasswordResetRequestIn.email",
     "PasswordResetConfirmIn.token",
@@ -105,7 +102,7 @@ def test_the_sweep_finds_the_text_fields_of_every_producer(settings: Settings) -
 def test_every_text_field_refuses_control_characters(settings: Settings) -> None:
     accepted: list[str] = []
     for operation, owner, field, in_list in _all_text_fields(settings):
-        if f"{owner.__name__}.{field}" in NEVER_SHOWN:
+        if operation in NEVER_SHOWN_BODIES or f"{owner.__name__}.{field}" in NEVER_SHOWN:
             continue
         value: Any = [HOSTILE] if in_list else HOSTILE
         try:
