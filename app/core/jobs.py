@@ -80,7 +80,11 @@ class JobRecord(Document):
 
     class Settings:
         name = "jobs"
-        indexes = [pymongo.IndexModel([("lease_until", 1)], name="due")]
+        indexes = [
+            pymongo.IndexModel([("lease_until", 1)], name="due"),
+            # The relay's order: oldest lease first, then oldest record.
+            pymongo.IndexModel([("lease_until", 1), ("created_at", 1)], name="due_in_order"),
+        ]
 
 
 @dataclass(frozen=True)
