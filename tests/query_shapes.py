@@ -354,3 +354,35 @@ def recording() -> Iterator[Recording]:
         yield found
     finally:
         _recordings.remove(found)
+
+
+# --- the size of what is sent -----------------------------------------------------------
+
+
+def longest_list(value: Any) -> int:
+    """The longest list anywhere in a filter: ids sent in one query."""
+    if isinstance(value, list):
+        return max([len(value), *(longest_list(v) for v in value)])
+    if isinstance(value, Mapping):
+        return max([0, *(longest_list(v) for v in value.values())])
+    return 0
+
+
+@contextmanager
+def filters_sent(collection: str) -> Iterator[list[Any]]:
+    """Every filter mongomock applies to `collection` (finds, updates, deletes, and the
+    $match of an aggregation's first stage) while inside. Enter it before the app starts:
+    mongomock_motor copies the method onto each collection as it makes it."""
+    seen: list[Any] = []
+    iter_documents = MongoMockCollection._iter_documents
+
+    def noting(self: Any, filter: Any) -> Any:
+        if self.name == collection:
+            seen.append(filter)
+        return iter_documents(self, filter)
+
+    MongoMockCollection._iter_documents = noting  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        MongoMockCollection._iter_documents = iter_documents  # type: ignore[method-assign]

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from mongomock.collection import Collection as MongoMockCollection
 
 from app.core import jobs
 from app.core.jobs import RECORD_ID, RELAY_BATCH, InlineDispatcher, JobRecord
 from app.core.security import utcnow
 from app.grades.notices import GRADE_EVENT_JOB
+from tests.query_shapes import filters_sent, longest_list
 
 
 class CountingBroker(InlineDispatcher):
@@ -28,33 +28,15 @@ class CountingBroker(InlineDispatcher):
         self.sent.append(kwargs[RECORD_ID])
 
 
-def longest_list(value: Any) -> int:
-    if isinstance(value, list):
-        return max([len(value), *(longest_list(v) for v in value)])
-    if isinstance(value, dict):
-        return max([0, *(longest_list(v) for v in value.values())])
-    return 0
-
-
 @pytest.fixture
-def job_filters(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
-    """Every filter sent to the jobs collection (finds, updates, deletes). Before the app:
-    mongomock_motor copies the method onto each collection as it makes it."""
-    seen: list[dict[str, Any]] = []
-    iter_documents = MongoMockCollection._iter_documents
-
-    def recording(self: Any, filter: Any) -> Any:
-        if self.name == JobRecord.get_collection_name():
-            seen.append(filter)
-        return iter_documents(self, filter)
-
-    monkeypatch.setattr(MongoMockCollection, "_iter_documents", recording)
-    yield seen
+def job_filters() -> Iterator[list[Any]]:
+    with filters_sent(JobRecord.Settings.name) as seen:
+        yield seen
     jobs.use_dispatcher(InlineDispatcher())
 
 
 async def test_a_backlog_of_jobs_is_relayed_once_with_queries_that_do_not_grow(
-    job_filters: list[dict[str, Any]], app: FastAPI
+    job_filters: list[Any], app: FastAPI
 ) -> None:
     backlog = 2 * RELAY_BATCH + 7
     overdue = utcnow() - timedelta(minutes=1)
