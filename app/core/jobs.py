@@ -84,6 +84,10 @@ class JobRecord(Document):
             pymongo.IndexModel([("lease_until", 1)], name="due"),
             # The relay's order: oldest lease first, then oldest record.
             pymongo.IndexModel([("lease_until", 1), ("created_at", 1)], name="due_in_order"),
+            # A start's backlog, fed in the same order.
+            pymongo.IndexModel(
+                [("relay_token", 1), ("lease_until", 1), ("created_at", 1)], name="backlog_in_order"
+            ),
         ]
 
 
