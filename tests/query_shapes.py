@@ -94,7 +94,8 @@ def _field_conditions(path: str, condition: Any) -> list[_Conditions]:
 def _conditions(query: Mapping[str, Any]) -> list[_Conditions]:
     """The query as alternatives (one per $or branch), each a set of conditions."""
     alternatives = [_Conditions()]
-    for key, value in query.items():
+    for raw_key, value in query.items():
+        key = str(raw_key)  # Beanie's field expressions are str subclasses with their own ==
         if key == "$and":
             parts = [_conditions(part) for part in value]
         elif key == "$or":
@@ -196,7 +197,8 @@ def why_not_served(shape: QueryShape, keys: list[tuple[str, int]]) -> str | None
     """None when the index on `keys` serves the shape, by MongoDB's rules for a compound
     index (equality, sort, range):
 
-    - the index starts with equalities of the query (with none, with a range or the sort);
+    - the index starts with equalities of the query (with none, with one of its ranges; a
+      query with no condition at all, with its sort);
     - when the query asks for ids by equality, one of them is among those leading
       equalities (the rest, e.g. the school of a class, are implied by it);
     - the sort, less fields an equality fixes, follows them in the index's order or its
@@ -214,14 +216,13 @@ def why_not_served(shape: QueryShape, keys: list[tuple[str, int]]) -> str | None
     ids = sorted(f for f in equality if names_a_document(f))
     if ids and not set(ids) & set(fields[:leading]):
         return f"none of the ids {ids} is among its leading fields"
+    if not equality and (ranges or not shape.sort) and fields[0] not in ranges:
+        return f"it starts with {fields[0]}, which the query neither fixes nor bounds"
     wanted = [(f, d) for f, d in shape.sort if f not in equality]
     rest = [(f, d) for f, d in keys[leading:] if f not in equality]
-    if wanted:
-        head = rest[: len(wanted)]
-        if head != wanted and head != [(f, -d) for f, d in wanted]:
-            return f"the sort {wanted} is not its order after the equalities"
-    elif not equality and (not ranges or fields[0] not in ranges):
-        return f"it starts with {fields[0]}, which the query neither fixes nor bounds"
+    head = rest[: len(wanted)]
+    if wanted and head != wanted and head != [(f, -d) for f, d in wanted]:
+        return f"the sort {wanted} is not its order after the equalities"
     return None
 
 
@@ -229,10 +230,9 @@ def served_by(shape: QueryShape, indexes: list[list[tuple[str, int]]]) -> bool:
     if shape.unindexable:
         return False
     if "_id" in shape.equality:
-        return True  # the _id index
-    if not shape.equality and not shape.ranges and shape.sort in ((("_id", 1),), (("_id", -1),)):
-        return True
-    return any(why_not_served(shape, keys) is None for keys in indexes)
+        return True  # the _id index, unique: one document
+    # Every collection has the _id index, which also serves ranges and order on _id.
+    return any(why_not_served(shape, keys) is None for keys in [*indexes, [("_id", 1)]])
 
 
 # --- recording ---------------------------------------------------------------------------

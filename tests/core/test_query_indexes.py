@@ -39,9 +39,9 @@ _MIGRATION = (
 ALLOWED_SCANS: dict[QueryShape, str] = {
     QueryShape("users", (), (), ()): _MIGRATION + " (emails in their folded form)",
     **{
-        QueryShape("users", (), ranges, (("_id", 1),)): _MIGRATION + " (preferences out of users)"
+        # Its first page; the next ones walk the _id index on from the last id.
+        QueryShape("users", (), (moved,), (("_id", 1),)): _MIGRATION + " (preferences out of users)"
         for moved in ("digest_due", "next_digest_at", "preferences")
-        for ranges in ((moved,), ("_id", moved))  # its first page, and the next
     },
     QueryShape("grades", ("subject_key",), (), ()): _MIGRATION + " (grade subject keys)",
     QueryShape("emails", (), ("announcement_id",), ()): _MIGRATION + " (email source field)",
