@@ -322,4 +322,8 @@ def _record_query_shapes() -> Iterator[None]:
     missing = recorded.uncovered(declared_indexes(DOCUMENT_MODELS), ALLOWED_SCANS)
     lines = [f"{len(recorded.shapes)} query shapes, {len(missing)} on no declared index"]
     lines += [f"{shape.describe()}  <- {source}" for shape, source in missing.items()]
+    lines += ["", "every shape recorded:"]
+    lines += [
+        f"{shape.describe()}  <- {source}" for shape, source in sorted(recorded.shapes.items())
+    ]
     Path(_query_shapes_report).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -49,6 +49,12 @@ ALLOWED_SCANS: dict[QueryShape, str] = {
         "/metrics counts the job outbox by queue: it holds only jobs not yet done (a record "
         "is deleted when its job finishes), and the count is the figure to watch"
     ),
+    QueryShape(
+        "jobs", (), ("dispatches", "relay_token"), (("lease_until", 1), ("created_at", 1))
+    ): (
+        "jobs.relay_due_jobs(everything=True) sends every recorded job: the app never asks "
+        "it, tests do"
+    ),
     QueryShape("jobs", (), ("dispatches",), ()): (
         "the start of the only process on a database takes over every job still recorded "
         "(jobs.take_over_recorded_jobs): the whole outbox, by design"
