@@ -43,7 +43,13 @@ ALLOWED_SCANS: dict[QueryShape, str] = {
         QueryShape("users", (), (moved,), (("_id", 1),)): _MIGRATION + " (preferences out of users)"
         for moved in ("digest_due", "next_digest_at", "preferences")
     },
-    QueryShape("grades", ("subject_key",), (), ()): _MIGRATION + " (grade subject keys)",
+    **{
+        shape: _MIGRATION + " (grade subject keys)"
+        for shape in (
+            QueryShape("grades", ("subject_key",), (), ()),
+            QueryShape("grades", ("subject", "subject_key"), (), ()),
+        )
+    },
     QueryShape("emails", (), ("announcement_id",), ()): _MIGRATION + " (email source field)",
     QueryShape("jobs", (), (), ()): (
         "/metrics counts the job outbox by queue: it holds only jobs not yet done (a record "
