@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from beanie import Document
 from mongomock_motor import AsyncMongoMockClient
 
 from app.core.config import Settings
@@ -187,15 +188,20 @@ def test_each_allowed_scan_is_one_no_index_serves() -> None:
         assert not served_by(shape, INDEXES.get(shape.collection, [])), shape
 
 
+async def created_keys(model: type[Document]) -> set[tuple[tuple[str, int], ...]]:
+    """The keys of each index the database has for `model`'s collection."""
+    created = await model.get_motor_collection().index_information()
+    return {tuple((str(f), int(d)) for f, d in index["key"]) for index in created.values()}
+
+
 async def test_every_declared_index_is_created_at_start(settings: Settings) -> None:
     client: Any = AsyncMongoMockClient(tz_aware=True)
     app = create_app(settings, mongo_client=client)
     async with app.router.lifespan_context(app):
         for model in DOCUMENT_MODELS:
-            created = await model.get_motor_collection().index_information()
-            keys = {tuple((f, int(d)) for f, d in index["key"]) for index in created.values()}
+            created = await created_keys(model)
             for declared in INDEXES[model.get_collection_name()]:
-                assert tuple(declared) in keys, (model.__name__, declared)
+                assert tuple(declared) in created, (model.__name__, declared)
 
 
 async def test_a_database_of_an_earlier_version_gains_the_new_indexes_at_start(
@@ -225,8 +231,7 @@ async def test_a_database_of_an_earlier_version_gains_the_new_indexes_at_start(
     app = create_app(settings, mongo_client=client)
     async with app.router.lifespan_context(app):
         for model in DOCUMENT_MODELS:
-            created = await model.get_motor_collection().index_information()
-            keys = {tuple((f, int(d)) for f, d in index["key"]) for index in created.values()}
-            assert all(tuple(k) in keys for k in INDEXES[model.get_collection_name()])
+            created = await created_keys(model)
+            assert all(tuple(k) in created for k in INDEXES[model.get_collection_name()])
         for collection, (name, _) in earlier.items():
             assert name in await database[collection].index_information()
