@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -297,3 +298,32 @@ def servers() -> Iterator[list[DevServer]]:
     for server in started:  # a failed assertion must not leave a server running
         if server.process.poll() is None:
             server.stop(signal.SIGKILL)
+
+
+# `SCHOOLBELL_QUERY_SHAPES=FILE uv run pytest ...` records the shape of every query the run
+# sends to the database and writes to FILE each one no declared index serves (and where in
+# app/ it was asked), for tests/core/test_query_indexes.py's list to be checked against the
+# whole suite rather than its own flows.
+_query_shapes_report = os.environ.get("SCHOOLBELL_QUERY_SHAPES")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _record_query_shapes() -> Iterator[None]:
+    if not _query_shapes_report:
+        yield
+        return
+    from app.documents import DOCUMENT_MODELS
+    from tests.query_shapes import declared_indexes, recording
+
+    with recording() as recorded:
+        yield
+    from tests.core.test_query_indexes import ALLOWED_SCANS
+
+    missing = recorded.uncovered(declared_indexes(DOCUMENT_MODELS), ALLOWED_SCANS)
+    lines = [f"{len(recorded.shapes)} query shapes, {len(missing)} on no declared index"]
+    lines += [f"{shape.describe()}  <- {source}" for shape, source in missing.items()]
+    lines += ["", "every shape recorded:"]
+    lines += [
+        f"{shape.describe()}  <- {source}" for shape, source in sorted(recorded.shapes.items())
+    ]
+    Path(_query_shapes_report).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -59,6 +59,11 @@ class Announcement(Document):
             ),
             pymongo.IndexModel([("status", 1), ("publish_at", 1)], name="due"),
             pymongo.IndexModel([("author_id", 1), ("created_at", -1)], name="author_newest"),
+            # A teacher's own announcements page on it: it ends in the tie-breaker (a new
+            # name, as keys cannot change under "author_newest").
+            pymongo.IndexModel(
+                [("author_id", 1), ("created_at", -1), ("_id", -1)], name="author_newest_by_id"
+            ),
         ]
 
     @property

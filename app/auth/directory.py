@@ -132,6 +132,19 @@ def counts_by_role(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
+def live_member_of_stages(
+    id_field: str, school_ids: Sequence[PydanticObjectId], role: Role
+) -> list[dict[str, Any]]:
+    """Keep the documents whose `id_field` names a live member in `role` of any of these
+    schools (once per such member)."""
+    return having_joined(
+        User,
+        local_field=id_field,
+        foreign_field="_id",
+        match={"deleted_at": None, "role": role.value, "school_ids": {"$in": list(school_ids)}},
+    )
+
+
 def live_user_stages(id_field: str) -> list[dict[str, Any]]:
     """Keep the documents whose `id_field` names a live (not soft-deleted) user."""
     return having_joined(

@@ -52,6 +52,10 @@ class User(Document):
             pymongo.IndexModel([("email", pymongo.ASCENDING)], unique=True, name="email_unique"),
             pymongo.IndexModel([("school_ids", 1), ("role", 1)], name="school_role"),
             pymongo.IndexModel([("created_at", -1), ("_id", -1)], name="newest_first"),
+            # An admin's people: the members of their schools, newest first.
+            pymongo.IndexModel(
+                [("school_ids", 1), ("created_at", -1), ("_id", -1)], name="school_newest"
+            ),
         ]
 
     @property

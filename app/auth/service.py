@@ -294,7 +294,30 @@ async def list_users(
     q: str | None = None,
 ) -> tuple[list[User], str | None]:
     """Live users matching `scope` (the caller's reach), newest first."""
-    conditions: list[dict[str, Any]] = [{"deleted_at": None}, scope]
+    conditions = [scope, *_listing_conditions(role=role, q=q)]
+    return await newest_first_page(User, {"$and": conditions}, limit=page.limit, cursor=page.cursor)
+
+
+async def listed_among(
+    user_ids: Sequence[PydanticObjectId],
+    *,
+    outside: Sequence[PydanticObjectId],
+    role: Role | None = None,
+    q: str | None = None,
+) -> list[User]:
+    """Which of these users (a page's worth) a user list shows: live, in `role`, matching
+    `q`, and members of none of the schools `outside` (listed with those already); in
+    the order given."""
+    if not user_ids:
+        return []
+    conditions = _listing_conditions(role=role, q=q)
+    conditions += [{"_id": {"$in": list(user_ids)}}, {"school_ids": {"$nin": list(outside)}}]
+    found = {u.id: u for u in await repository.users_matching({"$and": conditions})}
+    return [found[user_id] for user_id in user_ids if user_id in found]
+
+
+def _listing_conditions(*, role: Role | None, q: str | None) -> list[dict[str, Any]]:
+    conditions: list[dict[str, Any]] = [{"deleted_at": None}]
     if role is not None:
         conditions.append({"role": role.value})
     if q:
@@ -303,7 +326,7 @@ async def list_users(
         # spelling finds the account it would sign in as.
         folded = {"$regex": re.escape(normalize_email(q))}
         conditions.append({"$or": [{"full_name": pattern}, {"email": folded}]})
-    return await newest_first_page(User, {"$and": conditions}, limit=page.limit, cursor=page.cursor)
+    return conditions
 
 
 STAFF_ROLES = frozenset({Role.teacher, Role.admin})

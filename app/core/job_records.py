@@ -52,7 +52,15 @@ class JobRecord(Document):
 
     class Settings:
         name = "jobs"
-        indexes = [pymongo.IndexModel([("lease_until", 1)], name="due")]
+        indexes = [
+            pymongo.IndexModel([("lease_until", 1)], name="due"),
+            # The relay's order: oldest lease first, then oldest record.
+            pymongo.IndexModel([("lease_until", 1), ("created_at", 1)], name="due_in_order"),
+            # A start's backlog, fed in the same order.
+            pymongo.IndexModel(
+                [("relay_token", 1), ("lease_until", 1), ("created_at", 1)], name="backlog_in_order"
+            ),
+        ]
 
 
 def new_record(name: str, *, countdown: float = 0, **kwargs: Any) -> JobRecord:

@@ -81,6 +81,16 @@ class Email(Document):
             pymongo.IndexModel([("status", 1), ("next_attempt_at", 1)], name="due"),
             pymongo.IndexModel([("status", 1), ("lease_until", 1)], name="lease"),
             pymongo.IndexModel([("status", 1), ("due_at", 1)], name="waiting_since"),
-            pymongo.IndexModel([("source_id", 1), ("status", 1)], name="source"),
+            # What one announcement (or other source) sent, in given statuses, newest first:
+            # its emails page on it with no sort in memory (it also serves "source").
+            pymongo.IndexModel(
+                [("source_id", 1), ("status", 1), ("created_at", -1), ("_id", -1)],
+                name="source_status_newest",
+            ),
             pymongo.IndexModel([("school_id", 1), ("created_at", -1)], name="school_recent"),
+            # The admin's failed and dead emails of their schools, newest first.
+            pymongo.IndexModel(
+                [("school_id", 1), ("status", 1), ("created_at", -1), ("_id", -1)],
+                name="school_status_newest",
+            ),
         ]

@@ -113,7 +113,13 @@ class Rsvp(Document):
             pymongo.IndexModel(
                 [("event_id", 1), ("updated_at", -1), ("_id", -1)], name="event_newest"
             ),
-            pymongo.IndexModel([("user_id", 1), ("event_id", 1)], name="person_answers"),
+            # Beanie 1.x keys declared indexes by their set of fields, so one on (user_id,
+            # event_id) would silently replace the unique one above and never be created;
+            # the _id makes the set differ. A new name: an index's keys cannot change under
+            # the old one (a database may keep the old "person_answers", unused).
+            pymongo.IndexModel(
+                [("user_id", 1), ("event_id", 1), ("_id", 1)], name="person_answers_by_id"
+            ),
         ]
 
 

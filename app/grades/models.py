@@ -74,6 +74,8 @@ class Grade(Document):
                 [("class_id", 1), ("subject_key", 1), ("date", 1), ("_id", 1)],
                 name="class_subject_register",
             ),
+            # A new grade scale is refused while grades of the school lie outside it.
+            pymongo.IndexModel([("school_id", 1), ("value", 1)], name="school_value"),
         ]
 
 

@@ -44,10 +44,11 @@ async def scan(*, now: datetime | None = None) -> int:
     clock: dict[str, Any] = {"now": now} if now is not None else {}
     now = now or utcnow()
     enqueued = 0
-    after: PydanticObjectId | None = None
+    after: repository.DueSettings | None = None
     while True:
-        # Paged by id, so a district's worth of due people never sits in memory at once.
-        due = await repository.due_settings_ids(now=now, after=after, limit=SCAN_PAGE)
+        # A page at a time, so a district's worth of due people never sits in memory at once.
+        page = await repository.due_settings(now=now, after=after, limit=SCAN_PAGE)
+        due = [settings_id for _, settings_id in page]
         live = await directory.live_user_ids(due)
         gone = [user_id for user_id in due if user_id not in live]
         if gone:
@@ -58,7 +59,7 @@ async def scan(*, now: datetime | None = None) -> int:
         enqueued += len(live)
         if len(due) < SCAN_PAGE:
             return enqueued
-        after = due[-1]
+        after = page[-1]
 
 
 @jobs.job(SEND_DIGEST_JOB)

@@ -44,7 +44,11 @@ class NotificationSettings(Document):
 
     class Settings:
         name = "notification_settings"
-        indexes = [pymongo.IndexModel([("next_digest_at", 1)], name="digest_due")]
+        indexes = [
+            pymongo.IndexModel([("next_digest_at", 1)], name="digest_due"),
+            # The scan's order: due people a page at a time, with no sort in memory.
+            pymongo.IndexModel([("next_digest_at", 1), ("_id", 1)], name="digest_due_in_order"),
+        ]
 
 
 class TargetType(StrEnum):
@@ -75,6 +79,9 @@ class Subscription(Document):
             pymongo.IndexModel(
                 [("target_type", 1), ("target_id", 1), ("subscriber_role", 1)], name="target"
             ),
+            # /stats joins a school's subscriptions ($lookup on school_id), then counts
+            # their subscribers.
+            pymongo.IndexModel([("school_id", 1), ("subscriber_id", 1)], name="school_subscribers"),
             pymongo.IndexModel(
                 [("subscriber_id", 1), ("created_at", -1), ("_id", -1)], name="subscriber_newest"
             ),
@@ -134,8 +141,11 @@ class Notification(Document):
                     ("digest_frequency", 1),
                     ("digested_at", 1),
                     ("created_at", 1),
+                    ("_id", 1),
                 ],
-                name="digest_pending",
+                # Ends in _id, the digest's order: pages come off the index unsorted. A new
+                # name, as keys cannot change under one (a database keeps "digest_pending").
+                name="digest_pending_in_order",
             ),
         ]
 

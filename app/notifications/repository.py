@@ -221,17 +221,30 @@ async def advance_due(
     )
 
 
-async def due_settings_ids(
-    *, now: datetime, after: PydanticObjectId | None, limit: int
-) -> list[PydanticObjectId]:
-    """Ids of settings with a digest due by `now`, in id order after `after`."""
+DueSettings = tuple[datetime, PydanticObjectId]
+
+
+async def due_settings(
+    *, now: datetime, after: DueSettings | None, limit: int
+) -> list[DueSettings]:
+    """(when due, id) of settings with a digest due by `now`, in that order after `after`:
+    the order of the index on (next_digest_at, _id), so a page reads `limit` entries of it
+    however many are due."""
     query: dict[str, Any] = {"next_digest_at": {"$lte": now}}
     if after is not None:
-        query["_id"] = {"$gt": after}
+        due_at, settings_id = after
+        query["$or"] = [
+            {"next_digest_at": {"$gt": due_at}},
+            {"next_digest_at": due_at, "_id": {"$gt": settings_id}},
+        ]
     rows = await db.find_rows(
-        NotificationSettings, query, {"_id": 1}, sort=[("_id", 1)], limit=limit
+        NotificationSettings,
+        query,
+        {"_id": 1, "next_digest_at": 1},
+        sort=[("next_digest_at", 1), ("_id", 1)],
+        limit=limit,
     )
-    return [PydanticObjectId(row["_id"]) for row in rows]
+    return [(row["next_digest_at"], PydanticObjectId(row["_id"])) for row in rows]
 
 
 async def insert_settings_ignoring_existing(documents: list[dict[str, Any]]) -> int:

@@ -371,12 +371,6 @@ async def children_of(
     return children
 
 
-async def parents_of_students_of(school_ids: Sequence[PydanticObjectId]) -> list[PydanticObjectId]:
-    """The parents linked to any live student of these schools, each once: the students are
-    asked of auth's directory, their links read here a batch at a time."""
-    return await parents_of(await directory.live_member_ids(school_ids, Role.student))
-
-
 def linked_parent_count_stages() -> list[dict[str, Any]]:
     """From documents whose `_id` is a school id: how many live parents are linked to a
     live student of those schools, each counted once. Rows: none or one {count}."""

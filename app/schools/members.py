@@ -6,16 +6,20 @@ parent through their children) and so who an admin may reach.
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import binascii
+import json
 
 from beanie import PydanticObjectId
+from bson import ObjectId
 
 from app.auth import service as auth_service
 from app.auth import tokens as auth_tokens
 from app.auth.models import Locale, Role, User
 from app.core.config import Settings
+from app.core.errors import Unprocessable
 from app.core.pagination import PageParams
-from app.schools import guardians, repository
+from app.schools import repository
 
 
 async def create_user(
@@ -54,11 +58,55 @@ async def invite(*, settings: Settings, user: User) -> None:
     )
 
 
-async def _people_of_schools(school_ids: list[PydanticObjectId]) -> dict[str, Any]:
-    """Members of these schools, and the parents linked to their students."""
-    # One query: the students' ids stay on the server, their parents' come back.
-    parent_ids = await guardians.parents_of_students_of(school_ids)
-    return {"$or": [{"school_ids": {"$in": school_ids}}, {"_id": {"$in": parent_ids}}]}
+# The parents of an admin's schools are listed after their members, a page of links at a
+# time in parent id order: no query carries every parent's id (a district's would pass the
+# 16 MB command limit near 800,000), and a page costs the same however many there are.
+_PARENTS_CURSOR = "parents"
+
+
+def _parents_cursor(after: PydanticObjectId | None) -> str:
+    raw = json.dumps([_PARENTS_CURSOR, str(after) if after else None]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _parents_after(cursor: str | None) -> tuple[bool, PydanticObjectId | None]:
+    """(whether `cursor` is into the parents, the last parent listed before it)."""
+    if cursor is None:
+        return False, None
+    try:
+        phase, after = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError, binascii.Error):
+        return False, None  # a members cursor, or malformed: the members' paging says which
+    if phase != _PARENTS_CURSOR:
+        return False, None
+    if after is None:
+        return True, None
+    if not isinstance(after, str) or not ObjectId.is_valid(after):
+        raise Unprocessable("Malformed cursor")
+    return True, PydanticObjectId(after)
+
+
+async def _linked_parents(
+    school_ids: list[PydanticObjectId],
+    *,
+    after: PydanticObjectId | None,
+    wanted: int,
+    role: Role | None,
+    q: str | None,
+) -> tuple[list[User], bool]:
+    """Up to `wanted` listed parents linked to these schools' students after `after`, in id
+    order, and whether there are more."""
+    found: list[User] = []
+    while True:
+        ids, more_links = await repository.linked_parent_ids(
+            school_ids, after=after, links=wanted + 1
+        )
+        found += await auth_service.listed_among(ids, outside=school_ids, role=role, q=q)
+        if len(found) > wanted:
+            return found[:wanted], True
+        if not more_links or not ids:
+            return found, False
+        after = ids[-1]
 
 
 async def list_users(
@@ -68,9 +116,24 @@ async def list_users(
     role: Role | None = None,
     q: str | None = None,
 ) -> tuple[list[User], str | None]:
-    """Users of these schools and the parents of their students, newest first."""
+    """Members of these schools, newest first, then the parents linked to their students
+    (who are members of none of them), in id order."""
     if not school_ids:
         return [], None
-    return await auth_service.list_users(
-        scope=await _people_of_schools(school_ids), page=page, role=role, q=q
+    in_parents, after = _parents_after(page.cursor)
+    members: list[User] = []
+    if not in_parents:
+        members, cursor = await auth_service.list_users(
+            scope={"school_ids": {"$in": school_ids}}, page=page, role=role, q=q
+        )
+        if cursor is not None:
+            return members, cursor
+    if role not in (None, Role.parent):
+        return members, None
+    parents, more = await _linked_parents(
+        school_ids, after=after, wanted=page.limit - len(members), role=role, q=q
     )
+    rows = members + parents
+    if not more:
+        return rows, None
+    return rows, _parents_cursor(parents[-1].id if parents else after)

@@ -74,6 +74,10 @@ class GuardianLink(Document):
             pymongo.IndexModel(
                 [("student_id", 1), ("created_at", -1), ("_id", -1)], name="student_newest"
             ),
+            # A parent's children, most recently linked first.
+            pymongo.IndexModel(
+                [("parent_id", 1), ("created_at", -1), ("_id", -1)], name="parent_newest"
+            ),
         ]
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
+from app.auth import directory
+from app.auth.models import Role
 from app.core import db
 from app.core.pagination import newest_first_page
 from app.schools.models import GuardianCode, GuardianLink, School
@@ -350,3 +352,24 @@ async def codes_taken(code_ids: Sequence[PydanticObjectId]) -> set[PydanticObjec
         return set()
     rows = await db.find_rows(GuardianCode, {"_id": {"$in": list(code_ids)}}, {"_id": 1})
     return {PydanticObjectId(row["_id"]) for row in rows}
+
+
+async def linked_parent_ids(
+    school_ids: Sequence[PydanticObjectId], *, after: PydanticObjectId | None, links: int
+) -> tuple[list[PydanticObjectId], bool]:
+    """The parents of up to `links` links to a live student of these schools, in parent
+    id order after `after` (the links are walked in that order on their unique index,
+    each checked against its student), and whether more such links may follow."""
+    start: list[dict[str, Any]] = [{"$match": {"parent_id": {"$gt": after}}}] if after else []
+    rows = await db.aggregate(
+        GuardianLink,
+        [
+            *start,
+            {"$sort": {"parent_id": 1, "student_id": 1}},
+            *directory.live_member_of_stages("student_id", school_ids, Role.student),
+            {"$limit": links},
+            {"$project": {"_id": 0, "parent_id": 1}},
+        ],
+    )
+    found = [PydanticObjectId(row["parent_id"]) for row in rows]
+    return list(dict.fromkeys(found)), len(rows) == links

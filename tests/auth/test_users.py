@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -13,6 +13,7 @@ from app.core.config import Settings
 from app.schools.models import GuardianLink, School
 from tests.auth.conftest import NEW_PASSWORD, bearer, login, login_pair, outbox
 from tests.conftest import DEFAULT_PASSWORD, UserFactory, World
+from tests.query_shapes import filters_sent, longest_list
 
 LoginAs = Callable[[User], dict[str, str]]
 
@@ -166,13 +167,66 @@ async def test_admin_lists_their_school_and_linked_parents_only(
 
     mine = {world.admin.email, world.teacher.email, world.student.email, world.parent.email}
     assert set(emails) == mine
-    # Newest first.
+    # Members newest first, then the parents linked to their students.
     assert emails == [
-        world.parent.email,
         world.student.email,
         world.teacher.email,
         world.admin.email,
+        world.parent.email,
     ]
+
+
+@pytest.fixture
+def user_filters() -> Iterator[list[Any]]:
+    with filters_sent(User.Settings.name) as seen:
+        yield seen
+
+
+async def test_parents_page_after_members_each_once_with_queries_a_page_long(
+    user_filters: list[Any],
+    client: httpx.AsyncClient,
+    world: World,
+    login_as: LoginAs,
+    make_user: UserFactory,
+    school_b: dict[str, Any],
+) -> None:
+    assert world.school.id is not None and world.student.id is not None
+    second_child = await make_user(Role.student, school_ids=[world.school.id])
+    parents = [world.parent]
+    for n in range(9):
+        parent = await make_user(Role.parent, full_name=f"Parent {n}")
+        assert parent.id is not None and second_child.id is not None
+        await GuardianLink(parent_id=parent.id, student_id=world.student.id).insert()
+        if n % 3 == 0:  # two children here: listed once all the same
+            await GuardianLink(parent_id=parent.id, student_id=second_child.id).insert()
+        parents.append(parent)
+    gone = await make_user(Role.parent, deleted_at=world.school.created_at)
+    assert gone.id is not None
+    await GuardianLink(parent_id=gone.id, student_id=world.student.id).insert()
+    # A parent who also works here is listed once, with the members.
+    teaching = await make_user(Role.parent, school_ids=[world.school.id])
+    assert teaching.id is not None
+    await GuardianLink(parent_id=teaching.id, student_id=world.student.id).insert()
+
+    headers = login_as(world.admin)
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, str | int] = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        response = await client.get("/users", headers=headers, params=params)
+        assert response.status_code == 200, response.text
+        pages.append([item["email"] for item in response.json()["items"]])
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            break
+    listed = [email for page in pages for email in page]
+    members = [teaching, second_child, world.student, world.teacher, world.admin]
+    by_id = sorted(parents, key=lambda p: str(p.id))
+    assert listed == [u.email for u in members] + [p.email for p in by_id]
+    assert all(len(page) == 3 for page in pages[:-1])
+    # No query named more users than a page's links: nothing grows with the district.
+    assert max(longest_list(f) for f in user_filters) <= 4
+    assert await list_emails(client, headers, role="parent", q="Parent 4") == [parents[5].email]
 
 
 async def test_user_list_filters_by_role_school_and_query(
