@@ -12,7 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.core import jobs
-from app.core.jobs import RECORD_ID, RELAY_BATCH, InlineDispatcher, JobRecord
+from app.core.job_relay import RELAY_BATCH
+from app.core.jobs import RECORD_ID, InlineDispatcher, JobRecord
 from app.core.security import utcnow
 from app.grades.notices import GRADE_EVENT_JOB
 from tests.query_shapes import filters_sent, longest_list
