@@ -25,7 +25,10 @@ from app.core.embedded import read_embedded
 from app.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
 from tests.test_cli import DevServer, clean_env, printed_account
 
-CHECKS = "not_a_server_error,response_schema_conformance,ignored_auth"
+CHECKS = (
+    "not_a_server_error,response_schema_conformance,ignored_auth,"
+    "status_code_conformance,response_headers_conformance"
+)
 # Logout would end the very session the run is authenticated with.
 EXCLUDED_PATH = "/api/v1/auth/logout"
 # Tens of seconds per role; more examples found nothing more (tried 50, and random seeds).

@@ -65,18 +65,25 @@ def _known_topics(values: Mapping[str, Any]) -> None:
         known(name)
 
 
-def _topic_map_schema(value: dict[str, Any], description: str) -> dict[str, Any]:
-    """An object with one property per registered topic, as the registry has them now."""
-    return {
+def _topic_map_schema(value: dict[str, Any], description: str, *, sent: bool) -> dict[str, Any]:
+    """An object with one property per registered topic, as the registry has them now;
+    an answer (`sent`) always carries every topic."""
+    schema: dict[str, Any] = {
         "type": "object",
         "description": description,
         "properties": {name: dict(value) for name in topics.names()},
         "additionalProperties": False,
     }
+    if sent:
+        schema["required"] = topics.names()
+    return schema
 
 
-def _describe_topics(schema: JsonSchemaValue, *, nullable: bool) -> JsonSchemaValue:
-    """Spell out the topic maps and the topics' options from the registry, in place."""
+def _describe_topics(
+    schema: JsonSchemaValue, *, nullable: bool, sent: bool = False
+) -> JsonSchemaValue:
+    """Spell out the topic maps and the topics' options from the registry, in place; in an
+    answer (`sent`) every topic and every option is there."""
     properties = schema.setdefault("properties", {})
     frequency = {"enum": [f.value for f in EmailFrequency], "type": "string"}
     frequency["description"] = _FREQUENCY
@@ -85,7 +92,7 @@ def _describe_topics(schema: JsonSchemaValue, *, nullable: bool) -> JsonSchemaVa
         ("email", frequency, "Email, per topic"),
         ("in_app", switch, "Inbox, per topic"),
     ):
-        described = _topic_map_schema(value, description)
+        described = _topic_map_schema(value, description, sent=sent)
         properties[name] = (
             {"anyOf": [described, {"type": "null"}], "description": description}
             if nullable
@@ -101,6 +108,8 @@ def _describe_topics(schema: JsonSchemaValue, *, nullable: bool) -> JsonSchemaVa
         else:
             option_schema["default"] = option.default
         properties[option.name] = option_schema
+        if sent:
+            schema.setdefault("required", []).append(option.name)
     schema["additionalProperties"] = False
     return schema
 
@@ -153,7 +162,7 @@ class Preferences(BaseModel):
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         schema = handler.resolve_ref_schema(handler(core_schema))
-        return _describe_topics(schema, nullable=False)
+        return _describe_topics(schema, nullable=False, sent=handler.mode == "serialization")
 
     @property
     def options(self) -> dict[str, bool]:
