@@ -21,7 +21,9 @@ MAX_TOKEN_LENGTH = 256
 
 Timezone = TimeZoneName
 Password = Annotated[
-    str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+    str,
+    StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),
+    Field(examples=["correct-horse-battery"]),
 ]
 FullName = Annotated[
     str,
@@ -174,10 +176,16 @@ class LoginForm:
             str,
             Form(description="The account's email address", examples=["parent@example.org"]),
         ],
-        password: Annotated[str, Form(description="The account's password")],
+        password: Annotated[
+            str, Form(description="The account's password", examples=["correct-horse-battery"])
+        ],
         grant_type: Annotated[
             str | None,
-            Form(pattern="^password$", description="OAuth2 grant type: `password`, or leave out"),
+            Form(
+                pattern="^password$",
+                description="OAuth2 grant type: `password`, or leave out",
+                examples=["password"],
+            ),
         ] = None,
         scope: Annotated[str, Form(description="Ignored (OAuth2 scopes are not used)")] = "",
         client_id: Annotated[str | None, Form(description="Ignored (no OAuth2 clients)")] = None,

@@ -13,6 +13,7 @@ Response schemas say what is always sent: every field an answer carries is requi
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from collections.abc import Callable, Iterator
@@ -27,7 +28,10 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 from pydantic_core import core_schema
 
+from app.core.openapi_examples import add_examples
+
 REF_TEMPLATE = "#/components/schemas/{model}"
+OBJECT_ID_PATTERN = "^[0-9a-fA-F]{24}$"
 
 
 class RequiredWhenSent(fastapi_schemas.GenerateJsonSchema):
@@ -196,6 +200,10 @@ _ERROR_CLASSES = {
 _CALL = re.compile(r"\b(?:(\w+)\.)?(\w+)\(")
 
 
+# Routes share services: each function's source is read once per process.
+_source_of = functools.cache(inspect.getsource)
+
+
 def _raised_codes(function: Callable[..., Any], depth: int = 3) -> set[int]:
     """The statuses of the domain errors `function` raises, or the app functions it calls
     do (a few calls deep): what a router's service call can answer with."""
@@ -208,7 +216,7 @@ def _raised_codes(function: Callable[..., Any], depth: int = 3) -> set[int]:
             continue
         seen.add(current)
         try:
-            source = inspect.getsource(current)
+            source = _source_of(current)
         except (OSError, TypeError):
             continue
         namespace = getattr(current, "__globals__", {})
@@ -340,6 +348,10 @@ def tidy_openapi(app: FastAPI, *steps: DocumentStep) -> None:
                         answer.setdefault("headers", {}).update(ERROR_HEADERS[code])
         for step in steps:
             step(spec)
+        if "PydanticObjectId" in schemas:
+            # What the server takes: any 24 hex digits, as bson.ObjectId.is_valid.
+            schemas["PydanticObjectId"]["pattern"] = OBJECT_ID_PATTERN
+        add_examples(spec)
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
         app.openapi_schema = spec

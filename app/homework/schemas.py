@@ -41,6 +41,7 @@ Link = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LINK_LENGTH),
     PLAIN_LINE,
     AfterValidator(_web_address),
+    Field(examples=["https://school.example.org/5a/math/exercises"]),
 ]
 
 

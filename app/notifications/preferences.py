@@ -28,8 +28,16 @@ _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 class QuietHours(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: str = Field(description="HH:MM in the user's time zone", examples=["21:00"])
-    end: str = Field(description="HH:MM; may be earlier than start (wraps past midnight)")
+    start: str = Field(
+        description="HH:MM in the user's time zone",
+        examples=["21:00"],
+        json_schema_extra={"pattern": _CLOCK.pattern},
+    )
+    end: str = Field(
+        description="HH:MM; may be earlier than start (wraps past midnight)",
+        examples=["07:00"],
+        json_schema_extra={"pattern": _CLOCK.pattern},
+    )
 
     @field_validator("start", "end")
     @classmethod
