@@ -56,7 +56,7 @@ def test_every_request_body_and_every_answer_has_an_example_that_fits(
             answered = False
             for code, answer in operation["responses"].items():
                 for content in answer.get("content", {}).values():
-                    if "schema" in content:
+                    if "schema" in content and content["schema"].get("format") != "binary":
                         assert "example" in content, (method, path, code)
                         validator(spec, content["schema"]).validate(content["example"])
                         answered = True

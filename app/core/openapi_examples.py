@@ -99,7 +99,11 @@ def add_examples(spec: dict[str, Any]) -> None:
             contents += [answer.get("content", {}) for answer in operation["responses"].values()]
             for content in contents:
                 for media_type, body in content.items():
-                    if media_type == "multipart/form-data" or "schema" not in body:
+                    if (
+                        media_type == "multipart/form-data"
+                        or "schema" not in body
+                        or body["schema"].get("format") == "binary"  # a file
+                    ):
                         continue
                     if "example" not in body and "examples" not in body:
                         body["example"] = example_of(body["schema"], schemas)
