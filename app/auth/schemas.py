@@ -29,6 +29,7 @@ FullName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     PLAIN_LINE,
+    Field(examples=["Elena Ivanova"]),
 ]
 
 
@@ -115,7 +116,9 @@ class UserCreateIn(RequestBody):
     full_name: FullName = Field(description="As the school shows it")
     role: Role = Field(description="student, teacher, parent or admin")
     school_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
-        default=None, description="The school to add a student, teacher or admin to"
+        default=None,
+        description="The school to add a student, teacher or admin to",
+        examples=["5eb7cf5a86d9755df3a6c593"],
     )
     locale: Locale = Field(default=Locale.en, description=_LOCALE)
     timezone: Timezone = Field(default="UTC", description=_TIMEZONE)

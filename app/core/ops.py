@@ -23,6 +23,9 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+READY_RETRY_SECONDS = 5
+
+
 @router.get("/ready", responses={503: {"description": "A dependency is down"}})
 async def ready(request: Request) -> Any:
     """The configured MongoDB and Redis answer and the embedded worker and beat run;
@@ -58,5 +61,7 @@ async def ready(request: Request) -> Any:
                 "jobs_waiting": jobs_waiting,
             },
             status_code=503,
+            # As every 503 says: a load balancer or client asks again, not at once.
+            headers={"Retry-After": str(READY_RETRY_SECONDS)},
         )
     return {"status": "ready", "jobs_waiting": jobs_waiting}

@@ -34,6 +34,7 @@ Subject = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUBJECT_LENGTH),
     PLAIN_LINE,
+    Field(examples=["math"]),
 ]
 # Line breaks allowed: a comment may be a few sentences on lines of their own.
 Comment = Annotated[

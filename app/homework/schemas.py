@@ -30,6 +30,7 @@ Subject = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUBJECT_LENGTH),
     PLAIN_LINE,
+    Field(examples=["math"]),
 ]
 Text = Annotated[
     str,

@@ -23,7 +23,9 @@ class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     target_type: TargetType = Field(description="What to follow: a student, a class or a school")
-    target_id: str = Field(min_length=1, max_length=64, description="Its id")
+    target_id: str = Field(
+        min_length=1, max_length=64, description="Its id", examples=["5eb7cf5a86d9755df3a6c593"]
+    )
     topics: list[SubscribableTopic] | None = Field(
         default=None, min_length=1, description="Topics to follow; default every topic"
     )

@@ -39,7 +39,10 @@ ClockTime = Annotated[
 Period = Annotated[int, Field(strict=True, ge=1, le=MAX_PERIOD, description="1 = first lesson")]
 Weekday = Annotated[int, Field(strict=True, ge=1, le=7, description="ISO: 1 = Monday")]
 Subject = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), PLAIN_LINE
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    PLAIN_LINE,
+    Field(examples=["math"]),
 ]
 Room = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), PLAIN_LINE
