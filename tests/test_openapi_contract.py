@@ -190,3 +190,29 @@ def test_ids_have_the_pattern_the_server_takes(spec: dict[str, Any]) -> None:
     for _, _, operation in operations(spec):
         for parameter in operation.get("parameters", []):
             assert parameter["schema"].get("pattern") in (None, OBJECT_ID_PATTERN)
+
+
+async def test_ids_in_a_body_or_query_that_name_nothing_answer_a_documented_404(
+    client: httpx.AsyncClient, spec: dict[str, Any], world: World, login_as: Login
+) -> None:
+    nobody = str(ObjectId())
+    cases = [
+        (
+            "post",
+            "/grades",
+            {"student_id": str(world.student.id), "class_id": nobody, "subject": "math"},
+            login_as(world.teacher),
+        ),
+        ("post", "/subscriptions", {"target_type": "class", "target_id": nobody}, None),
+    ]
+    for method, path, body, headers in cases:
+        response = await client.request(
+            method.upper(),
+            path,
+            json={**body, "value": 5} if path == "/grades" else body,
+            headers=headers or login_as(world.parent),
+        )
+        assert response.status_code == 404, (path, response.text)
+        assert "404" in spec["paths"]["/api/v1" + path][method]["responses"], path
+    # Logging in names no document: OAuth2's client_id is not one of ours.
+    assert "404" not in spec["paths"]["/api/v1/auth/login"]["post"]["responses"]

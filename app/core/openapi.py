@@ -151,13 +151,18 @@ def error_codes(route: APIRoute) -> set[int]:
     return codes
 
 
+# OAuth2's password form has one, ignored: it names no document.
+_NOT_OUR_IDS = frozenset({"client_id"})
+
+
 def _names_an_id(annotation: Any, seen: set[Any]) -> bool:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         if annotation in seen:
             return False
         seen.add(annotation)
         return any(
-            name.endswith(("_id", "_ids")) or _names_an_id(field.annotation, seen)
+            (name.endswith(("_id", "_ids")) and name not in _NOT_OUR_IDS)
+            or _names_an_id(field.annotation, seen)
             for name, field in annotation.model_fields.items()
         )
     return any(_names_an_id(argument, seen) for argument in getattr(annotation, "__args__", ()))
