@@ -48,6 +48,7 @@ from app.migrations import migrate
 from app.notifications.pages import api_router as unsubscribe_router
 from app.notifications.pages import router as notification_pages
 from app.notifications.router import router as notifications_router
+from app.notifications.schemas import document_notice_data
 from app.producers import PRODUCERS
 from app.schools.members_router import router as members_router
 from app.schools.pages import router as join_pages
@@ -209,5 +210,5 @@ def create_app(
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.dependency_overrides[get_settings] = lambda: settings
-    tidy_openapi(app)
+    tidy_openapi(app, document_notice_data)
     return app

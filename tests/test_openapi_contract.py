@@ -83,8 +83,6 @@ OPERATION_IDS = {
     ("GET", "/api/v1/notifications/unread-count"): "getUnreadCount",
     ("POST", "/api/v1/notifications/read-all"): "markAllNotificationsRead",
     ("POST", "/api/v1/notifications/{notification_id}/read"): "markNotificationRead",
-    ("GET", "/api/v1/unsubscribe"): "getUnsubscribePage",
-    ("POST", "/api/v1/unsubscribe"): "unsubscribe",
     ("POST", "/api/v1/grades"): "createGrade",
     ("POST", "/api/v1/grades/batch"): "createGradeBatch",
     ("GET", "/api/v1/schools/{school_id}/classes/{class_id}/gradebook"): "getGradebook",

@@ -47,6 +47,8 @@ async def test_ready_names_redis_when_it_is_down(tmp_path: Path) -> None:
     assert response.status_code == 503
     assert response.json()["down"] == ["redis"]
     assert "redis" in response.json()["detail"]
+    # As documented for every 503.
+    assert int(response.headers["Retry-After"]) >= 1
 
 
 async def test_ready_names_mongodb_when_it_is_down(tmp_path: Path) -> None:

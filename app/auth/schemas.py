@@ -21,12 +21,15 @@ MAX_TOKEN_LENGTH = 256
 
 Timezone = TimeZoneName
 Password = Annotated[
-    str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+    str,
+    StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),
+    Field(examples=["correct-horse-battery"]),
 ]
 FullName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     PLAIN_LINE,
+    Field(examples=["Elena Ivanova"]),
 ]
 
 
@@ -113,7 +116,9 @@ class UserCreateIn(RequestBody):
     full_name: FullName = Field(description="As the school shows it")
     role: Role = Field(description="student, teacher, parent or admin")
     school_id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
-        default=None, description="The school to add a student, teacher or admin to"
+        default=None,
+        description="The school to add a student, teacher or admin to",
+        examples=["5eb7cf5a86d9755df3a6c593"],
     )
     locale: Locale = Field(default=Locale.en, description=_LOCALE)
     timezone: Timezone = Field(default="UTC", description=_TIMEZONE)
@@ -174,10 +179,16 @@ class LoginForm:
             str,
             Form(description="The account's email address", examples=["parent@example.org"]),
         ],
-        password: Annotated[str, Form(description="The account's password")],
+        password: Annotated[
+            str, Form(description="The account's password", examples=["correct-horse-battery"])
+        ],
         grant_type: Annotated[
             str | None,
-            Form(pattern="^password$", description="OAuth2 grant type: `password`, or leave out"),
+            Form(
+                pattern="^password$",
+                description="OAuth2 grant type: `password`, or leave out",
+                examples=["password"],
+            ),
         ] = None,
         scope: Annotated[str, Form(description="Ignored (OAuth2 scopes are not used)")] = "",
         client_id: Annotated[str | None, Form(description="Ignored (no OAuth2 clients)")] = None,

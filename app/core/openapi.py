@@ -6,22 +6,61 @@ every route rather than written by hand on each: 401 for a logged-in route, 403 
 role or relation is checked, 404 for an id in the path, 413 and 422 for a body, and the
 domain errors (403, 404, 409, 429...) its code and the services it calls raise; plus any
 a route declares itself.
+
+Response schemas say what is always sent: every field an answer carries is required
+(nullable where it may be null), while a request's fields with defaults stay optional.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import fastapi._compat.v2 as fastapi_schemas
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.security.base import SecurityBase
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
+from pydantic_core import core_schema
 
 from app.core.openapi_contract import check_routes, finish_contract
+from app.core.openapi_examples import add_examples
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+OBJECT_ID_PATTERN = "^[0-9a-fA-F]{24}$"
+
+
+class RequiredWhenSent(fastapi_schemas.GenerateJsonSchema):
+    """Answers are serialised whole, so in an answer's schema every field is required unless
+    it is left out when empty (`exclude_if`); a model documented as it was stored rather than
+    as it is sent (`json_schema_mode_override="validation"`) keeps its defaults optional."""
+
+    def field_is_required(
+        self,
+        field: core_schema.ModelField | core_schema.DataclassField | core_schema.TypedDictField,
+        total: bool,
+    ) -> bool:
+        if self.mode == "serialization" and field["type"] != "typed-dict-field":
+            return field.get("serialization_exclude_if") is None and not field.get(
+                "serialization_exclude"
+            )
+        return super().field_is_required(field, total)
+
+
+@contextmanager
+def _answers_required_when_sent() -> Iterator[None]:
+    # FastAPI builds its schema generator inside get_openapi with no way to pass one.
+    original = fastapi_schemas.GenerateJsonSchema
+    fastapi_schemas.GenerateJsonSchema = RequiredWhenSent  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        fastapi_schemas.GenerateJsonSchema = original  # type: ignore[misc]
 
 
 class ErrorOut(BaseModel):
@@ -44,7 +83,7 @@ class ValidationErrorOut(BaseModel):
 
 
 ERROR_DESCRIPTIONS = {
-    400: "The request cannot be carried out as asked",
+    400: "The request cannot be carried out as asked, or its body cannot be read as JSON text",
     401: "Not logged in, or the access token is invalid, expired or revoked",
     403: "Logged in, but this role or relation may not do this",
     404: "Nothing with this id, or nothing this user may see",
@@ -94,10 +133,16 @@ def error_codes(route: APIRoute) -> set[int]:
     dependants = [route.dependant]
     for dependant in dependants:
         dependants.extend(dependant.dependencies)
-    if any(dependant.path_params for dependant in dependants):
+    # An id in the path, the query or the body names something that may not exist.
+    if any(dependant.path_params for dependant in dependants) or any(
+        param.name.endswith("_id") for d in dependants for param in d.query_params
+    ):
         codes.add(404)
     if route.body_field is not None:
-        codes.update({413, 422})
+        # 400: a body that is not text (FastAPI: "There was an error parsing the body").
+        codes.update({400, 413, 422})
+        if _names_an_id(route.body_field.field_info.annotation, set()):
+            codes.add(404)
     if any(d.path_params or d.query_params or d.header_params for d in dependants):
         codes.add(422)
     codes.update(_raised_codes(route.endpoint))
@@ -105,6 +150,46 @@ def error_codes(route: APIRoute) -> set[int]:
     if (route.methods or set()) - {"GET", "HEAD", "OPTIONS"}:
         codes.add(503)
     return codes
+
+
+# OAuth2's password form has one, ignored: it names no document.
+_NOT_OUR_IDS = frozenset({"client_id"})
+
+
+def _names_an_id(annotation: Any, seen: set[Any]) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return False
+        seen.add(annotation)
+        return any(
+            (name.endswith(("_id", "_ids")) and name not in _NOT_OUR_IDS)
+            or _names_an_id(field.annotation, seen)
+            for name, field in annotation.model_fields.items()
+        )
+    return any(_names_an_id(argument, seen) for argument in getattr(annotation, "__args__", ()))
+
+
+# Headers an error answer always carries, by status: core.errors sets them.
+ERROR_HEADERS: dict[int, dict[str, dict[str, Any]]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "Bearer: log in again (POST /auth/login) or refresh the token",
+            "schema": {"type": "string", "example": "Bearer"},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again",
+            "schema": {"type": "integer", "minimum": 1, "example": 60},
+        }
+    },
+    503: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again",
+            "schema": {"type": "integer", "minimum": 1, "example": 30},
+        }
+    },
+}
 
 
 # The domain errors of core/errors.py by the status they answer with.
@@ -121,6 +206,10 @@ _ERROR_CLASSES = {
 _CALL = re.compile(r"\b(?:(\w+)\.)?(\w+)\(")
 
 
+# Routes share services: each function's source is read once per process.
+_source_of = functools.cache(inspect.getsource)
+
+
 def _raised_codes(function: Callable[..., Any], depth: int = 3) -> set[int]:
     """The statuses of the domain errors `function` raises, or the app functions it calls
     do (a few calls deep): what a router's service call can answer with."""
@@ -133,7 +222,7 @@ def _raised_codes(function: Callable[..., Any], depth: int = 3) -> set[int]:
             continue
         seen.add(current)
         try:
-            source = inspect.getsource(current)
+            source = _source_of(current)
         except (OSError, TypeError):
             continue
         namespace = getattr(current, "__globals__", {})
@@ -171,12 +260,53 @@ def _operation_of(spec: dict[str, Any], route: APIRoute, method: str) -> dict[st
 
 
 def _reference(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"$ref": REF_TEMPLATE.format(model=model.__name__)}
 
 
-def tidy_openapi(app: FastAPI) -> None:
+def _one_name_per_shape(spec: dict[str, Any]) -> None:
+    """A model a request sends and an answer gives, with defaults the request may leave
+    out, is two schemas to FastAPI (`X-Input`, `X-Output`): `X` for the request and `XOut`
+    for the answer, names a client would choose."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    renames: dict[str, str] = {}
+    for name in list(schemas):
+        if name.endswith("-Input"):
+            renames[name] = name.removesuffix("-Input")
+        elif name.endswith("-Output"):
+            stem = name.removesuffix("-Output")
+            renames[name] = f"{stem}Out" if f"{stem}Out" not in schemas else f"{stem}Answer"
+    if not renames:
+        return
+    for old, new in renames.items():
+        schemas[new] = schemas.pop(old)
+        if schemas[new].get("title") == old:
+            schemas[new]["title"] = new
+    _rename_references(
+        spec,
+        {REF_TEMPLATE.format(model=o): REF_TEMPLATE.format(model=n) for o, n in renames.items()},
+    )
+
+
+def _rename_references(node: Any, renames: dict[str, str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, str) and value in renames:
+                node[key] = renames[value]
+            else:
+                _rename_references(value, renames)
+    elif isinstance(node, list):
+        for item in node:
+            _rename_references(item, renames)
+
+
+DocumentStep = Callable[[dict[str, Any]], None]
+
+
+def tidy_openapi(app: FastAPI, *steps: DocumentStep) -> None:
     """Replace app.openapi with one that gives each operation one tag (its own, the most
-    specific) and documents every error it can answer with, each with its model."""
+    specific) and documents every error it can answer with, each with its model and
+    headers; `steps` then finish the document with what the layers above know (the
+    registered topics' notice shapes)."""
 
     check_routes(api_routes(app.router.routes))
     generate = app.openapi
@@ -184,7 +314,9 @@ def tidy_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
-        spec = generate()
+        with _answers_required_when_sent():
+            spec = generate()
+        _one_name_per_shape(spec)
         schemas = spec.setdefault("components", {}).setdefault("schemas", {})
         _, definitions = models_json_schema(
             [(model, "validation") for model in (ErrorOut, ValidationErrorOut)],
@@ -215,6 +347,14 @@ def tidy_openapi(app: FastAPI) -> None:
                     ):
                         schema = {"anyOf": [declared, schema]}
                     answer["content"] = {"application/json": {"schema": schema}}
+                    if code in ERROR_HEADERS:
+                        answer.setdefault("headers", {}).update(ERROR_HEADERS[code])
+        for step in steps:
+            step(spec)
+        if "PydanticObjectId" in schemas:
+            # What the server takes: any 24 hex digits, as bson.ObjectId.is_valid.
+            schemas["PydanticObjectId"]["pattern"] = OBJECT_ID_PATTERN
+        add_examples(spec)
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
         app.openapi_schema = spec = finish_contract(app, spec)

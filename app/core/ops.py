@@ -30,6 +30,9 @@ async def health() -> Health:
     return Health(status="ok")
 
 
+READY_RETRY_SECONDS = 5
+
+
 @router.get(
     "/ready", operation_id="getReadiness", responses={503: {"description": "A dependency is down"}}
 )
@@ -67,5 +70,7 @@ async def ready(request: Request) -> Any:
                 "jobs_waiting": jobs_waiting,
             },
             status_code=503,
+            # As every 503 says: a load balancer or client asks again, not at once.
+            headers={"Retry-After": str(READY_RETRY_SECONDS)},
         )
     return {"status": "ready", "jobs_waiting": jobs_waiting}

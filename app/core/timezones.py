@@ -8,7 +8,7 @@ from functools import cache
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 UTC = ZoneInfo("UTC")
 
@@ -27,7 +27,13 @@ def _check_timezone(value: str) -> str:
     return value
 
 
-TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_check_timezone)]
+TimeZoneName = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    AfterValidator(_check_timezone),
+    # A client builds a body from this; "string" is no zone.
+    Field(examples=["Europe/Moscow"]),
+]
 
 
 def zone_or_utc(name: str) -> ZoneInfo:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import AwareDatetime
@@ -11,6 +11,7 @@ from app.auth.access import CurrentUser
 from app.core.config import Settings, get_settings
 from app.core.db import parse_object_id
 from app.core.pagination import Page, PageParams, page_params
+from app.core.spreadsheets import MEDIA_TYPES
 from app.events import calendar, exports, repository, rsvp, service
 from app.events.access import EventAnswering, ManagedEvent, NewEventAudience, VisibleEvent
 from app.events.schemas import (
@@ -27,6 +28,11 @@ router = APIRouter(tags=["events"])
 Paging = Annotated[PageParams, Depends(page_params)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
+_FILE = {"schema": {"type": "string", "format": "binary"}}
+
+
+def _a_file(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"description": description, "content": {media_type: _FILE}}}
 
 
 @router.post("/events", operation_id="createEvent", status_code=status.HTTP_201_CREATED)
@@ -96,7 +102,10 @@ async def list_answers(event: ManagedEvent, paging: Paging) -> RsvpPage:
 
 
 @router.get(
-    "/events/{event_id}/rsvps.csv", operation_id="exportEventAnswersCsv", response_class=Response
+    "/events/{event_id}/rsvps.csv",
+    operation_id="exportEventAnswersCsv",
+    response_class=Response,
+    responses=_a_file(MEDIA_TYPES["csv"], "The answers as CSV"),
 )
 async def answers_csv(event: ManagedEvent, user: CurrentUser) -> Response:
     """The answers as CSV (UTF-8 with a BOM), in your language and time zone."""
@@ -104,7 +113,10 @@ async def answers_csv(event: ManagedEvent, user: CurrentUser) -> Response:
 
 
 @router.get(
-    "/events/{event_id}/rsvps.xlsx", operation_id="exportEventAnswersXlsx", response_class=Response
+    "/events/{event_id}/rsvps.xlsx",
+    operation_id="exportEventAnswersXlsx",
+    response_class=Response,
+    responses=_a_file(MEDIA_TYPES["xlsx"], "The answers as an Excel workbook"),
 )
 async def answers_xlsx(event: ManagedEvent, user: CurrentUser) -> Response:
     """The answers as an Excel workbook, in your language and time zone."""
@@ -128,6 +140,7 @@ async def new_calendar(user: CurrentUser, settings: AppSettings) -> CalendarOut:
     operation_id="getCalendarFeed",
     tags=["calendar"],
     response_class=Response,
+    responses=_a_file(ICS_MEDIA_TYPE, "The feed as iCalendar"),
 )
 async def calendar_feed(token: str, settings: AppSettings) -> Response:
     """The events of a feed link's owner, as iCalendar (no login: the link is the key)."""

@@ -37,8 +37,12 @@ class EventIn(ClassAudienceIn):
     title: Title = Field(description="What the event is, as people will read it")
     description: Description = Field(default="", description="More about it, plain text")
     place: Place = Field(default="", description="Where it happens")
-    starts_at: AwareDatetime = Field(description="With a time zone")
-    ends_at: AwareDatetime = Field(description="With a time zone; after starts_at")
+    starts_at: AwareDatetime = Field(
+        description="With a time zone", examples=["2030-09-14T18:00:00+03:00"]
+    )
+    ends_at: AwareDatetime = Field(
+        description="With a time zone; after starts_at", examples=["2030-09-14T19:30:00+03:00"]
+    )
     capacity: Capacity | None = Field(default=None, description="People, guests included")
     rsvp_deadline: AwareDatetime | None = Field(
         default=None, description="Answers close then; at or before starts_at"

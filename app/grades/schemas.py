@@ -29,11 +29,12 @@ MAX_ABS_VALUE = 1_000_000
 
 
 GradeValue = Annotated[int, Field(strict=True, ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE)]
-GradeWeight = Annotated[float, Field(gt=0, le=MAX_WEIGHT, allow_inf_nan=False)]
+GradeWeight = Annotated[float, Field(gt=0, le=MAX_WEIGHT, allow_inf_nan=False, examples=[1])]
 Subject = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUBJECT_LENGTH),
     PLAIN_LINE,
+    Field(examples=["math"]),
 ]
 # Line breaks allowed: a comment may be a few sentences on lines of their own.
 Comment = Annotated[

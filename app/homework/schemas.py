@@ -30,6 +30,7 @@ Subject = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SUBJECT_LENGTH),
     PLAIN_LINE,
+    Field(examples=["math"]),
 ]
 Text = Annotated[
     str,
@@ -41,6 +42,7 @@ Link = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LINK_LENGTH),
     PLAIN_LINE,
     AfterValidator(_web_address),
+    Field(examples=["https://school.example.org/5a/math/exercises"]),
 ]
 
 

@@ -43,7 +43,8 @@ from app.notifications.topics import EmailFrequency, Priority, topics
 
 router = APIRouter(include_in_schema=False)
 # The same endpoint under /api/v1, where links mailed before the pages existed point.
-api_router = APIRouter(tags=["unsubscribe"])
+# Left out of the document: it answers HTML pages, as the ones at the site root do.
+api_router = APIRouter(tags=["unsubscribe"], include_in_schema=False)
 pages = Pages(Path(__file__).parent / "templates")
 
 PageToken = Annotated[str, Query(description="From the email's link")]

@@ -28,8 +28,16 @@ _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 class QuietHours(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: str = Field(description="HH:MM in the user's time zone", examples=["21:00"])
-    end: str = Field(description="HH:MM; may be earlier than start (wraps past midnight)")
+    start: str = Field(
+        description="HH:MM in the user's time zone",
+        examples=["21:00"],
+        json_schema_extra={"pattern": _CLOCK.pattern},
+    )
+    end: str = Field(
+        description="HH:MM; may be earlier than start (wraps past midnight)",
+        examples=["07:00"],
+        json_schema_extra={"pattern": _CLOCK.pattern},
+    )
 
     @field_validator("start", "end")
     @classmethod
@@ -65,14 +73,18 @@ def _known_topics(values: Mapping[str, Any]) -> None:
         known(name)
 
 
-def _topic_map_schema(value: dict[str, Any], description: str) -> dict[str, Any]:
-    """An object with one property per registered topic, as the registry has them now."""
-    return {
+def _topic_map_schema(value: dict[str, Any], description: str, *, sent: bool) -> dict[str, Any]:
+    """An object with one property per registered topic, as the registry has them now;
+    an answer (`sent`) always carries every topic."""
+    schema: dict[str, Any] = {
         "type": "object",
         "description": description,
         "properties": {name: dict(value) for name in topics.names()},
         "additionalProperties": False,
     }
+    if sent:
+        schema["required"] = topics.names()
+    return schema
 
 
 def _reference_in(schema: Any) -> dict[str, Any] | None:
@@ -88,8 +100,11 @@ def _reference_in(schema: Any) -> dict[str, Any] | None:
     return None
 
 
-def _describe_topics(schema: JsonSchemaValue, *, nullable: bool) -> JsonSchemaValue:
-    """Spell out the topic maps and the topics' options from the registry, in place."""
+def _describe_topics(
+    schema: JsonSchemaValue, *, nullable: bool, sent: bool = False
+) -> JsonSchemaValue:
+    """Spell out the topic maps and the topics' options from the registry, in place; in an
+    answer (`sent`) every topic and every option is there."""
     properties = schema.setdefault("properties", {})
     # One EmailFrequency type for every topic, as the field declares it, rather than an
     # enum of its own per topic that a generated client names after the topic.
@@ -103,7 +118,7 @@ def _describe_topics(schema: JsonSchemaValue, *, nullable: bool) -> JsonSchemaVa
         ("email", frequency, "Email, per topic"),
         ("in_app", switch, "Inbox, per topic"),
     ):
-        described = _topic_map_schema(value, description)
+        described = _topic_map_schema(value, description, sent=sent)
         properties[name] = (
             {"anyOf": [described, {"type": "null"}], "description": description}
             if nullable
@@ -119,6 +134,8 @@ def _describe_topics(schema: JsonSchemaValue, *, nullable: bool) -> JsonSchemaVa
         else:
             option_schema["default"] = option.default
         properties[option.name] = option_schema
+        if sent:
+            schema.setdefault("required", []).append(option.name)
     schema["additionalProperties"] = False
     return schema
 
@@ -171,7 +188,7 @@ class Preferences(BaseModel):
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         schema = handler.resolve_ref_schema(handler(core_schema))
-        return _describe_topics(schema, nullable=False)
+        return _describe_topics(schema, nullable=False, sent=handler.mode == "serialization")
 
     @property
     def options(self) -> dict[str, bool]:

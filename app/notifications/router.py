@@ -55,7 +55,12 @@ async def list_subscriptions(user: CurrentUser, paging: Paging) -> Page[Subscrip
     operation_id="createSubscription",
     status_code=status.HTTP_201_CREATED,
     tags=["subscriptions"],
-    responses={200: {"description": "Already subscribed: the existing subscription"}},
+    responses={
+        200: {
+            "description": "Already subscribed: the existing subscription",
+            "model": SubscriptionOut,
+        }
+    },
 )
 async def create_subscription(
     user: CurrentUser, target: FollowableTarget, response: Response

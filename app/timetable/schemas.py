@@ -39,7 +39,10 @@ ClockTime = Annotated[
 Period = Annotated[int, Field(strict=True, ge=1, le=MAX_PERIOD, description="1 = first lesson")]
 Weekday = Annotated[int, Field(strict=True, ge=1, le=7, description="ISO: 1 = Monday")]
 Subject = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), PLAIN_LINE
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    PLAIN_LINE,
+    Field(examples=["math"]),
 ]
 Room = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), PLAIN_LINE
@@ -57,7 +60,7 @@ class LessonIn(BaseModel):
     weekday: Weekday
     period: Period
     starts: ClockTime = Field(description="When it starts, the school's time (HH:MM)")
-    ends: ClockTime = Field(description="When it ends, after it starts (HH:MM)")
+    ends: ClockTime = Field(description="When it ends, after it starts (HH:MM)", examples=["09:15"])
     subject: Subject = Field(description="A subject the teacher teaches in this class")
     teacher_id: ObjectIdField = Field(description="A teacher of this class")
     room: Room | None = Field(default=None, description="Where, e.g. 12 or Gym")
@@ -124,7 +127,13 @@ _OPTIONAL_FIELDS = ("teacher_id", "room", "starts", "ends")
 
 
 class ChangeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # Whole, since which fields a change takes depends on its kind.
+        json_schema_extra={
+            "examples": [{"date": "2030-09-02", "period": 1, "kind": "room", "room": "14"}]
+        },
+    )
 
     date: dt.date = Field(description="The lesson's date (YYYY-MM-DD)")
     period: Period
