@@ -279,7 +279,8 @@ def _one_name_per_shape(spec: dict[str, Any]) -> None:
         return
     for old, new in renames.items():
         schemas[new] = schemas.pop(old)
-        if schemas[new].get("title") == old:
+        if "title" in schemas[new]:
+            # Pydantic titles both halves with the model's name; generators name models by title.
             schemas[new]["title"] = new
     _rename_references(
         spec,

@@ -5,15 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from app.auth.models import Role, User
 from app.core.i18n import translate
 from app.notifications.topics import EmailFrequency, TopicDeclaration
 
 NAME = "schedule"
+
+# A title and a body. Documented as a two-string array with `items` rather than the
+# `prefixItems` pydantic writes, which client generators and linters read as untyped.
+TitleAndBody = Annotated[
+    tuple[str, str],
+    WithJsonSchema({"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2}),
+]
 HERE = Path(__file__).parent
 
 
@@ -41,7 +48,7 @@ class SchedulePayload(BaseModel):
     teacher_name: str | None = None
     was_teacher_name: str | None = None
     # (title, body) per language, as the inbox words it: the email says the same.
-    words: dict[str, tuple[str, str]] = Field(default_factory=dict)
+    words: dict[str, TitleAndBody] = Field(default_factory=dict)
 
 
 def why_this_change(data: Mapping[str, Any], user: User) -> str:
