@@ -1,6 +1,7 @@
 """The declared indexes, honoured by mongomock: a query with an equality (or `$in`) on the
-leading field of an index a document declares looks only at the documents holding that
-value, instead of at every document of the collection.
+leading field of an index a document declares, or a range ($gt, $gte, $lt, $lte) on the
+first or second field of one, looks only at the documents that may match, instead of at
+every document of the collection.
 
 mongomock has no indexes: each find, count, update and `$lookup` applies the filter to every
 stored document, so `schoolbell dev` (and the tests) slowed with every grade anyone posted:
@@ -8,29 +9,35 @@ a parent's inbox took 4 ms on the demo and 240 ms at 55,000 documents. These ind
 the documents a query looks at; mongomock's own filter still decides which match, and
 they are handed over in the store's order, so every answer stays what mongomock gives.
 
-An index maps each value of its field to the ids of the documents holding it. A document
-whose field is an array, an embedded document, or lies under an array is "loose": it is
-looked at by every query on that field, since equality on such values has rules of its own.
-The maps follow every write: mongomock stores a document (insert, rollback, restore) through
-the collection store's item assignment, removes one through item deletion, and reports a
-document changed in place to `_ensure_uniques`, which app/core/embedded.py hands on here.
-Built lazily, at a collection's first indexed query: documents loaded straight into the
-store before that are indexed then.
+A leading field's index maps each value to the ids of the documents holding it; the first
+two fields of each index are also kept in order, one order per kind of value (numbers,
+strings, dates, object ids), for ranges. The narrowest condition gives the ids, the others'
+indexes drop those whose keys cannot match. A document whose field is an array, an embedded
+document, or lies under an array is "loose" (and one whose value has no order here,
+"other"): it is looked at by every query on that field, since such values have rules of
+their own. The maps follow every write: mongomock stores a document (insert, rollback,
+restore) through the collection store's item assignment, removes one through item deletion,
+and reports a document changed in place to `_ensure_uniques`, which app/core/embedded.py
+hands on here. Built lazily, at a collection's first indexed query: documents loaded
+straight into the store before that are indexed then.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
+import math
 import re
 import threading
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from bson import ObjectId
 from mongomock.filtering import filter_applies
 from mongomock.store import CollectionStore
 
-# Off only in bench/embedded_reads.py, to time mongomock's own scan in the same run.
+# Off only in bench/embedded_scale.py, to time mongomock's own scan in the same run.
 ENABLED = True
 _LOOSE = object()
 _NOT_INDEXED = object()
@@ -123,23 +130,166 @@ class _FieldIndex:
         return found
 
 
+# A range compares values of one kind only (MongoDB's type brackets): each kind is kept in
+# an order of its own. Values of any other kind (null, booleans, arrays, ...) are "other":
+# every range query on the field looks at them, and mongomock decides.
+_RANGE_OPERATORS = {"$gt", "$gte", "$lt", "$lte"}
+# mongomock keeps datetimes to the millisecond, naive in UTC: a bound widened by this much
+# cannot miss a document the filter matches, however either side was rounded.
+_DATE_SLACK = timedelta(milliseconds=1)
+
+
+def _ordered(value: Any) -> tuple[str, Any] | None:
+    """A value's kind and its key in that kind's order, or None when it has no range order
+    here (such documents are looked at by every range query on the field)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return None if isinstance(value, float) and math.isnan(value) else ("number", value)
+    if isinstance(value, str):
+        return ("string", value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return ("date", value)
+    if isinstance(value, ObjectId):
+        return ("objectid", value)
+    return None
+
+
+class _Range:
+    """The bounds a field's condition sets by $gt/$gte/$lt/$lte, in one kind's order."""
+
+    __slots__ = ("high", "high_open", "kind", "low", "low_open")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.low: Any = None
+        self.high: Any = None
+        self.low_open = self.high_open = False
+
+    def holds(self, kind: str, key: Any) -> bool:
+        if kind != self.kind:
+            return False
+        if self.low is not None and (key < self.low or (self.low_open and key == self.low)):
+            return False
+        return not (
+            self.high is not None and (key > self.high or (self.high_open and key == self.high))
+        )
+
+
+def _range_of(condition: Any) -> _Range | None:
+    """The range a field's condition asks for (its other operators left to mongomock), or
+    None when it sets none, or bounds of different kinds."""
+    if not isinstance(condition, Mapping):
+        return None
+    found: _Range | None = None
+    for operator in _RANGE_OPERATORS & set(condition):
+        ordered = _ordered(condition[operator])
+        if ordered is None:
+            return None
+        kind, key = ordered
+        if found is None:
+            found = _Range(kind)
+        elif found.kind != kind:
+            return None
+        slack = _DATE_SLACK if kind == "date" else None
+        if operator in ("$gt", "$gte"):
+            key = key - slack if slack else key
+            if found.low is None or key > found.low:
+                found.low, found.low_open = key, operator == "$gt" and not slack
+        else:
+            key = key + slack if slack else key
+            if found.high is None or key < found.high:
+                found.high, found.high_open = key, operator == "$lt" and not slack
+    return found
+
+
+class _SortedField:
+    """A field's values in order, kind by kind, for range lookups: entries (key, place, id),
+    the place (the document's number in the store) keeping equal keys apart."""
+
+    __slots__ = ("entry_of", "other", "path", "sorted")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.sorted: dict[str, list[tuple[Any, int, Any]]] = {}
+        self.entry_of: dict[Any, tuple[str, tuple[Any, int, Any]] | None] = {}
+        self.other: set[Any] = set()
+
+    def add(self, document_id: Any, document: Mapping[str, Any], place: int) -> None:
+        value = _value_at(document, self.path)
+        ordered = None if value is _LOOSE else _ordered(value)
+        entry = None if ordered is None else (ordered[0], (ordered[1], place, document_id))
+        if document_id in self.entry_of and self.entry_of[document_id] == entry:
+            return
+        self.remove(document_id)
+        self.entry_of[document_id] = entry
+        if entry is None:
+            self.other.add(document_id)
+        else:
+            bisect.insort(self.sorted.setdefault(entry[0], []), entry[1])
+
+    def remove(self, document_id: Any) -> None:
+        if document_id not in self.entry_of:
+            return
+        entry = self.entry_of.pop(document_id)
+        if entry is None:
+            self.other.discard(document_id)
+            return
+        entries = self.sorted[entry[0]]
+        at = bisect.bisect_left(entries, entry[1])
+        if at < len(entries) and entries[at] == entry[1]:
+            del entries[at]
+
+    def _span(self, wanted: _Range) -> tuple[list[tuple[Any, int, Any]], int, int]:
+        entries = self.sorted.get(wanted.kind, [])
+        # (key,) sorts before every (key, place, id) and after every smaller key.
+        start = 0
+        if wanted.low is not None:
+            find = bisect.bisect_right if wanted.low_open else bisect.bisect_left
+            start = find(entries, (wanted.low, math.inf if wanted.low_open else -1))
+        end = len(entries)
+        if wanted.high is not None:
+            find = bisect.bisect_left if wanted.high_open else bisect.bisect_right
+            end = find(entries, (wanted.high, -1 if wanted.high_open else math.inf))
+        return entries, start, max(start, end)
+
+    def size_within(self, wanted: _Range) -> int:
+        _entries, start, end = self._span(wanted)
+        return end - start + len(self.other)
+
+    def within(self, wanted: _Range) -> set[Any]:
+        entries, start, end = self._span(wanted)
+        return {entry[2] for entry in entries[start:end]} | self.other
+
+    def may_hold(self, document_id: Any, wanted: _Range) -> bool:
+        entry = self.entry_of.get(document_id)
+        return entry is None or wanted.holds(entry[0], entry[1][0])
+
+
 class _StoreIndexes:
     """The indexes of one collection store, and each document's place in its order."""
 
-    def __init__(self, store: CollectionStore, paths: set[str]) -> None:
+    def __init__(self, store: CollectionStore, paths: set[str], ordered_paths: set[str]) -> None:
         self.lock = threading.Lock()
         self.paths = frozenset(paths)
+        self.ordered_paths = frozenset(ordered_paths)
         self.fields = {path: _FieldIndex(path) for path in paths}
+        self.sorted_fields = {path: _SortedField(path) for path in ordered_paths}
         self.order: dict[Any, int] = {}
         self._next = itertools.count()
         for document_id, document in list(store._documents.items()):
             self._add(document_id, document)
 
     def _add(self, document_id: Any, document: Mapping[str, Any]) -> None:
-        if document_id not in self.order:
-            self.order[document_id] = next(self._next)
+        place = self.order.get(document_id)
+        if place is None:
+            place = self.order[document_id] = next(self._next)
         for index in self.fields.values():
             index.add(document_id, document)
+        for field in self.sorted_fields.values():
+            field.add(document_id, document, place)
 
     def stored(self, document_id: Any, document: Mapping[str, Any]) -> None:
         with self.lock:
@@ -150,58 +300,117 @@ class _StoreIndexes:
             self.order.pop(document_id, None)
             for index in self.fields.values():
                 index.remove(document_id)
+            for field in self.sorted_fields.values():
+                field.remove(document_id)
 
     def candidates(self, filter: Mapping[str, Any]) -> list[Any] | None:
         """The ids of the documents the filter may match, in the store's order; None when
-        no index narrows it."""
-        best: set[Any] | None = None
+        no index narrows it. The narrowest condition's index gives the ids; the document's
+        keys in the other conditions' indexes then drop those that cannot match, without
+        reading the documents."""
         with self.lock:
-            for path, condition in _equalities(filter):
-                index = self.fields.get(path)
-                if index is None and path != "_id":
-                    continue
-                values = _wanted(condition)
-                if values is None:
-                    continue
-                if index is None:
-                    found = {value for value in values if value in self.order}
-                else:
-                    found = index.holding(values)
-                if best is None or len(found) < len(best):
-                    best = found
-            if best is None:
+            lookups = [lookup for lookup in self._lookups(filter) if lookup is not None]
+            if not lookups:
                 return None
-            return sorted(best, key=lambda document_id: self.order.get(document_id, -1))
+            lookups.sort(key=lambda lookup: lookup[0])
+            _size, found, _may_hold = lookups[0]
+            ids = found()
+            for _size, _found, may_hold in lookups[1:]:
+                ids = {document_id for document_id in ids if may_hold(document_id)}
+            return sorted(ids, key=lambda document_id: self.order.get(document_id, -1))
+
+    def _lookups(self, filter: Mapping[str, Any]) -> Iterator[_Lookup | None]:
+        """For each condition an index serves: how many ids it gives, a function giving
+        them, and one telling whether a document's key may match."""
+        for path, condition in _conditions(filter):
+            values = _wanted(condition)
+            if path == "_id":
+                if values is not None:
+                    yield _by_id(values, self.order)
+                continue
+            index = self.fields.get(path)
+            if values is not None and index is not None:
+                yield _by_value(index, values)
+                continue
+            field = self.sorted_fields.get(path)
+            if field is None:
+                continue
+            wanted = _range_of(condition)
+            if wanted is None and values is not None and len(values) == 1:
+                wanted = _range_of({"$gte": values[0], "$lte": values[0]})
+            if wanted is not None:
+                yield _by_range(field, wanted)
 
 
-def _equalities(filter: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+# How many ids a lookup gives, a function giving them, and one telling whether a document's
+# key may match it.
+_Lookup = tuple[int, Any, Any]
+
+
+def _by_id(values: list[Any], order: dict[Any, int]) -> _Lookup:
+    wanted = set(values)
+    return (
+        len(wanted),
+        lambda: {value for value in wanted if value in order},
+        lambda document_id: document_id in wanted,
+    )
+
+
+def _by_value(index: _FieldIndex, values: list[Any]) -> _Lookup:
+    size = len(index.loose) + sum(len(index.buckets.get(value, ())) for value in values)
+
+    def may_hold(document_id: Any) -> bool:
+        key = index.key_of.get(document_id, _NOT_INDEXED)
+        return key is _LOOSE or key is _NOT_INDEXED or key in values
+
+    return size, lambda: index.holding(values), may_hold
+
+
+def _by_range(field: _SortedField, wanted: _Range) -> _Lookup:
+    return (
+        field.size_within(wanted),
+        lambda: field.within(wanted),
+        lambda document_id: field.may_hold(document_id, wanted),
+    )
+
+
+def _conditions(filter: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     for field, condition in filter.items():
         if field == "$and" and isinstance(condition, list):
             for part in condition:
                 if isinstance(part, Mapping):
-                    yield from _equalities(part)
+                    yield from _conditions(part)
         elif not field.startswith("$"):
             yield field, condition
 
 
-def _leading_paths(store: CollectionStore) -> set[str]:
-    paths = set()
+def _index_paths(store: CollectionStore) -> tuple[set[str], set[str]]:
+    """The fields looked up by value (leading an index) and those kept in order for ranges
+    (leading an index, or second to an equality: a compound prefix)."""
+    leading, ordered = set(), set()
     for index in store.indexes.values():
         keys = list(index.get("key") or [])
-        if keys:
-            field, kind = keys[0]
-            if field != "_id" and kind in (1, -1):
-                paths.add(field)
-    return paths
+        for position, (field, kind) in enumerate(keys[:2]):
+            if field == "_id" or kind not in (1, -1):
+                continue
+            if position == 0:
+                leading.add(field)
+            ordered.add(field)
+    return leading, ordered
 
 
 def _indexes_of(store: CollectionStore) -> _StoreIndexes:
     """The store's indexes, built now if they are not yet, or stale (documents loaded
     straight into the store, an index declared since)."""
-    paths = _leading_paths(store)
+    paths, ordered_paths = _index_paths(store)
     indexes: _StoreIndexes | None = getattr(store, _ATTRIBUTE, None)
-    if indexes is None or indexes.paths != paths or len(indexes.order) != len(store._documents):
-        indexes = _StoreIndexes(store, paths)
+    if (
+        indexes is None
+        or indexes.paths != paths
+        or indexes.ordered_paths != ordered_paths
+        or len(indexes.order) != len(store._documents)
+    ):
+        indexes = _StoreIndexes(store, paths, ordered_paths)
         setattr(store, _ATTRIBUTE, indexes)
     return indexes
 
