@@ -24,18 +24,17 @@ straight into the store before that are indexed then.
 
 from __future__ import annotations
 
-import bisect
 import itertools
-import math
 import re
 import threading
 from collections.abc import Iterator, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from bson import ObjectId
 from mongomock.filtering import filter_applies
 from mongomock.store import CollectionStore
+
+from app.core.embedded_ranges import Range, SortedField, range_of
 
 # Off only in bench/embedded_scale.py, to time mongomock's own scan in the same run.
 ENABLED = True
@@ -130,144 +129,6 @@ class _FieldIndex:
         return found
 
 
-# A range compares values of one kind only (MongoDB's type brackets): each kind is kept in
-# an order of its own. Values of any other kind (null, booleans, arrays, ...) are "other":
-# every range query on the field looks at them, and mongomock decides.
-_RANGE_OPERATORS = {"$gt", "$gte", "$lt", "$lte"}
-# mongomock keeps datetimes to the millisecond, naive in UTC: a bound widened by this much
-# cannot miss a document the filter matches, however either side was rounded.
-_DATE_SLACK = timedelta(milliseconds=1)
-
-
-def _ordered(value: Any) -> tuple[str, Any] | None:
-    """A value's kind and its key in that kind's order, or None when it has no range order
-    here (such documents are looked at by every range query on the field)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return None if isinstance(value, float) and math.isnan(value) else ("number", value)
-    if isinstance(value, str):
-        return ("string", value)
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return ("date", value)
-    if isinstance(value, ObjectId):
-        return ("objectid", value)
-    return None
-
-
-class _Range:
-    """The bounds a field's condition sets by $gt/$gte/$lt/$lte, in one kind's order."""
-
-    __slots__ = ("high", "high_open", "kind", "low", "low_open")
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self.low: Any = None
-        self.high: Any = None
-        self.low_open = self.high_open = False
-
-    def holds(self, kind: str, key: Any) -> bool:
-        if kind != self.kind:
-            return False
-        if self.low is not None and (key < self.low or (self.low_open and key == self.low)):
-            return False
-        return not (
-            self.high is not None and (key > self.high or (self.high_open and key == self.high))
-        )
-
-
-def _range_of(condition: Any) -> _Range | None:
-    """The range a field's condition asks for (its other operators left to mongomock), or
-    None when it sets none, or bounds of different kinds."""
-    if not isinstance(condition, Mapping):
-        return None
-    found: _Range | None = None
-    for operator in _RANGE_OPERATORS & set(condition):
-        ordered = _ordered(condition[operator])
-        if ordered is None:
-            return None
-        kind, key = ordered
-        if found is None:
-            found = _Range(kind)
-        elif found.kind != kind:
-            return None
-        slack = _DATE_SLACK if kind == "date" else None
-        if operator in ("$gt", "$gte"):
-            key = key - slack if slack else key
-            if found.low is None or key > found.low:
-                found.low, found.low_open = key, operator == "$gt" and not slack
-        else:
-            key = key + slack if slack else key
-            if found.high is None or key < found.high:
-                found.high, found.high_open = key, operator == "$lt" and not slack
-    return found
-
-
-class _SortedField:
-    """A field's values in order, kind by kind, for range lookups: entries (key, place, id),
-    the place (the document's number in the store) keeping equal keys apart."""
-
-    __slots__ = ("entry_of", "other", "path", "sorted")
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.sorted: dict[str, list[tuple[Any, int, Any]]] = {}
-        self.entry_of: dict[Any, tuple[str, tuple[Any, int, Any]] | None] = {}
-        self.other: set[Any] = set()
-
-    def add(self, document_id: Any, document: Mapping[str, Any], place: int) -> None:
-        value = _value_at(document, self.path)
-        ordered = None if value is _LOOSE else _ordered(value)
-        entry = None if ordered is None else (ordered[0], (ordered[1], place, document_id))
-        if document_id in self.entry_of and self.entry_of[document_id] == entry:
-            return
-        self.remove(document_id)
-        self.entry_of[document_id] = entry
-        if entry is None:
-            self.other.add(document_id)
-        else:
-            bisect.insort(self.sorted.setdefault(entry[0], []), entry[1])
-
-    def remove(self, document_id: Any) -> None:
-        if document_id not in self.entry_of:
-            return
-        entry = self.entry_of.pop(document_id)
-        if entry is None:
-            self.other.discard(document_id)
-            return
-        entries = self.sorted[entry[0]]
-        at = bisect.bisect_left(entries, entry[1])
-        if at < len(entries) and entries[at] == entry[1]:
-            del entries[at]
-
-    def _span(self, wanted: _Range) -> tuple[list[tuple[Any, int, Any]], int, int]:
-        entries = self.sorted.get(wanted.kind, [])
-        # (key,) sorts before every (key, place, id) and after every smaller key.
-        start = 0
-        if wanted.low is not None:
-            find = bisect.bisect_right if wanted.low_open else bisect.bisect_left
-            start = find(entries, (wanted.low, math.inf if wanted.low_open else -1))
-        end = len(entries)
-        if wanted.high is not None:
-            find = bisect.bisect_left if wanted.high_open else bisect.bisect_right
-            end = find(entries, (wanted.high, -1 if wanted.high_open else math.inf))
-        return entries, start, max(start, end)
-
-    def size_within(self, wanted: _Range) -> int:
-        _entries, start, end = self._span(wanted)
-        return end - start + len(self.other)
-
-    def within(self, wanted: _Range) -> set[Any]:
-        entries, start, end = self._span(wanted)
-        return {entry[2] for entry in entries[start:end]} | self.other
-
-    def may_hold(self, document_id: Any, wanted: _Range) -> bool:
-        entry = self.entry_of.get(document_id)
-        return entry is None or wanted.holds(entry[0], entry[1][0])
-
-
 class _StoreIndexes:
     """The indexes of one collection store, and each document's place in its order."""
 
@@ -276,7 +137,7 @@ class _StoreIndexes:
         self.paths = frozenset(paths)
         self.ordered_paths = frozenset(ordered_paths)
         self.fields = {path: _FieldIndex(path) for path in paths}
-        self.sorted_fields = {path: _SortedField(path) for path in ordered_paths}
+        self.sorted_fields = {path: SortedField(path) for path in ordered_paths}
         self.order: dict[Any, int] = {}
         self._next = itertools.count()
         for document_id, document in list(store._documents.items()):
@@ -289,7 +150,8 @@ class _StoreIndexes:
         for index in self.fields.values():
             index.add(document_id, document)
         for field in self.sorted_fields.values():
-            field.add(document_id, document, place)
+            value = _value_at(document, field.path)
+            field.add(document_id, None if value is _LOOSE else value, place)
 
     def stored(self, document_id: Any, document: Mapping[str, Any]) -> None:
         with self.lock:
@@ -335,9 +197,9 @@ class _StoreIndexes:
             field = self.sorted_fields.get(path)
             if field is None:
                 continue
-            wanted = _range_of(condition)
+            wanted = range_of(condition)
             if wanted is None and values is not None and len(values) == 1:
-                wanted = _range_of({"$gte": values[0], "$lte": values[0]})
+                wanted = range_of({"$gte": values[0], "$lte": values[0]})
             if wanted is not None:
                 yield _by_range(field, wanted)
 
@@ -366,7 +228,7 @@ def _by_value(index: _FieldIndex, values: list[Any]) -> _Lookup:
     return size, lambda: index.holding(values), may_hold
 
 
-def _by_range(field: _SortedField, wanted: _Range) -> _Lookup:
+def _by_range(field: SortedField, wanted: Range) -> _Lookup:
     return (
         field.size_within(wanted),
         lambda: field.within(wanted),
