@@ -27,14 +27,15 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+from bson import ObjectId
 from mongomock.filtering import filter_applies
 from mongomock.store import CollectionStore
 
-from app.core.embedded_ranges import Range, SortedField, range_of
+from app.core.embedded_ranges import RANGE_OPERATORS, Range, SortedField, range_of
 
 # Off only in bench/embedded_scale.py, to time mongomock's own scan in the same run.
 ENABLED = True
@@ -165,26 +166,31 @@ class _StoreIndexes:
             for field in self.sorted_fields.values():
                 field.remove(document_id)
 
-    def candidates(self, filter: Mapping[str, Any]) -> list[Any] | None:
+    def candidates(self, filter: Mapping[str, Any]) -> Found | None:
         """The ids of the documents the filter may match, in the store's order; None when
         no index narrows it. The narrowest condition's index gives the ids; the document's
         keys in the other conditions' indexes then drop those that cannot match, without
         reading the documents."""
         with self.lock:
-            lookups = [lookup for lookup in self._lookups(filter) if lookup is not None]
+            conditions = list(_conditions(filter))
+            lookups = [lookup for lookup in self._lookups(conditions) if lookup is not None]
             if not lookups:
                 return None
-            lookups.sort(key=lambda lookup: lookup[0])
-            _size, found, _may_hold = lookups[0]
-            ids = found()
-            for _size, _found, may_hold in lookups[1:]:
-                ids = {document_id for document_id in ids if may_hold(document_id)}
-            return sorted(ids, key=lambda document_id: self.order.get(document_id, -1))
+            lookups.sort(key=lambda lookup: lookup.size)
+            ids = lookups[0].found()
+            for lookup in lookups[1:]:
+                ids = {document_id for document_id in ids if lookup.may_hold(document_id)}
+            ordered = sorted(ids, key=lambda document_id: self.order.get(document_id, -1))
+            certain: set[Any] = set()
+            checks = [lookup.certain for lookup in lookups if lookup.certain is not None]
+            # Only a filter made of nothing but conditions the indexes answer exactly needs
+            # no reading: then a document every one of them is sure of is a match.
+            if len(checks) == len(conditions) and _only_fields(filter):
+                certain = {i for i in ordered if all(check(i) for check in checks)}
+            return Found(ordered, certain)
 
-    def _lookups(self, filter: Mapping[str, Any]) -> Iterator[_Lookup | None]:
-        """For each condition an index serves: how many ids it gives, a function giving
-        them, and one telling whether a document's key may match."""
-        for path, condition in _conditions(filter):
+    def _lookups(self, conditions: list[tuple[str, Any]]) -> Iterator[_Lookup | None]:
+        for path, condition in conditions:
             values = _wanted(condition)
             if path == "_id":
                 if values is not None:
@@ -200,21 +206,43 @@ class _StoreIndexes:
             wanted = range_of(condition)
             if wanted is None and values is not None and len(values) == 1:
                 wanted = range_of({"$gte": values[0], "$lte": values[0]})
-            if wanted is not None:
-                yield _by_range(field, wanted)
+                yield None if wanted is None else _by_range(field, wanted, exact=False)
+            elif wanted is not None:
+                only_range = isinstance(condition, Mapping) and set(condition) <= RANGE_OPERATORS
+                yield _by_range(field, wanted, exact=only_range)
 
 
-# How many ids a lookup gives, a function giving them, and one telling whether a document's
-# key may match it.
-_Lookup = tuple[int, Any, Any]
+class Found(NamedTuple):
+    """The ids a filter may match, in the store's order, and those it surely matches."""
+
+    ids: list[Any]
+    certain: set[Any]
+
+
+class _Lookup(NamedTuple):
+    """One condition served by an index: how many ids it gives, a function giving them,
+    one telling whether a document's key may match, and (when the index can be sure, for
+    kinds that compare alike everywhere) one telling whether it surely does."""
+
+    size: int
+    found: Callable[[], set[Any]]
+    may_hold: Callable[[Any], bool]
+    certain: Callable[[Any], bool] | None
+
+
+# Values whose equality means the same to a dict, to mongomock and to MongoDB (1 == True
+# to a dict, not to MongoDB).
+_EXACT_KINDS = (ObjectId, str)
 
 
 def _by_id(values: list[Any], order: dict[Any, int]) -> _Lookup:
     wanted = set(values)
-    return (
+    exact = all(isinstance(value, _EXACT_KINDS) for value in values)
+    return _Lookup(
         len(wanted),
         lambda: {value for value in wanted if value in order},
-        lambda document_id: document_id in wanted,
+        wanted.__contains__,
+        wanted.__contains__ if exact else None,
     )
 
 
@@ -225,15 +253,34 @@ def _by_value(index: _FieldIndex, values: list[Any]) -> _Lookup:
         key = index.key_of.get(document_id, _NOT_INDEXED)
         return key is _LOOSE or key is _NOT_INDEXED or key in values
 
-    return size, lambda: index.holding(values), may_hold
+    def certain(document_id: Any) -> bool:
+        key = index.key_of.get(document_id, _NOT_INDEXED)
+        return isinstance(key, _EXACT_KINDS) and key in values
+
+    exact = all(isinstance(value, _EXACT_KINDS) for value in values)
+    return _Lookup(size, lambda: index.holding(values), may_hold, certain if exact else None)
 
 
-def _by_range(field: SortedField, wanted: Range) -> _Lookup:
-    return (
+def _by_range(field: SortedField, wanted: Range, *, exact: bool) -> _Lookup:
+    return _Lookup(
         field.size_within(wanted),
         lambda: field.within(wanted),
         lambda document_id: field.may_hold(document_id, wanted),
+        (lambda document_id: field.surely_holds(document_id, wanted)) if exact else None,
     )
+
+
+def _only_fields(filter: Mapping[str, Any]) -> bool:
+    """Whether the filter is only conditions on fields (in `$and`s too)."""
+    for field, condition in filter.items():
+        if field == "$and":
+            if not isinstance(condition, list) or not all(
+                isinstance(part, Mapping) and _only_fields(part) for part in condition
+            ):
+                return False
+        elif field.startswith("$"):
+            return False
+    return True
 
 
 def _conditions(filter: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -288,6 +335,11 @@ def candidate_ids(store: CollectionStore, filter: Any) -> list[Any] | None:
     """The ids of the stored documents `filter` may match (a superset), in the store's order;
     None when no index narrows it. An empty store goes to mongomock, which checks the
     filter even then."""
+    found = _found(store, filter)
+    return None if found is None else found.ids
+
+
+def _found(store: CollectionStore, filter: Any) -> Found | None:
     if not ENABLED or not isinstance(filter, Mapping) or not filter or not store._documents:
         return None
     return _indexes_of(store).candidates(filter)
@@ -296,14 +348,15 @@ def candidate_ids(store: CollectionStore, filter: Any) -> list[Any] | None:
 def matching(store: CollectionStore, filter: Any) -> Iterator[Mapping[str, Any]] | None:
     """The stored documents matching `filter`, looked for through an index; None when no
     index serves it."""
-    found = candidate_ids(store, filter)
+    found = _found(store, filter)
     if found is None:
         return None
     documents = store._documents
+    certain = found.certain
     return (
         document
-        for document in [documents.get(document_id) for document_id in found]
-        if document is not None and filter_applies(filter, document)
+        for document_id, document in [(i, documents.get(i)) for i in found.ids]
+        if document is not None and (document_id in certain or filter_applies(filter, document))
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from bson import ObjectId
 
-_RANGE_OPERATORS = {"$gt", "$gte", "$lt", "$lte"}
+RANGE_OPERATORS = {"$gt", "$gte", "$lt", "$lte"}
 # mongomock keeps datetimes to the millisecond, naive in UTC: a bound widened by this much
 # cannot miss a document the filter matches, however either side was rounded.
 _DATE_SLACK = timedelta(milliseconds=1)
@@ -65,7 +65,7 @@ def range_of(condition: Any) -> Range | None:
     if not isinstance(condition, Mapping):
         return None
     found: Range | None = None
-    for operator in _RANGE_OPERATORS & set(condition):
+    for operator in RANGE_OPERATORS & set(condition):
         ordered = _ordered(condition[operator])
         if ordered is None:
             return None
@@ -75,14 +75,21 @@ def range_of(condition: Any) -> Range | None:
         elif found.kind != kind:
             return None
         slack = _DATE_SLACK if kind == "date" else None
+        # Of two bounds on one side the tighter holds; at the same key, the open one.
         if operator in ("$gt", "$gte"):
             key = key - slack if slack else key
+            is_open = operator == "$gt" and not slack
             if found.low is None or key > found.low:
-                found.low, found.low_open = key, operator == "$gt" and not slack
+                found.low, found.low_open = key, is_open
+            elif key == found.low:
+                found.low_open = found.low_open or is_open
         else:
             key = key + slack if slack else key
+            is_open = operator == "$lt" and not slack
             if found.high is None or key < found.high:
-                found.high, found.high_open = key, operator == "$lt" and not slack
+                found.high, found.high_open = key, is_open
+            elif key == found.high:
+                found.high_open = found.high_open or is_open
     return found
 
 
@@ -143,6 +150,19 @@ class SortedField:
     def within(self, wanted: Range) -> set[Any]:
         entries, start, end = self._span(wanted)
         return {entry[2] for entry in entries[start:end]} | self.other
+
+    def surely_holds(self, document_id: Any, wanted: Range) -> bool:
+        """Whether the document's value is surely in the range asked for (dates near a
+        bound, where rounding decides, are left to mongomock)."""
+        entry = self.entry_of.get(document_id)
+        if entry is None or entry[0] != wanted.kind:
+            return False
+        key = entry[1][0]
+        if wanted.kind != "date":
+            return wanted.holds(entry[0], key)
+        low = None if wanted.low is None else wanted.low + 2 * _DATE_SLACK
+        high = None if wanted.high is None else wanted.high - 2 * _DATE_SLACK
+        return (low is None or key > low) and (high is None or key < high)
 
     def may_hold(self, document_id: Any, wanted: Range) -> bool:
         entry = self.entry_of.get(document_id)
