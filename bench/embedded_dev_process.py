@@ -64,7 +64,7 @@ async def build_data_dir(directory: Path, *, notifications: int, emails: int) ->
     admin.id = PydanticObjectId()
     parents = [PydanticObjectId() for _ in range(max(1, notifications // 10))]
     html = render(
-        "announcement",
+        "announcements/announcement",
         "ru",
         title="Родительское собрание",
         body="В четверг в 18:00 в актовом зале. " * 8,
