@@ -105,8 +105,9 @@ class SortedField:
         self.entry_of: dict[Any, tuple[str, tuple[Any, int, Any]] | None] = {}
         self.other: set[Any] = set()
 
-    def add(self, document_id: Any, value: Any, place: int) -> None:
-        """Keep the document's value (None for one with no order: loose, missing, ...)."""
+    def add(self, document_id: Any, value: Any, place: int, *, building: bool = False) -> None:
+        """Keep the document's value (None for one with no order: loose, missing, ...).
+        While `building`, entries are only appended: `built` sorts them once."""
         ordered = None if value is None else _ordered(value)
         entry = None if ordered is None else (ordered[0], (ordered[1], place, document_id))
         if document_id in self.entry_of and self.entry_of[document_id] == entry:
@@ -115,8 +116,16 @@ class SortedField:
         self.entry_of[document_id] = entry
         if entry is None:
             self.other.add(document_id)
+        elif building:
+            self.sorted.setdefault(entry[0], []).append(entry[1])
         else:
             bisect.insort(self.sorted.setdefault(entry[0], []), entry[1])
+
+    def built(self) -> None:
+        """Sort what was appended while building (one sort: inserting each in its place
+        took seconds at 50,000 documents)."""
+        for entries in self.sorted.values():
+            entries.sort()
 
     def remove(self, document_id: Any) -> None:
         if document_id not in self.entry_of:
