@@ -1,265 +1,319 @@
-"""How `schoolbell dev` copes with a full school's data: 50,000 notifications and 50,000
-emails (by default) in its embedded database.
+"""What `schoolbell dev`'s embedded store costs as a district's data grows: 1,000, 10,000
+and 100,000 documents (by default) beside the demo school.
 
-Prints three figures:
+In-process, on the app with the demo loaded, after adding each size's documents it prints:
 
-1. start time: from starting `schoolbell dev` on that data dir until /health answers;
-2. save cost per write: what the journal adds to one document write, in-process
-   (the same updates with and without the journal, on a small collection);
-3. /health latency while writes go on and the journal is folded into the snapshot in
-   the background (the fold runs every 30 s; the run lasts long enough for one).
+1. the median of a parent's inbox (GET /notifications), her child's grade summary and the
+   admin's announcement list, through the store's indexes and (fewer requests) through
+   mongomock's own scan of every document, with each median's ratio to the first size's;
+2. the time of one grade's fan-out job and of the send job it queues (emails go to
+   files, as `dev` without SMTP sends them), and the process's resident memory;
+3. GET /stats as the demo admin, and /health's latency while it runs;
 
-    uv run python bench/embedded_scale.py [--notifications 50000] [--emails 50000]
+then, at the largest size, whether a class's grading keeps pace: 30 grades posted one after
+another (the API's time per grade) against the fan-out and send work each leaves behind.
+Last, bench/embedded_dev_process.py's figures of a `dev` process on 50,000 notifications
+and 50,000 emails (start time, the journal's cost per write, /health during saves).
+
+The added documents: other schools' grades (40 %) and announcements (10 %), and the demo
+school's notifications (30 %) and emails (20 %) to other families, all of the last hour,
+so /stats has every one of them to count.
+
+    uv run python bench/embedded_scale.py [--sizes 1000 10000 100000] [--requests 40]
+        [--skip-dev-process]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from beanie import PydanticObjectId
 from mongomock_motor import AsyncMongoMockClient
 
-from app.auth.models import Role, User
-from app.core.db import init_database
-from app.core.embedded import EmbeddedStore, write_embedded
-from app.core.security import hash_password
+from app.announcements.models import Announcement, AnnouncementStatus
+from app.auth.models import User
+from app.core import db, embedded_indexes, jobs
+from app.core.config import Settings
+from app.core.security import utcnow
 from app.delivery.models import Email, EmailKind, EmailStatus
-from app.delivery.render import render
-from app.documents import DOCUMENT_MODELS
+from app.delivery.service import SEND_EMAILS_JOB
+from app.demo import DEMO_ADMIN_EMAIL, DEMO_DOMAIN, DEMO_PASSWORD, DEMO_SCHOOL_NAME, load_demo
+from app.grades.models import Grade, GradeKind
+from app.main import create_app
 from app.notifications.models import Notification
 from app.schools.models import School
 
-PASSWORD = "bench-password-long-enough"
-TRAFFIC_SECONDS = 40.0
+PARENT_EMAIL = f"parent.ivanova@{DEMO_DOMAIN}"
+CHILD_EMAIL = f"masha@{DEMO_DOMAIN}"
+TEACHER_EMAIL = f"teacher.math@{DEMO_DOMAIN}"
+CLASS_GRADING = 30
 
 
-async def build_data_dir(directory: Path, *, notifications: int, emails: int) -> float:
-    """Write the data dir's snapshot; returns its size in MB."""
-    # Beanie builds documents only once initialised; this database stays empty.
-    await init_database(AsyncMongoMockClient(tz_aware=True), "build", DOCUMENT_MODELS)
-    school = School(name="Bench school", timezone="Europe/Moscow")
-    school.id = PydanticObjectId()
-    admin = User(
-        email="admin@bench.example.org",
-        full_name="Bench Admin",
-        role=Role.admin,
-        password_hash=hash_password(PASSWORD),
-        school_ids=[school.id],
-        email_verified=True,
+class RecordingDispatcher:
+    """Takes jobs as a broker would; the bench runs them itself, timing each kind."""
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[str, dict[str, Any]]] = []
+
+    async def enqueue(self, name: str, *, countdown: float, request_id: Any, **kw: Any) -> None:
+        self.waiting.append((name, kw))
+
+    async def run_all(self) -> dict[str, float]:
+        """Run every job waiting, and those they queue; seconds spent by kind."""
+        spent = {"fan-out": 0.0, "send": 0.0}
+        while self.waiting:
+            name, kwargs = self.waiting.pop(0)
+            started = time.perf_counter()
+            await jobs.run(name, kwargs, request_id=None)
+            spent["send" if name == SEND_EMAILS_JOB else "fan-out"] += time.perf_counter() - started
+        return spent
+
+
+def settings(data_dir: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        jwt_secret="bench-secret-that-is-long-enough-for-hs256",
+        mongodb_url=None,
+        redis_url=None,
+        smtp_host=None,
+        data_dir=data_dir,
+        grade_notice_delay_minutes=0,
+        login_rate_per_account="1000/minute",
+        login_rate_per_client="1000/minute",
     )
-    admin.id = PydanticObjectId()
-    parents = [PydanticObjectId() for _ in range(max(1, notifications // 10))]
-    html = render(
-        "announcement",
-        "ru",
-        title="Родительское собрание",
-        body="В четверг в 18:00 в актовом зале. " * 8,
-        priority="normal",
-        school_name=school.name,
-        author_name="Анна Соколова",
-        unsubscribe_url="http://127.0.0.1:8000/api/v1/unsubscribe?token=" + "x" * 120,
-    )
-    notification_rows = [
+
+
+def district(count: int, demo_school: PydanticObjectId) -> dict[type[Any], list[dict[str, Any]]]:
+    """`count` documents as a district adds them (see the module's docstring)."""
+    now = utcnow()
+    school, klass, teacher = PydanticObjectId(), PydanticObjectId(), PydanticObjectId()
+    grades = [
+        Grade(
+            school_id=school,
+            class_id=klass,
+            student_id=PydanticObjectId(),
+            teacher_id=teacher,
+            subject="math",
+            subject_key="math",
+            value=4,
+            kind=GradeKind.regular,
+            weight=1,
+            date=now,
+        ).model_dump(by_alias=True, exclude={"id"})
+        for _ in range(count * 40 // 100)
+    ]
+    notifications = [
         Notification(
-            event_key=f"announcement:{n // len(parents)}",
-            recipient_id=parents[n % len(parents)],
-            school_id=school.id,
-            topic="announcements",
-            title="Родительское собрание",
-            body="В четверг в 18:00 в актовом зале.",
-            data={"announcement_id": str(PydanticObjectId())},
+            recipient_id=PydanticObjectId(),
+            school_id=demo_school,
+            topic="grades",
+            title="New grade",
+            body="4",
+            event_key=f"bench:{PydanticObjectId()}",
+            read_at=now if n % 3 == 0 else None,
         ).model_dump(by_alias=True, exclude={"id"})
-        | {"_id": PydanticObjectId()}
-        for n in range(notifications)
+        for n in range(count * 30 // 100)
     ]
-    email_rows = [
+    emails = [
         Email(
-            idempotency_key=f"bench:{n}",
+            idempotency_key=f"bench:{PydanticObjectId()}",
             kind=EmailKind.immediate,
-            to=f"parent{n % len(parents)}@bench.example.org",
-            recipient_id=parents[n % len(parents)],
-            subject=html.subject,
-            text=html.text,
-            html=html.html,
+            to="parent@bench.example.org",
+            recipient_id=PydanticObjectId(),
+            subject="New grade",
+            text="4",
+            html="<p>4</p>",
             status=EmailStatus.sent,
-            school_id=school.id,
+            school_id=demo_school,
         ).model_dump(by_alias=True, exclude={"id"})
-        | {"_id": PydanticObjectId()}
-        for n in range(emails)
+        for _ in range(count * 20 // 100)
     ]
-    write_embedded(
-        directory,
-        {
-            "schools": [school.model_dump(by_alias=True)],
-            "users": [admin.model_dump(by_alias=True)],
-            "notifications": notification_rows,
-            "emails": email_rows,
-        },
-    )
-    return size_mb(directory)
-
-
-async def save_cost_per_write(directory: Path, writes: int = 3_000) -> tuple[float, float]:
-    """Microseconds per update_one without and with the journal."""
-    database = await init_database(AsyncMongoMockClient(tz_aware=True), "bench", DOCUMENT_MODELS)
-    collection = Email.get_motor_collection()
-    rows = [
-        Email(
-            idempotency_key=f"k{n}",
-            kind=EmailKind.account,
-            to="a@b.org",
-            subject="s",
-            text="t" * 1000,
-            html="<p>" + "h" * 3000 + "</p>",
+    announcements = [
+        Announcement(
+            school_id=school,
+            author_id=teacher,
+            title="News",
+            body="Body",
+            status=AnnouncementStatus.published,
+            publish_at=now,
         ).model_dump(by_alias=True, exclude={"id"})
-        for n in range(20)
+        for _ in range(count - len(grades) - len(notifications) - len(emails))
     ]
-    await collection.insert_many(rows)
-    ids = [row["_id"] for row in await collection.find({}, {"_id": 1}).to_list(None)]
+    return {Grade: grades, Notification: notifications, Email: emails, Announcement: announcements}
 
-    async def run() -> float:
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def median_ms(http: httpx.AsyncClient, url: str, headers: dict[str, str], n: int) -> float:
+    times = []
+    for _ in range(n):
         started = time.perf_counter()
-        for n in range(writes):
-            await collection.update_one({"_id": ids[n % len(ids)]}, {"$inc": {"attempts": 1}})
-        return (time.perf_counter() - started) / writes * 1e6
-
-    await run()  # warm-up: the first round pays for imports and caches
-    without = await run()
-    store = EmbeddedStore(database, directory)
-    await store.load()
-    with_journal = await run()
-    await store.stop()
-    return without, with_journal
+        answer = await http.get(url, headers=headers)
+        times.append((time.perf_counter() - started) * 1000)
+        answer.raise_for_status()
+    return statistics.median(times)
 
 
-def size_mb(directory: Path) -> float:
-    return sum(p.stat().st_size for p in directory.iterdir()) / 1e6
+async def login(http: httpx.AsyncClient, email: str) -> dict[str, str]:
+    answer = await http.post(
+        "/api/v1/auth/login", data={"username": email, "password": DEMO_PASSWORD}
+    )
+    answer.raise_for_status()
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+async def post_grade(
+    http: httpx.AsyncClient, teacher: dict[str, str], child: User, class_id: str
+) -> float:
+    """Post a grade for the child; the API's time in ms (its notice is a job, not run)."""
+    started = time.perf_counter()
+    answer = await http.post(
+        "/api/v1/grades",
+        json={"student_id": str(child.id), "class_id": class_id, "subject": "math", "value": 5},
+        headers=teacher,
+    )
+    spent = (time.perf_counter() - started) * 1000
+    assert answer.status_code == 201, answer.text
+    return spent
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+async def stats_beside_health(
+    http: httpx.AsyncClient, admin: dict[str, str]
+) -> tuple[float, list[float]]:
+    """GET /stats's time in ms, and the latencies of /health asked meanwhile."""
+    done = asyncio.Event()
+    latencies: list[float] = []
+
+    async def health() -> None:
+        # Timed from when the request was due (10 ms after the last answer), not from when
+        # this task got to send it: on one event loop, a request held up by /stats could
+        # not even start.
+        due = time.perf_counter()
+        while not done.is_set():
+            (await http.get("/health")).raise_for_status()
+            answered = time.perf_counter()
+            latencies.append((answered - due) * 1000)
+            due = answered + 0.01
+            await asyncio.sleep(0.01)
+
+    poller = asyncio.create_task(health())
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    answer = await http.get("/api/v1/stats", headers=admin)
+    spent = (time.perf_counter() - started) * 1000
+    done.set()
+    await poller
+    answer.raise_for_status()
+    return spent, latencies
+
+
+async def measure(sizes: list[int], requests: int, data_dir: Path) -> None:
+    app = create_app(settings(data_dir), mongo_client=AsyncMongoMockClient(tz_aware=True))
+    async with app.router.lifespan_context(app):
+        await load_demo()
+        recorder = RecordingDispatcher()
+        jobs.use_dispatcher(recorder)
+        child = await User.find_one(User.email == CHILD_EMAIL)
+        school = await School.find_one({"name": DEMO_SCHOOL_NAME})
+        assert child is not None and school is not None and school.id is not None
+        class_id = next(str(c.id) for c in school.classes if child.id in c.student_ids)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+            parent, admin = await login(http, PARENT_EMAIL), await login(http, DEMO_ADMIN_EMAIL)
+            teacher = await login(http, TEACHER_EMAIL)
+            reads = {
+                "parent's inbox": ("/api/v1/notifications", parent),
+                "grade summary": (f"/api/v1/students/{child.id}/grades/summary", parent),
+                "announcement list": ("/api/v1/announcements", admin),
+            }
+            print(
+                f"{'documents':>10} {'read':<18} {'p50 ms':>8} {'x first':>7} "
+                f"{'scan ms':>9} {'scan/index':>10}"
+            )
+            added, first = 0, dict[str, float]()
+            rows: list[str] = []
+            for size in sizes:
+                for model, documents in district(size - added, school.id).items():
+                    await db.insert_many_ignoring_duplicates(model, documents)
+                added = size
+                for name, (url, headers) in reads.items():
+                    embedded_indexes.ENABLED = True
+                    indexed = await median_ms(http, url, headers, requests)
+                    embedded_indexes.ENABLED = False
+                    scanned = await median_ms(http, url, headers, max(3, requests // 10))
+                    embedded_indexes.ENABLED = True
+                    first.setdefault(name, indexed)
+                    print(
+                        f"{size:>10,} {name:<18} {indexed:>8.1f} {indexed / first[name]:>7.2f} "
+                        f"{scanned:>9.1f} {scanned / indexed:>10.1f}"
+                    )
+                await post_grade(http, teacher, child, class_id)
+                spent = await recorder.run_all()
+                stats_ms, health = await stats_beside_health(http, admin)
+                rows.append(
+                    f"{size:>10,} {spent['fan-out'] * 1000:>11.0f} {spent['send'] * 1000:>8.0f} "
+                    f"{stats_ms:>9.0f} {statistics.median(health):>11.1f} {max(health):>11.1f} "
+                    f"{len(health):>8} {rss_mb():>7.0f}"
+                )
+            print(
+                f"\n{'documents':>10} {'fan-out ms':>11} {'send ms':>8} {'/stats ms':>9} "
+                f"{'/health p50':>11} {'/health max':>11} {'/health n':>8} {'RSS MB':>7}"
+            )
+            print("\n".join(rows))
+            await class_grading(http, teacher, child, class_id, recorder, sizes[-1])
+
+
+async def class_grading(
+    http: httpx.AsyncClient,
+    teacher: dict[str, str],
+    child: User,
+    class_id: str,
+    recorder: RecordingDispatcher,
+    size: int,
+) -> None:
+    """Post a class's worth of grades back to back, then run the work they left behind."""
+    posting = [await post_grade(http, teacher, child, class_id) for _ in range(CLASS_GRADING)]
+    spent = await recorder.run_all()
+    per_grade = (spent["fan-out"] + spent["send"]) * 1000 / CLASS_GRADING
+    posted = sum(posting) / CLASS_GRADING
+    print(
+        f"\nclass grading at {size:,} documents: {CLASS_GRADING} grades posted at "
+        f"{posted:.0f} ms each (API); background work {per_grade:.0f} ms per grade "
+        f"(fan-out {spent['fan-out'] * 1000 / CLASS_GRADING:.0f}, "
+        f"send {spent['send'] * 1000 / CLASS_GRADING:.0f}): "
+        + (
+            f"keeps pace ({per_grade / posted:.2f} x the posting time, one worker)"
+            if per_grade <= posted
+            else f"falls behind ({per_grade / posted:.2f} x the posting time, one worker)"
+        )
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--notifications", type=int, default=50_000)
-    parser.add_argument("--emails", type=int, default=50_000)
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--skip-dev-process", action="store_true")
     args = parser.parse_args()
-
     with tempfile.TemporaryDirectory() as scratch:
-        data_dir = Path(scratch) / "data"
-        started = time.perf_counter()
-        size = asyncio.run(
-            build_data_dir(data_dir, notifications=args.notifications, emails=args.emails)
-        )
-        print(
-            f"data dir: {args.notifications:,} notifications + {args.emails:,} emails, "
-            f"{size:.0f} MB on disk (built in {time.perf_counter() - started:.1f} s)"
-        )
+        asyncio.run(measure(sorted(args.sizes), args.requests, Path(scratch)))
+    if not args.skip_dev_process:
+        import embedded_dev_process
 
-        without, with_journal = asyncio.run(save_cost_per_write(Path(scratch) / "micro"))
-        print(
-            f"save cost per write: {with_journal - without:.0f} µs added by the journal "
-            f"({without:.0f} µs per update without it, {with_journal:.0f} µs with it)"
-        )
-
-        port = free_port()
-        env = {
-            **os.environ,
-            "SCHOOLBELL_DATA_DIR": str(data_dir),
-            "JWT_SECRET": "bench-secret-that-is-long-enough-for-hs256",
-        }
-        env.pop("REDIS_URL", None)
-        env.pop("SMTP_HOST", None)
-        log_path = Path(scratch) / "dev.log"
-        with open(log_path, "wb") as log:
-            spawned = time.perf_counter()
-            process = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "dev", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            base = f"http://127.0.0.1:{port}"
-            try:
-                while True:
-                    try:
-                        if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    if process.poll() is not None:
-                        sys.exit(f"dev exited:\n{log_path.read_text()}")
-                    time.sleep(0.05)
-                print(f"start time: {time.perf_counter() - spawned:.1f} s until /health answers")
-                loaded = re.search(r"embedded database loaded: .*", log_path.read_text())
-                print(f"  of which {loaded.group(0) if loaded else 'loading: not logged'}")
-                measure_latency_during_saves(base, log_path)
-            finally:
-                process.send_signal(signal.SIGINT)
-                process.wait(timeout=120)
-
-
-def measure_latency_during_saves(base: str, log_path: Path) -> None:
-    token = httpx.post(
-        f"{base}/api/v1/auth/login",
-        data={"username": "admin@bench.example.org", "password": PASSWORD},
-        timeout=30,
-    ).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    stop = threading.Event()
-    writes = 0
-
-    def write_forever() -> None:
-        nonlocal writes
-        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-            hour = 0
-            while not stop.is_set():
-                hour = (hour + 1) % 24
-                client.patch("/api/v1/users/me/preferences", json={"digest_hour": hour})
-                writes += 1
-
-    writer = threading.Thread(target=write_forever, daemon=True)
-    writer.start()
-    latencies: list[float] = []
-    deadline = time.monotonic() + TRAFFIC_SECONDS
-    with httpx.Client(base_url=base, timeout=30) as client:
-        while time.monotonic() < deadline:
-            started = time.perf_counter()
-            client.get("/health")
-            latencies.append((time.perf_counter() - started) * 1000)
-            time.sleep(0.02)
-    stop.set()
-    writer.join(30)
-    folds = re.findall(r"embedded database saved: ([\d.]+) MB in ([\d.]+) s", log_path.read_text())
-    print(
-        f"/health during {TRAFFIC_SECONDS:.0f} s of writes ({writes:,} writes, "
-        f"{len(folds)} background saves: "
-        + ", ".join(f"{mb} MB in {s} s" for mb, s in folds)
-        + f"): p50 {statistics.median(latencies):.1f} ms, "
-        f"p95 {percentile(latencies, 0.95):.1f} ms, max {max(latencies):.1f} ms "
-        f"over {len(latencies)} requests"
-    )
+        print()
+        embedded_dev_process.run(notifications=50_000, emails=50_000)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ A later move to Beanie 2 / PyMongo's async client should touch only this file.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,24 @@ async def aggregate(model: type[Document], pipeline: list[dict[str, Any]]) -> li
     """Every row of an aggregation. Motor returns the cursor at once, PyMongo's async client
     after an await: the difference stays here."""
     rows: list[dict[str, Any]] = await collection(model).aggregate(pipeline).to_list(None)
+    return rows
+
+
+async def _aggregate_beside_the_loop(
+    documents: AsyncMongoMockCollection, pipeline: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """An embedded aggregation run in a thread: mongomock computes it whole, in Python, when
+    it is asked, and figures over a school's year of notifications take long enough to hold
+    up every other request of `dev` if run on its event loop. Writes go on meanwhile, as
+    they do beside a MongoDB aggregation; one that changed a document the thread was
+    copying (Python then stops the copy) has the aggregation run again, here."""
+    try:
+        cursor = await asyncio.to_thread(documents.aggregate, pipeline)
+    except RuntimeError as exc:
+        if "changed size during iteration" not in str(exc):
+            raise
+        cursor = documents.aggregate(pipeline)
+    rows: list[dict[str, Any]] = await cursor.to_list(None)
     return rows
 
 
@@ -399,8 +418,11 @@ async def facets(
     """Several figures in one round trip: each branch runs on the `_id`s of the `model`
     documents matching `match` (the anchor: usually a few documents the branches join from),
     and its rows come back under its name."""
-    rows = await aggregate(
-        model, [{"$match": match}, {"$project": {"_id": 1}}, {"$facet": branches}]
-    )
+    pipeline = [{"$match": match}, {"$project": {"_id": 1}}, {"$facet": branches}]
+    documents = collection(model)
+    if isinstance(documents, AsyncMongoMockCollection):
+        rows = await _aggregate_beside_the_loop(documents, pipeline)
+    else:
+        rows = await aggregate(model, pipeline)
     found = rows[0] if rows else {}
     return {name: list(found.get(name, [])) for name in branches}

@@ -23,7 +23,7 @@ from mongomock.collection import Collection as MongoMockCollection
 from mongomock.helpers import patch_datetime_awareness_in_document
 from pymongo.errors import DuplicateKeyError as DuplicateKeyError  # re-exported
 
-from app.core import embedded_indexes
+from app.core import embedded_groups, embedded_indexes, embedded_joins
 from app.core.embedded_legacy import LEGACY_SNAPSHOT_FILE, read_snapshot
 from app.core.errors import StorageUnavailable
 from app.core.journal import (
@@ -171,6 +171,8 @@ def _install_journal_hooks() -> None:
     indexed = embedded_indexes.aggregate_from_index(MongoMockCollection.aggregate)
     setattr(MongoMockCollection, "aggregate", indexed)  # noqa: B010
     embedded_indexes.install()
+    embedded_joins.install()
+    embedded_groups.install()
     setattr(MongoMockCollection, "_schoolbell_journal_hooks", True)  # noqa: B010
 
 

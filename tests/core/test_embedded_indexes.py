@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import random
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import mongomock
 import pytest
 from bson import ObjectId
 from mongomock.filtering import filter_applies
+from mongomock.helpers import patch_datetime_awareness_in_document
 from pymongo.errors import DuplicateKeyError
 
 import app.core.embedded  # noqa: F401  (installs the indexes)
@@ -23,16 +25,45 @@ def collection() -> Any:
     documents.create_index([("owner", 1), ("at", -1), ("_id", -1)])
     documents.create_index([("tags.kind", 1)])
     documents.create_index([("code", 1)], unique=True, sparse=True)
+    documents.create_index([("score", 1)])
     return documents
 
 
 def scanned(collection: Any, query: dict[str, Any]) -> list[Any]:
-    """What mongomock answers without indexes: every stored document, filtered, in order."""
+    """What mongomock answers without indexes: every stored document, filtered, in order
+    (the filter's datetimes made naive and cut to the millisecond, as its find does)."""
+    query = patch_datetime_awareness_in_document(query)
     return [d["_id"] for d in list(collection._store.documents) if filter_applies(query, d)]
 
 
 OWNERS = [ObjectId() for _ in range(5)]
 VALUES: list[Any] = [*OWNERS, None, "a", "b", 1, 1.0, True, 0, False]
+START = datetime(2026, 9, 1, 8, 0, 0, 123_456)
+# Values of every kind a range meets: numbers of both types, strings, dates with and without
+# a time zone (mongomock keeps them naive, to the millisecond), ids, and kinds with no order.
+SCORES: list[Any] = [
+    -1,
+    0,
+    2,
+    2.5,
+    7,
+    float("nan"),
+    "",
+    "b",
+    "bb",
+    "c",
+    START,
+    START + timedelta(microseconds=400),
+    START + timedelta(hours=3),
+    (START + timedelta(hours=1)).replace(tzinfo=UTC),
+    *OWNERS[:2],
+    None,
+    True,
+    [1, "b"],
+    {"at": 2},
+]
+BOUNDS = [b for b in SCORES if not isinstance(b, list | dict | bool) and b is not None]
+RANGE_OPERATORS = ["$gt", "$gte", "$lt", "$lte"]
 
 
 def random_document(rng: random.Random) -> dict[str, Any]:
@@ -48,11 +79,31 @@ def random_document(rng: random.Random) -> dict[str, Any]:
         document["tags"] = [{"kind": rng.choice(["x", "y"])}]  # under an array: loose
     elif shape == 4:
         document["tags"] = {"kind": rng.choice(["x", "y", None])}
+    if rng.randrange(4):
+        document["score"] = rng.choice(SCORES)
     return document
 
 
+def random_range(rng: random.Random) -> dict[str, Any]:
+    """One or two bounds, of one kind or (rarely) of two."""
+    condition = {rng.choice(RANGE_OPERATORS): rng.choice(BOUNDS)}
+    if rng.randrange(2):
+        condition[rng.choice(RANGE_OPERATORS)] = rng.choice(BOUNDS)
+    if rng.randrange(5) == 0:
+        condition["$ne"] = rng.choice(BOUNDS)
+    return condition
+
+
 def random_query(rng: random.Random) -> dict[str, Any]:
-    pick = rng.randrange(7)
+    pick = rng.randrange(11)
+    if pick == 7:
+        return {"score": random_range(rng)}
+    if pick == 8:
+        return {"owner": rng.choice(VALUES), "at": random_range(rng)}
+    if pick == 9:
+        return {"$and": [{"at": {"$gte": rng.randrange(100)}}, {"score": random_range(rng)}]}
+    if pick == 10:
+        return {"score": rng.choice(BOUNDS), "at": {"$lt": rng.randrange(100)}}
     if pick == 0:
         return {"owner": rng.choice(VALUES)}
     if pick == 1:
@@ -72,7 +123,7 @@ def test_every_answer_is_what_the_whole_scan_gives_through_every_kind_of_write(
     collection: Any,
 ) -> None:
     rng = random.Random(7)
-    for step in range(600):
+    for step in range(800):
         action = rng.randrange(10)
         if action < 4:
             collection.insert_one(random_document(rng))
@@ -116,9 +167,42 @@ def test_a_query_on_a_declared_index_looks_only_at_the_documents_holding_its_val
         return filter_applies(query, document)
 
     monkeypatch.setattr(embedded_indexes, "filter_applies", counting)
-    newest = list(collection.find({"owner": mine}).sort("at", -1).limit(5))
+    # A condition no index serves: mongomock's filter reads the documents holding the value.
+    newest = list(collection.find({"owner": mine, "note": None}).sort("at", -1).limit(5))
     assert [d["at"] for d in newest] == [19, 18, 17, 16, 15]
     assert looked_at == 20
     looked_at = 0
-    assert collection.count_documents({"owner": {"$in": [mine, others[0]]}}) == 220
+    assert collection.count_documents({"owner": {"$in": [mine, others[0]]}, "note": None}) == 220
     assert looked_at == 220
+    # Equality on object ids alone: the index is sure of each match, no document is read.
+    looked_at = 0
+    assert collection.count_documents({"owner": {"$in": [mine, others[0]]}}) == 220
+    assert looked_at == 0
+
+
+def test_a_range_on_a_declared_index_looks_only_at_the_documents_in_range(
+    collection: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine, other = ObjectId(), ObjectId()
+    collection.insert_many(
+        [{"owner": other, "at": n, "score": n} for n in range(10_000)]
+        + [{"owner": mine, "at": n, "score": n} for n in range(100)]
+        + [{"score": "not a number"}, {"score": [5_000, 1]}]
+    )
+    looked_at = 0
+
+    def counting(query: Any, document: Any) -> bool:
+        nonlocal looked_at
+        looked_at += 1
+        return filter_applies(query, document)
+
+    monkeypatch.setattr(embedded_indexes, "filter_applies", counting)
+    # A range on a leading field: the 31 numbers in it are sure; the array, which may hold
+    # one, is read.
+    assert collection.count_documents({"score": {"$gte": 5_000, "$lte": 5_030}}) == 32
+    assert looked_at == 1
+    looked_at = 0
+    # An equality and a range on the first two fields of an index: only where both hold.
+    owned = collection.find({"owner": mine, "at": {"$gt": 90, "$ne": 93}, "score": {"$lt": 95}})
+    assert [d["at"] for d in owned] == [91, 92, 94]
+    assert looked_at == 4
