@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
-from app.core.config import MIN_JWT_SECRET_LENGTH, MIN_PASSWORD_LENGTH, Settings
+from app.core.config import Settings
+from app.core.setting_kinds import MIN_JWT_SECRET_LENGTH, MIN_PASSWORD_LENGTH
 
 if TYPE_CHECKING:
     from app.auth.models import User
