@@ -24,6 +24,7 @@ from beanie import PydanticObjectId
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_prerun
+from kombu.asynchronous import set_event_loop
 from mongomock_motor import AsyncMongoMockClient
 
 from app.announcements.models import Announcement, AnnouncementStatus
@@ -103,6 +104,10 @@ async def two_workers(
         try:
             with contextlib.ExitStack() as workers:
                 for name in ("first", "second"):
+                    # Celery's worker takes kombu's process-wide event loop when one is set;
+                    # two workers in one process would then poll one hub from two threads and
+                    # read each other's replies. Each gets a hub of its own.
+                    set_event_loop(None)
                     workers.enter_context(
                         start_worker(
                             celery_app,
