@@ -164,8 +164,8 @@ def _flows() -> list[Any]:
         module = importlib.import_module(name)
         for test_name, flow in inspect.getmembers(module, inspect.iscoroutinefunction):
             # Flows that need more than a folder (worker processes, a Redis) cannot run on
-            # the embedded database; the fan-out chunk queries are recorded in
-            # test_chunk_queries_are_on_a_declared_index instead.
+            # the embedded database; their queries (the fan-out chunks) are the in-process
+            # chunk tests', which a SCHOOLBELL_QUERY_SHAPES run checks.
             takes_only_a_folder = list(inspect.signature(flow).parameters) == ["tmp_path"]
             if test_name.startswith("test_") and flow.__module__ == name and takes_only_a_folder:
                 found.append(pytest.param(flow, id=test_name.removeprefix("test_")))

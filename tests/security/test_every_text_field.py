@@ -14,7 +14,6 @@ import typing
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from pydantic import BaseModel, ValidationError
 
 from app.core.config import Settings
@@ -112,10 +111,3 @@ def test_every_text_field_refuses_control_characters(settings: Settings) -> None
                 continue
         accepted.append(f"{operation}: {owner.__name__}.{field}")
     assert accepted == [], "these fields take an escape sequence:\n" + "\n".join(accepted)
-
-
-@pytest.fixture
-def settings(tmp_path: Any) -> Settings:
-    from tests.conftest import make_settings
-
-    return make_settings(tmp_path / "data")
