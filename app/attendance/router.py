@@ -41,7 +41,8 @@ async def student_attendance(
         Query(alias="from", description="First day included; default a year before `to`"),
     ] = None,
     date_to: Annotated[
-        dt.date | None, Query(alias="to", description="Last day included; default today")
+        dt.date | None,
+        Query(alias="to", description="Last day included; default today at the school"),
     ] = None,
 ) -> StudentAttendance:
     """A student's absences, lateness and excused days, newest first, with totals (the

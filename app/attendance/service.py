@@ -15,7 +15,7 @@ from app.auth.models import User
 from app.core import jobs
 from app.core.errors import Conflict, Unprocessable
 from app.core.security import utcnow
-from app.core.timezones import stored_day, today_in
+from app.core.timezones import latest_today, stored_day, today_in
 from app.schools.models import School, SchoolClass
 
 # A register is kept for the school year and the one before; a note is sent ahead for at
@@ -111,8 +111,9 @@ async def mark_register(
 
 
 def _range(date_from: dt.date | None, date_to: dt.date | None) -> tuple[dt.date, dt.date]:
-    """The days a record covers: to defaults to today (UTC), from to a year before it."""
-    end = date_to or dt.datetime.now(dt.UTC).date()
+    """The days a record covers: to defaults to today (the school's today, whatever its
+    zone: no mark lies after it), from to a year before it."""
+    end = date_to or latest_today()
     # Never before year 1: a `to` in its first days asks for those days only.
     start = date_from or end - dt.timedelta(days=min(MAX_RANGE_DAYS - 1, (end - dt.date.min).days))
     if start > end:

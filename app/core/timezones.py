@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from pydantic import AfterValidator, Field, StringConstraints
 
 UTC = ZoneInfo("UTC")
+# The zone whose clock is furthest ahead (Kiribati, UTC+14).
+LATEST_ZONE = ZoneInfo("Pacific/Kiritimati")
 
 
 @cache
@@ -47,6 +49,12 @@ def zone_or_utc(name: str) -> ZoneInfo:
 def today_in(name: str) -> date:
     """Today's date in the zone of a stored name (a school's: its days are its own)."""
     return datetime.now(zone_or_utc(name)).date()
+
+
+def latest_today() -> date:
+    """The latest date it is anywhere (UTC+14): no school's today lies after it, so a range
+    ending here holds every school's today whatever its zone."""
+    return datetime.now(dt_utc).astimezone(LATEST_ZONE).date()
 
 
 def stored_day(day: date) -> datetime:

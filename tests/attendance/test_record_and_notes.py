@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from app.auth.models import Role, User
+from app.schools.models import School
 from tests.attendance.helpers import absent, mark, other_school_admin, school_day
 from tests.conftest import UserFactory, World
 from tests.grades.helpers import add_class, assign_teacher
@@ -76,6 +77,22 @@ async def test_the_record_keeps_to_its_dates(
     )
     assert response.json()["totals"] == {"absent": 1, "late": 1, "excused": 0}
     assert len(response.json()["items"]) == 2
+
+
+async def test_todays_marks_are_in_the_record_wherever_the_school_is(
+    client: httpx.AsyncClient, world: World, login_as: Login
+) -> None:
+    # Kiribati is 14 hours ahead of UTC: from 10:00 UTC on, its today is UTC's tomorrow,
+    # and a record read with no dates still ends at the school's today.
+    await School.find_one({"_id": world.school.id}).update(
+        {"$set": {"timezone": "Pacific/Kiritimati"}}
+    )
+    world.school.timezone = "Pacific/Kiritimati"
+    marked = await mark(client, login_as(world.teacher), world, [absent(world.student)])
+    assert marked.status_code == 200, marked.text
+    response = await record(client, login_as(world.parent), world)
+    assert [i["date"] for i in response.json()["items"]] == [school_day(world)]
+    assert response.json()["totals"] == {"absent": 1, "late": 0, "excused": 0}
 
 
 @pytest.mark.parametrize("who", ["student", "parent", "teacher", "admin"])
