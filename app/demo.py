@@ -20,6 +20,7 @@ from app.attendance.models import AttendanceMark
 from app.auth.models import Locale, Role, User
 from app.core import jobs
 from app.core.security import hash_password, utcnow
+from app.core.timezones import today_in
 from app.events.demo import DemoAnswer, add_demo_meeting, remove_demo_meetings
 from app.events.models import Answer
 from app.grades.models import DEFAULT_WEIGHTS, Grade, GradeKind
@@ -122,6 +123,8 @@ async def load_demo(*, today: date | None = None) -> bool:
     if await demo_loaded():
         return False
     await _remove_partial_demo()
+    # The school's own date: after 21:00 UTC it is already tomorrow in Moscow.
+    today = today or today_in(DEMO_TIMEZONE)
     password_hash = await asyncio.to_thread(hash_password, DEMO_PASSWORD)
     ids = {account.key: PydanticObjectId() for account in ACCOUNTS}
     school_id = PydanticObjectId()
@@ -180,7 +183,7 @@ async def load_demo(*, today: date | None = None) -> bool:
             for code, names in SUBJECT_NAMES.items()
         ]
     )
-    await Grade.insert_many(_grades(school_id, classes, ids, today or utcnow().date()))
+    await Grade.insert_many(_grades(school_id, classes, ids, today))
     # Due now: published by the job as any announcement, so the parents of 5A are asked to
     # confirm it (their emails carry the button) and the admin sees who has.
     await Announcement(
@@ -214,7 +217,7 @@ async def load_demo(*, today: date | None = None) -> bool:
         ],
         now=utcnow(),
     )
-    await _school_day(school_id, classes[0], ids, today or utcnow().date())
+    await _school_day(school_id, classes[0], ids, today)
     await admin.insert()
     await jobs.enqueue(PUBLISH_DUE_JOB)
     return True
