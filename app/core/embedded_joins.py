@@ -98,7 +98,7 @@ def _query(options: Mapping[str, Any], document: Mapping[str, Any]) -> dict[str,
 def _join(in_collection: Iterable[Any], database: Any, options: Mapping[str, Any]) -> list[Any]:
     from mongomock import aggregate as mongomock_aggregate
 
-    foreign = database.get_collection(options["from"])
+    foreign = database[options["from"]]
     into = options["as"]
     if options["then"] is not None:
         # Read in place: stored documents, filtered as find filters them, never changed by

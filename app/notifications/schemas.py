@@ -126,7 +126,7 @@ class UnreadCount(BaseModel):
 def document_notice_data(spec: dict[str, Any]) -> None:
     """NotificationOut in the document as a union discriminated by `topic`: one shape per
     topic registered when the document is made, its `data` the payload the topic declares,
-    so a generated client reads `data.subject` of a grade notice as a typed field."""
+    so a generated client reads each producer's payload fields as typed fields."""
     schemas = spec.get("components", {}).get("schemas", {})
     name = next(
         (key for key, schema in schemas.items() if schema.get("title") == NotificationOut.__name__),
