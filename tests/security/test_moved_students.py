@@ -343,3 +343,21 @@ async def test_a_parent_following_the_former_school_hears_nothing_more_from_it(
 
     inbox = await client.get("/notifications", headers=login_as(world.parent))
     assert "North fair" not in [item["title"] for item in inbox.json()["items"]]
+
+
+@pytest.mark.parametrize(
+    "read", ["timetable", "homework", "attendance", "guardians", "grades/summary"]
+)
+async def test_the_former_school_reads_none_of_the_students_school_day(
+    client: httpx.AsyncClient, world: World, south: South, login_as: LoginAs, read: str
+) -> None:
+    # The producers built after this sweep (the week, homework, attendance) read a student
+    # through the same check: North's admin and 5A's teacher let go, South's admin reads.
+    path = f"/students/{world.student.id}/{read}"
+    assert (await client.get(path, headers=login_as(world.admin))).status_code == 200
+    await move_to_south(client, world, south, login_as)
+
+    for former in (world.admin, world.teacher):
+        refused = await client.get(path, headers=login_as(former))
+        assert refused.status_code == 403, (former.role, refused.text)
+    assert (await client.get(path, headers=login_as(south.admin))).status_code == 200
