@@ -198,7 +198,6 @@ async def load_demo(*, today: date | None = None) -> bool:
     ).insert()
     await add_demo_week(
         school_id=school_id,
-        timezone=DEMO_TIMEZONE,
         classes=classes,
         admin_id=ids["admin"],
         today=today,

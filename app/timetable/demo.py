@@ -61,15 +61,13 @@ def demo_timetables(
 async def add_demo_week(
     *,
     school_id: PydanticObjectId,
-    timezone: str,
     classes: Sequence[SchoolClass],
     admin_id: PydanticObjectId,
-    today: date | None = None,
+    today: date,
 ) -> None:
-    """The demo classes' weekly timetables and this week's Wednesday change."""
-    monday = weeks.this_monday(timezone)
-    if today is not None:
-        monday = today - timedelta(days=today.isoweekday() - 1)
+    """The demo classes' weekly timetables and the Wednesday change of `today`'s week (the
+    school's today)."""
+    monday = today - timedelta(days=today.isoweekday() - 1)
     class_name, weekday, period = CANCELLED
     cancelled_in = next(c for c in classes if c.name == class_name)
     await repository.insert_demo(
