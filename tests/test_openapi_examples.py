@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import jsonschema_rs
@@ -20,6 +19,7 @@ from app.auth.models import AccountTokenPurpose, Role, User
 from app.core.openapi import api_routes
 from app.notifications.topics import topics
 from tests.conftest import DEFAULT_PASSWORD, UserFactory, World
+from tests.grades.helpers import school_today
 
 Login = Callable[[User], dict[str, str]]
 REF = "#/components/schemas/"
@@ -106,7 +106,7 @@ async def test_every_request_example_is_accepted_and_its_notices_fit_the_documen
     admin, teacher = login_as(world.admin), login_as(world.teacher)
     parent, student = login_as(world.parent), login_as(world.student)
     # The school's own date: a timetable change notifies only when it lies ahead there.
-    today = dt.datetime.now(ZoneInfo(world.school.timezone)).date()
+    today = school_today(world)
     ids = {
         "school_id": str(world.school.id),
         "class_id": str(world.class_5a.id),

@@ -11,12 +11,11 @@ import httpx
 
 from app.auth.models import Role, User
 from app.core.i18n import format_date
-from app.core.timezones import today_in
 from tests.conftest import UserFactory, World
 from tests.delivery.conftest import CountingSmtpServer
 from tests.delivery.helpers import html_of, only_message_to, text_of, unsubscribe_link
 from tests.delivery.test_grade_emails import follow
-from tests.grades.helpers import posted
+from tests.grades.helpers import posted, school_today
 
 Login = Callable[[User], dict[str, str]]
 
@@ -45,7 +44,7 @@ async def test_a_grade_email_says_who_why_and_where_to_change_it(
     reason = f"You get this because you follow {world.student.full_name}, 5A."
     assert reason in text and reason in html
     assert "Grade: 4 (test)" in text
-    assert f"Date: {format_date(today_in(world.school.timezone), 'en')}" in text
+    assert f"Date: {format_date(school_today(world), 'en')}" in text
     # The school's name heads the layout.
     assert re.search(r'<td class="school">School 1</td>', html)
     [manage] = links_in(text, "/preferences")
@@ -92,7 +91,7 @@ async def test_a_russian_reader_gets_everything_in_russian(
     message = only_message_to(smtp_server, parent.email)
     text = text_of(message)
     assert "Оценка: 5 (контрольная)" in text
-    assert f"Дата: {format_date(today_in(world.school.timezone), 'ru')}" in text
+    assert f"Дата: {format_date(school_today(world), 'ru')}" in text
     assert re.search(r"Дата: \d{1,2} [а-я]+ \d{4}\n", text)
     assert f"потому что следите за успехами: {world.student.full_name}, 5A." in text
     assert "Настроить уведомления: http://testserver/preferences?token=" in text

@@ -186,8 +186,8 @@ def test_a_full_disk_refuses_writes_with_503_and_loses_no_acknowledged_grade(
     time.sleep(3)  # an email sent again after the restart would arrive in this time
     mails = len(mails_to(smtp_server, students(3)[0]))
     print(
-        f"\nfull disk: {len(acknowledged)} grades acknowledged ({before_space_returned} before "
-        f"the refusal, 10 after space returned); lost {lost}, duplicated {duplicated}, "
+        f"\nfull disk: {len(acknowledged)} grades acknowledged ({before_space_returned} while "
+        f"the disk filled, 10 after space returned); lost {lost}, duplicated {duplicated}, "
         f"{len(kept) - len(acknowledged)} unacknowledged kept; notices for all within "
         f"{resumed:.1f} s of space returning, {sum(notices.values())} notices for "
         f"{len(notices)} grades; {mails} emails for them"

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 from beanie import PydanticObjectId
 
 from app.auth.models import User
+from app.core.timezones import today_in
 from app.schools.models import School, SchoolClass, TeacherAssignment
 from tests.conftest import World
 
 
 def school_today(world: World) -> dt.date:
-    return dt.datetime.now(ZoneInfo(world.school.timezone)).date()
+    """Today where the school is: its days are its own, not UTC's."""
+    return today_in(world.school.timezone)
 
 
 def days_ago(world: World, days: int) -> str:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
 from tests.conftest import World
+from tests.grades.helpers import school_today
 
 
 def school_day(world: World, days: int = 0) -> str:
     """A day at the school, `days` after today there."""
-    today = dt.datetime.now(ZoneInfo(world.school.timezone)).date()
-    return (today + dt.timedelta(days=days)).isoformat()
+    return (school_today(world) + dt.timedelta(days=days)).isoformat()
 
 
 async def set_homework(

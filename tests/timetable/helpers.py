@@ -5,19 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
 from app.auth.models import User
 from tests.conftest import World
+from tests.grades.helpers import school_today
 
 Login = Callable[[User], dict[str, str]]
 MATH_NAMES = {"ru": "Математика", "en": "Mathematics"}
-
-
-def school_today(world: World) -> dt.date:
-    return dt.datetime.now(ZoneInfo(world.school.timezone)).date()
 
 
 def iso_week(day: dt.date) -> str:
